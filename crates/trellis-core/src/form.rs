@@ -1,0 +1,299 @@
+//! Forms: the stored definition ([`FormDef`]) and the checked, compiled value
+//! the write path uses ([`CompiledForm`]).
+//!
+//! A definition is checked once when it is saved; the compiled form (with its
+//! JSON Schema validator) is immutable and shared behind an `Arc` by the engine
+//! until the next version replaces it.
+
+use std::collections::BTreeSet;
+
+use jsonschema::{Draft, Validator};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::formats;
+use crate::issue::{Issue, escape_token};
+use crate::key;
+
+/// A form as stored, sent and received. Unknown keys are refused rather than
+/// silently dropped, so a pack written for a later Trellis (with `computed`,
+/// `segments`, …) fails loudly instead of losing its rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormDef {
+    pub key: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// A draft 2020-12 JSON Schema of an object; its top-level properties are the fields.
+    pub schema: Value,
+    /// Layout and widgets for the browser; opaque to the engine.
+    #[serde(default = "empty_ui")]
+    pub ui: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_field: Option<String>,
+    /// Sets of fields whose values must be unique among live records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unique: Vec<Vec<String>>,
+    /// Fields that get a database index for filtering and sorting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<String>,
+}
+
+fn empty_ui() -> Value {
+    json!({"layout": [], "widgets": {}})
+}
+
+/// What the engine needs to know about one top-level field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldInfo {
+    pub key: String,
+    /// The JSON Schema `type` values allowed (empty when the schema does not say).
+    pub types: Vec<String>,
+    pub format: Option<String>,
+    /// The form this field links to (`x-link`).
+    pub link: Option<String>,
+}
+
+impl FieldInfo {
+    pub fn is_array(&self) -> bool {
+        self.types.iter().any(|t| t == "array")
+    }
+
+    /// Whether values are scalars, so the field can be indexed or be part of a unique key.
+    pub fn is_scalar(&self) -> bool {
+        !self.types.is_empty() && self.types.iter().all(|t| matches!(t.as_str(), "string" | "number" | "integer" | "boolean" | "null"))
+    }
+}
+
+/// A checked form definition at one version, ready for validating records.
+#[derive(Debug)]
+pub struct CompiledForm {
+    pub def: FormDef,
+    pub version: i64,
+    pub fields: Vec<FieldInfo>,
+    pub(crate) validator: Validator,
+    /// Whether the schema allows fields it does not list.
+    pub(crate) open: bool,
+}
+
+impl CompiledForm {
+    pub fn key(&self) -> &str {
+        &self.def.key
+    }
+
+    pub fn field(&self, key: &str) -> Option<&FieldInfo> {
+        self.fields.iter().find(|f| f.key == key)
+    }
+
+    /// The field that names the record's owner: a top-level `owner` of format `user`.
+    pub fn owner_field(&self) -> Option<&FieldInfo> {
+        self.field("owner").filter(|f| f.format.as_deref() == Some("user"))
+    }
+
+    /// The forms this form links to, for checking that they exist.
+    pub fn link_targets(&self) -> BTreeSet<&str> {
+        self.fields.iter().filter_map(|f| f.link.as_deref()).collect()
+    }
+}
+
+/// Builds the JSON Schema validator every record is checked with: draft
+/// 2020-12, formats asserted, unknown formats refused, and no network (a
+/// remote `$ref` in a user-written schema would be an SSRF hole).
+pub(crate) fn build_validator(schema: &Value) -> Result<Validator, String> {
+    jsonschema::options()
+        .with_draft(Draft::Draft202012)
+        .should_validate_formats(true)
+        .should_ignore_unknown_formats(false)
+        .with_format("phone", formats::is_phone)
+        .with_format("user", |s: &str| !s.trim().is_empty())
+        .with_format("money", formats::is_money_text)
+        // Numeric formats are checked by `formats::check_numeric`; as text they never fit.
+        .with_format("rating", |_: &str| false)
+        .with_format("nps", |_: &str| false)
+        .build(schema)
+        .map_err(|e| e.to_string())
+}
+
+/// Checks a definition and compiles it. Every problem is reported, each with a
+/// pointer into the definition. Whether linked forms exist is for the caller,
+/// which can see the other forms.
+pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
+    let mut issues = Vec::new();
+    if !key::is_valid(&def.key, key::MAX_FORM_KEY) {
+        issues.push(Issue::new("/key", "invalid_key", format!("form key '{}' {}", def.key, key::rule(key::MAX_FORM_KEY))));
+    }
+    for err in jsonschema::draft202012::meta::validator().iter_errors(&def.schema) {
+        issues.push(Issue::new(format!("/schema{}", err.instance_path().as_str()), "invalid_schema", err.to_string()));
+    }
+    if !issues.is_empty() {
+        return Err(issues);
+    }
+
+    let schema = def.schema.as_object();
+    if schema.and_then(|s| s.get("type")) != Some(&json!("object")) {
+        issues.push(Issue::new("/schema/type", "invalid_schema", "a form's schema must have \"type\": \"object\""));
+    }
+    let empty = Map::new();
+    let props = schema.and_then(|s| s.get("properties")).and_then(Value::as_object).unwrap_or(&empty);
+    let open = schema.is_some_and(|s| s.contains_key("additionalProperties") || s.contains_key("unevaluatedProperties"));
+
+    let mut fields = Vec::new();
+    for (k, sub) in props {
+        let at = format!("/schema/properties/{}", escape_token(k));
+        if !key::is_valid(k, key::MAX_FIELD_KEY) {
+            issues.push(Issue::new(&at, "invalid_key", format!("field key '{k}' {}", key::rule(key::MAX_FIELD_KEY))));
+        }
+        let types: Vec<String> = match sub.get("type") {
+            Some(Value::String(t)) => vec![t.clone()],
+            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+            _ => vec![],
+        };
+        let format = sub.get("format").and_then(Value::as_str).map(str::to_owned);
+        if let Some(f) = format.as_deref() {
+            let wanted: &[&str] = match f {
+                "rating" | "nps" => &["integer"],
+                "money" => &["number", "string"],
+                "phone" | "user" => &["string"],
+                _ => &[],
+            };
+            if !wanted.is_empty() && !types.iter().any(|t| wanted.contains(&t.as_str())) {
+                issues.push(Issue::new(
+                    format!("{at}/format"),
+                    "invalid_format_type",
+                    format!("format '{f}' needs \"type\": {}", wanted.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(" or ")),
+                ));
+            }
+        }
+        let link = match sub.get("x-link") {
+            None => None,
+            Some(Value::String(target)) if key::is_valid(target, key::MAX_FORM_KEY) => {
+                if !types.iter().any(|t| t == "string") {
+                    issues.push(Issue::new(format!("{at}/type"), "invalid_link", "an x-link field holds a record id: give it \"type\": \"string\""));
+                }
+                Some(target.clone())
+            }
+            Some(other) => {
+                issues.push(Issue::new(format!("{at}/x-link"), "invalid_link", format!("x-link must name a form key, not {other}")));
+                None
+            }
+        };
+        fields.push(FieldInfo { key: k.clone(), types, format, link });
+    }
+
+    let scalar_field = |f: &str, at: String, what: &str, issues: &mut Vec<Issue>| match fields.iter().find(|x| x.key == f) {
+        None => issues.push(Issue::new(at, "unknown_field", format!("{what} names '{f}', which is not a field of this form"))),
+        Some(x) if !x.is_scalar() => issues.push(Issue::new(
+            at,
+            "not_scalar",
+            format!("{what} needs a field of type string, number, integer or boolean; '{f}' is not"),
+        )),
+        Some(_) => {}
+    };
+    if let Some(t) = &def.title_field {
+        scalar_field(t, "/title_field".into(), "title_field", &mut issues);
+    }
+    let mut seen_unique = BTreeSet::new();
+    for (i, set) in def.unique.iter().enumerate() {
+        if set.is_empty() {
+            issues.push(Issue::new(format!("/unique/{i}"), "empty_unique", "a unique key needs at least one field"));
+        }
+        let mut sorted = set.clone();
+        sorted.sort();
+        if !seen_unique.insert(sorted) {
+            issues.push(Issue::new(format!("/unique/{i}"), "duplicate", "this unique key is listed twice"));
+        }
+        for (j, f) in set.iter().enumerate() {
+            scalar_field(f, format!("/unique/{i}/{j}"), "unique", &mut issues);
+        }
+    }
+    let mut seen_index = BTreeSet::new();
+    for (i, f) in def.indexes.iter().enumerate() {
+        if !seen_index.insert(f) {
+            issues.push(Issue::new(format!("/indexes/{i}"), "duplicate", format!("'{f}' is indexed twice")));
+        }
+        scalar_field(f, format!("/indexes/{i}"), "indexes", &mut issues);
+    }
+
+    let validator = match build_validator(&def.schema) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            issues.push(Issue::new("/schema", "invalid_schema", e));
+            None
+        }
+    };
+    match validator {
+        Some(validator) if issues.is_empty() => Ok(CompiledForm { def, version, fields, validator, open }),
+        _ => Err(issues),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(v: Value) -> FormDef {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn pointers(r: Result<CompiledForm, Vec<Issue>>) -> Vec<String> {
+        r.err().unwrap().into_iter().map(|i| i.pointer).collect()
+    }
+
+    #[test]
+    fn compiles_a_customer_form() {
+        let f = compile(
+            def(json!({"key": "customer", "title": "客户", "schema": {"type": "object", "required": ["name"], "properties": {
+                "name": {"type": "string"}, "phone": {"type": "string", "format": "phone"},
+                "owner": {"type": "string", "format": "user"}, "company": {"type": "string", "x-link": "company"},
+                "tags": {"type": "array", "items": {"type": "string"}}}},
+                "unique": [["phone"]], "indexes": ["name"], "title_field": "name"})),
+            1,
+        )
+        .unwrap();
+        assert_eq!(f.owner_field().unwrap().key, "owner");
+        assert_eq!(f.link_targets().into_iter().collect::<Vec<_>>(), ["company"]);
+        assert!(f.field("tags").unwrap().is_array());
+    }
+
+    #[test]
+    fn reports_every_problem_with_a_pointer() {
+        let r = compile(
+            def(json!({"key": "customer", "schema": {"type": "object", "properties": {
+                "Bad-Key": {"type": "string"}, "stars": {"type": "string", "format": "rating"},
+                "tags": {"type": "array"}, "co": {"type": "string", "x-link": 5}}},
+                "unique": [["missing"], []], "indexes": ["tags", "tags"], "title_field": "nope"})),
+            1,
+        );
+        assert_eq!(
+            pointers(r),
+            [
+                "/schema/properties/Bad-Key",
+                "/schema/properties/stars/format",
+                "/schema/properties/co/x-link",
+                "/title_field",
+                "/unique/0/0",
+                "/unique/1",
+                "/indexes/0",
+                "/indexes/1",
+                "/indexes/1"
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_invalid_schemas_and_keys() {
+        assert_eq!(pointers(compile(def(json!({"key": "c", "schema": {"type": "nonsense"}})), 1)), ["/schema/type"]);
+        assert_eq!(pointers(compile(def(json!({"key": "C!", "schema": {"type": "object"}})), 1)), ["/key"]);
+        assert_eq!(pointers(compile(def(json!({"key": "c", "schema": {"type": "array"}})), 1)), ["/schema/type"]);
+        let unknown_format = compile(def(json!({"key": "c", "schema": {"type": "object", "properties": {"x": {"type": "string", "format": "fone"}}}})), 1);
+        assert_eq!(pointers(unknown_format), ["/schema"]);
+    }
+
+    #[test]
+    fn unknown_definition_keys_are_refused() {
+        let r: Result<FormDef, _> = serde_json::from_value(json!({"key": "c", "schema": {}, "segmnts": {}}));
+        assert!(r.unwrap_err().to_string().contains("unknown field `segmnts`"));
+    }
+}

@@ -1,0 +1,31 @@
+//! The single shape of a reported problem with user input.
+
+use serde::Serialize;
+
+/// One problem found in submitted input: where (`pointer`, a JSON Pointer into
+/// what was submitted), what kind (`code`, stable, for programs) and why
+/// (`message`, for people). Checks return lists of these; `Err` values of other
+/// types are reserved for infrastructure failures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Issue {
+    pub pointer: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Issue {
+    pub fn new(pointer: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        Issue { pointer: pointer.into(), code, message: message.into() }
+    }
+
+    /// The same issue seen from one level up, e.g. item 3 of a batch.
+    pub fn prefixed(mut self, prefix: &str) -> Self {
+        self.pointer = format!("{prefix}{}", self.pointer);
+        self
+    }
+}
+
+/// Escapes one JSON Pointer reference token (RFC 6901).
+pub fn escape_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}

@@ -1,0 +1,27 @@
+//! The pure domain of Trellis: what a form is, what a valid record is, how a
+//! filter, a sort and a cursor are read, and what changed between two
+//! revisions. Nothing here does IO or reads the clock: time, ids and lookups
+//! come in as arguments, so everything is unit-testable without a database.
+//!
+//! Reading order:
+//! - [`key`]: the rules for form and field keys (they end up in SQL index names).
+//! - [`issue`]: the one shape every check reports (`pointer`, `code`, `message`).
+//! - [`form`]: the stored form definition and its compiled, checked form.
+//! - [`formats`]: the field kinds JSON Schema lacks (`phone`, `money`, …).
+//! - [`validate`]: a record's data against its compiled form.
+//! - [`record`]: the record as the engine and the store see it.
+//! - [`query`]: filters, sorts and keyset cursors for listing records.
+//! - [`diff`]: what changed between two revisions, for the history.
+
+pub mod diff;
+pub mod form;
+pub mod formats;
+pub mod issue;
+pub mod key;
+pub mod query;
+pub mod record;
+pub mod validate;
+
+pub use form::{CompiledForm, FieldInfo, FormDef};
+pub use issue::Issue;
+pub use record::{HistoryEntry, Op, Record};

@@ -1,0 +1,447 @@
+//! Reading a list request: a Directus-style `filter`, a `sort` and a keyset
+//! `cursor`, resolved against a form into a small AST the store renders as
+//! SQL for its dialect.
+//!
+//! Fields are addressed by key; segment values as `segments.KEY`; the record's
+//! own bookkeeping as `meta.id`, `meta.owner`, `meta.created_by`,
+//! `meta.updated_by`, `meta.created_at`, `meta.updated_at` and `meta.rev`.
+//! Anything else is an error naming what was not understood, never an empty
+//! result.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jiff::Timestamp;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::form::CompiledForm;
+use crate::record::Record;
+
+/// Default and largest page size.
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 1000;
+
+/// A list request that could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct QueryError {
+    /// `filter`, `sort`, `cursor` or `limit`.
+    pub param: &'static str,
+    pub message: String,
+}
+
+fn err(param: &'static str, message: impl Into<String>) -> QueryError {
+    QueryError { param, message: message.into() }
+}
+
+/// Bookkeeping columns a filter or sort can address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meta {
+    Id,
+    Owner,
+    CreatedBy,
+    UpdatedBy,
+    CreatedAt,
+    UpdatedAt,
+    Rev,
+}
+
+impl Meta {
+    fn parse(s: &str) -> Option<Meta> {
+        Some(match s {
+            "id" => Meta::Id,
+            "owner" => Meta::Owner,
+            "created_by" => Meta::CreatedBy,
+            "updated_by" => Meta::UpdatedBy,
+            "created_at" => Meta::CreatedAt,
+            "updated_at" => Meta::UpdatedAt,
+            "rev" => Meta::Rev,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Meta::Id => "id",
+            Meta::Owner => "owner",
+            Meta::CreatedBy => "created_by",
+            Meta::UpdatedBy => "updated_by",
+            Meta::CreatedAt => "created_at",
+            Meta::UpdatedAt => "updated_at",
+            Meta::Rev => "rev",
+        }
+    }
+}
+
+/// What a condition or a sort key looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A top-level field of the record's data.
+    Data(String),
+    /// A segment value.
+    Segment(String),
+    Meta(Meta),
+}
+
+/// A literal in a condition, typed for its target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lit {
+    /// A JSON scalar, compared with a data field or segment.
+    Json(Value),
+    Id(Uuid),
+    Time(Timestamp),
+    Int(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Neq,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+}
+
+/// A resolved filter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    All(Vec<Filter>),
+    Any(Vec<Filter>),
+    /// `Neq` also matches records without a value, as people expect of "is not".
+    Compare { target: Target, op: Cmp, value: Lit },
+    /// `negated` also matches records without a value.
+    In { target: Target, values: Vec<Lit>, negated: bool },
+    /// Substring of a text field, or membership in an array field.
+    Contains { target: Target, value: Lit, array: bool },
+    Null { target: Target, is_null: bool },
+}
+
+/// One sort key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    pub target: Target,
+    pub desc: bool,
+}
+
+/// A fully read list request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub filter: Option<Filter>,
+    /// Always ends with `meta.id`, which makes the order total for keyset paging.
+    pub sort: Vec<SortKey>,
+    /// The sort values of the last record already seen (`None` for a missing value).
+    pub after: Option<Vec<Option<Lit>>>,
+    pub limit: u32,
+    /// List the trash (soft-deleted records) instead of live records.
+    pub deleted: bool,
+}
+
+/// The raw parameters of a list request.
+#[derive(Debug, Clone, Default)]
+pub struct ListParams<'a> {
+    pub filter: Option<&'a str>,
+    pub sort: Option<&'a str>,
+    pub cursor: Option<&'a str>,
+    pub limit: Option<u32>,
+    pub deleted: bool,
+}
+
+/// Reads a list request for `form`.
+pub fn parse_list(form: &CompiledForm, p: &ListParams<'_>) -> Result<ListQuery, QueryError> {
+    let filter = match p.filter {
+        None => None,
+        Some(s) if s.trim().is_empty() => None,
+        Some(s) => {
+            let v: Value = serde_json::from_str(s).map_err(|e| err("filter", format!("filter is not valid JSON: {e}")))?;
+            Some(parse_filter(form, &v)?)
+        }
+    };
+    let sort = parse_sort(form, p.sort.unwrap_or(""))?;
+    let after = p.cursor.filter(|c| !c.is_empty()).map(|c| decode_cursor(c, &sort)).transpose()?;
+    let limit = match p.limit {
+        None => DEFAULT_LIMIT,
+        Some(0) => return Err(err("limit", "limit must be at least 1")),
+        Some(n) if n > MAX_LIMIT => return Err(err("limit", format!("limit must be at most {MAX_LIMIT}"))),
+        Some(n) => n,
+    };
+    Ok(ListQuery { filter, sort, after, limit, deleted: p.deleted })
+}
+
+fn target(form: &CompiledForm, name: &str, param: &'static str) -> Result<Target, QueryError> {
+    if let Some(m) = name.strip_prefix("meta.") {
+        return Meta::parse(m).map(Target::Meta).ok_or_else(|| {
+            err(param, format!("unknown metadata '{name}': use meta.id, meta.owner, meta.created_by, meta.updated_by, meta.created_at, meta.updated_at or meta.rev"))
+        });
+    }
+    if let Some(s) = name.strip_prefix("segments.") {
+        return Err(err(param, format!("form '{}' has no segment '{s}'", form.key())));
+    }
+    match form.field(name) {
+        Some(_) => Ok(Target::Data(name.to_owned())),
+        None => Err(err(param, format!("unknown field '{name}' in form '{}'", form.key()))),
+    }
+}
+
+fn lit(t: &Target, v: &Value, op: &str) -> Result<Lit, QueryError> {
+    let bad = |what: &str| err("filter", format!("{op} on {} needs {what}, not {v}", describe(t)));
+    match t {
+        Target::Data(_) | Target::Segment(_) => match v {
+            Value::Array(_) | Value::Object(_) | Value::Null => Err(bad("a string, number or boolean")),
+            _ => Ok(Lit::Json(v.clone())),
+        },
+        Target::Meta(Meta::Id | Meta::Owner | Meta::CreatedBy | Meta::UpdatedBy) => {
+            v.as_str().and_then(|s| Uuid::parse_str(s).ok()).map(Lit::Id).ok_or_else(|| bad("an id"))
+        }
+        Target::Meta(Meta::CreatedAt | Meta::UpdatedAt) => v.as_str().and_then(parse_time).map(Lit::Time).ok_or_else(|| bad("an RFC 3339 time or a date")),
+        Target::Meta(Meta::Rev) => v.as_i64().map(Lit::Int).ok_or_else(|| bad("an integer")),
+    }
+}
+
+/// An RFC 3339 timestamp, or a plain date meaning its midnight UTC.
+fn parse_time(s: &str) -> Option<Timestamp> {
+    s.parse::<Timestamp>().ok().or_else(|| s.parse::<jiff::civil::Date>().ok().and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok()).map(|z| z.timestamp()))
+}
+
+fn describe(t: &Target) -> String {
+    match t {
+        Target::Data(k) => format!("'{k}'"),
+        Target::Segment(k) => format!("'segments.{k}'"),
+        Target::Meta(m) => format!("'meta.{}'", m.name()),
+    }
+}
+
+/// Reads a Directus-style filter object.
+pub fn parse_filter(form: &CompiledForm, v: &Value) -> Result<Filter, QueryError> {
+    let Some(obj) = v.as_object() else {
+        return Err(err("filter", format!("a filter is an object such as {{\"name\": {{\"_eq\": \"x\"}}}}, not {v}")));
+    };
+    let mut all = Vec::new();
+    for (k, cond) in obj {
+        match k.as_str() {
+            "_and" | "_or" => {
+                let Some(items) = cond.as_array() else {
+                    return Err(err("filter", format!("{k} takes an array of filters")));
+                };
+                let parts = items.iter().map(|f| parse_filter(form, f)).collect::<Result<Vec<_>, _>>()?;
+                all.push(if k == "_and" { Filter::All(parts) } else { Filter::Any(parts) });
+            }
+            name => {
+                let t = target(form, name, "filter")?;
+                all.extend(parse_conditions(form, t, cond)?);
+            }
+        }
+    }
+    Ok(if all.len() == 1 { all.pop().unwrap() } else { Filter::All(all) })
+}
+
+fn parse_conditions(form: &CompiledForm, t: Target, cond: &Value) -> Result<Vec<Filter>, QueryError> {
+    let Some(ops) = cond.as_object().filter(|o| !o.is_empty()) else {
+        return Err(err("filter", format!("conditions on {} are an object of operators such as {{\"_eq\": …}}, not {cond}", describe(&t))));
+    };
+    let array = matches!(&t, Target::Data(k) if form.field(k).is_some_and(|f| f.is_array()));
+    let mut out = Vec::new();
+    for (op, v) in ops {
+        let cmp = |c| -> Result<Filter, QueryError> { Ok(Filter::Compare { target: t.clone(), op: c, value: lit(&t, v, op)? }) };
+        let list = |negated| -> Result<Filter, QueryError> {
+            let items = v.as_array().ok_or_else(|| err("filter", format!("{op} takes an array")))?;
+            Ok(Filter::In { target: t.clone(), values: items.iter().map(|x| lit(&t, x, op)).collect::<Result<_, _>>()?, negated })
+        };
+        out.push(match op.as_str() {
+            "_eq" => cmp(Cmp::Eq)?,
+            "_neq" => cmp(Cmp::Neq)?,
+            "_lt" => cmp(Cmp::Lt)?,
+            "_lte" => cmp(Cmp::Lte)?,
+            "_gt" => cmp(Cmp::Gt)?,
+            "_gte" => cmp(Cmp::Gte)?,
+            "_in" => list(false)?,
+            "_nin" => list(true)?,
+            "_contains" => {
+                let value = lit(&t, v, op)?;
+                if !array && !matches!(&value, Lit::Json(Value::String(_))) {
+                    return Err(err("filter", format!("_contains on {} needs a string", describe(&t))));
+                }
+                Filter::Contains { target: t.clone(), value, array }
+            }
+            "_null" | "_nnull" => {
+                let b = v.as_bool().ok_or_else(|| err("filter", format!("{op} takes true or false")))?;
+                Filter::Null { target: t.clone(), is_null: b == (op == "_null") }
+            }
+            "_between" => match v.as_array().map(Vec::as_slice) {
+                Some([lo, hi]) => Filter::All(vec![
+                    Filter::Compare { target: t.clone(), op: Cmp::Gte, value: lit(&t, lo, op)? },
+                    Filter::Compare { target: t.clone(), op: Cmp::Lte, value: lit(&t, hi, op)? },
+                ]),
+                _ => return Err(err("filter", "_between takes an array of two values")),
+            },
+            other => {
+                return Err(err(
+                    "filter",
+                    format!("unknown operator '{other}': use _eq _neq _lt _lte _gt _gte _in _nin _contains _null _nnull _between"),
+                ));
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// Reads `sort=-annual_spend,name`; appends `meta.id` in the last key's
+/// direction so that the order is total. No sort means newest first.
+pub fn parse_sort(form: &CompiledForm, s: &str) -> Result<Vec<SortKey>, QueryError> {
+    let mut keys = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (desc, name) = match part.strip_prefix('-') {
+            Some(n) => (true, n),
+            None => (false, part.strip_prefix('+').unwrap_or(part)),
+        };
+        let t = target(form, name, "sort")?;
+        if let Target::Data(k) = &t {
+            if form.field(k).is_some_and(|f| f.is_array()) {
+                return Err(err("sort", format!("'{k}' holds a list and cannot be sorted on")));
+            }
+        }
+        if keys.iter().any(|k: &SortKey| k.target == t) {
+            return Err(err("sort", format!("'{name}' is listed twice")));
+        }
+        keys.push(SortKey { target: t, desc });
+    }
+    if !keys.iter().any(|k| k.target == Target::Meta(Meta::Id)) {
+        let desc = keys.last().is_none_or(|k| k.desc);
+        keys.push(SortKey { target: Target::Meta(Meta::Id), desc });
+    }
+    Ok(keys)
+}
+
+/// The value of one sort key for a record, as it goes into a cursor.
+pub fn sort_value(r: &Record, t: &Target) -> Value {
+    match t {
+        Target::Data(k) => r.data.get(k).cloned().unwrap_or(Value::Null),
+        Target::Segment(k) => r.segments.get(k).cloned().unwrap_or(Value::Null),
+        Target::Meta(m) => match m {
+            Meta::Id => Value::String(r.id.to_string()),
+            Meta::Owner => r.owner.map(|o| Value::String(o.to_string())).unwrap_or(Value::Null),
+            Meta::CreatedBy => Value::String(r.created_by.to_string()),
+            Meta::UpdatedBy => Value::String(r.updated_by.to_string()),
+            Meta::CreatedAt => Value::String(r.created_at.to_string()),
+            Meta::UpdatedAt => Value::String(r.updated_at.to_string()),
+            Meta::Rev => Value::from(r.rev),
+        },
+    }
+}
+
+/// The opaque cursor after `r`: URL-safe base64 of its sort values.
+pub fn encode_cursor(r: &Record, sort: &[SortKey]) -> String {
+    let values: Vec<Value> = sort.iter().map(|k| sort_value(r, &k.target)).collect();
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&values).expect("JSON values serialize"))
+}
+
+fn decode_cursor(c: &str, sort: &[SortKey]) -> Result<Vec<Option<Lit>>, QueryError> {
+    let bad = || err("cursor", "cursor is not one this server gave out for this sort; start again without it");
+    let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
+    let values: Vec<Value> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if values.len() != sort.len() {
+        return Err(bad());
+    }
+    sort.iter()
+        .zip(values)
+        .map(|(k, v)| match v {
+            Value::Null => Ok(None),
+            v => lit(&k.target, &v, "cursor").map(Some).map_err(|_| bad()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::form::{FormDef, compile};
+    use serde_json::{Map, json};
+
+    fn form() -> CompiledForm {
+        let def: FormDef = serde_json::from_value(json!({"key": "customer", "schema": {"type": "object", "properties": {
+            "name": {"type": "string"}, "spend": {"type": "number"}, "tags": {"type": "array", "items": {"type": "string"}}}}}))
+        .unwrap();
+        compile(def, 1).unwrap()
+    }
+
+    fn filter(v: Value) -> Result<Filter, String> {
+        parse_filter(&form(), &v).map_err(|e| e.message)
+    }
+
+    fn data(k: &str) -> Target {
+        Target::Data(k.into())
+    }
+
+    #[test]
+    fn reads_operators_and_nesting() {
+        assert_eq!(
+            filter(json!({"spend": {"_gte": 100, "_lt": 200}, "_or": [{"name": {"_contains": "张"}}, {"tags": {"_contains": "vip"}}]})).unwrap(),
+            Filter::All(vec![
+                Filter::Compare { target: data("spend"), op: Cmp::Gte, value: Lit::Json(json!(100)) },
+                Filter::Compare { target: data("spend"), op: Cmp::Lt, value: Lit::Json(json!(200)) },
+                Filter::Any(vec![
+                    Filter::Contains { target: data("name"), value: Lit::Json(json!("张")), array: false },
+                    Filter::Contains { target: data("tags"), value: Lit::Json(json!("vip")), array: true },
+                ]),
+            ])
+        );
+        assert_eq!(
+            filter(json!({"meta.created_at": {"_gte": "2026-01-01"}})).unwrap(),
+            Filter::Compare { target: Target::Meta(Meta::CreatedAt), op: Cmp::Gte, value: Lit::Time("2026-01-01T00:00:00Z".parse().unwrap()) }
+        );
+        assert!(matches!(filter(json!({"name": {"_between": ["a", "m"]}})).unwrap(), Filter::All(v) if v.len() == 2));
+    }
+
+    #[test]
+    fn explains_what_it_does_not_understand() {
+        for (f, msg) in [
+            (json!({"nmae": {"_eq": 1}}), "unknown field 'nmae' in form 'customer'"),
+            (json!({"name": {"_like": 1}}), "unknown operator '_like'"),
+            (json!({"name": "x"}), "conditions on 'name' are an object"),
+            (json!({"segments.tier": {"_eq": "A"}}), "form 'customer' has no segment 'tier'"),
+            (json!({"meta.bogus": {"_eq": 1}}), "unknown metadata 'meta.bogus'"),
+            (json!({"meta.id": {"_eq": "x"}}), "_eq on 'meta.id' needs an id"),
+            (json!({"name": {"_in": "x"}}), "_in takes an array"),
+            (json!({"name": {"_eq": {"a": 1}}}), "needs a string, number or boolean"),
+            (json!([1]), "a filter is an object"),
+        ] {
+            let got = filter(f.clone()).unwrap_err();
+            assert!(got.contains(msg), "{f}: {got}");
+        }
+    }
+
+    #[test]
+    fn sort_always_ends_with_id() {
+        let s = parse_sort(&form(), "-spend,name").unwrap();
+        assert_eq!(s.last().unwrap(), &SortKey { target: Target::Meta(Meta::Id), desc: false });
+        assert_eq!(parse_sort(&form(), "").unwrap(), [SortKey { target: Target::Meta(Meta::Id), desc: true }]);
+        assert!(parse_sort(&form(), "tags").is_err());
+        assert!(parse_sort(&form(), "nope").is_err());
+    }
+
+    #[test]
+    fn cursor_round_trips_and_refuses_garbage() {
+        let f = form();
+        let sort = parse_sort(&f, "spend").unwrap();
+        let r = Record {
+            id: Uuid::from_u128(7),
+            form: "customer".into(),
+            form_version: 1,
+            rev: 1,
+            data: json!({"name": "A"}).as_object().unwrap().clone(),
+            segments: Map::new(),
+            owner: None,
+            created_by: Uuid::nil(),
+            updated_by: Uuid::nil(),
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+            deleted_at: None,
+        };
+        let c = encode_cursor(&r, &sort);
+        let q = parse_list(&f, &ListParams { sort: Some("spend"), cursor: Some(&c), ..Default::default() }).unwrap();
+        assert_eq!(q.after, Some(vec![None, Some(Lit::Id(r.id))]));
+        assert_eq!(parse_list(&f, &ListParams { cursor: Some("zzz"), ..Default::default() }).unwrap_err().param, "cursor");
+        assert_eq!(parse_list(&f, &ListParams { cursor: Some(&c), ..Default::default() }).unwrap_err().param, "cursor");
+        assert_eq!(parse_list(&f, &ListParams { limit: Some(5000), ..Default::default() }).unwrap_err().param, "limit");
+    }
+}

@@ -1,0 +1,30 @@
+//! The core does no IO and reads no clock: this test fails when it starts to.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn core_depends_on_no_runtime_database_or_http_crate() {
+    let out = Command::new(env!("CARGO"))
+        .args(["tree", "-p", "trellis-core", "-e", "normal", "--prefix", "none", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tree = String::from_utf8_lossy(&out.stdout);
+    for banned in ["tokio ", "sqlx", "axum", "reqwest", "hyper ", "mio "] {
+        assert!(!tree.lines().any(|l| l.starts_with(banned)), "trellis-core depends on {banned}:\n{tree}");
+    }
+}
+
+#[test]
+fn core_sources_read_no_clock_and_touch_no_files() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for banned in ["std::fs", "std::net", "SystemTime", "Instant::now", "Timestamp::now", "Zoned::now", "now_v7", "std::env"] {
+            assert!(!text.contains(banned), "{} uses {banned}", path.display());
+        }
+    }
+}

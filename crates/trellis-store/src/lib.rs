@@ -1,0 +1,237 @@
+//! The only Trellis code that speaks SQL.
+//!
+//! [`Store`] is one interface over two backends, SQLite (the embedded default)
+//! and PostgreSQL (for several instances), each in its own module with SQL in
+//! its own dialect. Reads go through the store's pools; writes go through a
+//! [`Tx`] the caller (the engine) opens and commits, so that one record write
+//! is one transaction. Both backends pass the same test suite.
+//!
+//! Reading order: [`index`] (per-form index names and specs), [`filter`]
+//! (rendering a core filter, sort and cursor as SQL), then [`sqlite`] and
+//! [`postgres`].
+
+use jiff::Timestamp;
+use serde_json::Value;
+use trellis_core::query::ListQuery;
+use trellis_core::{HistoryEntry, Record};
+use uuid::Uuid;
+
+mod filter;
+pub mod index;
+pub mod postgres;
+pub mod sqlite;
+
+pub use index::IndexSpec;
+
+/// What can go wrong in the store. Anything but a unique violation is an
+/// infrastructure failure the caller reports as a 500 and logs.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique index refused the write; `index` is its name (see [`index`]).
+    #[error("unique index {index} refused the write")]
+    Unique { index: String },
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL '{0}': use sqlite://FILE or postgres://…")]
+    Url(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub role: String,
+    pub password_hash: String,
+    pub created_at: Timestamp,
+}
+
+/// A form definition as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredForm {
+    pub key: String,
+    pub version: i64,
+    pub definition: Value,
+    pub updated_at: Timestamp,
+}
+
+/// A new version of a form, with the indexes it wants.
+#[derive(Debug, Clone)]
+pub struct FormSave<'a> {
+    pub key: &'a str,
+    pub version: i64,
+    pub definition: &'a Value,
+    pub at: Timestamp,
+    pub by: Uuid,
+    pub indexes: &'a [IndexSpec],
+}
+
+/// The database behind Trellis.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+/// An open write transaction. Dropping it without [`Tx::commit`] rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $s:ident => $body:expr) => {
+        match $self {
+            Store::Sqlite($s) => $body,
+            Store::Postgres($s) => $body,
+        }
+    };
+}
+
+macro_rules! dispatch_tx {
+    ($self:expr, $m:ident ( $($arg:expr),* )) => {
+        match $self {
+            Tx::Sqlite(tx) => sqlite::$m(tx, $($arg),*).await,
+            Tx::Postgres(tx) => postgres::$m(tx, $($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the database at `url` (`sqlite://FILE`, created if missing, or
+    /// `postgres://…`) and applies the migrations.
+    pub async fn connect(url: &str) -> Result<Store> {
+        if url.starts_with("sqlite:") {
+            Ok(Store::Sqlite(sqlite::SqliteStore::connect(url).await?))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Store::Postgres(postgres::PgStore::connect(url).await?))
+        } else {
+            Err(StoreError::Url(url.to_owned()))
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        dispatch!(self, _s => if matches!(self, Store::Sqlite(_)) { "sqlite" } else { "postgres" })
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        dispatch!(self, s => s.ping().await)
+    }
+
+    pub async fn begin(&self) -> Result<Tx> {
+        dispatch!(self, s => s.begin().await)
+    }
+
+    pub async fn close(&self) {
+        dispatch!(self, s => s.close().await)
+    }
+
+    pub async fn count_users(&self) -> Result<i64> {
+        dispatch!(self, s => s.count_users().await)
+    }
+
+    pub async fn insert_user(&self, u: &User) -> Result<()> {
+        dispatch!(self, s => s.insert_user(u).await)
+    }
+
+    /// A user by email (case-insensitive) or by id.
+    pub async fn find_user(&self, email_or_id: &str) -> Result<Option<User>> {
+        dispatch!(self, s => s.find_user(email_or_id).await)
+    }
+
+    pub async fn insert_token(&self, id: Uuid, user: Uuid, hash: &str, at: Timestamp) -> Result<()> {
+        dispatch!(self, s => s.insert_token(id, user, hash, at).await)
+    }
+
+    /// The user a live (unrevoked) token belongs to.
+    pub async fn user_for_token(&self, hash: &str) -> Result<Option<User>> {
+        dispatch!(self, s => s.user_for_token(hash).await)
+    }
+
+    /// Revokes a token; false when it was unknown or already revoked.
+    pub async fn revoke_token(&self, hash: &str, at: Timestamp) -> Result<bool> {
+        dispatch!(self, s => s.revoke_token(hash, at).await)
+    }
+
+    pub async fn forms(&self) -> Result<Vec<StoredForm>> {
+        dispatch!(self, s => s.forms().await)
+    }
+
+    pub async fn form(&self, key: &str) -> Result<Option<StoredForm>> {
+        dispatch!(self, s => s.form(key).await)
+    }
+
+    /// A record of `form`, live or deleted.
+    pub async fn record(&self, form: &str, id: Uuid) -> Result<Option<Record>> {
+        dispatch!(self, s => s.record(form, id).await)
+    }
+
+    pub async fn list(&self, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
+        dispatch!(self, s => s.list(form, q).await)
+    }
+
+    /// A record's history, oldest first.
+    pub async fn history(&self, id: Uuid) -> Result<Vec<HistoryEntry>> {
+        dispatch!(self, s => s.history(id).await)
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await.map_err(StoreError::from),
+            Tx::Postgres(tx) => tx.commit().await.map_err(StoreError::from),
+        }
+    }
+
+    /// Stores a new version of a form and brings its database indexes in line.
+    pub async fn save_form(&mut self, f: &FormSave<'_>) -> Result<()> {
+        dispatch_tx!(self, save_form(f))
+    }
+
+    /// Which of `ids` are live records of `form`.
+    pub async fn existing_ids(&mut self, form: &str, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+        dispatch_tx!(self, existing_ids(form, ids))
+    }
+
+    /// A record of `form`, locked for update where the backend locks rows.
+    pub async fn record_for_update(&mut self, form: &str, id: Uuid) -> Result<Option<Record>> {
+        dispatch_tx!(self, record_for_update(form, id))
+    }
+
+    pub async fn insert_records(&mut self, records: &[Record]) -> Result<()> {
+        dispatch_tx!(self, insert_records(records))
+    }
+
+    /// Writes `r` over the stored record if that is still at `expected_rev`;
+    /// false when someone else changed it first.
+    pub async fn update_record(&mut self, r: &Record, expected_rev: i64) -> Result<bool> {
+        dispatch_tx!(self, update_record(r, expected_rev))
+    }
+
+    pub async fn insert_history(&mut self, entries: &[HistoryEntry]) -> Result<()> {
+        dispatch_tx!(self, insert_history(entries))
+    }
+}
+
+/// Classifies a database error: unique violations become [`StoreError::Unique`].
+pub(crate) fn classify(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            let index = db.constraint().map(str::to_owned).unwrap_or_else(|| {
+                // SQLite names the index only in the message: "UNIQUE constraint failed: index 'uq__…'".
+                let m = db.message();
+                m.split('\'').nth(1).unwrap_or(m).to_owned()
+            });
+            return StoreError::Unique { index };
+        }
+    }
+    StoreError::Db(e)
+}
