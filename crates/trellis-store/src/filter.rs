@@ -1,0 +1,151 @@
+//! Renders a core [`ListQuery`]'s filter, keyset position and order as SQL,
+//! once for both dialects: a [`Dialect`] says how to spell a target and how to
+//! bind a literal; the shape of the SQL is shared.
+
+use sqlx::QueryBuilder;
+use trellis_core::query::{Cmp, Filter, Lit, SortKey, Target};
+
+pub(crate) trait Dialect {
+    type DB: sqlx::Database;
+
+    /// The SQL expression for a target, identical to the indexed expression.
+    fn expr(t: &Target) -> String;
+    fn bind(qb: &mut QueryBuilder<Self::DB>, lit: &Lit);
+    /// `expr` contains the text `lit`.
+    fn contains_text(qb: &mut QueryBuilder<Self::DB>, t: &Target, lit: &Lit);
+    /// The array at `t` has an element equal to `lit`.
+    fn contains_element(qb: &mut QueryBuilder<Self::DB>, t: &Target, lit: &Lit);
+    /// Missing values sort first ascending and last descending on both backends.
+    fn order(expr: &str, desc: bool) -> String;
+}
+
+pub(crate) fn push_filter<D: Dialect>(qb: &mut QueryBuilder<D::DB>, f: &Filter) {
+    match f {
+        Filter::All(parts) | Filter::Any(parts) if parts.is_empty() => {
+            qb.push(if matches!(f, Filter::All(_)) { "1=1" } else { "1=0" });
+        }
+        Filter::All(parts) | Filter::Any(parts) => {
+            let joiner = if matches!(f, Filter::All(_)) { " AND " } else { " OR " };
+            qb.push("(");
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    qb.push(joiner);
+                }
+                push_filter::<D>(qb, p);
+            }
+            qb.push(")");
+        }
+        Filter::Compare { target, op, value } => {
+            let e = D::expr(target);
+            let sym = match op {
+                Cmp::Eq => "=",
+                Cmp::Neq => "<>",
+                Cmp::Lt => "<",
+                Cmp::Lte => "<=",
+                Cmp::Gt => ">",
+                Cmp::Gte => ">=",
+            };
+            if *op == Cmp::Neq {
+                qb.push(format!("({e} IS NULL OR {e} <> "));
+                D::bind(qb, value);
+                qb.push(")");
+            } else {
+                qb.push(format!("{e} {sym} "));
+                D::bind(qb, value);
+            }
+        }
+        Filter::In { target, values, negated } => {
+            let e = D::expr(target);
+            if values.is_empty() {
+                qb.push(if *negated { "1=1" } else { "1=0" });
+                return;
+            }
+            qb.push(if *negated { format!("({e} IS NULL OR {e} NOT IN (") } else { format!("({e} IN (") });
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    qb.push(", ");
+                }
+                D::bind(qb, v);
+            }
+            qb.push("))");
+        }
+        Filter::Contains { target, value, array } => {
+            if *array {
+                D::contains_element(qb, target, value)
+            } else {
+                D::contains_text(qb, target, value)
+            }
+        }
+        Filter::Null { target, is_null } => {
+            qb.push(format!("{} IS {}NULL", D::expr(target), if *is_null { "" } else { "NOT " }));
+        }
+    }
+}
+
+/// Records strictly after the given sort values, in the sort's order: for
+/// keys k1…kn, `k1 after v1 OR (k1 = v1 AND (k2 after v2 OR …))`, with missing
+/// values first ascending and last descending. A plain range bound on the
+/// first key is added so the database can seek through an index.
+pub(crate) fn push_after<D: Dialect>(qb: &mut QueryBuilder<D::DB>, sort: &[SortKey], after: &[Option<Lit>]) {
+    if let (Some(first), Some(Some(v))) = (sort.first(), after.first()) {
+        if !first.desc {
+            qb.push(format!("{} >= ", D::expr(&first.target)));
+            D::bind(qb, v);
+            qb.push(" AND ");
+        }
+    }
+    push_after_from::<D>(qb, sort, after);
+}
+
+fn push_after_from<D: Dialect>(qb: &mut QueryBuilder<D::DB>, sort: &[SortKey], after: &[Option<Lit>]) {
+    let (Some(k), Some(v)) = (sort.first(), after.first()) else {
+        qb.push("1=0");
+        return;
+    };
+    let e = D::expr(&k.target);
+    qb.push("(");
+    match (k.desc, v) {
+        (false, None) => {
+            qb.push(format!("{e} IS NOT NULL"));
+        }
+        (false, Some(v)) => {
+            qb.push(format!("{e} > "));
+            D::bind(qb, v);
+        }
+        (true, None) => {
+            qb.push("1=0");
+        }
+        (true, Some(v)) => {
+            qb.push(format!("({e} < "));
+            D::bind(qb, v);
+            qb.push(format!(" OR {e} IS NULL)"));
+        }
+    }
+    if sort.len() > 1 {
+        qb.push(" OR (");
+        match v {
+            None => {
+                qb.push(format!("{e} IS NULL"));
+            }
+            Some(v) => {
+                qb.push(format!("{e} = "));
+                D::bind(qb, v);
+            }
+        }
+        qb.push(" AND ");
+        push_after_from::<D>(qb, &sort[1..], &after[1..]);
+        qb.push(")");
+    }
+    qb.push(")");
+}
+
+pub(crate) fn push_order<D: Dialect>(qb: &mut QueryBuilder<D::DB>, sort: &[SortKey]) {
+    qb.push(" ORDER BY ");
+    let parts: Vec<String> = sort.iter().map(|k| D::order(&D::expr(&k.target), k.desc)).collect();
+    qb.push(parts.join(", "));
+}
+
+/// The column of a metadata target.
+pub(crate) fn meta_column(m: trellis_core::query::Meta) -> &'static str {
+    m.name()
+}

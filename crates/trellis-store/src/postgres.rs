@@ -1,0 +1,376 @@
+//! The PostgreSQL backend: JSON documents in `jsonb`, expression indexes on
+//! `(data->'field')`, row locks for updates, and everything in the
+//! connection's current schema (tests give each run its own via
+//! `options=-c search_path=…` in the URL).
+
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use serde_json::{Map, Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row, Transaction};
+use time::OffsetDateTime;
+use trellis_core::query::{Lit, ListQuery, Target};
+use trellis_core::record::Op;
+use trellis_core::{HistoryEntry, Record};
+use uuid::Uuid;
+
+use crate::filter::{self, Dialect};
+use crate::{FormSave, Result, StoreError, StoredForm, Tx, User, classify, index};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// Rows per multi-row INSERT (12 binds each, far below the 65,535 limit).
+const CHUNK: usize = 500;
+
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+fn to_db(t: Timestamp) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(t.as_nanosecond()).expect("jiff timestamps fit in time's range")
+}
+
+fn from_db(t: OffsetDateTime) -> Result<Timestamp> {
+    Timestamp::from_nanosecond(t.unix_timestamp_nanos()).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+const RECORD_COLUMNS: &str = "id, form, form_version, rev, data, segments, owner, created_by, updated_by, created_at, updated_at, deleted_at";
+
+fn record_from_row(row: &PgRow) -> Result<Record> {
+    Ok(Record {
+        id: row.try_get("id")?,
+        form: row.try_get("form")?,
+        form_version: row.try_get("form_version")?,
+        rev: row.try_get("rev")?,
+        data: row.try_get::<Json<Map<String, Value>>, _>("data")?.0,
+        segments: row.try_get::<Json<Map<String, Value>>, _>("segments")?.0,
+        owner: row.try_get("owner")?,
+        created_by: row.try_get("created_by")?,
+        updated_by: row.try_get("updated_by")?,
+        created_at: from_db(row.try_get("created_at")?)?,
+        updated_at: from_db(row.try_get("updated_at")?)?,
+        deleted_at: row.try_get::<Option<OffsetDateTime>, _>("deleted_at")?.map(from_db).transpose()?,
+    })
+}
+
+fn user_from_row(row: &PgRow) -> Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        role: row.try_get("role")?,
+        password_hash: row.try_get("password_hash")?,
+        created_at: from_db(row.try_get("created_at")?)?,
+    })
+}
+
+fn form_from_row(row: &PgRow) -> Result<StoredForm> {
+    Ok(StoredForm {
+        key: row.try_get("key")?,
+        version: row.try_get("version")?,
+        definition: row.try_get::<Json<Value>, _>("definition")?.0,
+        updated_at: from_db(row.try_get("updated_at")?)?,
+    })
+}
+
+pub(crate) struct Pg;
+
+impl Dialect for Pg {
+    type DB = Postgres;
+
+    fn expr(t: &Target) -> String {
+        match t {
+            Target::Data(k) => format!("(data->'{k}')"),
+            Target::Segment(k) => format!("(segments->'{k}')"),
+            Target::Meta(m) => filter::meta_column(*m).to_owned(),
+        }
+    }
+
+    fn bind(qb: &mut QueryBuilder<Postgres>, lit: &Lit) {
+        match lit {
+            Lit::Json(v) => qb.push_bind(Json(v.clone())),
+            Lit::Id(id) => qb.push_bind(*id),
+            Lit::Time(t) => qb.push_bind(to_db(*t)),
+            Lit::Int(i) => qb.push_bind(*i),
+        };
+    }
+
+    fn contains_text(qb: &mut QueryBuilder<Postgres>, t: &Target, lit: &Lit) {
+        qb.push(format!("strpos({} #>> '{{}}', ", Self::expr(t)));
+        match lit {
+            Lit::Json(Value::String(s)) => qb.push_bind(s.clone()),
+            other => qb.push_bind(format!("{other:?}")),
+        };
+        qb.push(") > 0");
+    }
+
+    fn contains_element(qb: &mut QueryBuilder<Postgres>, t: &Target, lit: &Lit) {
+        qb.push(format!("{} @> ", Self::expr(t)));
+        let element = match lit {
+            Lit::Json(v) => v.clone(),
+            other => Value::String(format!("{other:?}")),
+        };
+        qb.push_bind(Json(json!([element])));
+    }
+
+    fn order(expr: &str, desc: bool) -> String {
+        format!("{expr} {}", if desc { "DESC NULLS LAST" } else { "ASC NULLS FIRST" })
+    }
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> Result<PgStore> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new().max_connections(16).connect_with(options).await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(Tx::Postgres(self.pool.begin().await?))
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn count_users(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&self.pool).await?)
+    }
+
+    pub async fn insert_user(&self, u: &User) -> Result<()> {
+        sqlx::query("INSERT INTO users (id, email, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(u.id)
+            .bind(&u.email)
+            .bind(&u.role)
+            .bind(&u.password_hash)
+            .bind(to_db(u.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    pub async fn find_user(&self, email_or_id: &str) -> Result<Option<User>> {
+        let row = match Uuid::parse_str(email_or_id) {
+            Ok(id) => sqlx::query("SELECT * FROM users WHERE id = $1").bind(id).fetch_optional(&self.pool).await?,
+            Err(_) => sqlx::query("SELECT * FROM users WHERE lower(email) = lower($1)").bind(email_or_id).fetch_optional(&self.pool).await?,
+        };
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub async fn insert_token(&self, id: Uuid, user: Uuid, hash: &str, at: Timestamp) -> Result<()> {
+        sqlx::query("INSERT INTO api_tokens (id, user_id, token_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(user)
+            .bind(hash)
+            .bind(to_db(at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn user_for_token(&self, hash: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub async fn revoke_token(&self, hash: &str, at: Timestamp) -> Result<bool> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+            .bind(to_db(at))
+            .bind(hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn forms(&self) -> Result<Vec<StoredForm>> {
+        let rows = sqlx::query("SELECT * FROM forms ORDER BY key").fetch_all(&self.pool).await?;
+        rows.iter().map(form_from_row).collect()
+    }
+
+    pub async fn form(&self, key: &str) -> Result<Option<StoredForm>> {
+        let row = sqlx::query("SELECT * FROM forms WHERE key = $1").bind(key).fetch_optional(&self.pool).await?;
+        row.as_ref().map(form_from_row).transpose()
+    }
+
+    pub async fn record(&self, form: &str, id: Uuid) -> Result<Option<Record>> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {RECORD_COLUMNS} FROM records WHERE form = $1 AND id = $2")))
+            .bind(form)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    pub async fn list(&self, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
+        let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {RECORD_COLUMNS} FROM records WHERE form = "));
+        qb.push_bind(form.to_owned());
+        qb.push(if q.deleted { " AND deleted_at IS NOT NULL" } else { " AND deleted_at IS NULL" });
+        if let Some(f) = &q.filter {
+            qb.push(" AND ");
+            filter::push_filter::<Pg>(&mut qb, f);
+        }
+        if let Some(after) = &q.after {
+            qb.push(" AND ");
+            filter::push_after::<Pg>(&mut qb, &q.sort, after);
+        }
+        filter::push_order::<Pg>(&mut qb, &q.sort);
+        qb.push(" LIMIT ");
+        qb.push_bind(i64::from(q.limit));
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    pub async fn history(&self, id: Uuid) -> Result<Vec<HistoryEntry>> {
+        let rows = sqlx::query("SELECT h.*, u.email FROM record_history h LEFT JOIN users u ON u.id = h.actor WHERE h.record_id = $1 ORDER BY h.rev")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let op: String = row.try_get("op")?;
+                Ok(HistoryEntry {
+                    record_id: row.try_get("record_id")?,
+                    rev: row.try_get("rev")?,
+                    op: Op::parse(&op).ok_or_else(|| StoreError::Corrupt(format!("history op '{op}'")))?,
+                    actor: row.try_get("actor")?,
+                    actor_email: row.try_get("email")?,
+                    at: from_db(row.try_get("at")?)?,
+                    changes: row.try_get::<Json<Map<String, Value>>, _>("changes")?.0,
+                })
+            })
+            .collect()
+    }
+}
+
+type PgTx = Transaction<'static, Postgres>;
+
+pub(crate) async fn save_form(tx: &mut PgTx, f: &FormSave<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO forms (key, version, definition, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (key) DO UPDATE SET version = excluded.version, definition = excluded.definition,
+             updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+    )
+    .bind(f.key)
+    .bind(f.version)
+    .bind(Json(f.definition))
+    .bind(to_db(f.at))
+    .bind(f.by)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("INSERT INTO form_versions (form, version, definition, created_at, created_by) VALUES ($1, $2, $3, $4, $5)")
+        .bind(f.key)
+        .bind(f.version)
+        .bind(Json(f.definition))
+        .bind(to_db(f.at))
+        .bind(f.by)
+        .execute(&mut **tx)
+        .await?;
+
+    let existing: Vec<String> = sqlx::query_scalar("SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'records'")
+        .fetch_all(&mut **tx)
+        .await?;
+    let prefixes = index::prefixes(f.key);
+    for name in existing.iter().filter(|n| prefixes.iter().any(|p| n.starts_with(p.as_str()))) {
+        if !f.indexes.iter().any(|s| &s.name == name) {
+            sqlx::query(AssertSqlSafe(format!("DROP INDEX \"{name}\""))).execute(&mut **tx).await?;
+        }
+    }
+    for spec in f.indexes.iter().filter(|s| !existing.contains(&s.name)) {
+        let exprs: Vec<String> = spec.fields.iter().map(|k| Pg::expr(&Target::Data(k.clone()))).collect();
+        let ddl = if spec.unique {
+            format!("CREATE UNIQUE INDEX \"{}\" ON records ({}) WHERE form = '{}' AND deleted_at IS NULL", spec.name, exprs.join(", "), f.key)
+        } else {
+            format!("CREATE INDEX \"{}\" ON records (form, {} NULLS FIRST, id)", spec.name, exprs.join(", "))
+        };
+        sqlx::query(AssertSqlSafe(ddl)).execute(&mut **tx).await.map_err(classify)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn existing_ids(tx: &mut PgTx, form: &str, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar("SELECT id FROM records WHERE deleted_at IS NULL AND form = $1 AND id = ANY($2)")
+        .bind(form)
+        .bind(ids)
+        .fetch_all(&mut **tx)
+        .await?)
+}
+
+pub(crate) async fn record_for_update(tx: &mut PgTx, form: &str, id: Uuid) -> Result<Option<Record>> {
+    let row = sqlx::query(AssertSqlSafe(format!("SELECT {RECORD_COLUMNS} FROM records WHERE form = $1 AND id = $2 FOR UPDATE")))
+        .bind(form)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(record_from_row).transpose()
+}
+
+pub(crate) async fn insert_records(tx: &mut PgTx, records: &[Record]) -> Result<()> {
+    for chunk in records.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Postgres>::new(format!("INSERT INTO records ({RECORD_COLUMNS}) "));
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(r.id)
+                .push_bind(r.form.clone())
+                .push_bind(r.form_version)
+                .push_bind(r.rev)
+                .push_bind(Json(r.data.clone()))
+                .push_bind(Json(r.segments.clone()))
+                .push_bind(r.owner)
+                .push_bind(r.created_by)
+                .push_bind(r.updated_by)
+                .push_bind(to_db(r.created_at))
+                .push_bind(to_db(r.updated_at))
+                .push_bind(r.deleted_at.map(to_db));
+        });
+        qb.build().execute(&mut **tx).await.map_err(classify)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn update_record(tx: &mut PgTx, r: &Record, expected_rev: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE records SET form_version = $1, rev = $2, data = $3, segments = $4, owner = $5, updated_by = $6, updated_at = $7, deleted_at = $8
+         WHERE id = $9 AND rev = $10",
+    )
+    .bind(r.form_version)
+    .bind(r.rev)
+    .bind(Json(&r.data))
+    .bind(Json(&r.segments))
+    .bind(r.owner)
+    .bind(r.updated_by)
+    .bind(to_db(r.updated_at))
+    .bind(r.deleted_at.map(to_db))
+    .bind(r.id)
+    .bind(expected_rev)
+    .execute(&mut **tx)
+    .await
+    .map_err(classify)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn insert_history(tx: &mut PgTx, entries: &[HistoryEntry]) -> Result<()> {
+    for chunk in entries.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Postgres>::new("INSERT INTO record_history (record_id, rev, op, actor, at, changes) ");
+        qb.push_values(chunk, |mut b, h| {
+            b.push_bind(h.record_id)
+                .push_bind(h.rev)
+                .push_bind(h.op.as_str())
+                .push_bind(h.actor)
+                .push_bind(to_db(h.at))
+                .push_bind(Json(h.changes.clone()));
+        });
+        qb.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}

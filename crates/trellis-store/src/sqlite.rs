@@ -1,0 +1,420 @@
+//! The SQLite backend: one file, WAL, `synchronous=NORMAL`.
+//!
+//! Writes go through a pool of exactly one connection, so SQLite's single
+//! writer is an explicit queue in our process rather than `SQLITE_BUSY`
+//! retries; reads use a separate pool and, thanks to WAL, never wait for the
+//! writer.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, Transaction};
+use trellis_core::query::{Lit, ListQuery, Target};
+use trellis_core::record::Op;
+use trellis_core::{HistoryEntry, Record};
+use uuid::Uuid;
+
+use crate::filter::{self, Dialect};
+use crate::{FormSave, Result, StoreError, StoredForm, Tx, User, classify, index};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// Rows per multi-row INSERT: 12 columns × 500 stays far below SQLite's 32,766 variables.
+const CHUNK: usize = 500;
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+/// Times are stored as fixed-width UTC text so that text order is time order.
+pub fn fmt_ts(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn parse_ts(s: &str) -> Result<Timestamp> {
+    s.parse().map_err(|e| StoreError::Corrupt(format!("time '{s}': {e}")))
+}
+
+fn parse_obj(s: &str) -> Result<Map<String, Value>> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("JSON document: {e}")))
+}
+
+const RECORD_COLUMNS: &str = "id, form, form_version, rev, data, segments, owner, created_by, updated_by, created_at, updated_at, deleted_at";
+
+fn record_from_row(row: &SqliteRow) -> Result<Record> {
+    Ok(Record {
+        id: row.try_get("id")?,
+        form: row.try_get("form")?,
+        form_version: row.try_get("form_version")?,
+        rev: row.try_get("rev")?,
+        data: parse_obj(row.try_get("data")?)?,
+        segments: parse_obj(row.try_get("segments")?)?,
+        owner: row.try_get("owner")?,
+        created_by: row.try_get("created_by")?,
+        updated_by: row.try_get("updated_by")?,
+        created_at: parse_ts(row.try_get("created_at")?)?,
+        updated_at: parse_ts(row.try_get("updated_at")?)?,
+        deleted_at: row.try_get::<Option<&str>, _>("deleted_at")?.map(parse_ts).transpose()?,
+    })
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        role: row.try_get("role")?,
+        password_hash: row.try_get("password_hash")?,
+        created_at: parse_ts(row.try_get("created_at")?)?,
+    })
+}
+
+pub(crate) struct Lite;
+
+impl Dialect for Lite {
+    type DB = Sqlite;
+
+    fn expr(t: &Target) -> String {
+        match t {
+            Target::Data(k) => format!("json_extract(data, '$.{k}')"),
+            Target::Segment(k) => format!("json_extract(segments, '$.{k}')"),
+            Target::Meta(m) => filter::meta_column(*m).to_owned(),
+        }
+    }
+
+    fn bind(qb: &mut QueryBuilder<Sqlite>, lit: &Lit) {
+        match lit {
+            Lit::Json(Value::String(s)) => qb.push_bind(s.clone()),
+            Lit::Json(Value::Bool(b)) => qb.push_bind(i64::from(*b)),
+            Lit::Json(Value::Number(n)) => match n.as_i64() {
+                Some(i) => qb.push_bind(i),
+                None => qb.push_bind(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Lit::Json(other) => qb.push_bind(other.to_string()),
+            Lit::Id(id) => qb.push_bind(*id),
+            Lit::Time(t) => qb.push_bind(fmt_ts(*t)),
+            Lit::Int(i) => qb.push_bind(*i),
+        };
+    }
+
+    fn contains_text(qb: &mut QueryBuilder<Sqlite>, t: &Target, lit: &Lit) {
+        qb.push(format!("instr({}, ", Self::expr(t)));
+        Self::bind(qb, lit);
+        qb.push(") > 0");
+    }
+
+    fn contains_element(qb: &mut QueryBuilder<Sqlite>, t: &Target, lit: &Lit) {
+        let (column, key) = match t {
+            Target::Data(k) => ("data", k.as_str()),
+            Target::Segment(k) => ("segments", k.as_str()),
+            Target::Meta(_) => unreachable!("metadata is never an array"),
+        };
+        qb.push(format!("EXISTS (SELECT 1 FROM json_each(records.{column}, '$.{key}') WHERE json_each.value = "));
+        Self::bind(qb, lit);
+        qb.push(")");
+    }
+
+    fn order(expr: &str, desc: bool) -> String {
+        format!("{expr} {}", if desc { "DESC" } else { "ASC" })
+    }
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory");
+        let writer = SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
+        MIGRATOR.run(&writer).await?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(Tx::Sqlite(self.writer.begin().await?))
+    }
+
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    pub async fn count_users(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&self.reader).await?)
+    }
+
+    pub async fn insert_user(&self, u: &User) -> Result<()> {
+        sqlx::query("INSERT INTO users (id, email, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(u.id)
+            .bind(&u.email)
+            .bind(&u.role)
+            .bind(&u.password_hash)
+            .bind(fmt_ts(u.created_at))
+            .execute(&self.writer)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    pub async fn find_user(&self, email_or_id: &str) -> Result<Option<User>> {
+        let row = match Uuid::parse_str(email_or_id) {
+            Ok(id) => sqlx::query("SELECT * FROM users WHERE id = ?").bind(id).fetch_optional(&self.reader).await?,
+            Err(_) => sqlx::query("SELECT * FROM users WHERE email = ?").bind(email_or_id).fetch_optional(&self.reader).await?,
+        };
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub async fn insert_token(&self, id: Uuid, user: Uuid, hash: &str, at: Timestamp) -> Result<()> {
+        sqlx::query("INSERT INTO api_tokens (id, user_id, token_hash, created_at) VALUES (?, ?, ?, ?)")
+            .bind(id)
+            .bind(user)
+            .bind(hash)
+            .bind(fmt_ts(at))
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn user_for_token(&self, hash: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.revoked_at IS NULL")
+            .bind(hash)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub async fn revoke_token(&self, hash: &str, at: Timestamp) -> Result<bool> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL")
+            .bind(fmt_ts(at))
+            .bind(hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn forms(&self) -> Result<Vec<StoredForm>> {
+        let rows = sqlx::query("SELECT * FROM forms ORDER BY key").fetch_all(&self.reader).await?;
+        rows.iter().map(form_from_row).collect()
+    }
+
+    pub async fn form(&self, key: &str) -> Result<Option<StoredForm>> {
+        let row = sqlx::query("SELECT * FROM forms WHERE key = ?").bind(key).fetch_optional(&self.reader).await?;
+        row.as_ref().map(form_from_row).transpose()
+    }
+
+    pub async fn record(&self, form: &str, id: Uuid) -> Result<Option<Record>> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {RECORD_COLUMNS} FROM records WHERE form = ? AND id = ?")))
+            .bind(form)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    pub async fn list(&self, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {RECORD_COLUMNS} FROM records WHERE form = "));
+        qb.push_bind(form.to_owned());
+        qb.push(if q.deleted { " AND deleted_at IS NOT NULL" } else { " AND deleted_at IS NULL" });
+        if let Some(f) = &q.filter {
+            qb.push(" AND ");
+            filter::push_filter::<Lite>(&mut qb, f);
+        }
+        if let Some(after) = &q.after {
+            qb.push(" AND ");
+            filter::push_after::<Lite>(&mut qb, &q.sort, after);
+        }
+        filter::push_order::<Lite>(&mut qb, &q.sort);
+        qb.push(" LIMIT ");
+        qb.push_bind(i64::from(q.limit));
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    pub async fn history(&self, id: Uuid) -> Result<Vec<HistoryEntry>> {
+        let rows = sqlx::query("SELECT h.*, u.email FROM record_history h LEFT JOIN users u ON u.id = h.actor WHERE h.record_id = ? ORDER BY h.rev")
+            .bind(id)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let op: String = row.try_get("op")?;
+                Ok(HistoryEntry {
+                    record_id: row.try_get("record_id")?,
+                    rev: row.try_get("rev")?,
+                    op: Op::parse(&op).ok_or_else(|| StoreError::Corrupt(format!("history op '{op}'")))?,
+                    actor: row.try_get("actor")?,
+                    actor_email: row.try_get("email")?,
+                    at: parse_ts(row.try_get("at")?)?,
+                    changes: parse_obj(row.try_get("changes")?)?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn form_from_row(row: &SqliteRow) -> Result<StoredForm> {
+    Ok(StoredForm {
+        key: row.try_get("key")?,
+        version: row.try_get("version")?,
+        definition: serde_json::from_str(row.try_get("definition")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        updated_at: parse_ts(row.try_get("updated_at")?)?,
+    })
+}
+
+type SqliteTx = Transaction<'static, Sqlite>;
+
+pub(crate) async fn save_form(tx: &mut SqliteTx, f: &FormSave<'_>) -> Result<()> {
+    let definition = f.definition.to_string();
+    sqlx::query(
+        "INSERT INTO forms (key, version, definition, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET version = excluded.version, definition = excluded.definition,
+             updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+    )
+    .bind(f.key)
+    .bind(f.version)
+    .bind(&definition)
+    .bind(fmt_ts(f.at))
+    .bind(f.by)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("INSERT INTO form_versions (form, version, definition, created_at, created_by) VALUES (?, ?, ?, ?, ?)")
+        .bind(f.key)
+        .bind(f.version)
+        .bind(&definition)
+        .bind(fmt_ts(f.at))
+        .bind(f.by)
+        .execute(&mut **tx)
+        .await?;
+
+    let existing: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'")
+        .fetch_all(&mut **tx)
+        .await?;
+    let prefixes = index::prefixes(f.key);
+    for name in existing.iter().filter(|n| prefixes.iter().any(|p| n.starts_with(p.as_str()))) {
+        if !f.indexes.iter().any(|s| &s.name == name) {
+            sqlx::query(AssertSqlSafe(format!("DROP INDEX \"{name}\""))).execute(&mut **tx).await?;
+        }
+    }
+    for spec in f.indexes.iter().filter(|s| !existing.contains(&s.name)) {
+        let exprs: Vec<String> = spec.fields.iter().map(|k| Lite::expr(&Target::Data(k.clone()))).collect();
+        let ddl = if spec.unique {
+            format!("CREATE UNIQUE INDEX \"{}\" ON records ({}) WHERE form = '{}' AND deleted_at IS NULL", spec.name, exprs.join(", "), f.key)
+        } else {
+            format!("CREATE INDEX \"{}\" ON records (form, {}, id)", spec.name, exprs.join(", "))
+        };
+        sqlx::query(AssertSqlSafe(ddl)).execute(&mut **tx).await.map_err(classify)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn existing_ids(tx: &mut SqliteTx, form: &str, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT id FROM records WHERE deleted_at IS NULL AND form = ");
+        qb.push_bind(form.to_owned());
+        qb.push(" AND id IN (");
+        let mut list = qb.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        qb.push(")");
+        let rows = qb.build().fetch_all(&mut **tx).await?;
+        for row in rows {
+            found.push(row.try_get("id")?);
+        }
+    }
+    Ok(found)
+}
+
+pub(crate) async fn record_for_update(tx: &mut SqliteTx, form: &str, id: Uuid) -> Result<Option<Record>> {
+    // The single writer connection already serializes writers: no lock needed.
+    let row = sqlx::query(AssertSqlSafe(format!("SELECT {RECORD_COLUMNS} FROM records WHERE form = ? AND id = ?")))
+        .bind(form)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(record_from_row).transpose()
+}
+
+pub(crate) async fn insert_records(tx: &mut SqliteTx, records: &[Record]) -> Result<()> {
+    for chunk in records.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("INSERT INTO records ({RECORD_COLUMNS}) "));
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(r.id)
+                .push_bind(r.form.clone())
+                .push_bind(r.form_version)
+                .push_bind(r.rev)
+                .push_bind(Value::Object(r.data.clone()).to_string())
+                .push_bind(Value::Object(r.segments.clone()).to_string())
+                .push_bind(r.owner)
+                .push_bind(r.created_by)
+                .push_bind(r.updated_by)
+                .push_bind(fmt_ts(r.created_at))
+                .push_bind(fmt_ts(r.updated_at))
+                .push_bind(r.deleted_at.map(fmt_ts));
+        });
+        qb.build().execute(&mut **tx).await.map_err(classify)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn update_record(tx: &mut SqliteTx, r: &Record, expected_rev: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE records SET form_version = ?, rev = ?, data = ?, segments = ?, owner = ?, updated_by = ?, updated_at = ?, deleted_at = ?
+         WHERE id = ? AND rev = ?",
+    )
+    .bind(r.form_version)
+    .bind(r.rev)
+    .bind(Value::Object(r.data.clone()).to_string())
+    .bind(Value::Object(r.segments.clone()).to_string())
+    .bind(r.owner)
+    .bind(r.updated_by)
+    .bind(fmt_ts(r.updated_at))
+    .bind(r.deleted_at.map(fmt_ts))
+    .bind(r.id)
+    .bind(expected_rev)
+    .execute(&mut **tx)
+    .await
+    .map_err(classify)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn insert_history(tx: &mut SqliteTx, entries: &[HistoryEntry]) -> Result<()> {
+    for chunk in entries.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO record_history (record_id, rev, op, actor, at, changes) ");
+        qb.push_values(chunk, |mut b, h| {
+            b.push_bind(h.record_id)
+                .push_bind(h.rev)
+                .push_bind(h.op.as_str())
+                .push_bind(h.actor)
+                .push_bind(fmt_ts(h.at))
+                .push_bind(Value::Object(h.changes.clone()).to_string());
+        });
+        qb.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_fixed_width() {
+        let t: jiff::Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
+        assert_eq!(super::fmt_ts(t), "2026-11-23T10:00:00.000000Z");
+        let t: jiff::Timestamp = "2026-11-23T10:00:00.5Z".parse().unwrap();
+        assert_eq!(super::fmt_ts(t), "2026-11-23T10:00:00.500000Z");
+    }
+}
