@@ -72,3 +72,26 @@ pub struct HistoryEntry {
 pub fn strip_nulls(data: &mut Map<String, Value>) {
     data.retain(|_, v| !v.is_null());
 }
+
+/// Applies a JSON merge patch (RFC 7396) to a record's data: fields in the
+/// patch replace, `null` removes, nested objects merge.
+pub fn merge_patch(data: &Map<String, Value>, patch: &Value) -> Map<String, Value> {
+    let mut merged = Value::Object(data.clone());
+    json_patch::merge(&mut merged, patch);
+    let Value::Object(mut out) = merged else { unreachable!("merging into an object keeps an object") };
+    strip_nulls(&mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_replaces_removes_and_merges() {
+        let data = json!({"name": "A", "note": "x", "address": {"city": "杭州", "zip": "310000"}});
+        let out = merge_patch(data.as_object().unwrap(), &json!({"note": null, "name": "B", "address": {"zip": null}}));
+        assert_eq!(Value::Object(out), json!({"name": "B", "address": {"city": "杭州"}}));
+    }
+}

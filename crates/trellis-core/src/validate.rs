@@ -90,6 +90,24 @@ pub fn references(form: &CompiledForm, data: &serde_json::Map<String, Value>) ->
     out
 }
 
+/// The first pair of items in a batch that share a value for a unique key:
+/// `(later item index, the key's fields)`. The database would refuse the
+/// batch too, but could not say which item repeats which.
+pub fn repeated_unique_key(form: &CompiledForm, items: &[serde_json::Map<String, Value>]) -> Option<(usize, Vec<String>)> {
+    for key in &form.def.unique {
+        let mut seen = std::collections::HashSet::new();
+        for (i, item) in items.iter().enumerate() {
+            let values: Option<Vec<String>> = key.iter().map(|f| item.get(f).map(Value::to_string)).collect();
+            if let Some(values) = values {
+                if !seen.insert(values) {
+                    return Some((i, key.clone()));
+                }
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +155,18 @@ mod tests {
         check(json!({"name": 5, "phone": "13800138000"}), &[("/name", "type")]);
         check(json!({"name": "A", "phone": "13800138000", "company": "acme"}), &[("/company", "link")]);
         check(json!([1]), &[("", "type")]);
+    }
+
+    #[test]
+    fn repeated_unique_keys_in_a_batch() {
+        let def: FormDef = serde_json::from_value(json!({"key": "c", "unique": [["phone"]], "schema": {"type": "object", "properties": {"phone": {"type": "string"}}}})).unwrap();
+        let form = compile(def, 1).unwrap();
+        let items: Vec<_> = [json!({"phone": "1"}), json!({}), json!({}), json!({"phone": "2"}), json!({"phone": "1"})]
+            .into_iter()
+            .map(|v| v.as_object().unwrap().clone())
+            .collect();
+        assert_eq!(repeated_unique_key(&form, &items), Some((4, vec!["phone".to_string()])));
+        assert_eq!(repeated_unique_key(&form, &items[..4]), None);
     }
 
     #[test]

@@ -1,0 +1,93 @@
+//! The Trellis HTTP server: HTTP only. Extractors, auth, routes that call the
+//! engine, problem+json errors, metrics and the OpenAPI document.
+//!
+//! Reading order: [`problem`] (the one error type), [`extract`] (JSON bodies,
+//! bearer auth, `If-Match`), [`routes`] (one module per resource),
+//! [`metrics`]. [`app`] builds the router; [`serve`] runs it until shutdown,
+//! so tests start a server on port 0 exactly as the binary does.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+use trellis_engine::Engine;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+pub mod extract;
+pub mod metrics;
+pub mod problem;
+pub mod routes;
+
+/// The largest request body: room for a batch of several thousand records.
+pub const BODY_LIMIT: usize = 16 << 20;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub metrics: Arc<metrics::Metrics>,
+    openapi: Arc<String>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Trellis API", description = "Zero-code customer management: forms, records, history. Errors are RFC 9457 problem+json."),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// The API's routes with their OpenAPI description, generated from the handlers.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::auth::router())
+        .merge(routes::forms::router())
+        .merge(routes::records::router())
+        .split_for_parts()
+}
+
+/// The OpenAPI document as JSON.
+pub fn openapi_json() -> String {
+    api().1.to_pretty_json().expect("the OpenAPI document serializes")
+}
+
+/// The whole application for one engine.
+pub fn app(engine: Arc<Engine>) -> (Router, AppState) {
+    let (api, doc) = api();
+    let state = AppState {
+        engine,
+        metrics: Arc::new(metrics::Metrics::default()),
+        openapi: Arc::new(doc.to_pretty_json().expect("the OpenAPI document serializes")),
+    };
+    let router = api
+        .route("/healthz", get(routes::ops::healthz))
+        .route("/metrics", get(routes::ops::metrics))
+        .route("/api/v1/openapi.json", get(routes::ops::openapi))
+        .fallback(routes::ops::not_found)
+        .method_not_allowed_fallback(routes::ops::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state.clone());
+    (router, state)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets
+/// in-flight requests (and so in-flight writes) finish.
+pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}

@@ -276,7 +276,8 @@ pub(crate) async fn save_form(tx: &mut PgTx, f: &FormSave<'_>) -> Result<()> {
         .bind(to_db(f.at))
         .bind(f.by)
         .execute(&mut **tx)
-        .await?;
+        .await
+        .map_err(classify)?;
 
     let existing: Vec<String> = sqlx::query_scalar("SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'records'")
         .fetch_all(&mut **tx)

@@ -297,7 +297,8 @@ pub(crate) async fn save_form(tx: &mut SqliteTx, f: &FormSave<'_>) -> Result<()>
         .bind(fmt_ts(f.at))
         .bind(f.by)
         .execute(&mut **tx)
-        .await?;
+        .await
+        .map_err(classify)?;
 
     let existing: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'")
         .fetch_all(&mut **tx)

@@ -1,0 +1,170 @@
+//! Users, passwords and bearer tokens.
+//!
+//! Passwords are hashed with argon2id (on the blocking pool: a hash takes tens
+//! of milliseconds of CPU). A token is 32 random bytes shown once; only its
+//! SHA-256 is stored, so a copy of the database cannot be replayed as a login.
+
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use sha2::{Digest, Sha256};
+use trellis_store::User;
+use uuid::Uuid;
+
+use crate::{Engine, EngineError, Result};
+
+/// The roles of the first version; finer permissions come with scopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Manager,
+    Staff,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "admin" => Role::Admin,
+            "manager" => Role::Manager,
+            "staff" => Role::Staff,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Staff => "staff",
+        }
+    }
+}
+
+/// The signed-in user a request acts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub id: Uuid,
+    pub email: String,
+    pub role: Role,
+}
+
+impl Actor {
+    fn from_user(u: User) -> Result<Actor> {
+        let role = Role::parse(&u.role).ok_or_else(|| EngineError::Internal(format!("user {} has unknown role '{}'", u.email, u.role)))?;
+        Ok(Actor { id: u.id, email: u.email, role })
+    }
+
+    pub fn require_admin(&self, what: &str) -> Result<()> {
+        match self.role {
+            Role::Admin => Ok(()),
+            _ => Err(EngineError::Forbidden(format!("only admins may {what}; {} is {}", self.email, self.role.as_str()))),
+        }
+    }
+}
+
+/// Shortest accepted password.
+pub const MIN_PASSWORD: usize = 8;
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn random_hex(bytes: usize) -> Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| EngineError::Internal(format!("no randomness: {e}")))?;
+    Ok(hex::encode(buf))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| EngineError::Internal(e.to_string()))
+}
+
+impl Engine {
+    /// Adds a user. Emails are unique regardless of case.
+    pub async fn add_user(&self, email: &str, role: &str, password: &str) -> Result<Actor> {
+        let email = email.trim().to_owned();
+        let mut issues = Vec::new();
+        if !email.contains('@') || email.len() > 254 || email.contains(char::is_whitespace) {
+            issues.push(trellis_core::Issue::new("/email", "format", format!("'{email}' is not an email address")));
+        }
+        let Some(role) = Role::parse(role) else {
+            issues.push(trellis_core::Issue::new("/role", "enum", format!("role '{role}' is not one of admin, manager, staff")));
+            return Err(EngineError::Invalid(issues));
+        };
+        if password.chars().count() < MIN_PASSWORD {
+            issues.push(trellis_core::Issue::new("/password", "minLength", format!("a password needs at least {MIN_PASSWORD} characters")));
+        }
+        if !issues.is_empty() {
+            return Err(EngineError::Invalid(issues));
+        }
+        if self.store.find_user(&email).await?.is_some() {
+            return Err(EngineError::Conflict { message: format!("a user with email {email} already exists"), key: Some(vec!["email".into()]) });
+        }
+        let password = password.to_owned();
+        let hash = blocking(move || Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()))
+            .await?
+            .map_err(|e| EngineError::Internal(format!("hashing: {e}")))?;
+        let user = User { id: Uuid::now_v7(), email, role: role.as_str().into(), password_hash: hash, created_at: self.clock.now() };
+        self.store.insert_user(&user).await.map_err(|e| match e {
+            trellis_store::StoreError::Unique { .. } => {
+                EngineError::Conflict { message: format!("a user with email {} already exists", user.email), key: Some(vec!["email".into()]) }
+            }
+            e => e.into(),
+        })?;
+        Actor::from_user(user)
+    }
+
+    /// Checks a password and gives out a new bearer token.
+    pub async fn login(&self, email: &str, password: &str) -> Result<(String, Actor)> {
+        let user = self.store.find_user(email.trim()).await?;
+        // Verify against a fixed hash when the user is unknown, so timing does not reveal which emails exist.
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let password = password.to_owned();
+        let ok = blocking(move || {
+            let stored = stored.unwrap_or_else(|| dummy_hash().to_owned());
+            PasswordHash::new(&stored).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()) && !stored.is_empty()
+        })
+        .await?;
+        let (Some(user), true) = (user, ok) else {
+            return Err(EngineError::Unauthorized("wrong email or password".into()));
+        };
+        let token = format!("trl_{}", random_hex(32)?);
+        self.store.insert_token(Uuid::now_v7(), user.id, &token_hash(&token), self.clock.now()).await?;
+        Ok((token, Actor::from_user(user)?))
+    }
+
+    /// The user a bearer token belongs to, if it is live.
+    pub async fn actor_for_token(&self, token: &str) -> Result<Option<Actor>> {
+        match self.store.user_for_token(&token_hash(token)).await? {
+            Some(u) => Ok(Some(Actor::from_user(u)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Revokes a token; it stops working at once.
+    pub async fn revoke_token(&self, token: &str) -> Result<bool> {
+        Ok(self.store.revoke_token(&token_hash(token), self.clock.now()).await?)
+    }
+
+    /// On an empty database, creates `admin@localhost` with a random password
+    /// and returns the password (to be shown once); otherwise does nothing.
+    pub async fn ensure_first_admin(&self) -> Result<Option<(String, String)>> {
+        if self.store.count_users().await? > 0 {
+            return Ok(None);
+        }
+        let password = random_hex(12)?;
+        let admin = self.add_user(FIRST_ADMIN, "admin", &password).await?;
+        Ok(Some((admin.email, password)))
+    }
+}
+
+/// The account created on first start.
+pub const FIRST_ADMIN: &str = "admin@localhost";
+
+/// An argon2id hash of a random string nobody knows, for refusals that take
+/// as long as a real check. Made once per process.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        let secret = random_hex(16).unwrap_or_default();
+        Argon2::default().hash_password(secret.as_bytes()).map(|h| h.to_string()).unwrap_or_default()
+    })
+}

@@ -1,0 +1,42 @@
+//! What the engine answers when it says no. The server maps each variant to
+//! one HTTP status and problem type; only [`EngineError::Store`] is a fault.
+
+use trellis_core::Issue;
+use trellis_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The record existed and was deleted; it can be restored.
+    #[error("{0}")]
+    Gone(String),
+    /// The input does not check: every problem, each with a pointer.
+    #[error("{} problem(s) with the submitted data", .0.len())]
+    Invalid(Vec<Issue>),
+    /// A request parameter (filter, sort, cursor, limit) is not understood.
+    #[error("{message}")]
+    BadRequest { param: &'static str, message: String },
+    /// A unique key is already taken, or the state does not allow this.
+    #[error("{message}")]
+    Conflict { message: String, key: Option<Vec<String>> },
+    /// `If-Match` named a revision that is no longer current.
+    #[error("the record is at revision {current}, not {expected}")]
+    Stale { expected: i64, current: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+impl From<trellis_core::query::QueryError> for EngineError {
+    fn from(e: trellis_core::query::QueryError) -> Self {
+        EngineError::BadRequest { param: e.param, message: e.message }
+    }
+}

@@ -1,0 +1,145 @@
+//! Form definitions: checked and compiled when saved, a new version on every
+//! change, cached compiled per process.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use trellis_core::form::{self, CompiledForm, FormDef};
+use trellis_core::{Issue, key};
+use trellis_store::{FormSave, StoreError, StoredForm, index};
+
+use crate::{Actor, Engine, EngineError, Result};
+
+/// A form as the API shows it.
+#[derive(Debug, Clone)]
+pub struct FormInfo {
+    pub version: i64,
+    pub definition: FormDef,
+    pub updated_at: jiff::Timestamp,
+}
+
+fn parse_def(v: Value) -> Result<FormDef> {
+    serde_json::from_value(v).map_err(|e| EngineError::Invalid(vec![Issue::new("", "definition", e.to_string())]))
+}
+
+fn info(stored: StoredForm) -> Result<FormInfo> {
+    let definition = serde_json::from_value(stored.definition).map_err(|e| EngineError::Internal(format!("stored form {}: {e}", stored.key)))?;
+    Ok(FormInfo { version: stored.version, definition, updated_at: stored.updated_at })
+}
+
+impl Engine {
+    /// The compiled current version of a form.
+    pub async fn form(&self, key: &str) -> Result<Arc<CompiledForm>> {
+        if let Some(f) = self.forms.read().expect("form cache").get(key) {
+            return Ok(f.clone());
+        }
+        let missing = || EngineError::NotFound(format!("there is no form '{key}'"));
+        if !key::is_valid(key, key::MAX_FORM_KEY) {
+            return Err(missing());
+        }
+        let stored = self.store.form(key).await?.ok_or_else(missing)?;
+        let def = info(stored.clone())?.definition;
+        let compiled = form::compile(def, stored.version)
+            .map_err(|issues| EngineError::Internal(format!("stored form {key} no longer compiles: {issues:?}")))?;
+        Ok(self.cache(compiled))
+    }
+
+    fn cache(&self, compiled: CompiledForm) -> Arc<CompiledForm> {
+        let compiled = Arc::new(compiled);
+        let mut cache = self.forms.write().expect("form cache");
+        match cache.get(compiled.key()) {
+            Some(current) if current.version > compiled.version => current.clone(),
+            _ => {
+                cache.insert(compiled.key().to_owned(), compiled.clone());
+                compiled
+            }
+        }
+    }
+
+    pub async fn list_forms(&self) -> Result<Vec<FormInfo>> {
+        self.store.forms().await?.into_iter().map(info).collect()
+    }
+
+    pub async fn get_form(&self, key: &str) -> Result<FormInfo> {
+        let stored = self.store.form(key).await?.ok_or_else(|| EngineError::NotFound(format!("there is no form '{key}'")))?;
+        info(stored)
+    }
+
+    /// Creates a form at version 1.
+    pub async fn create_form(&self, actor: &Actor, definition: Value) -> Result<FormInfo> {
+        actor.require_admin("create forms")?;
+        let def = parse_def(definition)?;
+        let compiled = self.check(def, 1).await?;
+        if self.store.form(compiled.key()).await?.is_some() {
+            return Err(EngineError::Conflict { message: format!("form '{}' already exists; change it with PUT", compiled.key()), key: Some(vec!["key".into()]) });
+        }
+        self.save(actor, compiled).await
+    }
+
+    /// Replaces a form's definition with a new version. An identical
+    /// definition changes nothing. `expected_version` guards against
+    /// overwriting someone else's change.
+    pub async fn update_form(&self, actor: &Actor, key: &str, definition: Value, expected_version: Option<i64>) -> Result<FormInfo> {
+        actor.require_admin("change forms")?;
+        let mut definition = definition;
+        if let Some(obj) = definition.as_object_mut() {
+            obj.entry("key").or_insert_with(|| Value::String(key.to_owned()));
+        }
+        let def = parse_def(definition)?;
+        if def.key != key {
+            return Err(EngineError::Invalid(vec![Issue::new("/key", "key", format!("the definition's key '{}' differs from the form '{key}' in the URL", def.key))]));
+        }
+        let current = self.get_form(key).await?;
+        if let Some(v) = expected_version {
+            if v != current.version {
+                return Err(EngineError::Stale { expected: v, current: current.version });
+            }
+        }
+        if current.definition == def {
+            return Ok(current);
+        }
+        let compiled = self.check(def, current.version + 1).await?;
+        self.save(actor, compiled).await
+    }
+
+    /// Compiles a definition and checks what needs other forms: link targets.
+    async fn check(&self, def: FormDef, version: i64) -> Result<CompiledForm> {
+        let compiled = form::compile(def, version).map_err(EngineError::Invalid)?;
+        let mut issues = Vec::new();
+        for f in &compiled.fields {
+            if let Some(target) = &f.link {
+                if target != compiled.key() && self.store.form(target).await?.is_none() {
+                    issues.push(Issue::new(format!("/schema/properties/{}/x-link", f.key), "unknown_form", format!("x-link names form '{target}', which does not exist")));
+                }
+            }
+        }
+        if issues.is_empty() { Ok(compiled) } else { Err(EngineError::Invalid(issues)) }
+    }
+
+    async fn save(&self, actor: &Actor, compiled: CompiledForm) -> Result<FormInfo> {
+        let at = self.clock.now();
+        let definition = serde_json::to_value(&compiled.def).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let indexes = index::specs(&compiled.def);
+        let mut tx = self.store.begin().await?;
+        let saved = tx
+            .save_form(&FormSave { key: compiled.key(), version: compiled.version, definition: &definition, at, by: actor.id, indexes: &indexes })
+            .await;
+        match saved {
+            Ok(()) => {}
+            Err(StoreError::Unique { index }) => {
+                let message = match indexes.iter().find(|s| s.name == index) {
+                    Some(spec) => format!("existing records share values of the new unique key {:?}; fix them first", spec.fields),
+                    None => format!("form '{}' was changed by someone else at the same time; reload and retry", compiled.key()),
+                };
+                return Err(EngineError::Conflict { message, key: indexes.iter().find(|s| s.name == index).map(|s| s.fields.clone()) });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tx.commit().await?;
+        let version = compiled.version;
+        let def = compiled.def.clone();
+        self.cache(compiled);
+        tracing::info!(form = %def.key, version, actor = %actor.email, "form saved");
+        Ok(FormInfo { version, definition: def, updated_at: at })
+    }
+}

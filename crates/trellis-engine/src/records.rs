@@ -1,0 +1,307 @@
+//! The write path and the reads beside it.
+//!
+//! Every write is one transaction: validate against the form's current
+//! version → resolve `user` fields → check `x-link` targets inside the
+//! transaction → write the record(s) → append history → commit. A unique key
+//! is enforced by the database's index, so two concurrent writers cannot both
+//! win; the loser gets a conflict naming the key.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Map, Value};
+use trellis_core::query::{self, ListParams};
+use trellis_core::record::{merge_patch, strip_nulls};
+use trellis_core::validate::{self, Reference};
+use trellis_core::{CompiledForm, HistoryEntry, Issue, Op, Record, diff};
+use trellis_store::{StoreError, Tx, index};
+use uuid::Uuid;
+
+use crate::{Actor, Engine, EngineError, Result};
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub items: Vec<Record>,
+    /// Pass back as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Maps a unique-index refusal to a conflict that names the key.
+fn unique_conflict(form: &CompiledForm, e: StoreError) -> EngineError {
+    match e {
+        StoreError::Unique { index } => {
+            let key = index::specs(&form.def).into_iter().find(|s| s.name == index).map(|s| s.fields);
+            let message = match &key {
+                Some(fields) => format!("another {} record already has this {}", form.key(), fields.join(" + ")),
+                None => format!("the write conflicts with an existing record ({index})"),
+            };
+            EngineError::Conflict { message, key }
+        }
+        e => e.into(),
+    }
+}
+
+fn gone(form: &str, id: Uuid) -> EngineError {
+    EngineError::Gone(format!("record {id} of form '{form}' was deleted; POST …/records/{id}/restore brings it back"))
+}
+
+fn not_found(form: &str, id: Uuid) -> EngineError {
+    EngineError::NotFound(format!("there is no record {id} in form '{form}'"))
+}
+
+impl Engine {
+    /// Resolves the `user` fields of `data` to user ids in place (a user field
+    /// takes an email or an id; it is stored as the id). Only `fields` are
+    /// looked at when given.
+    async fn resolve_users(
+        &self,
+        form: &CompiledForm,
+        data: &mut Map<String, Value>,
+        only: Option<&Map<String, Value>>,
+        cache: &mut HashMap<String, Option<Uuid>>,
+        prefix: &str,
+        issues: &mut Vec<Issue>,
+    ) -> Result<()> {
+        for r in validate::references(form, data) {
+            let Reference::User { field, value } = r else { continue };
+            if only.is_some_and(|c| !c.contains_key(&field)) {
+                continue;
+            }
+            let id = match cache.get(&value) {
+                Some(id) => *id,
+                None => {
+                    let id = self.store.find_user(&value).await?.map(|u| u.id);
+                    cache.insert(value.clone(), id);
+                    id
+                }
+            };
+            match id {
+                Some(id) => {
+                    data.insert(field, Value::String(id.to_string()));
+                }
+                None => issues.push(Issue::new(format!("{prefix}/{field}"), "user", format!("there is no user with email or id '{value}'"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks inside `tx` that every linked record exists and is live.
+    async fn check_links(tx: &mut Tx, form: &CompiledForm, items: &[(String, &Map<String, Value>)], only: Option<&Map<String, Value>>) -> Result<Vec<Issue>> {
+        let mut wanted: BTreeMap<String, Vec<(String, Uuid)>> = BTreeMap::new();
+        for (prefix, data) in items {
+            for r in validate::references(form, data) {
+                if let Reference::Link { field, form: target, id } = r {
+                    if only.is_none_or(|c| c.contains_key(&field)) {
+                        wanted.entry(target).or_default().push((format!("{prefix}/{field}"), id));
+                    }
+                }
+            }
+        }
+        let mut issues = Vec::new();
+        for (target, refs) in wanted {
+            let mut ids: Vec<Uuid> = refs.iter().map(|(_, id)| *id).collect();
+            ids.sort();
+            ids.dedup();
+            let found = tx.existing_ids(&target, &ids).await?;
+            for (pointer, id) in refs {
+                if !found.contains(&id) {
+                    issues.push(Issue::new(pointer, "link", format!("there is no record {id} in form '{target}'")));
+                }
+            }
+        }
+        Ok(issues)
+    }
+
+    fn owner_of(form: &CompiledForm, data: &Map<String, Value>) -> Option<Uuid> {
+        form.owner_field().and_then(|f| data.get(&f.key)).and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())
+    }
+
+    /// Creates records, all or nothing. With `batch`, problems point into the
+    /// array (`/3/phone`); otherwise into the one record (`/phone`).
+    pub async fn create_records(&self, actor: &Actor, form: &str, items: Vec<Value>, batch: bool) -> Result<Vec<Record>> {
+        let form = self.form(form).await?;
+        let mut issues = Vec::new();
+        let mut datas = Vec::with_capacity(items.len());
+        let mut users = HashMap::new();
+        for (i, item) in items.into_iter().enumerate() {
+            let prefix = if batch { format!("/{i}") } else { String::new() };
+            let mut item = item;
+            if let Some(obj) = item.as_object_mut() {
+                strip_nulls(obj);
+            }
+            let found = validate::validate(&form, &item);
+            if !found.is_empty() {
+                issues.extend(found.into_iter().map(|x| x.prefixed(&prefix)));
+                continue;
+            }
+            let Value::Object(mut data) = item else { unreachable!("validated as an object") };
+            self.resolve_users(&form, &mut data, None, &mut users, &prefix, &mut issues).await?;
+            datas.push((prefix, data));
+        }
+        if !issues.is_empty() {
+            return Err(EngineError::Invalid(issues));
+        }
+        let plain: Vec<Map<String, Value>> = datas.iter().map(|(_, d)| d.clone()).collect();
+        if let Some((i, key)) = validate::repeated_unique_key(&form, &plain) {
+            return Err(EngineError::Conflict { message: format!("item {i} repeats the {} of an earlier item in this batch", key.join(" + ")), key: Some(key) });
+        }
+
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let refs: Vec<(String, &Map<String, Value>)> = datas.iter().map(|(p, d)| (p.clone(), d)).collect();
+        let issues = Self::check_links(&mut tx, &form, &refs, None).await?;
+        if !issues.is_empty() {
+            return Err(EngineError::Invalid(issues));
+        }
+        let records: Vec<Record> = plain
+            .into_iter()
+            .map(|data| Record {
+                id: Uuid::now_v7(),
+                form: form.key().to_owned(),
+                form_version: form.version,
+                rev: 1,
+                owner: Some(Self::owner_of(&form, &data).unwrap_or(actor.id)),
+                data,
+                segments: Map::new(),
+                created_by: actor.id,
+                updated_by: actor.id,
+                created_at: now,
+                updated_at: now,
+                deleted_at: None,
+            })
+            .collect();
+        let history: Vec<HistoryEntry> = records
+            .iter()
+            .map(|r| HistoryEntry { record_id: r.id, rev: 1, op: Op::Create, actor: actor.id, actor_email: None, at: now, changes: Map::new() })
+            .collect();
+        tx.insert_records(&records).await.map_err(|e| unique_conflict(&form, e))?;
+        tx.insert_history(&history).await?;
+        tx.commit().await?;
+        Ok(records)
+    }
+
+    /// A live record. A deleted one answers [`EngineError::Gone`].
+    pub async fn get_record(&self, form: &str, id: Uuid) -> Result<Record> {
+        let compiled = self.form(form).await?;
+        let r = self.store.record(compiled.key(), id).await?.ok_or_else(|| not_found(form, id))?;
+        if r.deleted_at.is_some() {
+            return Err(gone(form, id));
+        }
+        Ok(r)
+    }
+
+    /// Opens a transaction holding the record, checking it exists, its
+    /// deletion state and the expected revision.
+    async fn lock(&self, form: &CompiledForm, id: Uuid, want_deleted: bool, expected_rev: Option<i64>) -> Result<(Tx, Record)> {
+        let mut tx = self.store.begin().await?;
+        let r = tx.record_for_update(form.key(), id).await?.ok_or_else(|| not_found(form.key(), id))?;
+        match (r.deleted_at.is_some(), want_deleted) {
+            (true, false) => return Err(gone(form.key(), id)),
+            (false, true) => return Err(EngineError::Conflict { message: format!("record {id} is not deleted"), key: None }),
+            _ => {}
+        }
+        if let Some(expected) = expected_rev {
+            if expected != r.rev {
+                return Err(EngineError::Stale { expected, current: r.rev });
+            }
+        }
+        Ok((tx, r))
+    }
+
+    /// Stores `next` over `prev` with one history entry, and commits.
+    async fn commit_change(&self, form: &CompiledForm, mut tx: Tx, prev: &Record, next: &Record, op: Op, changes: Map<String, Value>, actor: &Actor) -> Result<()> {
+        if !tx.update_record(next, prev.rev).await.map_err(|e| unique_conflict(form, e))? {
+            return Err(EngineError::Stale { expected: prev.rev, current: prev.rev + 1 });
+        }
+        tx.insert_history(&[HistoryEntry { record_id: next.id, rev: next.rev, op, actor: actor.id, actor_email: None, at: next.updated_at, changes }])
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies a JSON merge patch (RFC 7396) and revalidates the result
+    /// against the form's current version. A patch that changes nothing
+    /// leaves the revision alone.
+    pub async fn patch_record(&self, actor: &Actor, form: &str, id: Uuid, patch: Value, expected_rev: Option<i64>) -> Result<Record> {
+        let form = self.form(form).await?;
+        if !patch.is_object() {
+            return Err(EngineError::Invalid(vec![Issue::new("", "type", "a merge patch is a JSON object of the fields to change (null removes one)")]));
+        }
+        let (mut tx, prev) = self.lock(&form, id, false, expected_rev).await?;
+        let mut data = merge_patch(&prev.data, &patch);
+        let issues = validate::validate(&form, &Value::Object(data.clone()));
+        if !issues.is_empty() {
+            return Err(EngineError::Invalid(issues));
+        }
+        let touched = diff::changes(&prev.data, &data);
+        let mut issues = Vec::new();
+        self.resolve_users(&form, &mut data, Some(&touched), &mut HashMap::new(), "", &mut issues).await?;
+        issues.extend(Self::check_links(&mut tx, &form, &[(String::new(), &data)], Some(&touched)).await?);
+        if !issues.is_empty() {
+            return Err(EngineError::Invalid(issues));
+        }
+        let changes = diff::changes(&prev.data, &data);
+        if changes.is_empty() {
+            return Ok(prev);
+        }
+        let now = self.clock.now();
+        let next = Record {
+            form_version: form.version,
+            rev: prev.rev + 1,
+            owner: if form.owner_field().is_some_and(|f| changes.contains_key(&f.key)) {
+                Some(Self::owner_of(&form, &data).unwrap_or(prev.created_by))
+            } else {
+                prev.owner
+            },
+            data,
+            updated_by: actor.id,
+            updated_at: now,
+            ..prev.clone()
+        };
+        self.commit_change(&form, tx, &prev, &next, Op::Update, changes, actor).await?;
+        Ok(next)
+    }
+
+    /// Moves a record to the trash (a soft delete; it keeps its history).
+    pub async fn delete_record(&self, actor: &Actor, form: &str, id: Uuid, expected_rev: Option<i64>) -> Result<Record> {
+        let form = self.form(form).await?;
+        let (tx, prev) = self.lock(&form, id, false, expected_rev).await?;
+        let now = self.clock.now();
+        let next = Record { rev: prev.rev + 1, updated_by: actor.id, updated_at: now, deleted_at: Some(now), ..prev.clone() };
+        self.commit_change(&form, tx, &prev, &next, Op::Delete, Map::new(), actor).await?;
+        Ok(next)
+    }
+
+    /// Brings a deleted record back, unless a live record took its unique key meanwhile.
+    pub async fn restore_record(&self, actor: &Actor, form: &str, id: Uuid) -> Result<Record> {
+        let form = self.form(form).await?;
+        let (tx, prev) = self.lock(&form, id, true, None).await?;
+        let now = self.clock.now();
+        let next = Record { rev: prev.rev + 1, updated_by: actor.id, updated_at: now, deleted_at: None, ..prev.clone() };
+        self.commit_change(&form, tx, &prev, &next, Op::Restore, Map::new(), actor).await?;
+        Ok(next)
+    }
+
+    /// One page of records matching a filter, in a sort order, after a cursor.
+    pub async fn list_records(&self, form: &str, params: &ListParams<'_>) -> Result<Page> {
+        let compiled = self.form(form).await?;
+        let mut q = query::parse_list(&compiled, params)?;
+        let limit = q.limit as usize;
+        q.limit += 1;
+        let mut items = self.store.list(compiled.key(), &q).await?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|r| query::encode_cursor(r, &q.sort))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Every change of a record, oldest first (deleted records included).
+    pub async fn history(&self, form: &str, id: Uuid) -> Result<Vec<HistoryEntry>> {
+        let compiled = self.form(form).await?;
+        self.store.record(compiled.key(), id).await?.ok_or_else(|| not_found(form, id))?;
+        Ok(self.store.history(id).await?)
+    }
+}

@@ -1,0 +1,109 @@
+//! Extractors whose refusals are our problem documents rather than axum's
+//! plain-text defaults: JSON bodies, bearer auth, `If-Match`, typed paths and
+//! query strings.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
+use trellis_engine::Actor;
+
+use crate::AppState;
+use crate::problem::Problem;
+
+/// A JSON request body. Refuses a wrong content type with 415, malformed JSON
+/// with 400 (line and column), JSON of the wrong shape with 422 and an
+/// oversized body with 413.
+pub struct JsonBody<T>(pub T);
+
+fn is_json(content_type: &str) -> bool {
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        if !is_json(&content_type) {
+            let got = if content_type.is_empty() { "no Content-Type".to_owned() } else { format!("Content-Type {content_type}") };
+            return Err(Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", format!("send JSON with Content-Type: application/json (got {got})")));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", format!("the body is larger than the limit of {} MiB", crate::BODY_LIMIT >> 20))
+            } else {
+                Problem::new(StatusCode::BAD_REQUEST, "unreadable-body", e.body_text())
+            }
+        })?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", format!("the body does not have the expected shape: {e}")),
+            _ => Problem::new(StatusCode::BAD_REQUEST, "malformed-json", format!("the body is not valid JSON: {e}")),
+        })
+    }
+}
+
+/// The signed-in user, from `Authorization: Bearer TOKEN`.
+pub struct Auth(pub Actor);
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let state = AppState::from_ref(state);
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "sign in: send Authorization: Bearer TOKEN (POST /api/v1/auth/token gives one)")
+        })?;
+        match state.engine.actor_for_token(token).await? {
+            Some(actor) => Ok(Auth(actor)),
+            None => Err(Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "the token is unknown or was revoked; sign in again")),
+        }
+    }
+}
+
+/// The bearer token of a request, if it sent one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// `If-Match` with a record revision (`"3"`, `3` or `W/"3"`); `*` or no
+/// header means any revision.
+pub struct IfMatch(pub Option<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        let Some(v) = parts.headers.get(header::IF_MATCH) else { return Ok(IfMatch(None)) };
+        let s = v.to_str().unwrap_or("").trim();
+        if s == "*" {
+            return Ok(IfMatch(None));
+        }
+        let bare = s.trim_start_matches("W/").trim_matches('"');
+        bare.parse().map(|r| IfMatch(Some(r))).map_err(|_| {
+            Problem { param: Some("If-Match".into()), ..Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("If-Match must be a revision such as \"3\", not {s}")) }
+        })
+    }
+}
+
+/// A query string, with refusals as problems.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(t)| Params(t))
+            .map_err(|e: QueryRejection| Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", e.body_text()))
+    }
+}

@@ -1,0 +1,128 @@
+//! RFC 9457 problem details: the one error type of the HTTP layer.
+//!
+//! Every refusal — from the engine, from a malformed body, from routing —
+//! becomes a [`Problem`] with a stable `type`. 5xx details are logged once,
+//! here, and never sent to the client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use trellis_core::Issue;
+use trellis_engine::EngineError;
+use utoipa::ToSchema;
+
+/// Where problem types live; each `type` is this plus a slug.
+pub const TYPE_BASE: &str = "https://trellis.dev/problems/";
+
+/// One problem in a 422 answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldError {
+    /// JSON Pointer into the submitted data.
+    pub pointer: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// An RFC 9457 problem document (`application/problem+json`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    /// For 409 on a unique key: its fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<Vec<String>>,
+    /// For 400 on a query parameter: which one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+    /// For 412: the record's current revision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_rev: Option<i64>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: format!("{TYPE_BASE}{slug}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: None,
+            key: None,
+            param: None,
+            current_rev: None,
+        }
+    }
+
+    pub fn validation(issues: Vec<Issue>) -> Problem {
+        let detail = match issues.as_slice() {
+            [one] => format!("{}: {}", if one.pointer.is_empty() { "/" } else { &one.pointer }, one.message),
+            many => format!("{} problems with the submitted data", many.len()),
+        };
+        Problem {
+            errors: Some(issues.into_iter().map(|i| FieldError { pointer: i.pointer, code: i.code.to_owned(), message: i.message }).collect()),
+            ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail)
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut res = (status, body).into_response();
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+impl From<EngineError> for Problem {
+    fn from(e: EngineError) -> Problem {
+        match e {
+            EngineError::Unauthorized(m) => Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", m),
+            EngineError::Forbidden(m) => Problem::new(StatusCode::FORBIDDEN, "forbidden", m),
+            EngineError::NotFound(m) => Problem::new(StatusCode::NOT_FOUND, "not-found", m),
+            EngineError::Gone(m) => Problem::new(StatusCode::GONE, "deleted", m),
+            EngineError::Invalid(issues) => Problem::validation(issues),
+            EngineError::BadRequest { param, message } => {
+                Problem { param: Some(param.to_owned()), ..Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", message) }
+            }
+            EngineError::Conflict { message, key } => {
+                let slug = if key.is_some() { "unique-violation" } else { "conflict" };
+                Problem { key, ..Problem::new(StatusCode::CONFLICT, slug, message) }
+            }
+            EngineError::Stale { expected, current } => Problem {
+                current_rev: Some(current),
+                ..Problem::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "stale-revision",
+                    format!("If-Match named revision {expected} but the record is at revision {current}; reload and retry"),
+                )
+            },
+            e @ (EngineError::Store(_) | EngineError::Internal(_)) => {
+                tracing::error!(error = %e, "internal error");
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; it has been logged")
+            }
+        }
+    }
+}
+
+/// The result type of every handler.
+pub type ApiResult<T> = Result<T, Problem>;
+
+/// A JSON object as an OpenAPI schema (records' data, form schemas).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct JsonObject(pub Value);

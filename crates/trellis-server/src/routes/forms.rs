@@ -1,0 +1,95 @@
+//! Forms: `GET/POST /api/v1/forms`, `GET/PUT /api/v1/forms/{form}`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use trellis_engine::forms::FormInfo;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::extract::{Auth, IfMatch, JsonBody};
+use crate::problem::{ApiResult, JsonObject, Problem};
+
+/// A form at its current version.
+#[derive(Serialize, ToSchema)]
+pub struct FormOut {
+    pub key: String,
+    pub title: String,
+    /// Starts at 1; every published change adds one.
+    pub version: i64,
+    pub updated_at: String,
+    /// The definition: `key`, `title`, `schema` (JSON Schema 2020-12), `ui`, `title_field`, `unique`, `indexes`.
+    #[schema(value_type = Object)]
+    pub definition: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FormList {
+    pub items: Vec<FormOut>,
+}
+
+fn out(f: FormInfo) -> FormOut {
+    FormOut {
+        key: f.definition.key.clone(),
+        title: f.definition.title.clone(),
+        version: f.version,
+        updated_at: f.updated_at.to_string(),
+        definition: serde_json::to_value(&f.definition).unwrap_or(Value::Null),
+    }
+}
+
+fn with_etag(status: StatusCode, f: FormInfo) -> Response {
+    let etag = HeaderValue::from_str(&format!("\"{}\"", f.version)).expect("digits are a valid header");
+    let location = HeaderValue::from_str(&format!("/api/v1/forms/{}", f.definition.key)).expect("form keys are URL-safe");
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ETAG, etag);
+    if status == StatusCode::CREATED {
+        headers.insert(header::LOCATION, location);
+    }
+    (status, headers, Json(out(f))).into_response()
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_forms, create_form)).routes(routes!(get_form, put_form))
+}
+
+/// All forms.
+#[utoipa::path(get, path = "/api/v1/forms", tag = "forms", security(("bearer" = [])), responses((status = 200, body = FormList)))]
+async fn list_forms(State(state): State<AppState>, _auth: Auth) -> ApiResult<Json<FormList>> {
+    let items = state.engine.list_forms().await?.into_iter().map(out).collect();
+    Ok(Json(FormList { items }))
+}
+
+/// Create a form (admins). The schema is checked as a draft 2020-12 JSON Schema.
+#[utoipa::path(post, path = "/api/v1/forms", tag = "forms", security(("bearer" = [])), request_body = JsonObject,
+    responses((status = 201, body = FormOut), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn create_form(State(state): State<AppState>, Auth(actor): Auth, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
+    Ok(with_etag(StatusCode::CREATED, state.engine.create_form(&actor, def).await?))
+}
+
+/// A form's current definition and version.
+#[utoipa::path(get, path = "/api/v1/forms/{form}", tag = "forms", security(("bearer" = [])), params(("form" = String, Path)),
+    responses((status = 200, body = FormOut), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_form(State(state): State<AppState>, _auth: Auth, Path(form): Path<String>) -> ApiResult<Response> {
+    Ok(with_etag(StatusCode::OK, state.engine.get_form(&form).await?))
+}
+
+/// Publish a new version of a form (admins). `If-Match` takes the version being edited.
+#[utoipa::path(put, path = "/api/v1/forms/{form}", tag = "forms", security(("bearer" = [])), params(("form" = String, Path)), request_body = JsonObject,
+    responses((status = 200, body = FormOut), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn put_form(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(form): Path<String>,
+    IfMatch(version): IfMatch,
+    JsonBody(def): JsonBody<Value>,
+) -> ApiResult<Response> {
+    Ok(with_etag(StatusCode::OK, state.engine.update_form(&actor, &form, def, version).await?))
+}

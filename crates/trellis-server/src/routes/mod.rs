@@ -1,0 +1,6 @@
+//! One router per resource; each handler extracts, calls the engine, maps the result.
+
+pub mod auth;
+pub mod forms;
+pub mod ops;
+pub mod records;
