@@ -1,1 +1,13 @@
+//! Integration tests: each starts the real server on a random port against a
+//! temp SQLite file and against its own PostgreSQL schema, and drives it over
+//! HTTP. `both!` runs every test on both backends.
 
+mod harness;
+
+mod auth;
+mod cli;
+mod errors;
+mod forms;
+mod list;
+mod ops;
+mod records;

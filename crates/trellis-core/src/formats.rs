@@ -59,14 +59,16 @@ pub fn check_numeric(schema: &Value, data: &Value, pointer: &str, out: &mut Vec<
             "money" if !is_money_number(n) => {
                 out.push((pointer.into(), format!("{n} is not an amount of money: use at most two decimals")));
             }
+            // A non-integer is already refused by the schema's "type": "integer".
+            "rating" | "nps" if !is_int => {}
             "rating" => {
                 let max = s.get("maximum").and_then(Value::as_i64).unwrap_or(5);
                 let min = s.get("minimum").and_then(Value::as_i64).unwrap_or(1);
-                if !is_int || (n as i64) < min || (n as i64) > max {
+                if (n as i64) < min || (n as i64) > max {
                     out.push((pointer.into(), format!("{n} is not a rating: use a whole number from {min} to {max}")));
                 }
             }
-            "nps" if !is_int || !(0.0..=10.0).contains(&n) => {
+            "nps" if !(0.0..=10.0).contains(&n) => {
                 out.push((pointer.into(), format!("{n} is not an NPS score: use a whole number from 0 to 10")));
             }
             _ => {}

@@ -32,9 +32,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             let got = if content_type.is_empty() { "no Content-Type".to_owned() } else { format!("Content-Type {content_type}") };
             return Err(Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", format!("send JSON with Content-Type: application/json (got {got})")));
         }
+        let too_large = || Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", format!("the body is larger than the limit of {} MiB", crate::BODY_LIMIT >> 20));
+        // Refuse from the declared length before reading anything; the limit still applies to bodies without one.
+        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > crate::BODY_LIMIT) {
+            return Err(too_large());
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", format!("the body is larger than the limit of {} MiB", crate::BODY_LIMIT >> 20))
+                too_large()
             } else {
                 Problem::new(StatusCode::BAD_REQUEST, "unreadable-body", e.body_text())
             }

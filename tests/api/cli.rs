@@ -1,0 +1,67 @@
+//! The `trellis` binary as a user runs it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_trellis");
+
+#[tokio::test]
+async fn serve_creates_the_database_and_a_first_admin_then_user_add_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("fresh.db").display());
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = Command::new(BIN)
+        .args(["serve", "--db", &db, "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let password = first.rsplit(' ').next().unwrap().to_owned();
+    assert!(first.starts_with("First start: created admin@localhost with password "), "{first}");
+    let ready = lines.find(|l| l.as_ref().is_ok_and(|l| l.starts_with("Trellis listening on"))).unwrap().unwrap();
+    assert!(ready.contains(&port.to_string()));
+
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let health: serde_json::Value = http.get(format!("{base}/healthz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health, json!({"status": "ok", "database": "sqlite"}));
+    let res = http.post(format!("{base}/api/v1/auth/token")).json(&json!({"email": "admin@localhost", "password": password})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+
+    // A second user, added by the CLI while the server runs (SQLite in WAL mode allows it).
+    let mut add = Command::new(BIN)
+        .args(["user", "add", "sales@example.com", "--role", "staff", "--password-stdin", "--db", &db])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin.take().unwrap().write_all(b"s3cret-pass\n").unwrap();
+    let out = add.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "added sales@example.com (staff)");
+    let res = http.post(format!("{base}/api/v1/auth/token")).json(&json!({"email": "sales@example.com", "password": "s3cret-pass"})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+
+    // A bad role is refused with a clear message and a failing exit code.
+    let mut bad = Command::new(BIN)
+        .args(["user", "add", "x@example.com", "--role", "boss", "--password-stdin", "--db", &db])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    bad.stdin.take().unwrap().write_all(b"s3cret-pass\n").unwrap();
+    let out = bad.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("role 'boss' is not one of admin, manager, staff"));
+
+    // SIGTERM stops the server cleanly.
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
+}

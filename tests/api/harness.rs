@@ -1,0 +1,235 @@
+//! Starts a real Trellis server on a random port against a fresh database —
+//! a temp SQLite file or an own PostgreSQL schema — and talks to it over HTTP.
+
+use std::sync::Arc;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use trellis_engine::{Clock, Engine};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `sqlite_NAME` and `pg_NAME` tests from one `async fn NAME(b: Backend)`.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::harness::Backend::Sqlite).await })*
+        }
+        mod pg {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::harness::Backend::Postgres).await })*
+        }
+    };
+}
+
+pub const ADMIN: &str = "admin@example.com";
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The PostgreSQL server tests use.
+pub fn pg_url() -> String {
+    std::env::var("TRELLIS_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub struct Server {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub token: String,
+    pub engine: Arc<Engine>,
+    pub db_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    schema: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Response {
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Response {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        if status >= 400 {
+            assert_eq!(self.headers["content-type"], "application/problem+json", "errors are problem+json");
+            assert_eq!(self.body["status"], status, "problem status matches: {}", self.body);
+            assert!(self.body["type"].as_str().unwrap().starts_with("https://trellis.dev/problems/"));
+            assert!(!self.body["detail"].as_str().unwrap().is_empty());
+        }
+        self
+    }
+
+    /// The pointers of a 422's errors.
+    pub fn pointers(&self) -> Vec<String> {
+        self.body["errors"].as_array().map(|a| a.iter().map(|e| e["pointer"].as_str().unwrap().to_owned()).collect()).unwrap_or_default()
+    }
+}
+
+/// Makes a database for one test; `None` when PostgreSQL is not reachable
+/// and `CI` is not set (so a laptop without PostgreSQL still runs the SQLite half).
+async fn database(backend: Backend, dir: &tempfile::TempDir) -> Option<(String, Option<String>)> {
+    match backend {
+        Backend::Sqlite => Some((format!("sqlite://{}", dir.path().join("trellis.db").display()), None)),
+        Backend::Postgres => {
+            let url = pg_url();
+            let admin = match sqlx::PgPool::connect(&url).await {
+                Ok(p) => p,
+                Err(e) if std::env::var_os("CI").is_none() => {
+                    eprintln!("skipping: PostgreSQL at {url} is not reachable ({e}); set CI=1 to make this fail");
+                    return None;
+                }
+                Err(e) => panic!("PostgreSQL at {url} is not reachable: {e}"),
+            };
+            let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.unwrap();
+            admin.close().await;
+            let sep = if url.contains('?') { '&' } else { '?' };
+            Some((format!("{url}{sep}options=-c%20search_path%3D{schema}"), Some(schema)))
+        }
+    }
+}
+
+impl Server {
+    /// A server with one admin signed in; `None` when the backend is unavailable (see [`database`]).
+    pub async fn start(backend: Backend) -> Option<Server> {
+        let dir = tempfile::tempdir().unwrap();
+        let (db_url, schema) = database(backend, &dir).await?;
+        let engine = Arc::new(Engine::open(&db_url, Clock::System).await.expect("engine opens"));
+        engine.add_user(ADMIN, "admin", PASSWORD).await.unwrap();
+        let (token, _) = engine.login(ADMIN, PASSWORD).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (router, _) = trellis_server::app(engine.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            trellis_server::serve(listener, router, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Some(Server { base, http: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(), token, engine, db_url, shutdown: Some(tx), task: Some(task), schema, _dir: dir })
+    }
+
+    /// Signals shutdown and waits until in-flight requests have finished.
+    pub async fn shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+
+    /// Shuts down and drops the test's PostgreSQL schema.
+    pub async fn stop(mut self) {
+        self.shutdown().await;
+        self.engine.close().await;
+        if let Some(schema) = self.schema.take() {
+            let admin = sqlx::PgPool::connect(&pg_url()).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&admin).await.unwrap();
+            admin.close().await;
+        }
+    }
+
+    /// Adds a user and signs them in; returns their token.
+    pub async fn user(&self, email: &str, role: &str) -> String {
+        self.engine.add_user(email, role, PASSWORD).await.unwrap();
+        self.engine.login(email, PASSWORD).await.unwrap().0
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>, headers: &[(&str, &str)]) -> Response {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Response { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.call(Method::GET, path, Some(&self.token), None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.call(Method::POST, path, Some(&self.token), Some(&body), &[]).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Response {
+        self.call(Method::PUT, path, Some(&self.token), Some(&body), &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value, if_match: Option<&str>) -> Response {
+        let headers: Vec<(&str, &str)> = if_match.map(|m| vec![("if-match", m)]).unwrap_or_default();
+        self.call(Method::PATCH, path, Some(&self.token), Some(&body), &headers).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.call(Method::DELETE, path, Some(&self.token), None, &[]).await
+    }
+
+    /// Lists with the given query string and returns the items' `data.name`s.
+    pub async fn names(&self, form: &str, query: &[(&str, &str)]) -> Vec<String> {
+        let res = self.list(form, query).await.expect(200);
+        res.body["items"].as_array().unwrap().iter().map(|r| r["data"]["name"].as_str().unwrap_or("").to_owned()).collect()
+    }
+
+    pub async fn list(&self, form: &str, query: &[(&str, &str)]) -> Response {
+        let url = reqwest::Url::parse_with_params(&format!("{}/api/v1/forms/{form}/records", self.base), query).unwrap();
+        let path = &url.as_str()[self.base.len()..];
+        self.get(path).await
+    }
+
+    /// The customer and company forms most tests use.
+    pub async fn crm_forms(&self) {
+        self.post("/api/v1/forms", json!({"key": "company", "title": "公司", "schema": {"type": "object", "required": ["name"],
+            "properties": {"name": {"type": "string", "minLength": 1}}}}))
+            .await
+            .expect(201);
+        self.post("/api/v1/forms", customer_form()).await.expect(201);
+    }
+}
+
+pub fn customer_form() -> Value {
+    json!({
+        "key": "customer", "title": "客户", "title_field": "name",
+        "schema": {"type": "object", "required": ["name", "phone"], "properties": {
+            "name": {"type": "string", "minLength": 1, "title": "名称"},
+            "phone": {"type": "string", "format": "phone"},
+            "email": {"type": "string", "format": "email"},
+            "birthday": {"type": "string", "format": "date"},
+            "last_contact": {"type": "string", "format": "date-time"},
+            "owner": {"type": "string", "format": "user"},
+            "company": {"type": "string", "x-link": "company"},
+            "level": {"type": "string", "enum": ["A", "B", "C"]},
+            "annual_spend": {"type": "number", "format": "money"},
+            "satisfaction": {"type": "integer", "format": "rating"},
+            "nps": {"type": "integer", "format": "nps"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "vip": {"type": "boolean"}
+        }},
+        "unique": [["phone"]],
+        "indexes": ["annual_spend", "level"]
+    })
+}

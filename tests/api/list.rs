@@ -1,0 +1,204 @@
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::harness::{Backend, Server};
+
+both!(filters, sorts_put_missing_values_first_ascending, keyset_pages_cover_everything_once, bad_list_parameters_are_400, indexed_fields_are_served_by_an_index);
+
+/// Ten customers with spend, level, tags and vip spread out; E and J have no spend.
+async fn seed(s: &Server) {
+    s.crm_forms().await;
+    let rows = [
+        ("A", Some(100.0), "A", vec!["vip"], true),
+        ("B", Some(250.5), "B", vec![], false),
+        ("C", Some(250.5), "C", vec!["vip", "new"], false),
+        ("D", Some(80.0), "A", vec!["new"], true),
+        ("E", None, "B", vec![], false),
+        ("F", Some(1000.0), "C", vec![], false),
+        ("G", Some(0.0), "A", vec!["vip"], false),
+        ("H", Some(99.99), "B", vec![], true),
+        ("I", Some(500.0), "C", vec!["churn"], false),
+        ("J", None, "A", vec![], false),
+    ];
+    let items: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (name, spend, level, tags, vip))| {
+            let mut v = json!({"name": format!("{name} 客户"), "phone": format!("1380000000{i}"), "level": level, "vip": vip});
+            if let Some(x) = spend {
+                v["annual_spend"] = json!(x);
+            }
+            if !tags.is_empty() {
+                v["tags"] = json!(tags);
+            }
+            v
+        })
+        .collect();
+    s.post("/api/v1/forms/customer/records", Value::Array(items)).await.expect(201);
+}
+
+fn letters(names: Vec<String>) -> String {
+    names.iter().map(|n| n.chars().next().unwrap()).collect()
+}
+
+async fn filtered(s: &Server, filter: Value) -> String {
+    letters(s.names("customer", &[("filter", &filter.to_string()), ("sort", "name")]).await)
+}
+
+async fn filters(b: Backend) {
+    let Some(s) = Server::start(b).await else { return };
+    seed(&s).await;
+    let cases = [
+        (json!({"level": {"_eq": "A"}}), "ADGJ"),
+        (json!({"level": {"_neq": "A"}}), "BCEFHI"),
+        (json!({"annual_spend": {"_lt": 100}}), "DGH"),
+        (json!({"annual_spend": {"_lte": 100}}), "ADGH"),
+        (json!({"annual_spend": {"_gt": 250.5}}), "FI"),
+        (json!({"annual_spend": {"_gte": 250.5}}), "BCFI"),
+        (json!({"annual_spend": {"_between": [90, 300]}}), "ABCH"),
+        (json!({"annual_spend": {"_gt": 50, "_lt": 200}}), "ADH"),
+        (json!({"level": {"_in": ["B", "C"]}}), "BCEFHI"),
+        (json!({"level": {"_nin": ["B", "C"]}}), "ADGJ"),
+        (json!({"level": {"_in": []}}), ""),
+        (json!({"annual_spend": {"_null": true}}), "EJ"),
+        (json!({"annual_spend": {"_nnull": true}}), "ABCDFGHI"),
+        (json!({"annual_spend": {"_neq": 100}}), "BCDEFGHIJ"),
+        (json!({"name": {"_contains": "客"}}), "ABCDEFGHIJ"),
+        (json!({"name": {"_contains": "C 客"}}), "C"),
+        (json!({"tags": {"_contains": "vip"}}), "ACG"),
+        (json!({"vip": {"_eq": true}}), "ADH"),
+        (json!({"_or": [{"level": {"_eq": "C"}}, {"vip": {"_eq": true}}]}), "ACDFHI"),
+        (json!({"_and": [{"level": {"_eq": "A"}}, {"_or": [{"vip": {"_eq": true}}, {"annual_spend": {"_null": true}}]}]}), "ADJ"),
+        (json!({"meta.created_at": {"_gte": "2000-01-01"}}), "ABCDEFGHIJ"),
+        (json!({"meta.created_at": {"_lt": "2000-01-01T00:00:00Z"}}), ""),
+        (json!({"meta.rev": {"_eq": 1}}), "ABCDEFGHIJ"),
+    ];
+    for (f, want) in cases {
+        assert_eq!(filtered(&s, f.clone()).await, want, "filter {f}");
+    }
+    let me = s.get("/api/v1/auth/me").await.body;
+    assert_eq!(filtered(&s, json!({"meta.owner": {"_eq": me["id"]}})).await, "ABCDEFGHIJ");
+    assert_eq!(filtered(&s, json!({"meta.owner": {"_neq": me["id"]}})).await, "");
+    s.stop().await;
+}
+
+async fn sorts_put_missing_values_first_ascending(b: Backend) {
+    let Some(s) = Server::start(b).await else { return };
+    seed(&s).await;
+    // Ties (B and C both 250.5) are broken by id, in the key's direction; ids follow creation order.
+    assert_eq!(letters(s.names("customer", &[("sort", "annual_spend")]).await), "EJGDHABCIF");
+    assert_eq!(letters(s.names("customer", &[("sort", "-annual_spend")]).await), "FICBAHDGJE");
+    assert_eq!(letters(s.names("customer", &[("sort", "level,-name")]).await), "JGDAHEBIFC");
+    assert_eq!(letters(s.names("customer", &[]).await), "JIHGFEDCBA", "newest first by default");
+    assert_eq!(letters(s.names("customer", &[("sort", "meta.created_at,name")]).await), "ABCDEFGHIJ");
+    s.stop().await;
+}
+
+/// Walks every page and checks the concatenation is the full sorted list, without repeats.
+async fn walk(s: &Server, sort: &str, filter: Option<&str>, limit: &str) -> String {
+    let mut out = String::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut q = vec![("sort", sort), ("limit", limit)];
+        if let Some(f) = filter {
+            q.push(("filter", f));
+        }
+        if let Some(c) = &cursor {
+            q.push(("cursor", c));
+        }
+        let res = s.list("customer", &q).await.expect(200);
+        out += &letters(res.body["items"].as_array().unwrap().iter().map(|r| r["data"]["name"].as_str().unwrap().to_owned()).collect());
+        pages += 1;
+        assert!(pages < 20, "paging does not end");
+        match res.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    out
+}
+
+async fn keyset_pages_cover_everything_once(b: Backend) {
+    let Some(s) = Server::start(b).await else { return };
+    seed(&s).await;
+    for (sort, want) in [("annual_spend", "EJGDHABCIF"), ("-annual_spend", "FICBAHDGJE"), ("level,-name", "JGDAHEBIFC"), ("-level,annual_spend", "CIFEHBJGDA"), ("", "JIHGFEDCBA")] {
+        for limit in ["1", "3", "4", "10"] {
+            assert_eq!(walk(&s, sort, None, limit).await, want, "sort {sort:?} limit {limit}");
+        }
+    }
+    assert_eq!(walk(&s, "-annual_spend", Some(r#"{"level":{"_neq":"C"}}"#), "2").await, "BAHDGJE");
+    // Exactly one page: no cursor.
+    let res = s.list("customer", &[("limit", "10")]).await.expect(200);
+    assert!(res.body["next_cursor"].is_null());
+    s.stop().await;
+}
+
+async fn bad_list_parameters_are_400(b: Backend) {
+    let Some(s) = Server::start(b).await else { return };
+    seed(&s).await;
+    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        (&[("filter", r#"{"nmae":{"_eq":"x"}}"#)], "filter", "unknown field 'nmae'"),
+        (&[("filter", r#"{"name":{"_like":"x"}}"#)], "filter", "unknown operator"),
+        (&[("filter", "{not json")], "filter", "not valid JSON"),
+        (&[("filter", r#"{"segments.tier":{"_eq":"A"}}"#)], "filter", "no segment 'tier'"),
+        (&[("filter", r#"{"meta.created_at":{"_gt":"yesterday"}}"#)], "filter", "RFC 3339"),
+        (&[("sort", "nope")], "sort", "unknown field 'nope'"),
+        (&[("sort", "tags")], "sort", "list"),
+        (&[("cursor", "garbage!")], "cursor", "cursor"),
+        (&[("limit", "0")], "limit", "at least 1"),
+        (&[("limit", "5000")], "limit", "at most 1000"),
+    ];
+    for (q, param, msg) in cases {
+        let res = s.list("customer", q).await.expect(400);
+        assert_eq!(res.body["param"], *param, "{q:?}");
+        assert!(res.body["detail"].as_str().unwrap().contains(msg), "{q:?}: {}", res.body);
+    }
+    // A cursor from one sort does not fit another.
+    let page = s.list("customer", &[("sort", "annual_spend"), ("limit", "2")]).await.expect(200);
+    let cursor = page.body["next_cursor"].as_str().unwrap();
+    s.list("customer", &[("sort", "level,name"), ("cursor", cursor)]).await.expect(400);
+    s.stop().await;
+}
+
+/// The query plan for a filter and sort on an indexed field uses the form's index.
+async fn indexed_fields_are_served_by_an_index(b: Backend) {
+    let Some(s) = Server::start(b).await else { return };
+    seed(&s).await;
+    match b {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&s.db_url).await.unwrap();
+            let rows = sqlx::query(
+                "EXPLAIN QUERY PLAN SELECT id FROM records WHERE form = 'customer' AND deleted_at IS NULL \
+                 AND json_extract(data, '$.annual_spend') >= 100 ORDER BY json_extract(data, '$.annual_spend') ASC, id ASC LIMIT 50",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            use sqlx::Row;
+            let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>("detail")).collect();
+            let plan = plan.join("\n");
+            assert!(plan.contains("USING INDEX ix__customer__annual_spend"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "sorting needs no temp b-tree: {plan}");
+            let unique: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'uq__customer__phone'").fetch_one(&pool).await.unwrap();
+            assert_eq!(unique, 1);
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&s.db_url).await.unwrap();
+            sqlx::query("SET enable_seqscan = off").execute(&pool).await.unwrap();
+            let rows: Vec<String> = sqlx::query_scalar(
+                "EXPLAIN SELECT id FROM records WHERE form = 'customer' AND deleted_at IS NULL \
+                 AND (data->'annual_spend') >= '100'::jsonb ORDER BY (data->'annual_spend') ASC NULLS FIRST, id ASC LIMIT 50",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            let plan = rows.join("\n");
+            assert!(plan.contains("ix__customer__annual_spend"), "{plan}");
+            assert!(!plan.contains("Sort"), "no sort step: {plan}");
+            pool.close().await;
+        }
+    }
+    s.stop().await;
+}
