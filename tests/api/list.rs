@@ -137,7 +137,8 @@ async fn keyset_pages_cover_everything_once(b: Backend) {
 async fn bad_list_parameters_are_400(b: Backend) {
     let Some(s) = Server::start(b).await else { return };
     seed(&s).await;
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
         (&[("filter", r#"{"nmae":{"_eq":"x"}}"#)], "filter", "unknown field 'nmae'"),
         (&[("filter", r#"{"name":{"_like":"x"}}"#)], "filter", "unknown operator"),
         (&[("filter", "{not json")], "filter", "not valid JSON"),

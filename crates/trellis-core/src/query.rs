@@ -295,11 +295,10 @@ pub fn parse_sort(form: &CompiledForm, s: &str) -> Result<Vec<SortKey>, QueryErr
             None => (false, part.strip_prefix('+').unwrap_or(part)),
         };
         let t = target(form, name, "sort")?;
-        if let Target::Data(k) = &t {
-            if form.field(k).is_some_and(|f| f.is_array()) {
+        if let Target::Data(k) = &t
+            && form.field(k).is_some_and(|f| f.is_array()) {
                 return Err(err("sort", format!("'{k}' holds a list and cannot be sorted on")));
             }
-        }
         if keys.iter().any(|k: &SortKey| k.target == t) {
             return Err(err("sort", format!("'{name}' is listed twice")));
         }

@@ -46,11 +46,10 @@ pub fn validate(form: &CompiledForm, data: &Value) -> Vec<Issue> {
     formats::check_numeric(&form.def.schema, data, "", &mut numeric);
     issues.extend(numeric.into_iter().map(|(p, m)| Issue::new(p, "format", m)));
     for f in form.fields.iter().filter(|f| f.link.is_some()) {
-        if let Some(Value::String(s)) = obj.get(&f.key) {
-            if Uuid::parse_str(s).is_err() {
+        if let Some(Value::String(s)) = obj.get(&f.key)
+            && Uuid::parse_str(s).is_err() {
                 issues.push(Issue::new(format!("/{}", f.key), "link", format!("'{s}' is not a record id")));
             }
-        }
     }
     issues
 }
@@ -98,11 +97,10 @@ pub fn repeated_unique_key(form: &CompiledForm, items: &[serde_json::Map<String,
         let mut seen = std::collections::HashSet::new();
         for (i, item) in items.iter().enumerate() {
             let values: Option<Vec<String>> = key.iter().map(|f| item.get(f).map(Value::to_string)).collect();
-            if let Some(values) = values {
-                if !seen.insert(values) {
+            if let Some(values) = values
+                && !seen.insert(values) {
                     return Some((i, key.clone()));
                 }
-            }
         }
     }
     None

@@ -90,11 +90,10 @@ impl Engine {
             return Err(EngineError::Invalid(vec![Issue::new("/key", "key", format!("the definition's key '{}' differs from the form '{key}' in the URL", def.key))]));
         }
         let current = self.get_form(key).await?;
-        if let Some(v) = expected_version {
-            if v != current.version {
+        if let Some(v) = expected_version
+            && v != current.version {
                 return Err(EngineError::Stale { expected: v, current: current.version });
             }
-        }
         if current.definition == def {
             return Ok(current);
         }
@@ -107,11 +106,10 @@ impl Engine {
         let compiled = form::compile(def, version).map_err(EngineError::Invalid)?;
         let mut issues = Vec::new();
         for f in &compiled.fields {
-            if let Some(target) = &f.link {
-                if target != compiled.key() && self.store.form(target).await?.is_none() {
+            if let Some(target) = &f.link
+                && target != compiled.key() && self.store.form(target).await?.is_none() {
                     issues.push(Issue::new(format!("/schema/properties/{}/x-link", f.key), "unknown_form", format!("x-link names form '{target}', which does not exist")));
                 }
-            }
         }
         if issues.is_empty() { Ok(compiled) } else { Err(EngineError::Invalid(issues)) }
     }

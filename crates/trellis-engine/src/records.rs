@@ -18,6 +18,15 @@ use uuid::Uuid;
 
 use crate::{Actor, Engine, EngineError, Result};
 
+/// A change to one stored record: the new state, the revision it replaces,
+/// and what the history entry says.
+struct Change {
+    next: Record,
+    prev_rev: i64,
+    op: Op,
+    changes: Map<String, Value>,
+}
+
 /// One page of a list.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -90,11 +99,10 @@ impl Engine {
         let mut wanted: BTreeMap<String, Vec<(String, Uuid)>> = BTreeMap::new();
         for (prefix, data) in items {
             for r in validate::references(form, data) {
-                if let Reference::Link { field, form: target, id } = r {
-                    if only.is_none_or(|c| c.contains_key(&field)) {
+                if let Reference::Link { field, form: target, id } = r
+                    && only.is_none_or(|c| c.contains_key(&field)) {
                         wanted.entry(target).or_default().push((format!("{prefix}/{field}"), id));
                     }
-                }
             }
         }
         let mut issues = Vec::new();
@@ -200,23 +208,22 @@ impl Engine {
             (false, true) => return Err(EngineError::Conflict { message: format!("record {id} is not deleted"), key: None }),
             _ => {}
         }
-        if let Some(expected) = expected_rev {
-            if expected != r.rev {
+        if let Some(expected) = expected_rev
+            && expected != r.rev {
                 return Err(EngineError::Stale { expected, current: r.rev });
             }
-        }
         Ok((tx, r))
     }
 
-    /// Stores `next` over `prev` with one history entry, and commits.
-    async fn commit_change(&self, form: &CompiledForm, mut tx: Tx, prev: &Record, next: &Record, op: Op, changes: Map<String, Value>, actor: &Actor) -> Result<()> {
-        if !tx.update_record(next, prev.rev).await.map_err(|e| unique_conflict(form, e))? {
-            return Err(EngineError::Stale { expected: prev.rev, current: prev.rev + 1 });
+    /// Stores a change with its history entry, and commits.
+    async fn commit_change(&self, form: &CompiledForm, mut tx: Tx, c: Change) -> Result<Record> {
+        if !tx.update_record(&c.next, c.prev_rev).await.map_err(|e| unique_conflict(form, e))? {
+            return Err(EngineError::Stale { expected: c.prev_rev, current: c.prev_rev + 1 });
         }
-        tx.insert_history(&[HistoryEntry { record_id: next.id, rev: next.rev, op, actor: actor.id, actor_email: None, at: next.updated_at, changes }])
-            .await?;
+        let entry = HistoryEntry { record_id: c.next.id, rev: c.next.rev, op: c.op, actor: c.next.updated_by, actor_email: None, at: c.next.updated_at, changes: c.changes };
+        tx.insert_history(&[entry]).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(c.next)
     }
 
     /// Applies a JSON merge patch (RFC 7396) and revalidates the result
@@ -258,8 +265,7 @@ impl Engine {
             updated_at: now,
             ..prev.clone()
         };
-        self.commit_change(&form, tx, &prev, &next, Op::Update, changes, actor).await?;
-        Ok(next)
+        self.commit_change(&form, tx, Change { next, prev_rev: prev.rev, op: Op::Update, changes }).await
     }
 
     /// Moves a record to the trash (a soft delete; it keeps its history).
@@ -268,8 +274,7 @@ impl Engine {
         let (tx, prev) = self.lock(&form, id, false, expected_rev).await?;
         let now = self.clock.now();
         let next = Record { rev: prev.rev + 1, updated_by: actor.id, updated_at: now, deleted_at: Some(now), ..prev.clone() };
-        self.commit_change(&form, tx, &prev, &next, Op::Delete, Map::new(), actor).await?;
-        Ok(next)
+        self.commit_change(&form, tx, Change { next, prev_rev: prev.rev, op: Op::Delete, changes: Map::new() }).await
     }
 
     /// Brings a deleted record back, unless a live record took its unique key meanwhile.
@@ -278,8 +283,7 @@ impl Engine {
         let (tx, prev) = self.lock(&form, id, true, None).await?;
         let now = self.clock.now();
         let next = Record { rev: prev.rev + 1, updated_by: actor.id, updated_at: now, deleted_at: None, ..prev.clone() };
-        self.commit_change(&form, tx, &prev, &next, Op::Restore, Map::new(), actor).await?;
-        Ok(next)
+        self.commit_change(&form, tx, Change { next, prev_rev: prev.rev, op: Op::Restore, changes: Map::new() }).await
     }
 
     /// One page of records matching a filter, in a sort order, after a cursor.

@@ -6,6 +6,10 @@
 //! [`metrics`]. [`app`] builds the router; [`serve`] runs it until shutdown,
 //! so tests start a server on port 0 exactly as the binary does.
 
+// Handlers return `Result<_, Problem>`; a problem is built at most once per
+// request, so its size does not matter and boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 use std::future::Future;
 use std::sync::Arc;
 

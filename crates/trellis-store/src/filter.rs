@@ -87,13 +87,12 @@ pub(crate) fn push_filter<D: Dialect>(qb: &mut QueryBuilder<D::DB>, f: &Filter) 
 /// values first ascending and last descending. A plain range bound on the
 /// first key is added so the database can seek through an index.
 pub(crate) fn push_after<D: Dialect>(qb: &mut QueryBuilder<D::DB>, sort: &[SortKey], after: &[Option<Lit>]) {
-    if let (Some(first), Some(Some(v))) = (sort.first(), after.first()) {
-        if !first.desc {
+    if let (Some(first), Some(Some(v))) = (sort.first(), after.first())
+        && !first.desc {
             qb.push(format!("{} >= ", D::expr(&first.target)));
             D::bind(qb, v);
             qb.push(" AND ");
         }
-    }
     push_after_from::<D>(qb, sort, after);
 }
 

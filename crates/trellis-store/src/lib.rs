@@ -223,8 +223,8 @@ impl Tx {
 
 /// Classifies a database error: unique violations become [`StoreError::Unique`].
 pub(crate) fn classify(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation() {
             let index = db.constraint().map(str::to_owned).unwrap_or_else(|| {
                 // SQLite names the index only in the message: "UNIQUE constraint failed: index 'uq__…'".
                 let m = db.message();
@@ -232,6 +232,5 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
             });
             return StoreError::Unique { index };
         }
-    }
     StoreError::Db(e)
 }

@@ -119,11 +119,10 @@ fn record_id(form: &str, id: &str) -> Result<Uuid, Problem> {
 fn record_response(status: StatusCode, r: Record) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, HeaderValue::from_str(&format!("\"{}\"", r.rev)).expect("digits"));
-    if status == StatusCode::CREATED {
-        if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/forms/{}/records/{}", r.form, r.id)) {
+    if status == StatusCode::CREATED
+        && let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/forms/{}/records/{}", r.form, r.id)) {
             headers.insert(header::LOCATION, loc);
         }
-    }
     (status, headers, Json(RecordOut::from(r))).into_response()
 }
 
