@@ -3,7 +3,7 @@
 //! bind a literal; the shape of the SQL is shared.
 
 use sqlx::QueryBuilder;
-use trellis_core::query::{Cmp, Filter, Lit, SortKey, Target};
+use trellis_core::query::{Cmp, Filter, ListQuery, Lit, SortKey, Target};
 
 pub(crate) trait Dialect {
     type DB: sqlx::Database;
@@ -17,6 +17,27 @@ pub(crate) trait Dialect {
     fn contains_element(qb: &mut QueryBuilder<Self::DB>, t: &Target, lit: &Lit);
     /// Missing values sort first ascending and last descending on both backends.
     fn order(expr: &str, desc: bool) -> String;
+    fn bind_text(qb: &mut QueryBuilder<Self::DB>, s: &str);
+    fn bind_int(qb: &mut QueryBuilder<Self::DB>, i: i64);
+}
+
+/// The SELECT of one page of a list (`columns` of live or deleted records of `form`).
+pub(crate) fn list_query<D: Dialect>(columns: &str, form: &str, q: &ListQuery) -> QueryBuilder<D::DB> {
+    let mut qb = QueryBuilder::<D::DB>::new(format!("SELECT {columns} FROM records WHERE form = "));
+    D::bind_text(&mut qb, form);
+    qb.push(if q.deleted { " AND deleted_at IS NOT NULL" } else { " AND deleted_at IS NULL" });
+    if let Some(f) = &q.filter {
+        qb.push(" AND ");
+        push_filter::<D>(&mut qb, f);
+    }
+    if let Some(after) = &q.after {
+        qb.push(" AND ");
+        push_after::<D>(&mut qb, &q.sort, after);
+    }
+    push_order::<D>(&mut qb, &q.sort);
+    qb.push(" LIMIT ");
+    D::bind_int(&mut qb, i64::from(q.limit));
+    qb
 }
 
 pub(crate) fn push_filter<D: Dialect>(qb: &mut QueryBuilder<D::DB>, f: &Filter) {

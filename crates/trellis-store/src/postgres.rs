@@ -115,6 +115,14 @@ impl Dialect for Pg {
         qb.push_bind(Json(json!([element])));
     }
 
+    fn bind_text(qb: &mut QueryBuilder<Postgres>, s: &str) {
+        qb.push_bind(s.to_owned());
+    }
+
+    fn bind_int(qb: &mut QueryBuilder<Postgres>, i: i64) {
+        qb.push_bind(i);
+    }
+
     fn order(expr: &str, desc: bool) -> String {
         format!("{expr} {}", if desc { "DESC NULLS LAST" } else { "ASC NULLS FIRST" })
     }
@@ -214,20 +222,7 @@ impl PgStore {
     }
 
     pub async fn list(&self, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
-        let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {RECORD_COLUMNS} FROM records WHERE form = "));
-        qb.push_bind(form.to_owned());
-        qb.push(if q.deleted { " AND deleted_at IS NOT NULL" } else { " AND deleted_at IS NULL" });
-        if let Some(f) = &q.filter {
-            qb.push(" AND ");
-            filter::push_filter::<Pg>(&mut qb, f);
-        }
-        if let Some(after) = &q.after {
-            qb.push(" AND ");
-            filter::push_after::<Pg>(&mut qb, &q.sort, after);
-        }
-        filter::push_order::<Pg>(&mut qb, &q.sort);
-        qb.push(" LIMIT ");
-        qb.push_bind(i64::from(q.limit));
+        let mut qb = filter::list_query::<Pg>(RECORD_COLUMNS, form, q);
         let rows = qb.build().fetch_all(&self.pool).await?;
         rows.iter().map(record_from_row).collect()
     }

@@ -118,6 +118,14 @@ impl Dialect for Lite {
         qb.push(")");
     }
 
+    fn bind_text(qb: &mut QueryBuilder<Sqlite>, s: &str) {
+        qb.push_bind(s.to_owned());
+    }
+
+    fn bind_int(qb: &mut QueryBuilder<Sqlite>, i: i64) {
+        qb.push_bind(i);
+    }
+
     fn order(expr: &str, desc: bool) -> String {
         format!("{expr} {}", if desc { "DESC" } else { "ASC" })
     }
@@ -225,20 +233,7 @@ impl SqliteStore {
     }
 
     pub async fn list(&self, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {RECORD_COLUMNS} FROM records WHERE form = "));
-        qb.push_bind(form.to_owned());
-        qb.push(if q.deleted { " AND deleted_at IS NOT NULL" } else { " AND deleted_at IS NULL" });
-        if let Some(f) = &q.filter {
-            qb.push(" AND ");
-            filter::push_filter::<Lite>(&mut qb, f);
-        }
-        if let Some(after) = &q.after {
-            qb.push(" AND ");
-            filter::push_after::<Lite>(&mut qb, &q.sort, after);
-        }
-        filter::push_order::<Lite>(&mut qb, &q.sort);
-        qb.push(" LIMIT ");
-        qb.push_bind(i64::from(q.limit));
+        let mut qb = filter::list_query::<Lite>(RECORD_COLUMNS, form, q);
         let rows = qb.build().fetch_all(&self.reader).await?;
         rows.iter().map(record_from_row).collect()
     }
