@@ -40,6 +40,10 @@ fn parse_ts(s: &str) -> Result<Timestamp> {
     s.parse().map_err(|e| StoreError::Corrupt(format!("time '{s}': {e}")))
 }
 
+fn json_text(m: &Map<String, Value>) -> String {
+    serde_json::to_string(m).expect("JSON maps serialize")
+}
+
 fn parse_obj(s: &str) -> Result<Map<String, Value>> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("JSON document: {e}")))
 }
@@ -353,8 +357,8 @@ pub(crate) async fn insert_records(tx: &mut SqliteTx, records: &[Record]) -> Res
                 .push_bind(r.form.clone())
                 .push_bind(r.form_version)
                 .push_bind(r.rev)
-                .push_bind(Value::Object(r.data.clone()).to_string())
-                .push_bind(Value::Object(r.segments.clone()).to_string())
+                .push_bind(json_text(&r.data))
+                .push_bind(json_text(&r.segments))
                 .push_bind(r.owner)
                 .push_bind(r.created_by)
                 .push_bind(r.updated_by)
@@ -374,8 +378,8 @@ pub(crate) async fn update_record(tx: &mut SqliteTx, r: &Record, expected_rev: i
     )
     .bind(r.form_version)
     .bind(r.rev)
-    .bind(Value::Object(r.data.clone()).to_string())
-    .bind(Value::Object(r.segments.clone()).to_string())
+    .bind(json_text(&r.data))
+    .bind(json_text(&r.segments))
     .bind(r.owner)
     .bind(r.updated_by)
     .bind(fmt_ts(r.updated_at))
@@ -397,7 +401,7 @@ pub(crate) async fn insert_history(tx: &mut SqliteTx, entries: &[HistoryEntry]) 
                 .push_bind(h.op.as_str())
                 .push_bind(h.actor)
                 .push_bind(fmt_ts(h.at))
-                .push_bind(Value::Object(h.changes.clone()).to_string());
+                .push_bind(json_text(&h.changes));
         });
         qb.build().execute(&mut **tx).await?;
     }
