@@ -34,6 +34,9 @@ async fn bad_definitions_are_refused_with_pointers(b: Backend) {
         (json!({"key": "Bad Key", "schema": {"type": "object"}}), "/key"),
         (json!({"key": "x", "schema": {"type": "object", "$ref": "http://169.254.169.254/latest"}}), "/schema"),
         (json!({"key": "x", "schema": {"type": "object"}, "segmnts": {}}), ""),
+        (json!({"key": "x__y", "schema": {"type": "object"}}), "/key"),
+        (json!({"key": "x", "schema": {"type": "object", "properties": {"a__b": {"type": "string"}}}}), "/schema/properties/a__b"),
+        (json!({"key": "x", "schema": {"type": "object", "properties": {"owner": {"type": "string", "format": "user", "maxLength": 20}}}}), "/schema/properties/owner/maxLength"),
     ];
     for (def, pointer) in cases {
         let res = s.post("/api/v1/forms", def.clone()).await.expect(422);

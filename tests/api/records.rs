@@ -32,6 +32,11 @@ async fn validation_errors_point_at_fields(b: Backend) {
     pointers.sort();
     assert_eq!(pointers, ["/level", "/name", "/nmae", "/phone", "/vip"]);
 
+    // Text with NUL characters is refused on both backends (PostgreSQL cannot store it).
+    let res = s.post(CUSTOMERS, json!({"name": "a\u{0}b", "phone": "13800138000"})).await.expect(422);
+    assert_eq!(res.pointers(), ["/name"]);
+    s.call(reqwest::Method::POST, "/api/v1/auth/token", None, Some(&json!({"email": "a\u{0}@x", "password": "xxxxxxxx"})), &[]).await.expect(422);
+
     // null is the same as absent.
     s.post(CUSTOMERS, json!({"name": "张三", "phone": "13800138000", "email": null})).await.expect(201);
     s.stop().await;
@@ -63,6 +68,8 @@ async fn formats_are_asserted(b: Backend) {
         (json!({"nps": 10}), None),
         (json!({"nps": 11}), Some("/nps")),
         (json!({"nps": 7.5}), Some("/nps")),
+        (json!({"nps": 11.0}), Some("/nps")),
+        (json!({"satisfaction": 7.0}), Some("/satisfaction")),
     ];
     for (i, (fields, bad)) in cases.iter().enumerate() {
         let mut data = json!({"name": format!("C{i}"), "phone": format!("139{i:08}")});
@@ -195,8 +202,9 @@ async fn patch_merges_and_checks_revisions(b: Backend) {
 
     // A patch that changes nothing keeps the revision.
     assert_eq!(s.patch(&url, json!({"level": "A"}), None).await.expect(200).body["rev"], 2);
-    // W/"2" and unquoted revisions are understood.
-    assert_eq!(s.patch(&url, json!({"level": "B"}), Some("W/\"2\"")).await.expect(200).body["rev"], 3);
+    // Unquoted revisions are understood; weak tags are refused (If-Match compares strongly).
+    s.patch(&url, json!({"level": "B"}), Some("W/\"2\"")).await.expect(400);
+    assert_eq!(s.patch(&url, json!({"level": "B"}), Some("2")).await.expect(200).body["rev"], 3);
     assert_eq!(s.patch(&url, json!({"level": "C"}), Some("3")).await.expect(200).body["rev"], 4);
 
     // Two concurrent patches at the same revision: one wins, one is told it is stale.

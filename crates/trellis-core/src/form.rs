@@ -166,6 +166,14 @@ pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
                 ));
             }
         }
+        if format.as_deref() == Some("user") {
+            // A user field is stored as the user's id, so constraints on the text typed in would break later writes.
+            for kw in ["maxLength", "minLength", "pattern", "enum", "const"] {
+                if sub.get(kw).is_some() {
+                    issues.push(Issue::new(format!("{at}/{kw}"), "user_constraint", format!("a user field is stored as a user id; {kw} does not apply to it")));
+                }
+            }
+        }
         let link = match sub.get("x-link") {
             None => None,
             Some(Value::String(target)) if key::is_valid(target, key::MAX_FORM_KEY) => {

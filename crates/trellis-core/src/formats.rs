@@ -54,7 +54,8 @@ pub fn is_money_number(n: f64) -> bool {
 pub fn check_numeric(schema: &Value, data: &Value, pointer: &str, out: &mut Vec<(String, String)>) {
     let Some(s) = schema.as_object() else { return };
     if let (Some(format), Some(n)) = (s.get("format").and_then(Value::as_str), data.as_f64()) {
-        let is_int = data.is_i64() || data.is_u64();
+        // 7.0 is an integer to JSON Schema, so it is to us.
+        let is_int = n.fract() == 0.0;
         match format {
             "money" if !is_money_number(n) => {
                 out.push((pointer.into(), format!("{n} is not an amount of money: use at most two decimals")));

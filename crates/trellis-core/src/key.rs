@@ -18,11 +18,13 @@ pub fn is_valid(key: &str, max: usize) -> bool {
         && bytes
             .iter()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+        // `__` separates form and fields in index names, so it may not appear inside a key.
+        && !key.contains("__")
 }
 
 /// The explanation shown when a key is refused.
 pub fn rule(max: usize) -> String {
-    format!("must be 1 to {max} characters of a-z, 0-9 and _, starting with a letter")
+    format!("must be 1 to {max} characters of a-z, 0-9 and _ (never two in a row), starting with a letter")
 }
 
 #[cfg(test)]
@@ -34,7 +36,7 @@ mod tests {
         for good in ["customer", "follow_up", "a1", "x"] {
             assert!(is_valid(good, MAX_FORM_KEY), "{good}");
         }
-        for bad in ["", "1abc", "Customer", "a-b", "a b", "客户", "_x", "a;drop"] {
+        for bad in ["", "1abc", "Customer", "a-b", "a b", "客户", "_x", "a;drop", "x__y"] {
             assert!(!is_valid(bad, MAX_FORM_KEY), "{bad}");
         }
         assert!(!is_valid(&"a".repeat(41), MAX_FORM_KEY));

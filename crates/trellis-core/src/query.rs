@@ -158,7 +158,7 @@ pub fn parse_list(form: &CompiledForm, p: &ListParams<'_>) -> Result<ListQuery, 
         }
     };
     let sort = parse_sort(form, p.sort.unwrap_or(""))?;
-    let after = p.cursor.filter(|c| !c.is_empty()).map(|c| decode_cursor(c, &sort)).transpose()?;
+    let after = p.cursor.filter(|c| !c.is_empty()).map(|c| decode_cursor(form, c, &sort)).transpose()?;
     let limit = match p.limit {
         None => DEFAULT_LIMIT,
         Some(0) => return Err(err("limit", "limit must be at least 1")),
@@ -183,13 +183,31 @@ fn target(form: &CompiledForm, name: &str, param: &'static str) -> Result<Target
     }
 }
 
-fn lit(t: &Target, v: &Value, op: &str) -> Result<Lit, QueryError> {
+fn lit(form: &CompiledForm, t: &Target, v: &Value, op: &str) -> Result<Lit, QueryError> {
     let bad = |what: &str| err("filter", format!("{op} on {} needs {what}, not {v}", describe(t)));
+    if v.as_str().is_some_and(|s| s.contains('\0')) {
+        return Err(err("filter", "text in a filter may not contain NUL characters"));
+    }
     match t {
-        Target::Data(_) | Target::Segment(_) => match v {
-            Value::Array(_) | Value::Object(_) | Value::Null => Err(bad("a string, number or boolean")),
-            _ => Ok(Lit::Json(v.clone())),
-        },
+        Target::Data(_) | Target::Segment(_) => {
+            let kind = match v {
+                Value::Array(_) | Value::Object(_) | Value::Null => return Err(bad("a string, number or boolean")),
+                Value::String(_) => "string",
+                Value::Number(_) => "number",
+                Value::Bool(_) => "boolean",
+            };
+            // Compare like with like: the databases order mixed types differently.
+            let types = match t {
+                Target::Data(k) => form.field(k).map(|f| f.types.clone()).unwrap_or_default(),
+                _ => vec![],
+            };
+            // Arrays are matched element-wise by _contains; their items' type is the schema's business.
+            let fits = types.is_empty() || types.iter().any(|ty| ty == kind || ty == "array" || (kind == "number" && ty == "integer"));
+            if !fits {
+                return Err(bad(&format!("a {} (the field's type)", types.join(" or "))));
+            }
+            Ok(Lit::Json(v.clone()))
+        }
         Target::Meta(Meta::Id | Meta::Owner | Meta::CreatedBy | Meta::UpdatedBy) => {
             v.as_str().and_then(|s| Uuid::parse_str(s).ok()).map(Lit::Id).ok_or_else(|| bad("an id"))
         }
@@ -198,9 +216,12 @@ fn lit(t: &Target, v: &Value, op: &str) -> Result<Lit, QueryError> {
     }
 }
 
-/// An RFC 3339 timestamp, or a plain date meaning its midnight UTC.
+/// An RFC 3339 timestamp, or a plain date meaning its midnight UTC, in years 1 to 9999
+/// (what both databases can store).
 fn parse_time(s: &str) -> Option<Timestamp> {
-    s.parse::<Timestamp>().ok().or_else(|| s.parse::<jiff::civil::Date>().ok().and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok()).map(|z| z.timestamp()))
+    let t = s.parse::<Timestamp>().ok().or_else(|| s.parse::<jiff::civil::Date>().ok().and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok()).map(|z| z.timestamp()))?;
+    let year = t.to_zoned(jiff::tz::TimeZone::UTC).year();
+    (1..=9999).contains(&year).then_some(t)
 }
 
 fn describe(t: &Target) -> String {
@@ -211,8 +232,30 @@ fn describe(t: &Target) -> String {
     }
 }
 
+/// The most conditions one filter may hold; deeper or wider filters are refused
+/// rather than handed to the database's expression limits.
+pub const MAX_CONDITIONS: usize = 200;
+
+/// The most values an `_in` or `_nin` list may hold.
+pub const MAX_LIST: usize = 1000;
+
 /// Reads a Directus-style filter object.
 pub fn parse_filter(form: &CompiledForm, v: &Value) -> Result<Filter, QueryError> {
+    let f = parse_filter_inner(form, v)?;
+    if count(&f) > MAX_CONDITIONS {
+        return Err(err("filter", format!("a filter may hold at most {MAX_CONDITIONS} conditions")));
+    }
+    Ok(f)
+}
+
+fn count(f: &Filter) -> usize {
+    match f {
+        Filter::All(p) | Filter::Any(p) => 1 + p.iter().map(count).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+fn parse_filter_inner(form: &CompiledForm, v: &Value) -> Result<Filter, QueryError> {
     let Some(obj) = v.as_object() else {
         return Err(err("filter", format!("a filter is an object such as {{\"name\": {{\"_eq\": \"x\"}}}}, not {v}")));
     };
@@ -223,7 +266,10 @@ pub fn parse_filter(form: &CompiledForm, v: &Value) -> Result<Filter, QueryError
                 let Some(items) = cond.as_array() else {
                     return Err(err("filter", format!("{k} takes an array of filters")));
                 };
-                let parts = items.iter().map(|f| parse_filter(form, f)).collect::<Result<Vec<_>, _>>()?;
+                if items.len() > MAX_CONDITIONS {
+                    return Err(err("filter", format!("a filter may hold at most {MAX_CONDITIONS} conditions")));
+                }
+                let parts = items.iter().map(|f| parse_filter_inner(form, f)).collect::<Result<Vec<_>, _>>()?;
                 all.push(if k == "_and" { Filter::All(parts) } else { Filter::Any(parts) });
             }
             name => {
@@ -242,10 +288,13 @@ fn parse_conditions(form: &CompiledForm, t: Target, cond: &Value) -> Result<Vec<
     let array = matches!(&t, Target::Data(k) if form.field(k).is_some_and(|f| f.is_array()));
     let mut out = Vec::new();
     for (op, v) in ops {
-        let cmp = |c| -> Result<Filter, QueryError> { Ok(Filter::Compare { target: t.clone(), op: c, value: lit(&t, v, op)? }) };
+        let cmp = |c| -> Result<Filter, QueryError> { Ok(Filter::Compare { target: t.clone(), op: c, value: lit(form, &t, v, op)? }) };
         let list = |negated| -> Result<Filter, QueryError> {
             let items = v.as_array().ok_or_else(|| err("filter", format!("{op} takes an array")))?;
-            Ok(Filter::In { target: t.clone(), values: items.iter().map(|x| lit(&t, x, op)).collect::<Result<_, _>>()?, negated })
+            if items.len() > MAX_LIST {
+                return Err(err("filter", format!("{op} takes at most {MAX_LIST} values")));
+            }
+            Ok(Filter::In { target: t.clone(), values: items.iter().map(|x| lit(form, &t, x, op)).collect::<Result<_, _>>()?, negated })
         };
         out.push(match op.as_str() {
             "_eq" => cmp(Cmp::Eq)?,
@@ -257,7 +306,7 @@ fn parse_conditions(form: &CompiledForm, t: Target, cond: &Value) -> Result<Vec<
             "_in" => list(false)?,
             "_nin" => list(true)?,
             "_contains" => {
-                let value = lit(&t, v, op)?;
+                let value = lit(form, &t, v, op)?;
                 if !array && !matches!(&value, Lit::Json(Value::String(_))) {
                     return Err(err("filter", format!("_contains on {} needs a string", describe(&t))));
                 }
@@ -269,8 +318,8 @@ fn parse_conditions(form: &CompiledForm, t: Target, cond: &Value) -> Result<Vec<
             }
             "_between" => match v.as_array().map(Vec::as_slice) {
                 Some([lo, hi]) => Filter::All(vec![
-                    Filter::Compare { target: t.clone(), op: Cmp::Gte, value: lit(&t, lo, op)? },
-                    Filter::Compare { target: t.clone(), op: Cmp::Lte, value: lit(&t, hi, op)? },
+                    Filter::Compare { target: t.clone(), op: Cmp::Gte, value: lit(form, &t, lo, op)? },
+                    Filter::Compare { target: t.clone(), op: Cmp::Lte, value: lit(form, &t, hi, op)? },
                 ]),
                 _ => return Err(err("filter", "_between takes an array of two values")),
             },
@@ -296,9 +345,10 @@ pub fn parse_sort(form: &CompiledForm, s: &str) -> Result<Vec<SortKey>, QueryErr
         };
         let t = target(form, name, "sort")?;
         if let Target::Data(k) = &t
-            && form.field(k).is_some_and(|f| f.is_array()) {
-                return Err(err("sort", format!("'{k}' holds a list and cannot be sorted on")));
-            }
+            && !form.field(k).is_some_and(|f| f.is_scalar())
+        {
+            return Err(err("sort", format!("'{k}' is not a field of type string, number, integer or boolean, so it cannot be sorted on")));
+        }
         if keys.iter().any(|k: &SortKey| k.target == t) {
             return Err(err("sort", format!("'{name}' is listed twice")));
         }
@@ -334,7 +384,7 @@ pub fn encode_cursor(r: &Record, sort: &[SortKey]) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&values).expect("JSON values serialize"))
 }
 
-fn decode_cursor(c: &str, sort: &[SortKey]) -> Result<Vec<Option<Lit>>, QueryError> {
+fn decode_cursor(form: &CompiledForm, c: &str, sort: &[SortKey]) -> Result<Vec<Option<Lit>>, QueryError> {
     let bad = || err("cursor", "cursor is not one this server gave out for this sort; start again without it");
     let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
     let values: Vec<Value> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
@@ -345,7 +395,7 @@ fn decode_cursor(c: &str, sort: &[SortKey]) -> Result<Vec<Option<Lit>>, QueryErr
         .zip(values)
         .map(|(k, v)| match v {
             Value::Null => Ok(None),
-            v => lit(&k.target, &v, "cursor").map(Some).map_err(|_| bad()),
+            v => lit(form, &k.target, &v, "cursor").map(Some).map_err(|_| bad()),
         })
         .collect()
 }
@@ -403,6 +453,12 @@ mod tests {
             (json!({"name": {"_in": "x"}}), "_in takes an array"),
             (json!({"name": {"_eq": {"a": 1}}}), "needs a string, number or boolean"),
             (json!([1]), "a filter is an object"),
+            (json!({"spend": {"_gt": "100"}}), "needs a number (the field's type)"),
+            (json!({"name": {"_gt": 5}}), "needs a string (the field's type)"),
+            (json!({"name": {"_eq": "a\u{0}b"}}), "NUL"),
+            (json!({"meta.created_at": {"_gt": "-005000-01-03"}}), "RFC 3339"),
+            (json!({"_or": vec![json!({"spend": {"_eq": 1}}); 201]}), "at most 200 conditions"),
+            (json!({"name": {"_in": vec!["x"; 1001]}}), "at most 1000 values"),
         ] {
             let got = filter(f.clone()).unwrap_err();
             assert!(got.contains(msg), "{f}: {got}");

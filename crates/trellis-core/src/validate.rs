@@ -96,7 +96,9 @@ pub fn repeated_unique_key(form: &CompiledForm, items: &[serde_json::Map<String,
     for key in &form.def.unique {
         let mut seen = std::collections::HashSet::new();
         for (i, item) in items.iter().enumerate() {
-            let values: Option<Vec<String>> = key.iter().map(|f| item.get(f).map(Value::to_string)).collect();
+            // Numbers compare by value (100 and 100.0 are one key), as in the database.
+            let text = |v: &Value| v.as_f64().map(|n| n.to_string()).unwrap_or_else(|| v.to_string());
+            let values: Option<Vec<String>> = key.iter().map(|f| item.get(f).map(text)).collect();
             if let Some(values) = values
                 && !seen.insert(values) {
                     return Some((i, key.clone()));

@@ -45,10 +45,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 Problem::new(StatusCode::BAD_REQUEST, "unreadable-body", e.body_text())
             }
         })?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", format!("the body does not have the expected shape: {e}")),
-            _ => Problem::new(StatusCode::BAD_REQUEST, "malformed-json", format!("the body is not valid JSON: {e}")),
-        })
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "malformed-json", format!("the body is not valid JSON: {e}")))?;
+        if let Some(pointer) = find_nul(&value, String::new()) {
+            return Err(Problem::validation(vec![trellis_core::Issue::new(pointer, "nul", "text may not contain NUL characters (\\u0000)")]));
+        }
+        serde_json::from_value(value)
+            .map(JsonBody)
+            .map_err(|e| Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", format!("the body does not have the expected shape: {e}")))
+    }
+}
+
+/// Where a NUL character hides in a JSON value: PostgreSQL cannot store it in
+/// text or jsonb, so it is refused up front on both backends.
+fn find_nul(v: &serde_json::Value, at: String) -> Option<String> {
+    use trellis_core::issue::escape_token;
+    match v {
+        serde_json::Value::String(s) => s.contains('\0').then_some(at),
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| find_nul(x, format!("{at}/{i}"))),
+        serde_json::Value::Object(m) => m.iter().find_map(|(k, x)| {
+            let here = format!("{at}/{}", escape_token(k));
+            if k.contains('\0') { Some(here) } else { find_nul(x, here) }
+        }),
+        _ => None,
     }
 }
 
@@ -80,7 +99,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
-/// `If-Match` with a record revision (`"3"`, `3` or `W/"3"`); `*` or no
+/// `If-Match` with a revision (`"3"` or `3`); `*` or no
 /// header means any revision.
 pub struct IfMatch(pub Option<i64>);
 
@@ -93,9 +112,11 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         if s == "*" {
             return Ok(IfMatch(None));
         }
-        let bare = s.trim_start_matches("W/").trim_matches('"');
-        bare.parse().map(|r| IfMatch(Some(r))).map_err(|_| {
-            Problem { param: Some("If-Match".into()), ..Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("If-Match must be a revision such as \"3\", not {s}")) }
+        // If-Match compares strongly (RFC 9110), so weak tags are refused rather than half-honoured.
+        let bare = s.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(s);
+        bare.parse().map(|r| IfMatch(Some(r))).map_err(|_| Problem {
+            param: Some("If-Match".into()),
+            ..Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("If-Match must be a strong revision tag such as \"3\", not {s}"))
         })
     }
 }

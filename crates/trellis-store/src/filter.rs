@@ -3,7 +3,7 @@
 //! bind a literal; the shape of the SQL is shared.
 
 use sqlx::QueryBuilder;
-use trellis_core::query::{Cmp, Filter, ListQuery, Lit, SortKey, Target};
+use trellis_core::query::{Cmp, Filter, ListQuery, Lit, Meta, SortKey, Target};
 
 pub(crate) trait Dialect {
     type DB: sqlx::Database;
@@ -103,18 +103,42 @@ pub(crate) fn push_filter<D: Dialect>(qb: &mut QueryBuilder<D::DB>, f: &Filter) 
     }
 }
 
+/// Whether a target can be missing (bookkeeping columns other than `owner` never are).
+fn nullable(t: &Target) -> bool {
+    !matches!(t, Target::Meta(m) if *m != Meta::Owner)
+}
+
 /// Records strictly after the given sort values, in the sort's order: for
 /// keys k1…kn, `k1 after v1 OR (k1 = v1 AND (k2 after v2 OR …))`, with missing
 /// values first ascending and last descending. A plain range bound on the
-/// first key is added so the database can seek through an index.
+/// first key (`k1 >= v1`, or `k1 <= v1` descending) lets the database seek
+/// through an index instead of rescanning earlier pages. Descending on a
+/// field that can be missing, that bound also cuts off the missing values at
+/// the end of the order; [`null_tail`] fetches them.
 pub(crate) fn push_after<D: Dialect>(qb: &mut QueryBuilder<D::DB>, sort: &[SortKey], after: &[Option<Lit>]) {
-    if let (Some(first), Some(Some(v))) = (sort.first(), after.first())
-        && !first.desc {
-            qb.push(format!("{} >= ", D::expr(&first.target)));
-            D::bind(qb, v);
-            qb.push(" AND ");
-        }
+    if let (Some(first), Some(Some(v))) = (sort.first(), after.first()) {
+        qb.push(format!("{} {} ", D::expr(&first.target), if first.desc { "<=" } else { ">=" }));
+        D::bind(qb, v);
+        qb.push(" AND ");
+    }
     push_after_from::<D>(qb, sort, after);
+}
+
+/// The second half of a descending page on a field that can be missing: the
+/// records without a value, which all come after any record with one.
+pub(crate) fn null_tail(q: &ListQuery) -> Option<ListQuery> {
+    let first = q.sort.first()?;
+    // Only once the cursor is still among the records with a value.
+    q.after.as_ref()?.first()?.as_ref()?;
+    if !first.desc || !nullable(&first.target) {
+        return None;
+    }
+    let missing = Filter::Null { target: first.target.clone(), is_null: true };
+    let filter = match &q.filter {
+        Some(f) => Filter::All(vec![f.clone(), missing]),
+        None => missing,
+    };
+    Some(ListQuery { filter: Some(filter), after: None, ..q.clone() })
 }
 
 fn push_after_from<D: Dialect>(qb: &mut QueryBuilder<D::DB>, sort: &[SortKey], after: &[Option<Lit>]) {

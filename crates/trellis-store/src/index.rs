@@ -29,7 +29,8 @@ fn name(kind: &str, form: &str, fields: &[String]) -> String {
     }
     // FNV-1a: stable across builds and platforms, unlike std's hasher.
     let hash = full.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
-    format!("{kind}__{form}__h{hash:016x}")
+    // `#` cannot occur in a key, so a hashed name never equals a readable one.
+    format!("{kind}__{form}__#{hash:016x}")
 }
 
 /// The indexes `def` wants, unique keys first.
@@ -54,7 +55,7 @@ mod tests {
         .unwrap();
         let names: Vec<_> = specs(&def).into_iter().map(|s| s.name).collect();
         assert_eq!(names[0], "uq__customer__phone");
-        assert!(names[1].starts_with("uq__customer__h") && names[1].len() <= 63);
+        assert!(names[1].starts_with("uq__customer__#") && names[1].len() <= 63);
         assert_eq!(names[2], "ix__customer__level");
     }
 }

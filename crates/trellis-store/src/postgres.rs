@@ -222,9 +222,14 @@ impl PgStore {
     }
 
     pub async fn list(&self, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
-        let mut qb = filter::list_query::<Pg>(RECORD_COLUMNS, form, q);
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        rows.iter().map(record_from_row).collect()
+        let rows = filter::list_query::<Pg>(RECORD_COLUMNS, form, q).build().fetch_all(&self.pool).await?;
+        let mut records = rows.iter().map(record_from_row).collect::<Result<Vec<_>>>()?;
+        if let Some(mut tail) = filter::null_tail(q).filter(|_| records.len() < q.limit as usize) {
+            tail.limit = q.limit - records.len() as u32;
+            let rows = filter::list_query::<Pg>(RECORD_COLUMNS, form, &tail).build().fetch_all(&self.pool).await?;
+            records.extend(rows.iter().map(record_from_row).collect::<Result<Vec<_>>>()?);
+        }
+        Ok(records)
     }
 
     pub async fn history(&self, id: Uuid) -> Result<Vec<HistoryEntry>> {

@@ -26,7 +26,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     res
 }
 
-pub async fn openapi(State(state): State<AppState>) -> Response {
+/// The OpenAPI document; like every `/api` route but sign-in, it needs a token
+/// (`trellis openapi` prints it without one).
+pub async fn openapi(State(state): State<AppState>, _auth: crate::extract::Auth) -> Response {
     let mut res = state.openapi.as_str().to_owned().into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
