@@ -144,7 +144,11 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory");
-        let writer = SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
+        // The writer keeps a larger page cache (index pages stay hot during bulk
+        // writes) and checkpoints the WAL less often (pages rewritten by
+        // consecutive commits are copied back once, not once per 4 MB).
+        let writer_options = options.clone().pragma("cache_size", "-32768").pragma("wal_autocheckpoint", "8192");
+        let writer = SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(writer_options).await?;
         MIGRATOR.run(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
         Ok(SqliteStore { writer, reader })
