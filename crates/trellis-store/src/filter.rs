@@ -15,8 +15,9 @@ pub(crate) trait Dialect {
     fn contains_text(qb: &mut QueryBuilder<Self::DB>, t: &Target, lit: &Lit);
     /// The array at `t` has an element equal to `lit`.
     fn contains_element(qb: &mut QueryBuilder<Self::DB>, t: &Target, lit: &Lit);
-    /// Missing values sort first ascending and last descending on both backends.
-    fn order(expr: &str, desc: bool) -> String;
+    /// Missing values sort first ascending and last descending on both
+    /// backends; `nullable` is false for columns that are never missing.
+    fn order(expr: &str, desc: bool, nullable: bool) -> String;
     fn bind_text(qb: &mut QueryBuilder<Self::DB>, s: &str);
     fn bind_int(qb: &mut QueryBuilder<Self::DB>, i: i64);
 }
@@ -185,11 +186,38 @@ fn push_after_from<D: Dialect>(qb: &mut QueryBuilder<D::DB>, sort: &[SortKey], a
 
 pub(crate) fn push_order<D: Dialect>(qb: &mut QueryBuilder<D::DB>, sort: &[SortKey]) {
     qb.push(" ORDER BY ");
-    let parts: Vec<String> = sort.iter().map(|k| D::order(&D::expr(&k.target), k.desc)).collect();
+    let parts: Vec<String> = sort.iter().map(|k| D::order(&D::expr(&k.target), k.desc, nullable(&k.target))).collect();
     qb.push(parts.join(", "));
 }
 
 /// The column of a metadata target.
 pub(crate) fn meta_column(m: trellis_core::query::Meta) -> &'static str {
     m.name()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use trellis_core::form::{FormDef, compile};
+    use trellis_core::query::{ListParams, parse_list};
+
+    use super::list_query;
+    use crate::postgres::Pg;
+    use crate::sqlite::Lite;
+
+    fn sql(sort: &str) -> (String, String) {
+        let def: FormDef = serde_json::from_value(json!({"key": "c", "schema": {"type": "object", "properties": {"spend": {"type": "number"}}}})).unwrap();
+        let form = compile(def, 1).unwrap();
+        let q = parse_list(&form, &ListParams { sort: Some(sort), ..Default::default() }).unwrap();
+        (list_query::<Pg>("id", "c", &q).sql().as_str().to_owned(), list_query::<Lite>("id", "c", &q).sql().as_str().to_owned())
+    }
+
+    #[test]
+    fn never_missing_columns_sort_without_a_nulls_clause() {
+        let (pg, lite) = sql("");
+        assert!(pg.ends_with("ORDER BY id DESC LIMIT $2"), "{pg}");
+        assert!(lite.ends_with("ORDER BY id DESC LIMIT ?"), "{lite}");
+        let (pg, _) = sql("-spend");
+        assert!(pg.contains("ORDER BY (data->'spend') DESC NULLS LAST, id DESC"), "{pg}");
+    }
 }

@@ -123,8 +123,15 @@ impl Dialect for Pg {
         qb.push_bind(i);
     }
 
-    fn order(expr: &str, desc: bool) -> String {
-        format!("{expr} {}", if desc { "DESC NULLS LAST" } else { "ASC NULLS FIRST" })
+    fn order(expr: &str, desc: bool, nullable: bool) -> String {
+        // A NULLS clause on a NOT NULL column would stop PostgreSQL from using
+        // a plain index on it (e.g. newest-first by id), so it is only added where it matters.
+        match (desc, nullable) {
+            (true, true) => format!("{expr} DESC NULLS LAST"),
+            (false, true) => format!("{expr} ASC NULLS FIRST"),
+            (true, false) => format!("{expr} DESC"),
+            (false, false) => format!("{expr} ASC"),
+        }
     }
 }
 
