@@ -35,17 +35,29 @@ async fn graceful_shutdown_finishes_in_flight_writes(b: Backend) {
     let Some(mut s) = Server::start(b).await else { return };
     s.crm_forms().await;
     let batch: Vec<_> = (0..20_000).map(|i| json!({"name": format!("Company {i}")})).collect();
-    let req = s.http.post(format!("{}/api/v1/forms/company/records", s.base)).bearer_auth(&s.token).json(&batch).send();
-    // Read the whole answer: the server finishes writing it before it stops.
-    let in_flight = tokio::spawn(async move {
-        let res = req.await.expect("the in-flight request is answered");
-        (res.status(), res.json::<serde_json::Value>().await.unwrap())
+    let body = serde_json::to_vec(&batch).unwrap();
+    // Raw TCP, so the test controls when the request is on the wire: the whole
+    // body is written, then the server gets a moment to start on it.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(s.base.trim_start_matches("http://")).await.unwrap();
+    let head = format!(
+        "POST /api/v1/forms/company/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        s.token,
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&body).await.unwrap();
+    // Read the answer concurrently: the server finishes writing it before it stops.
+    let reader = tokio::spawn(async move {
+        let mut answer = Vec::new();
+        tcp.read_to_end(&mut answer).await.unwrap();
+        String::from_utf8_lossy(&answer).into_owned()
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     s.shutdown().await;
-    let (status, body) = in_flight.await.unwrap();
-    assert_eq!(status, 201);
-    assert_eq!(body["items"].as_array().unwrap().len(), 20_000);
+    let answer = reader.await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{}", &answer[..answer.len().min(300)]);
+    assert_eq!(answer.matches("\"form\":\"company\"").count(), 20_000);
     let page = s.engine.list_records("company", &trellis_core::query::ListParams { limit: Some(1000), ..Default::default() }).await.unwrap();
     assert_eq!(page.items.len(), 1000);
     assert!(page.next_cursor.is_some());
