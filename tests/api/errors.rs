@@ -63,6 +63,8 @@ async fn malformed_requests(b: Backend) {
     s.get("/api/v1/forms/company/records/not-a-uuid").await.expect(404);
     s.get(&format!("/api/v1/forms/company/records/{}", uuid::Uuid::now_v7())).await.expect(404);
     s.get("/api/v1/nothing/here").await.expect(404);
+    s.get("/api/v1/forms/%FF/records").await.expect(404);
+    s.get("/api/v1/forms/company/records/%FF%FE").await.expect(404);
     s.call(Method::PUT, "/api/v1/forms/company/records", Some(&s.token), Some(&json!({})), &[]).await.expect(405);
     s.call(Method::PATCH, &format!("/api/v1/forms/company/records/{}", uuid::Uuid::now_v7()), Some(&s.token), Some(&json!({})), &[("if-match", "banana")])
         .await

@@ -121,6 +121,20 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     }
 }
 
+/// Path parameters, with refusals (e.g. a segment that is not UTF-8) as problems.
+pub struct PathOf<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathOf<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(t)| PathOf(t))
+            .map_err(|e| Problem::new(StatusCode::NOT_FOUND, "not-found", format!("no such resource: {}", e.body_text())))
+    }
+}
+
 /// A query string, with refusals as problems.
 pub struct Params<T>(pub T);
 

@@ -1,7 +1,7 @@
 //! Forms: `GET/POST /api/v1/forms`, `GET/PUT /api/v1/forms/{form}`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::extract::{Auth, IfMatch, JsonBody};
+use crate::extract::{Auth, IfMatch, JsonBody, PathOf};
 use crate::problem::{ApiResult, JsonObject, Problem};
 
 /// A form at its current version.
@@ -76,7 +76,7 @@ async fn create_form(State(state): State<AppState>, Auth(actor): Auth, JsonBody(
 /// A form's current definition and version.
 #[utoipa::path(get, path = "/api/v1/forms/{form}", tag = "forms", security(("bearer" = [])), params(("form" = String, Path)),
     responses((status = 200, body = FormOut), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn get_form(State(state): State<AppState>, _auth: Auth, Path(form): Path<String>) -> ApiResult<Response> {
+async fn get_form(State(state): State<AppState>, _auth: Auth, PathOf(form): PathOf<String>) -> ApiResult<Response> {
     Ok(with_etag(StatusCode::OK, state.engine.get_form(&form).await?))
 }
 
@@ -87,7 +87,7 @@ async fn get_form(State(state): State<AppState>, _auth: Auth, Path(form): Path<S
 async fn put_form(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    Path(form): Path<String>,
+    PathOf(form): PathOf<String>,
     IfMatch(version): IfMatch,
     JsonBody(def): JsonBody<Value>,
 ) -> ApiResult<Response> {

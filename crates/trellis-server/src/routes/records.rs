@@ -2,7 +2,7 @@
 //! restore, history.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::extract::{Auth, IfMatch, JsonBody, Params};
+use crate::extract::{Auth, IfMatch, JsonBody, Params, PathOf};
 use crate::problem::{ApiResult, JsonObject, Problem};
 
 /// A record.
@@ -141,7 +141,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 201, description = "the record, or {items} for an array", body = RecordOut),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
-async fn create_records(State(state): State<AppState>, Auth(actor): Auth, Path(form): Path<String>, JsonBody(body): JsonBody<Value>) -> ApiResult<Response> {
+async fn create_records(State(state): State<AppState>, Auth(actor): Auth, PathOf(form): PathOf<String>, JsonBody(body): JsonBody<Value>) -> ApiResult<Response> {
     match body {
         Value::Array(items) => {
             let records = state.engine.create_records(&actor, &form, items, true).await?;
@@ -159,7 +159,7 @@ async fn create_records(State(state): State<AppState>, Auth(actor): Auth, Path(f
 /// List live records (or the trash) with a filter, a sort and keyset paging.
 #[utoipa::path(get, path = "/api/v1/forms/{form}/records", tag = "records", security(("bearer" = [])), params(("form" = String, Path), ListQueryParams),
     responses((status = 200, body = RecordList), (status = 400, body = Problem, content_type = "application/problem+json")))]
-async fn list_records(State(state): State<AppState>, _auth: Auth, Path(form): Path<String>, Params(q): Params<ListQueryParams>) -> ApiResult<Json<RecordList>> {
+async fn list_records(State(state): State<AppState>, _auth: Auth, PathOf(form): PathOf<String>, Params(q): Params<ListQueryParams>) -> ApiResult<Json<RecordList>> {
     let params = ListParams { filter: q.filter.as_deref(), sort: q.sort.as_deref(), cursor: q.cursor.as_deref(), limit: q.limit, deleted: q.deleted.unwrap_or(false) };
     let page = state.engine.list_records(&form, &params).await?;
     Ok(Json(RecordList { items: page.items.into_iter().map(RecordOut::from).collect(), next_cursor: page.next_cursor }))
@@ -168,7 +168,7 @@ async fn list_records(State(state): State<AppState>, _auth: Auth, Path(form): Pa
 /// One record. A deleted record answers 410.
 #[utoipa::path(get, path = "/api/v1/forms/{form}/records/{id}", tag = "records", security(("bearer" = [])), params(("form" = String, Path), ("id" = Uuid, Path)),
     responses((status = 200, body = RecordOut), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 410, body = Problem, content_type = "application/problem+json")))]
-async fn get_record(State(state): State<AppState>, _auth: Auth, Path((form, id)): Path<(String, String)>) -> ApiResult<Response> {
+async fn get_record(State(state): State<AppState>, _auth: Auth, PathOf((form, id)): PathOf<(String, String)>) -> ApiResult<Response> {
     let id = record_id(&form, &id)?;
     Ok(record_response(StatusCode::OK, state.engine.get_record(&form, id).await?))
 }
@@ -180,7 +180,7 @@ async fn get_record(State(state): State<AppState>, _auth: Auth, Path((form, id))
 async fn patch_record(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    Path((form, id)): Path<(String, String)>,
+    PathOf((form, id)): PathOf<(String, String)>,
     IfMatch(rev): IfMatch,
     JsonBody(patch): JsonBody<Value>,
 ) -> ApiResult<Response> {
@@ -193,7 +193,7 @@ async fn patch_record(
 /// Move a record to the trash. It keeps its history and can be restored.
 #[utoipa::path(delete, path = "/api/v1/forms/{form}/records/{id}", tag = "records", security(("bearer" = [])), params(("form" = String, Path), ("id" = Uuid, Path)),
     responses((status = 204), (status = 410, body = Problem, content_type = "application/problem+json"), (status = 412, body = Problem, content_type = "application/problem+json")))]
-async fn delete_record(State(state): State<AppState>, Auth(actor): Auth, Path((form, id)): Path<(String, String)>, IfMatch(rev): IfMatch) -> ApiResult<StatusCode> {
+async fn delete_record(State(state): State<AppState>, Auth(actor): Auth, PathOf((form, id)): PathOf<(String, String)>, IfMatch(rev): IfMatch) -> ApiResult<StatusCode> {
     let id = record_id(&form, &id)?;
     state.engine.delete_record(&actor, &form, id, rev).await?;
     state.metrics.wrote("delete", 1);
@@ -203,7 +203,7 @@ async fn delete_record(State(state): State<AppState>, Auth(actor): Auth, Path((f
 /// Bring a deleted record back.
 #[utoipa::path(post, path = "/api/v1/forms/{form}/records/{id}/restore", tag = "records", security(("bearer" = [])), params(("form" = String, Path), ("id" = Uuid, Path)),
     responses((status = 200, body = RecordOut), (status = 409, body = Problem, content_type = "application/problem+json")))]
-async fn restore_record(State(state): State<AppState>, Auth(actor): Auth, Path((form, id)): Path<(String, String)>) -> ApiResult<Response> {
+async fn restore_record(State(state): State<AppState>, Auth(actor): Auth, PathOf((form, id)): PathOf<(String, String)>) -> ApiResult<Response> {
     let id = record_id(&form, &id)?;
     let r = state.engine.restore_record(&actor, &form, id).await?;
     state.metrics.wrote("restore", 1);
@@ -213,7 +213,7 @@ async fn restore_record(State(state): State<AppState>, Auth(actor): Auth, Path((
 /// Every change of a record, oldest first.
 #[utoipa::path(get, path = "/api/v1/forms/{form}/records/{id}/history", tag = "records", security(("bearer" = [])), params(("form" = String, Path), ("id" = Uuid, Path)),
     responses((status = 200, body = HistoryList), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn record_history(State(state): State<AppState>, _auth: Auth, Path((form, id)): Path<(String, String)>) -> ApiResult<Json<HistoryList>> {
+async fn record_history(State(state): State<AppState>, _auth: Auth, PathOf((form, id)): PathOf<(String, String)>) -> ApiResult<Json<HistoryList>> {
     let id = record_id(&form, &id)?;
     let items = state.engine.history(&form, id).await?.into_iter().map(HistoryOut::from).collect();
     Ok(Json(HistoryList { items }))
