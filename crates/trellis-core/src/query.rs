@@ -278,7 +278,10 @@ fn parse_filter_inner(form: &CompiledForm, v: &Value) -> Result<Filter, QueryErr
             }
         }
     }
-    Ok(if all.len() == 1 { all.pop().unwrap() } else { Filter::All(all) })
+    Ok(match all.len() {
+        1 => all.remove(0),
+        _ => Filter::All(all),
+    })
 }
 
 fn parse_conditions(form: &CompiledForm, t: Target, cond: &Value) -> Result<Vec<Filter>, QueryError> {

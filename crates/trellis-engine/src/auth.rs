@@ -95,6 +95,8 @@ impl Engine {
         if !issues.is_empty() {
             return Err(EngineError::Invalid(issues));
         }
+        // Checked before hashing so a taken email does not cost an argon2 hash;
+        // the unique index below still decides under concurrency.
         if self.store.find_user(&email).await?.is_some() {
             return Err(EngineError::Conflict { message: format!("a user with email {email} already exists"), key: Some(vec!["email".into()]) });
         }

@@ -129,6 +129,7 @@ impl Engine {
     pub async fn create_records(&self, actor: &Actor, form: &str, items: Vec<Value>, batch: bool) -> Result<Vec<Record>> {
         let form = self.form(form).await?;
         let mut issues = Vec::new();
+        let mut prefixes = Vec::with_capacity(items.len());
         let mut datas = Vec::with_capacity(items.len());
         let mut users = HashMap::new();
         for (i, item) in items.into_iter().enumerate() {
@@ -144,24 +145,24 @@ impl Engine {
             }
             let Value::Object(mut data) = item else { unreachable!("validated as an object") };
             self.resolve_users(&form, &mut data, None, &mut users, &prefix, &mut issues).await?;
-            datas.push((prefix, data));
+            prefixes.push(prefix);
+            datas.push(data);
         }
         if !issues.is_empty() {
             return Err(EngineError::Invalid(issues));
         }
-        let plain: Vec<Map<String, Value>> = datas.iter().map(|(_, d)| d.clone()).collect();
-        if let Some((i, key)) = validate::repeated_unique_key(&form, &plain) {
+        if let Some((i, key)) = validate::repeated_unique_key(&form, &datas) {
             return Err(EngineError::Conflict { message: format!("item {i} repeats the {} of an earlier item in this batch", key.join(" + ")), key: Some(key) });
         }
 
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        let refs: Vec<(String, &Map<String, Value>)> = datas.iter().map(|(p, d)| (p.clone(), d)).collect();
+        let refs: Vec<(String, &Map<String, Value>)> = prefixes.into_iter().zip(&datas).collect();
         let issues = Self::check_links(&mut tx, &form, &refs, None).await?;
         if !issues.is_empty() {
             return Err(EngineError::Invalid(issues));
         }
-        let records: Vec<Record> = plain
+        let records: Vec<Record> = datas
             .into_iter()
             .map(|data| Record {
                 id: Uuid::now_v7(),
