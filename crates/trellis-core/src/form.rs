@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use indexmap::IndexMap;
 use jsonschema::{Draft, Validator};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -14,10 +15,11 @@ use serde_json::{Map, Value, json};
 use crate::formats;
 use crate::issue::{Issue, escape_token};
 use crate::key;
+use crate::rules::{RollupDef, RollupOp, Rules, SegmentDef};
 
 /// A form as stored, sent and received. Unknown keys are refused rather than
-/// silently dropped, so a pack written for a later Trellis (with `computed`,
-/// `segments`, …) fails loudly instead of losing its rules.
+/// silently dropped, so a pack written for a later Trellis fails loudly
+/// instead of losing its rules. Rule maps keep their order: rules run in it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FormDef {
@@ -39,6 +41,15 @@ pub struct FormDef {
     /// Fields that get a database index for filtering and sorting.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub indexes: Vec<String>,
+    /// Fields computed by a script on every write: key → script.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub computed: IndexMap<String, String>,
+    /// Fields kept from child records of another form.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub rollups: IndexMap<String, RollupDef>,
+    /// Labels, scores and flags computed from the record, stored beside its data.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub segments: IndexMap<String, SegmentDef>,
 }
 
 fn empty_ui() -> Value {
@@ -54,6 +65,15 @@ pub struct FieldInfo {
     pub format: Option<String>,
     /// The form this field links to (`x-link`).
     pub link: Option<String>,
+    /// Set for fields the engine writes: computed fields and rollups.
+    pub derived: Option<Derived>,
+}
+
+/// Where a field's value comes from when it is not typed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Derived {
+    Computed,
+    Rollup,
 }
 
 impl FieldInfo {
@@ -63,7 +83,8 @@ impl FieldInfo {
 
     /// Whether values are scalars, so the field can be indexed or be part of a unique key.
     pub fn is_scalar(&self) -> bool {
-        !self.types.is_empty() && self.types.iter().all(|t| matches!(t.as_str(), "string" | "number" | "integer" | "boolean" | "null"))
+        // A derived value's type is whatever its script gives; it may be indexed and sorted.
+        self.derived.is_some() || !self.types.is_empty() && self.types.iter().all(|t| matches!(t.as_str(), "string" | "number" | "integer" | "boolean" | "null"))
     }
 }
 
@@ -73,6 +94,7 @@ pub struct CompiledForm {
     pub def: FormDef,
     pub version: i64,
     pub fields: Vec<FieldInfo>,
+    pub rules: Rules,
     pub(crate) validator: Validator,
     /// Whether the schema allows fields it does not list.
     pub(crate) open: bool,
@@ -90,6 +112,10 @@ impl CompiledForm {
     /// The field that names the record's owner: a top-level `owner` of format `user`.
     pub fn owner_field(&self) -> Option<&FieldInfo> {
         self.field("owner").filter(|f| f.format.as_deref() == Some("user"))
+    }
+
+    pub fn segment(&self, key: &str) -> Option<&SegmentDef> {
+        self.def.segments.get(key)
     }
 
     /// The forms this form links to, for checking that they exist.
@@ -187,8 +213,43 @@ pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
                 None
             }
         };
-        fields.push(FieldInfo { key: k.clone(), types, format, link });
+        fields.push(FieldInfo { key: k.clone(), types, format, link, derived: None });
     }
+    let derived = def.computed.keys().map(|k| (k, "computed", Derived::Computed, vec![])).chain(def.rollups.iter().map(|(k, r)| {
+        let types = match r.op {
+            RollupOp::Count => vec!["integer".to_owned()],
+            RollupOp::Sum | RollupOp::Avg => vec!["number".to_owned()],
+            _ => vec![],
+        };
+        (k, "rollups", Derived::Rollup, types)
+    }));
+    for (k, section, kind, types) in derived {
+        let at = format!("/{section}/{}", escape_token(k));
+        if !key::is_valid(k, key::MAX_FIELD_KEY) {
+            issues.push(Issue::new(&at, "invalid_key", format!("field key '{k}' {}", key::rule(key::MAX_FIELD_KEY))));
+        } else if fields.iter().any(|f| &f.key == k) {
+            issues.push(Issue::new(&at, "duplicate", format!("'{k}' is already a field of this form; a {section} field needs a key of its own")));
+        }
+        fields.push(FieldInfo { key: k.clone(), types, format: None, link: None, derived: Some(kind) });
+    }
+    for k in def.segments.keys() {
+        if !key::is_valid(k, key::MAX_FIELD_KEY) {
+            issues.push(Issue::new(format!("/segments/{}", escape_token(k)), "invalid_key", format!("segment key '{k}' {}", key::rule(key::MAX_FIELD_KEY))));
+        }
+    }
+    for (k, r) in &def.rollups {
+        let at = format!("/rollups/{}", escape_token(k));
+        if r.op != RollupOp::Count && r.field.is_none() {
+            issues.push(Issue::new(format!("{at}/field"), "required", "this rollup needs the child field it combines: \"field\""));
+        }
+        for (name, v) in [("from", Some(&r.from)), ("via", Some(&r.via)), ("field", r.field.as_ref()), ("date", r.date.as_ref())] {
+            if let Some(v) = v
+                && !key::is_valid(v, key::MAX_FIELD_KEY) {
+                    issues.push(Issue::new(format!("{at}/{name}"), "invalid_key", format!("'{v}' is not a form or field key")));
+                }
+        }
+    }
+    let rules = Rules::compile(&def.computed, &def.rollups, &def.segments, &mut issues);
 
     let scalar_field = |f: &str, at: String, what: &str, issues: &mut Vec<Issue>| match fields.iter().find(|x| x.key == f) {
         None => issues.push(Issue::new(at, "unknown_field", format!("{what} names '{f}', which is not a field of this form"))),
@@ -232,7 +293,7 @@ pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
         }
     };
     match validator {
-        Some(validator) if issues.is_empty() => Ok(CompiledForm { def, version, fields, validator, open }),
+        Some(validator) if issues.is_empty() => Ok(CompiledForm { def, version, fields, rules, validator, open }),
         _ => Err(issues),
     }
 }

@@ -12,6 +12,7 @@
 //! - [`record`]: the record as the engine and the store see it.
 //! - [`query`]: filters, sorts and keyset cursors for listing records.
 //! - [`diff`]: what changed between two revisions, for the history.
+//! - [`rules`]: computed fields, rollups and segments, evaluated over one record.
 //! - [`script`]: the rhai sandbox and the helper library rules call.
 
 pub mod diff;
@@ -21,6 +22,7 @@ pub mod issue;
 pub mod key;
 pub mod query;
 pub mod record;
+pub mod rules;
 pub mod script;
 pub mod validate;
 

@@ -15,6 +15,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::form::CompiledForm;
+use crate::rules::SegmentKind;
 use crate::record::Record;
 
 /// Default and largest page size.
@@ -175,7 +176,10 @@ fn target(form: &CompiledForm, name: &str, param: &'static str) -> Result<Target
         });
     }
     if let Some(s) = name.strip_prefix("segments.") {
-        return Err(err(param, format!("form '{}' has no segment '{s}'", form.key())));
+        return match form.segment(s) {
+            Some(_) => Ok(Target::Segment(s.to_owned())),
+            None => Err(err(param, format!("form '{}' has no segment '{s}'", form.key()))),
+        };
     }
     match form.field(name) {
         Some(_) => Ok(Target::Data(name.to_owned())),
@@ -199,7 +203,14 @@ fn lit(form: &CompiledForm, t: &Target, v: &Value, op: &str) -> Result<Lit, Quer
             // Compare like with like: the databases order mixed types differently.
             let types = match t {
                 Target::Data(k) => form.field(k).map(|f| f.types.clone()).unwrap_or_default(),
-                _ => vec![],
+                Target::Segment(k) => match form.segment(k).map(|s| s.kind) {
+                    Some(SegmentKind::Label) => vec!["string".to_owned()],
+                    Some(SegmentKind::Labels) => vec!["array".to_owned()],
+                    Some(SegmentKind::Score) => vec!["number".to_owned()],
+                    Some(SegmentKind::Flag) => vec!["boolean".to_owned()],
+                    None => vec![],
+                },
+                Target::Meta(_) => vec![],
             };
             // Arrays are matched element-wise by _contains; their items' type is the schema's business.
             let fits = types.is_empty() || types.iter().any(|ty| ty == kind || ty == "array" || (kind == "number" && ty == "integer"));
@@ -288,7 +299,11 @@ fn parse_conditions(form: &CompiledForm, t: Target, cond: &Value) -> Result<Vec<
     let Some(ops) = cond.as_object().filter(|o| !o.is_empty()) else {
         return Err(err("filter", format!("conditions on {} are an object of operators such as {{\"_eq\": …}}, not {cond}", describe(&t))));
     };
-    let array = matches!(&t, Target::Data(k) if form.field(k).is_some_and(|f| f.is_array()));
+    let array = match &t {
+        Target::Data(k) => form.field(k).is_some_and(|f| f.is_array()),
+        Target::Segment(k) => form.segment(k).is_some_and(|s| s.kind == SegmentKind::Labels),
+        Target::Meta(_) => false,
+    };
     let mut out = Vec::new();
     for (op, v) in ops {
         let cmp = |c| -> Result<Filter, QueryError> { Ok(Filter::Compare { target: t.clone(), op: c, value: lit(form, &t, v, op)? }) };
@@ -351,6 +366,11 @@ pub fn parse_sort(form: &CompiledForm, s: &str) -> Result<Vec<SortKey>, QueryErr
             && !form.field(k).is_some_and(|f| f.is_scalar())
         {
             return Err(err("sort", format!("'{k}' is not a field of type string, number, integer or boolean, so it cannot be sorted on")));
+        }
+        if let Target::Segment(k) = &t
+            && form.segment(k).is_some_and(|s| s.kind == SegmentKind::Labels)
+        {
+            return Err(err("sort", format!("'segments.{k}' holds several labels, so it cannot be sorted on")));
         }
         if keys.iter().any(|k: &SortKey| k.target == t) {
             return Err(err("sort", format!("'{name}' is listed twice")));

@@ -17,11 +17,15 @@ pub fn validate(form: &CompiledForm, data: &Value) -> Vec<Issue> {
         return vec![Issue::new("", "type", "a record's data must be a JSON object")];
     };
     let mut issues = Vec::new();
-    if !form.open {
-        for k in obj.keys() {
-            if form.field(k).is_none() {
+    for k in obj.keys() {
+        match form.field(k) {
+            Some(f) if f.derived.is_some() => {
+                issues.push(Issue::new(format!("/{}", escape_token(k)), "derived", format!("'{k}' is computed by the form's rules; it cannot be written")));
+            }
+            None if !form.open => {
                 issues.push(Issue::new(format!("/{}", escape_token(k)), "unknown_field", format!("'{k}' is not a field of form '{}'", form.key())));
             }
+            _ => {}
         }
     }
     for err in form.validator.iter_errors(data) {

@@ -11,7 +11,7 @@
 //! JSON maps naturally: `null` ↔ `()`, integers stay integers, dates are text.
 
 use std::cell::Cell;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -62,6 +62,11 @@ impl ScriptError {
         ScriptError { message, line: pos.line(), column: pos.position() }
     }
 
+    /// A problem with no position (a value of the wrong kind, say).
+    pub fn plain(message: impl Into<String>) -> Self {
+        ScriptError { message: message.into(), line: None, column: None }
+    }
+
     /// "line 3, column 7: message", or the message alone.
     pub fn describe(&self) -> String {
         match (self.line, self.column) {
@@ -95,6 +100,23 @@ pub struct Inputs<'a> {
 
 /// A monotonic time source for deadlines, supplied by the caller.
 pub type Monotonic = Arc<dyn Fn() -> Duration + Send + Sync>;
+
+static MONOTONIC: OnceLock<fn() -> Duration> = OnceLock::new();
+static SANDBOX: LazyLock<Sandbox> = LazyLock::new(|| {
+    let clock: Monotonic = Arc::new(|| MONOTONIC.get().map_or(Duration::ZERO, |f| f()));
+    Sandbox::new(Limits::default(), Some(clock))
+});
+
+/// The process's sandbox: every rule compiles and runs here.
+pub fn sandbox() -> &'static Sandbox {
+    &SANDBOX
+}
+
+/// Gives the process's sandbox its deadline clock (the engine does, at start).
+/// Until then, and in pure tests, evaluations are bounded by the operation limit alone.
+pub fn set_monotonic_clock(f: fn() -> Duration) {
+    let _ = MONOTONIC.set(f);
+}
 
 thread_local! {
     /// The evaluation running on this thread: its time and its deadline.
