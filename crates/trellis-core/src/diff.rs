@@ -23,6 +23,17 @@ pub fn changes(old: &Map<String, Value>, new: &Map<String, Value>) -> Map<String
     out
 }
 
+/// The changes of a record's data and of its segments together, segments
+/// under `segments.KEY`: a changed segment is an event (`segment_changed`)
+/// with its old and new value, kept in the history like any change.
+pub fn record_changes(old: (&Map<String, Value>, &Map<String, Value>), new: (&Map<String, Value>, &Map<String, Value>)) -> Map<String, Value> {
+    let mut out = changes(old.0, new.0);
+    for (k, v) in changes(old.1, new.1) {
+        out.insert(format!("segments.{k}"), v);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

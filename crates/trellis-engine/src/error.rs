@@ -27,6 +27,9 @@ pub enum EngineError {
     /// `If-Match` named a revision that is no longer current.
     #[error("the record is at revision {current}, not {expected}")]
     Stale { expected: i64, current: i64 },
+    /// A rule failed while evaluating a record: the write is refused.
+    #[error("{}", .0.message())]
+    Rule(trellis_core::rules::RuleFailure),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]

@@ -2,11 +2,12 @@
 //! change, cached compiled per process.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use serde_json::Value;
 use trellis_core::form::{self, CompiledForm, FormDef};
 use trellis_core::{Issue, key};
-use trellis_store::{FormSave, StoreError, StoredForm, index};
+use trellis_store::{FormSave, StoreError, StoredForm, SweepState, index};
 
 use crate::{Actor, Engine, EngineError, Result};
 
@@ -22,6 +23,13 @@ fn parse_def(v: Value) -> Result<FormDef> {
     serde_json::from_value(v).map_err(|e| EngineError::Invalid(vec![Issue::new("", "definition", e.to_string())]))
 }
 
+fn compile_stored(stored: StoredForm) -> Result<CompiledForm> {
+    let key = stored.key.clone();
+    let version = stored.version;
+    let def = info(stored)?.definition;
+    form::compile(def, version).map_err(|issues| EngineError::Internal(format!("stored form {key} no longer compiles: {issues:?}")))
+}
+
 fn info(stored: StoredForm) -> Result<FormInfo> {
     let definition = serde_json::from_value(stored.definition).map_err(|e| EngineError::Internal(format!("stored form {}: {e}", stored.key)))?;
     Ok(FormInfo { version: stored.version, definition, updated_at: stored.updated_at })
@@ -30,7 +38,7 @@ fn info(stored: StoredForm) -> Result<FormInfo> {
 impl Engine {
     /// The compiled current version of a form.
     pub async fn form(&self, key: &str) -> Result<Arc<CompiledForm>> {
-        if let Some(f) = self.forms.read().expect("form cache").get(key) {
+        if let Some(f) = self.forms.map.read().expect("form cache").get(key) {
             return Ok(f.clone());
         }
         let missing = || EngineError::NotFound(format!("there is no form '{key}'"));
@@ -38,15 +46,26 @@ impl Engine {
             return Err(missing());
         }
         let stored = self.store.form(key).await?.ok_or_else(missing)?;
-        let def = info(stored.clone())?.definition;
-        let compiled = form::compile(def, stored.version)
-            .map_err(|issues| EngineError::Internal(format!("stored form {key} no longer compiles: {issues:?}")))?;
-        Ok(self.cache(compiled))
+        Ok(self.cache(compile_stored(stored)?))
+    }
+
+    /// Every form, compiled (rollups need the forms that read a given child form).
+    pub(crate) async fn all_forms(&self) -> Result<Vec<Arc<CompiledForm>>> {
+        if self.forms.complete.load(Ordering::SeqCst) {
+            return Ok(self.forms.map.read().expect("form cache").values().cloned().collect());
+        }
+        let stored = self.store.forms().await?;
+        let mut out = Vec::with_capacity(stored.len());
+        for s in stored {
+            out.push(self.cache(compile_stored(s)?));
+        }
+        self.forms.complete.store(true, Ordering::SeqCst);
+        Ok(out)
     }
 
     fn cache(&self, compiled: CompiledForm) -> Arc<CompiledForm> {
         let compiled = Arc::new(compiled);
-        let mut cache = self.forms.write().expect("form cache");
+        let mut cache = self.forms.map.write().expect("form cache");
         match cache.get(compiled.key()) {
             Some(current) if current.version > compiled.version => current.clone(),
             _ => {
@@ -73,7 +92,7 @@ impl Engine {
         if self.store.form(compiled.key()).await?.is_some() {
             return Err(EngineError::Conflict { message: format!("form '{}' already exists; change it with PUT", compiled.key()), key: Some(vec!["key".into()]) });
         }
-        self.save(actor, compiled).await
+        self.save(actor, compiled, false).await
     }
 
     /// Replaces a form's definition with a new version. An identical
@@ -97,12 +116,15 @@ impl Engine {
         if current.definition == def {
             return Ok(current);
         }
+        let rules_changed = (&current.definition.computed, &current.definition.rollups, &current.definition.segments) != (&def.computed, &def.rollups, &def.segments);
         let compiled = self.check(def, current.version + 1).await?;
-        self.save(actor, compiled).await
+        self.save(actor, compiled, rules_changed).await
     }
 
-    /// Compiles a definition and checks what needs other forms: link targets.
-    async fn check(&self, def: FormDef, version: i64) -> Result<CompiledForm> {
+    /// Compiles a definition and checks what needs other forms: link
+    /// targets, and that each rollup's child form links here by its `via`
+    /// field and has the fields it names.
+    pub(crate) async fn check(&self, def: FormDef, version: i64) -> Result<CompiledForm> {
         let compiled = form::compile(def, version).map_err(EngineError::Invalid)?;
         let mut issues = Vec::new();
         for f in &compiled.fields {
@@ -111,10 +133,39 @@ impl Engine {
                     issues.push(Issue::new(format!("/schema/properties/{}/x-link", f.key), "unknown_form", format!("x-link names form '{target}', which does not exist")));
                 }
         }
+        for r in &compiled.rules.rollups {
+            let at = format!("/rollups/{}", r.key);
+            let child = if r.def.from == compiled.key() {
+                None
+            } else {
+                match self.form(&r.def.from).await {
+                    Ok(f) => Some(f),
+                    Err(EngineError::NotFound(_)) => {
+                        issues.push(Issue::new(format!("{at}/from"), "unknown_form", format!("rollup over form '{}', which does not exist", r.def.from)));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            let child: &CompiledForm = child.as_deref().unwrap_or(&compiled);
+            match child.field(&r.def.via) {
+                Some(f) if f.link.as_deref() == Some(compiled.key()) => {}
+                Some(_) => issues.push(Issue::new(format!("{at}/via"), "invalid_link", format!("'{}.{}' does not link to form '{}' (it needs \"x-link\": \"{}\")", child.key(), r.def.via, compiled.key(), compiled.key()))),
+                None => issues.push(Issue::new(format!("{at}/via"), "unknown_field", format!("form '{}' has no field '{}'", child.key(), r.def.via))),
+            }
+            for (name, field) in [("field", &r.def.field), ("date", &r.def.date)] {
+                if let Some(field) = field
+                    && child.field(field).is_none() {
+                        issues.push(Issue::new(format!("{at}/{name}"), "unknown_field", format!("form '{}' has no field '{field}'", child.key())));
+                    }
+            }
+        }
         if issues.is_empty() { Ok(compiled) } else { Err(EngineError::Invalid(issues)) }
     }
 
-    async fn save(&self, actor: &Actor, compiled: CompiledForm) -> Result<FormInfo> {
+    /// Saves a new version. When its rules changed, the form is marked for a
+    /// sweep, so existing records follow the new rules (see [`crate::sweep`]).
+    async fn save(&self, actor: &Actor, compiled: CompiledForm, rules_changed: bool) -> Result<FormInfo> {
         let at = self.clock.now();
         let definition = serde_json::to_value(&compiled.def).map_err(|e| EngineError::Internal(e.to_string()))?;
         let indexes = index::specs(&compiled.def);
@@ -132,6 +183,10 @@ impl Engine {
                 return Err(EngineError::Conflict { message, key: indexes.iter().find(|s| s.name == index).map(|s| s.fields.clone()) });
             }
             Err(e) => return Err(e.into()),
+        }
+        if rules_changed {
+            let fresh = SweepState { form: compiled.key().to_owned(), started_at: at, after: None, scanned: 0, changed: 0, failed: 0, finished_at: None };
+            tx.save_sweep(&fresh).await?;
         }
         tx.commit().await?;
         let version = compiled.version;

@@ -9,35 +9,72 @@
 //!   record and its history in one transaction — and the reads beside it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use trellis_core::CompiledForm;
 use trellis_store::Store;
+use trellis_store::postgres::Heard;
 
 pub mod auth;
 pub mod clock;
+mod derive;
 pub mod error;
 pub mod forms;
 pub mod records;
+pub mod scripts;
+pub mod sweep;
 
 pub use auth::{Actor, Role};
 pub use clock::Clock;
 pub use error::{EngineError, Result};
 pub use records::Page;
 
+/// Compiled forms by key, at their current version.
+#[derive(Default)]
+pub(crate) struct FormCache {
+    pub(crate) map: RwLock<HashMap<String, Arc<CompiledForm>>>,
+    /// Whether `map` holds every form (rollups need to find the forms that read a child form).
+    pub(crate) complete: AtomicBool,
+}
+
+impl FormCache {
+    /// Forgets one form (or all): another instance changed it.
+    fn forget(&self, key: Option<&str>) {
+        let mut map = self.map.write().expect("form cache");
+        match key {
+            Some(k) => {
+                map.remove(k);
+            }
+            None => map.clear(),
+        }
+        self.complete.store(false, Ordering::SeqCst);
+    }
+}
+
+static STARTED: LazyLock<Instant> = LazyLock::new(Instant::now);
+
 /// One engine per process, shared by every request.
 pub struct Engine {
     store: Store,
     clock: Clock,
-    /// Compiled forms by key, at their current version.
-    forms: RwLock<HashMap<String, Arc<CompiledForm>>>,
+    forms: Arc<FormCache>,
+    /// On PostgreSQL: the task that hears other instances' definition changes.
+    listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Engine {
     /// Opens the database at `url` (creating and migrating it) with `clock`.
     pub async fn open(url: &str, clock: Clock) -> Result<Engine> {
+        trellis_core::script::set_monotonic_clock(|| STARTED.elapsed());
         let store = Store::connect(url).await?;
-        Ok(Engine { store, clock, forms: RwLock::new(HashMap::new()) })
+        let forms = Arc::new(FormCache::default());
+        let listener = match store.listen_definitions().await? {
+            Some(listener) => Some(tokio::spawn(listen(listener, Arc::downgrade(&forms)))),
+            None => None,
+        };
+        Ok(Engine { store, clock, forms, listener: Mutex::new(listener) })
     }
 
     pub fn clock(&self) -> &Clock {
@@ -55,6 +92,27 @@ impl Engine {
 
     /// Closes the database connections, after in-flight work has finished.
     pub async fn close(&self) {
+        if let Some(task) = self.listener.lock().expect("listener").take() {
+            task.abort();
+            let _ = task.await;
+        }
         self.store.close().await;
+    }
+}
+
+/// Drops cached definitions that another instance changed, until the engine is gone.
+async fn listen(mut listener: trellis_store::postgres::DefinitionListener, forms: std::sync::Weak<FormCache>) {
+    loop {
+        let heard = listener.next().await;
+        let Some(forms) = forms.upgrade() else { return };
+        match heard {
+            Ok(Heard::Changed(key)) => forms.forget(Some(&key)),
+            Ok(Heard::Reconnected) => forms.forget(None),
+            Err(e) => {
+                tracing::warn!(error = %e, "lost the definition-change listener; retrying");
+                forms.forget(None);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
     }
 }

@@ -16,7 +16,18 @@ use trellis_core::{CompiledForm, HistoryEntry, Issue, Op, Record, diff};
 use trellis_store::{StoreError, Tx, index};
 use uuid::Uuid;
 
-use crate::{Actor, Engine, EngineError, Result};
+use crate::{Actor, Engine, EngineError, Result, derive};
+
+/// Points a rule failure at the batch item it happened on.
+fn in_item(e: EngineError, item: Option<usize>) -> EngineError {
+    match (e, item) {
+        (EngineError::Rule(mut f), Some(i)) => {
+            f.error.message = format!("item {i}: {}", f.error.message);
+            EngineError::Rule(f)
+        }
+        (e, _) => e,
+    }
+}
 
 /// A change to one stored record: the new state, the revision it replaces,
 /// and what the history entry says.
@@ -72,7 +83,14 @@ impl Engine {
         issues: &mut Vec<Issue>,
     ) -> Result<()> {
         for r in validate::references(form, data) {
-            let Reference::User { field, value } = r else { continue };
+            let (field, value) = match r {
+                Reference::User { field, value } => (field, value),
+                // Links are stored in one spelling, so children are found by plain equality.
+                Reference::Link { field, id, .. } => {
+                    data.insert(field, Value::String(id.to_string()));
+                    continue;
+                }
+            };
             if only.is_some_and(|c| !c.contains_key(&field)) {
                 continue;
             }
@@ -130,7 +148,7 @@ impl Engine {
         let form = self.form(form).await?;
         let mut issues = Vec::new();
         let mut prefixes = Vec::with_capacity(items.len());
-        let mut datas = Vec::with_capacity(items.len());
+        let mut datas: Vec<Map<String, Value>> = Vec::with_capacity(items.len());
         let mut users = HashMap::new();
         for (i, item) in items.into_iter().enumerate() {
             let prefix = if batch { format!("/{i}") } else { String::new() };
@@ -156,6 +174,11 @@ impl Engine {
         }
 
         let now = self.clock.now();
+        let mut derived = Vec::with_capacity(datas.len());
+        for (i, data) in datas.iter_mut().enumerate() {
+            derive::set_rollups(&form, data, &HashMap::new(), None, now)?;
+            derived.push(derive::evaluate(&form, data, now).map_err(|e| in_item(e, batch.then_some(i)))?);
+        }
         let mut tx = self.store.begin().await?;
         let refs: Vec<(String, &Map<String, Value>)> = prefixes.into_iter().zip(&datas).collect();
         let issues = Self::check_links(&mut tx, &form, &refs, None).await?;
@@ -164,14 +187,15 @@ impl Engine {
         }
         let records: Vec<Record> = datas
             .into_iter()
-            .map(|data| Record {
+            .zip(derived)
+            .map(|(data, segments)| Record {
                 id: Uuid::now_v7(),
                 form: form.key().to_owned(),
                 form_version: form.version,
                 rev: 1,
                 owner: Some(Self::owner_of(&form, &data).unwrap_or(actor.id)),
                 data,
-                segments: Map::new(),
+                segments,
                 created_by: actor.id,
                 updated_by: actor.id,
                 created_at: now,
@@ -185,6 +209,8 @@ impl Engine {
             .collect();
         tx.insert_records(&records).await.map_err(|e| unique_conflict(&form, e))?;
         tx.insert_history(&history).await?;
+        let datas: Vec<&Map<String, Value>> = records.iter().map(|r| &r.data).collect();
+        self.update_parents(&mut tx, form.key(), &datas, actor.id, now).await?;
         tx.commit().await?;
         Ok(records)
     }
@@ -216,13 +242,15 @@ impl Engine {
         Ok((tx, r))
     }
 
-    /// Stores a change with its history entry, and commits.
-    async fn commit_change(&self, form: &CompiledForm, mut tx: Tx, c: Change) -> Result<Record> {
+    /// Stores a change with its history entry, brings the parents' rollups
+    /// in line (from the record's links before and after), and commits.
+    async fn commit_change(&self, form: &CompiledForm, mut tx: Tx, prev: &Record, c: Change) -> Result<Record> {
         if !tx.update_record(&c.next, c.prev_rev).await.map_err(|e| unique_conflict(form, e))? {
             return Err(EngineError::Stale { expected: c.prev_rev, current: c.prev_rev + 1 });
         }
         let entry = HistoryEntry { record_id: c.next.id, rev: c.next.rev, op: c.op, actor: c.next.updated_by, actor_email: None, at: c.next.updated_at, changes: c.changes };
         tx.insert_history(&[entry]).await?;
+        self.update_parents(&mut tx, form.key(), &[&prev.data, &c.next.data], c.next.updated_by, c.next.updated_at).await?;
         tx.commit().await?;
         Ok(c.next)
     }
@@ -236,23 +264,30 @@ impl Engine {
             return Err(EngineError::Invalid(vec![Issue::new("", "type", "a merge patch is a JSON object of the fields to change (null removes one)")]));
         }
         let (mut tx, prev) = self.lock(&form, id, false, expected_rev).await?;
-        let mut data = merge_patch(&prev.data, &patch);
+        let input = derive::input_of(&form, &prev.data);
+        let mut data = merge_patch(&input, &patch);
         let issues = validate::validate(&form, &Value::Object(data.clone()));
         if !issues.is_empty() {
             return Err(EngineError::Invalid(issues));
         }
-        let touched = diff::changes(&prev.data, &data);
+        let touched = diff::changes(&input, &data);
         let mut issues = Vec::new();
         self.resolve_users(&form, &mut data, Some(&touched), &mut HashMap::new(), "", &mut issues).await?;
         issues.extend(Self::check_links(&mut tx, &form, &[(String::new(), &data)], Some(&touched)).await?);
         if !issues.is_empty() {
             return Err(EngineError::Invalid(issues));
         }
-        let changes = diff::changes(&prev.data, &data);
+        let now = self.clock.now();
+        for r in &form.rules.rollups {
+            if let Some(v) = prev.data.get(&r.key) {
+                data.insert(r.key.clone(), v.clone());
+            }
+        }
+        let segments = derive::evaluate(&form, &mut data, now)?;
+        let changes = diff::record_changes((&prev.data, &prev.segments), (&data, &segments));
         if changes.is_empty() {
             return Ok(prev);
         }
-        let now = self.clock.now();
         let next = Record {
             form_version: form.version,
             rev: prev.rev + 1,
@@ -262,11 +297,12 @@ impl Engine {
                 prev.owner
             },
             data,
+            segments,
             updated_by: actor.id,
             updated_at: now,
             ..prev.clone()
         };
-        self.commit_change(&form, tx, Change { next, prev_rev: prev.rev, op: Op::Update, changes }).await
+        self.commit_change(&form, tx, &prev, Change { next, prev_rev: prev.rev, op: Op::Update, changes }).await
     }
 
     /// Moves a record to the trash (a soft delete; it keeps its history).
@@ -275,7 +311,7 @@ impl Engine {
         let (tx, prev) = self.lock(&form, id, false, expected_rev).await?;
         let now = self.clock.now();
         let next = Record { rev: prev.rev + 1, updated_by: actor.id, updated_at: now, deleted_at: Some(now), ..prev.clone() };
-        self.commit_change(&form, tx, Change { next, prev_rev: prev.rev, op: Op::Delete, changes: Map::new() }).await
+        self.commit_change(&form, tx, &prev, Change { next, prev_rev: prev.rev, op: Op::Delete, changes: Map::new() }).await
     }
 
     /// Brings a deleted record back, unless a live record took its unique key meanwhile.
@@ -284,7 +320,7 @@ impl Engine {
         let (tx, prev) = self.lock(&form, id, true, None).await?;
         let now = self.clock.now();
         let next = Record { rev: prev.rev + 1, updated_by: actor.id, updated_at: now, deleted_at: None, ..prev.clone() };
-        self.commit_change(&form, tx, Change { next, prev_rev: prev.rev, op: Op::Restore, changes: Map::new() }).await
+        self.commit_change(&form, tx, &prev, Change { next, prev_rev: prev.rev, op: Op::Restore, changes: Map::new() }).await
     }
 
     /// One page of records matching a filter, in a sort order, after a cursor.

@@ -22,6 +22,11 @@ pub struct FieldError {
     pub pointer: String,
     pub code: String,
     pub message: String,
+    /// For script errors: where in the script (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
 }
 
 /// An RFC 9457 problem document (`application/problem+json`).
@@ -65,8 +70,17 @@ impl Problem {
             many => format!("{} problems with the submitted data", many.len()),
         };
         Problem {
-            errors: Some(issues.into_iter().map(|i| FieldError { pointer: i.pointer, code: i.code.to_owned(), message: i.message }).collect()),
+            errors: Some(issues.into_iter().map(|i| FieldError { pointer: i.pointer, code: i.code.to_owned(), message: i.message, line: None, column: None }).collect()),
             ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail)
+        }
+    }
+
+    /// A script that does not compile or fails: 422 with its position.
+    /// `pointer` says where the script is (`/script` in a trial, `/segments/tier/script` in a form).
+    pub fn script(slug: &str, detail: String, pointer: String, e: &trellis_core::script::ScriptError) -> Problem {
+        Problem {
+            errors: Some(vec![FieldError { pointer, code: "script".into(), message: e.message.clone(), line: e.line, column: e.column }]),
+            ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, detail)
         }
     }
 
@@ -96,6 +110,7 @@ impl From<EngineError> for Problem {
             EngineError::NotFound(m) => Problem::new(StatusCode::NOT_FOUND, "not-found", m),
             EngineError::Gone(m) => Problem::new(StatusCode::GONE, "deleted", m),
             EngineError::Invalid(issues) => Problem::validation(issues),
+            EngineError::Rule(f) => Problem::script("rule-failed", f.message(), f.pointer.clone(), &f.error),
             EngineError::BadRequest { param, message } => {
                 Problem { param: Some(param.to_owned()), ..Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", message) }
             }

@@ -33,11 +33,20 @@ fn name(kind: &str, form: &str, fields: &[String]) -> String {
     format!("{kind}__{form}__#{hash:016x}")
 }
 
-/// The indexes `def` wants, unique keys first.
+/// The indexes `def` wants, unique keys first. Every `x-link` field is
+/// indexed too: rollups and "records linked to this one" look children up by it.
 pub fn specs(def: &FormDef) -> Vec<IndexSpec> {
     let unique = def.unique.iter().map(|fields| IndexSpec { name: name("uq", &def.key, fields), fields: fields.clone(), unique: true });
-    let plain = def.indexes.iter().map(|f| {
-        let fields = vec![f.clone()];
+    let links = def
+        .schema
+        .get("properties")
+        .and_then(|p| p.as_object())
+        .into_iter()
+        .flatten()
+        .filter(|(k, sub)| sub.get("x-link").is_some_and(|l| l.is_string()) && !def.indexes.contains(k))
+        .map(|(k, _)| k.clone());
+    let plain = def.indexes.iter().cloned().chain(links).map(|f| {
+        let fields = vec![f];
         IndexSpec { name: name("ix", &def.key, &fields), fields, unique: false }
     });
     unique.chain(plain).collect()

@@ -61,6 +61,19 @@ pub struct StoredForm {
     pub updated_at: Timestamp,
 }
 
+/// Where the latest sweep of a form's rules is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepState {
+    pub form: String,
+    pub started_at: Timestamp,
+    /// The last record done; the next batch starts after it.
+    pub after: Option<Uuid>,
+    pub scanned: i64,
+    pub changed: i64,
+    pub failed: i64,
+    pub finished_at: Option<Timestamp>,
+}
+
 /// A new version of a form, with the indexes it wants.
 #[derive(Debug, Clone)]
 pub struct FormSave<'a> {
@@ -120,6 +133,15 @@ impl Store {
         dispatch!(self, _s => if matches!(self, Store::Sqlite(_)) { "sqlite" } else { "postgres" })
     }
 
+    /// On PostgreSQL, a listener for definition saves made by any instance;
+    /// `None` on SQLite, where one process owns the database.
+    pub async fn listen_definitions(&self) -> Result<Option<postgres::DefinitionListener>> {
+        match self {
+            Store::Sqlite(_) => Ok(None),
+            Store::Postgres(s) => s.listen_definitions().await.map(Some),
+        }
+    }
+
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<()> {
         dispatch!(self, s => s.ping().await)
@@ -177,6 +199,15 @@ impl Store {
         dispatch!(self, s => s.list(form, q).await)
     }
 
+    /// How many live records `form` has.
+    pub async fn count(&self, form: &str) -> Result<i64> {
+        dispatch!(self, s => s.count(form).await)
+    }
+
+    pub async fn sweep(&self, form: &str) -> Result<Option<SweepState>> {
+        dispatch!(self, s => s.sweep(form).await)
+    }
+
     /// A record's history, oldest first.
     pub async fn history(&self, id: Uuid) -> Result<Vec<HistoryEntry>> {
         dispatch!(self, s => s.history(id).await)
@@ -206,6 +237,11 @@ impl Tx {
         dispatch_tx!(self, record_for_update(form, id))
     }
 
+    /// Records of `form` as [`Store::list`] reads them, but inside this transaction (seeing its writes).
+    pub async fn list(&mut self, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
+        dispatch_tx!(self, list(form, q))
+    }
+
     pub async fn insert_records(&mut self, records: &[Record]) -> Result<()> {
         dispatch_tx!(self, insert_records(records))
     }
@@ -218,6 +254,10 @@ impl Tx {
 
     pub async fn insert_history(&mut self, entries: &[HistoryEntry]) -> Result<()> {
         dispatch_tx!(self, insert_history(entries))
+    }
+
+    pub async fn save_sweep(&mut self, s: &SweepState) -> Result<()> {
+        dispatch_tx!(self, save_sweep(s))
     }
 }
 

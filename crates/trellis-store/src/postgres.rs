@@ -17,7 +17,7 @@ use trellis_core::{HistoryEntry, Record};
 use uuid::Uuid;
 
 use crate::filter::{self, Dialect};
-use crate::{FormSave, Result, StoreError, StoredForm, Tx, User, classify, index};
+use crate::{FormSave, Result, StoreError, StoredForm, SweepState, Tx, User, classify, index};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -27,6 +27,30 @@ const CHUNK: usize = 500;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+}
+
+/// The channel on which a definition save is announced (payload: the form key).
+pub const DEFINITIONS_CHANNEL: &str = "trellis_definitions";
+
+/// Hears the definition saves of every instance sharing the database.
+pub struct DefinitionListener(sqlx::postgres::PgListener);
+
+/// What a [`DefinitionListener`] heard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    /// The definition with this key changed.
+    Changed(String),
+    /// The connection was lost and re-made: anything may have changed meanwhile.
+    Reconnected,
+}
+
+impl DefinitionListener {
+    pub async fn next(&mut self) -> Result<Heard> {
+        Ok(match self.0.try_recv().await? {
+            Some(n) => Heard::Changed(n.payload().to_owned()),
+            None => Heard::Reconnected,
+        })
+    }
 }
 
 fn to_db(t: Timestamp) -> OffsetDateTime {
@@ -143,6 +167,12 @@ impl PgStore {
         Ok(PgStore { pool })
     }
 
+    pub async fn listen_definitions(&self) -> Result<DefinitionListener> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(DEFINITIONS_CHANNEL).await?;
+        Ok(DefinitionListener(listener))
+    }
+
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -212,6 +242,26 @@ impl PgStore {
     pub async fn forms(&self) -> Result<Vec<StoredForm>> {
         let rows = sqlx::query("SELECT * FROM forms ORDER BY key").fetch_all(&self.pool).await?;
         rows.iter().map(form_from_row).collect()
+    }
+
+    pub async fn count(&self, form: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM records WHERE form = $1 AND deleted_at IS NULL").bind(form).fetch_one(&self.pool).await?)
+    }
+
+    pub async fn sweep(&self, form: &str) -> Result<Option<SweepState>> {
+        let row = sqlx::query("SELECT * FROM sweeps WHERE form = $1").bind(form).fetch_optional(&self.pool).await?;
+        row.map(|row| {
+            Ok(SweepState {
+                form: row.try_get("form")?,
+                started_at: from_db(row.try_get("started_at")?)?,
+                after: row.try_get("after_id")?,
+                scanned: row.try_get("scanned")?,
+                changed: row.try_get("changed")?,
+                failed: row.try_get("failed")?,
+                finished_at: row.try_get::<Option<OffsetDateTime>, _>("finished_at")?.map(from_db).transpose()?,
+            })
+        })
+        .transpose()
     }
 
     pub async fn form(&self, key: &str) -> Result<Option<StoredForm>> {
@@ -286,6 +336,9 @@ pub(crate) async fn save_form(tx: &mut PgTx, f: &FormSave<'_>) -> Result<()> {
         .await
         .map_err(classify)?;
 
+    // Other instances drop their cached copy when this commits.
+    sqlx::query("SELECT pg_notify($1, $2)").bind(DEFINITIONS_CHANNEL).bind(f.key).execute(&mut **tx).await?;
+
     let existing: Vec<String> = sqlx::query_scalar("SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'records'")
         .fetch_all(&mut **tx)
         .await?;
@@ -313,6 +366,11 @@ pub(crate) async fn existing_ids(tx: &mut PgTx, form: &str, ids: &[Uuid]) -> Res
         .bind(ids)
         .fetch_all(&mut **tx)
         .await?)
+}
+
+pub(crate) async fn list(tx: &mut PgTx, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
+    let rows = filter::list_query::<Pg>(RECORD_COLUMNS, form, q).build().fetch_all(&mut **tx).await?;
+    rows.iter().map(record_from_row).collect()
 }
 
 pub(crate) async fn record_for_update(tx: &mut PgTx, form: &str, id: Uuid) -> Result<Option<Record>> {
@@ -380,5 +438,23 @@ pub(crate) async fn insert_history(tx: &mut PgTx, entries: &[HistoryEntry]) -> R
         });
         qb.build().execute(&mut **tx).await?;
     }
+    Ok(())
+}
+
+pub(crate) async fn save_sweep(tx: &mut PgTx, s: &SweepState) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sweeps (form, started_at, after_id, scanned, changed, failed, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (form) DO UPDATE SET started_at = excluded.started_at, after_id = excluded.after_id, scanned = excluded.scanned,
+             changed = excluded.changed, failed = excluded.failed, finished_at = excluded.finished_at",
+    )
+    .bind(&s.form)
+    .bind(to_db(s.started_at))
+    .bind(s.after)
+    .bind(s.scanned)
+    .bind(s.changed)
+    .bind(s.failed)
+    .bind(s.finished_at.map(to_db))
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

@@ -18,7 +18,7 @@ use trellis_core::{HistoryEntry, Record};
 use uuid::Uuid;
 
 use crate::filter::{self, Dialect};
-use crate::{FormSave, Result, StoreError, StoredForm, Tx, User, classify, index};
+use crate::{FormSave, Result, StoreError, StoredForm, SweepState, Tx, User, classify, index};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -249,6 +249,26 @@ impl SqliteStore {
         Ok(records)
     }
 
+    pub async fn count(&self, form: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM records WHERE form = ? AND deleted_at IS NULL").bind(form).fetch_one(&self.reader).await?)
+    }
+
+    pub async fn sweep(&self, form: &str) -> Result<Option<SweepState>> {
+        let row = sqlx::query("SELECT * FROM sweeps WHERE form = ?").bind(form).fetch_optional(&self.reader).await?;
+        row.map(|row| {
+            Ok(SweepState {
+                form: row.try_get("form")?,
+                started_at: parse_ts(row.try_get("started_at")?)?,
+                after: row.try_get("after_id")?,
+                scanned: row.try_get("scanned")?,
+                changed: row.try_get("changed")?,
+                failed: row.try_get("failed")?,
+                finished_at: row.try_get::<Option<&str>, _>("finished_at")?.map(parse_ts).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
     pub async fn history(&self, id: Uuid) -> Result<Vec<HistoryEntry>> {
         let rows = sqlx::query("SELECT h.*, u.email FROM record_history h LEFT JOIN users u ON u.id = h.actor WHERE h.record_id = ? ORDER BY h.rev")
             .bind(id)
@@ -346,6 +366,11 @@ pub(crate) async fn existing_ids(tx: &mut SqliteTx, form: &str, ids: &[Uuid]) ->
     Ok(found)
 }
 
+pub(crate) async fn list(tx: &mut SqliteTx, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
+    let rows = filter::list_query::<Lite>(RECORD_COLUMNS, form, q).build().fetch_all(&mut **tx).await?;
+    rows.iter().map(record_from_row).collect()
+}
+
 pub(crate) async fn record_for_update(tx: &mut SqliteTx, form: &str, id: Uuid) -> Result<Option<Record>> {
     // The single writer connection already serializes writers: no lock needed.
     let row = sqlx::query(AssertSqlSafe(format!("SELECT {RECORD_COLUMNS} FROM records WHERE form = ? AND id = ?")))
@@ -424,4 +449,22 @@ mod tests {
         let t: jiff::Timestamp = "2026-11-23T10:00:00.5Z".parse().unwrap();
         assert_eq!(super::fmt_ts(t), "2026-11-23T10:00:00.500000Z");
     }
+}
+
+pub(crate) async fn save_sweep(tx: &mut SqliteTx, s: &SweepState) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sweeps (form, started_at, after_id, scanned, changed, failed, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (form) DO UPDATE SET started_at = excluded.started_at, after_id = excluded.after_id, scanned = excluded.scanned,
+             changed = excluded.changed, failed = excluded.failed, finished_at = excluded.finished_at",
+    )
+    .bind(&s.form)
+    .bind(fmt_ts(s.started_at))
+    .bind(s.after)
+    .bind(s.scanned)
+    .bind(s.changed)
+    .bind(s.failed)
+    .bind(s.finished_at.map(fmt_ts))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

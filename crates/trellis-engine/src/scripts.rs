@@ -1,0 +1,248 @@
+//! Trying rules before they are in force: run one script against a sample
+//! record, or run a changed form's rules over every record of the form and
+//! report how the segment values would move — writing nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use trellis_core::query::{ListQuery, Lit, Meta, SortKey, Target};
+use trellis_core::rules::{SegmentKind, kind_name};
+use trellis_core::script::{self, Inputs, ScriptError};
+use trellis_core::{CompiledForm, Issue, Record};
+use uuid::Uuid;
+
+use crate::derive::{evaluate, input_of, set_rollups};
+use crate::{Actor, Engine, EngineError, Result};
+
+/// What a script is tried against.
+#[derive(Debug, Clone, Default)]
+pub struct ScriptTrial {
+    pub script: String,
+    /// A sample record's data; or
+    pub record: Option<Map<String, Value>>,
+    /// a stored record (its data with derived values, and its segments).
+    pub stored: Option<(String, Uuid)>,
+    pub segments: Option<Map<String, Value>>,
+    /// The time the script sees; the engine clock's when absent.
+    pub now: Option<Timestamp>,
+}
+
+/// How a changed form's segments would move.
+#[derive(Debug, Clone, Serialize)]
+pub struct Simulation {
+    pub form: String,
+    pub records: i64,
+    /// Records whose rules failed under the changed definition.
+    pub failed: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+    pub segments: Vec<SegmentShift>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentShift {
+    pub segment: String,
+    pub kind: &'static str,
+    /// Records per value now and under the change (scores in bands of ten; labels counted each).
+    pub before: BTreeMap<String, i64>,
+    pub after: BTreeMap<String, i64>,
+    /// Records whose value would change.
+    pub changed: i64,
+    /// `"A → B"`: how many records would move that way.
+    pub moves: BTreeMap<String, i64>,
+    /// A few records that would move.
+    pub examples: Vec<Example>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Example {
+    pub id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<Value>,
+    pub from: Value,
+    pub to: Value,
+}
+
+const EXAMPLES: usize = 5;
+
+/// The distribution bucket(s) of one value.
+fn buckets(kind: Option<SegmentKind>, v: &Value) -> Vec<String> {
+    match (kind, v) {
+        (_, Value::Null) => vec!["(none)".into()],
+        (Some(SegmentKind::Score), Value::Number(n)) => {
+            let band = (n.as_f64().unwrap_or(0.0) / 10.0).floor() as i64 * 10;
+            vec![format!("{band}–{}", band + 9)]
+        }
+        (_, Value::Array(items)) if items.is_empty() => vec!["(none)".into()],
+        (_, Value::Array(items)) => items.iter().map(show).collect(),
+        (_, v) => vec![show(v)],
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "(none)".into(),
+        other => other.to_string(),
+    }
+}
+
+struct Tally {
+    key: String,
+    kind: Option<SegmentKind>,
+    shift: SegmentShift,
+}
+
+impl Tally {
+    fn add(&mut self, rec: &Record, title: Option<&str>, before: &Value, after: &Value) {
+        for b in buckets(self.kind, before) {
+            *self.shift.before.entry(b).or_default() += 1;
+        }
+        for a in buckets(self.kind, after) {
+            *self.shift.after.entry(a).or_default() += 1;
+        }
+        if before != after {
+            self.shift.changed += 1;
+            *self.shift.moves.entry(format!("{} → {}", show(before), show(after))).or_default() += 1;
+            if self.shift.examples.len() < EXAMPLES {
+                let title = title.and_then(|t| rec.data.get(t)).cloned();
+                self.shift.examples.push(Example { id: rec.id, title, from: before.clone(), to: after.clone() });
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// Runs one script. The outer error is the request's; the inner one the script's.
+    pub async fn try_script(&self, actor: &Actor, trial: ScriptTrial) -> Result<std::result::Result<Value, ScriptError>> {
+        actor.require_admin("test scripts")?;
+        let (data, mut segments) = match (&trial.stored, trial.record) {
+            (Some((form, id)), None) => {
+                let r = self.get_record(form, *id).await?;
+                (r.data, r.segments)
+            }
+            (None, record) => (record.unwrap_or_default(), Map::new()),
+            (Some(_), Some(_)) => return Err(EngineError::Invalid(vec![Issue::new("/record", "conflict", "give either a sample record or a stored one (form and record_id), not both")])),
+        };
+        if let Some(s) = trial.segments {
+            segments = s;
+        }
+        let sandbox = script::sandbox();
+        let compiled = match sandbox.compile(&trial.script) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        let now = trial.now.unwrap_or_else(|| self.clock.now());
+        Ok(sandbox.run(&compiled, &Inputs { record: &data, segments: &segments, now }))
+    }
+
+    /// Evaluates a candidate definition of `form` over all its live records
+    /// and reports how each segment's values would move. Writes nothing.
+    pub async fn simulate(&self, actor: &Actor, form: &str, definition: Value) -> Result<Simulation> {
+        actor.require_admin("simulate rule changes")?;
+        let current = self.form(form).await?;
+        let mut definition = definition;
+        if let Some(obj) = definition.as_object_mut() {
+            obj.entry("key").or_insert_with(|| Value::String(form.to_owned()));
+        }
+        let def = serde_json::from_value(definition).map_err(|e| EngineError::Invalid(vec![Issue::new("", "definition", e.to_string())]))?;
+        let candidate = Arc::new(self.check(def, current.version + 1).await?);
+        if candidate.key() != current.key() {
+            return Err(EngineError::Invalid(vec![Issue::new("/key", "key", format!("the definition's key '{}' differs from the form '{form}'", candidate.key()))]));
+        }
+        let mut keys: Vec<(String, Option<SegmentKind>)> = candidate.def.segments.iter().map(|(k, s)| (k.clone(), Some(s.kind))).collect();
+        keys.extend(current.def.segments.keys().filter(|k| !candidate.def.segments.contains_key(*k)).map(|k| (k.clone(), None)));
+        let mut tallies: Vec<Tally> = keys
+            .into_iter()
+            .map(|(key, kind)| Tally {
+                shift: SegmentShift {
+                    segment: key.clone(),
+                    kind: kind.map_or("removed", kind_name),
+                    before: BTreeMap::new(),
+                    after: BTreeMap::new(),
+                    changed: 0,
+                    moves: BTreeMap::new(),
+                    examples: Vec::new(),
+                },
+                key,
+                kind,
+            })
+            .collect();
+        // Rollups that are new or defined differently are recomputed from the children; the others are carried.
+        let recompute: Vec<&str> = candidate
+            .rules
+            .rollups
+            .iter()
+            .filter(|r| current.rules.rollups.iter().find(|c| c.key == r.key).is_none_or(|c| c.def != r.def))
+            .map(|r| r.key.as_str())
+            .collect();
+        let now = self.clock.now();
+        let title = candidate.def.title_field.clone();
+        let (mut records, mut failed, mut first_error) = (0i64, 0i64, None);
+        let mut after = None;
+        loop {
+            let q = ListQuery { filter: None, sort: vec![SortKey { target: Target::Meta(Meta::Id), desc: false }], after: after.map(|id| vec![Some(Lit::Id(id))]), limit: 1000, deleted: false };
+            let batch = self.store.list(form, &q).await?;
+            let Some(last) = batch.last().map(|r| r.id) else { break };
+            after = Some(last);
+            let mut inputs = Vec::with_capacity(batch.len());
+            for rec in &batch {
+                let mut data = input_of(&current, &rec.data);
+                for r in &candidate.rules.rollups {
+                    if let Some(v) = rec.data.get(&r.key).filter(|_| !recompute.contains(&r.key.as_str())) {
+                        data.insert(r.key.clone(), v.clone());
+                    }
+                }
+                let children = if recompute.is_empty() { HashMap::new() } else { self.children_of(&candidate, rec.id).await? };
+                inputs.push((data, children));
+            }
+            let form = Arc::clone(&candidate);
+            let recompute_now = !recompute.is_empty();
+            let results = tokio::task::spawn_blocking(move || {
+                inputs
+                    .into_iter()
+                    .map(|(mut data, children)| {
+                        if recompute_now {
+                            set_rollups(&form, &mut data, &children, None, now)?;
+                        }
+                        evaluate(&form, &mut data, now)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|e| EngineError::Internal(format!("simulation: {e}")))?;
+            for (rec, result) in batch.iter().zip(results) {
+                records += 1;
+                let after = match result {
+                    Ok(segments) => segments,
+                    Err(e) => {
+                        failed += 1;
+                        first_error.get_or_insert_with(|| format!("record {}: {e}", rec.id));
+                        continue;
+                    }
+                };
+                for t in &mut tallies {
+                    let before = rec.segments.get(&t.key).cloned().unwrap_or(Value::Null);
+                    let now_value = after.get(&t.key).cloned().unwrap_or(Value::Null);
+                    t.add(rec, title.as_deref(), &before, &now_value);
+                }
+            }
+        }
+        Ok(Simulation { form: form.to_owned(), records, failed, first_error, segments: tallies.into_iter().map(|t| t.shift).collect() })
+    }
+
+    /// The children of one record for each of `form`'s rollups, outside any transaction.
+    async fn children_of(&self, form: &CompiledForm, id: Uuid) -> Result<HashMap<String, Vec<Record>>> {
+        let mut out = HashMap::new();
+        for r in &form.rules.rollups {
+            let k = format!("{}.{}", r.def.from, r.def.via);
+            if !out.contains_key(&k) {
+                out.insert(k, self.store.list(&r.def.from, &crate::derive::children_query(&r.def.via, id)).await?);
+            }
+        }
+        Ok(out)
+    }
+}

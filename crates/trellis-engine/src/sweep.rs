@@ -1,0 +1,190 @@
+//! The sweep: re-evaluates a form's rules — rollups, computed fields,
+//! segments — over every live record, in batches, and stores what changed.
+//!
+//! Rules that read the time (`now()`, `days_since`, windowed rollups) change
+//! value without any write, so those forms are swept once a day; a form whose
+//! rules were changed is swept once so that existing records follow the new
+//! rules; an admin can sweep any form on demand (`trellis segments refresh`).
+//! The position is stored after every batch, in the batch's transaction: a
+//! sweep cut off by a crash resumes after the last batch it committed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+use trellis_core::query::{Filter, ListQuery, Lit, Meta, SortKey, Target};
+use trellis_core::{CompiledForm, HistoryEntry, Op, Record, diff};
+use trellis_store::SweepState;
+use uuid::Uuid;
+
+use crate::derive::{evaluate, set_rollups};
+use crate::{Engine, EngineError, Result};
+
+/// Records per batch: one read, one evaluation on a blocking thread, one transaction.
+const BATCH: u32 = 1000;
+
+/// The actor of changes the engine makes by itself.
+pub const SYSTEM_ACTOR: Uuid = Uuid::nil();
+
+/// What a sweep did.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepReport {
+    pub form: String,
+    /// Live records re-evaluated, counting those done before a resume.
+    pub scanned: i64,
+    /// Records whose stored values changed.
+    pub changed: i64,
+    /// Records whose rules failed; they keep their previous values.
+    pub failed: i64,
+    /// Whether this sweep continued one that was cut off.
+    pub resumed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+}
+
+/// One record's re-evaluation.
+enum Outcome {
+    Same,
+    Changed(Box<Record>, serde_json::Map<String, serde_json::Value>),
+    Failed(String),
+}
+
+fn batch_query(after: Option<Uuid>) -> ListQuery {
+    ListQuery { filter: None, sort: vec![SortKey { target: Target::Meta(Meta::Id), desc: false }], after: after.map(|id| vec![Some(Lit::Id(id))]), limit: BATCH, deleted: false }
+}
+
+/// Re-evaluates one batch (CPU only; runs on a blocking thread).
+fn reevaluate(form: &CompiledForm, batch: Vec<Record>, mut children: HashMap<String, HashMap<String, Vec<Record>>>, now: Timestamp) -> Vec<(Record, Outcome)> {
+    batch
+        .into_iter()
+        .map(|rec| {
+            let id = rec.id.to_string();
+            let mine: HashMap<String, Vec<Record>> = children.iter_mut().map(|(k, by_parent)| (k.clone(), by_parent.remove(&id).unwrap_or_default())).collect();
+            let mut data = rec.data.clone();
+            let outcome = match set_rollups(form, &mut data, &mine, None, now).and_then(|()| evaluate(form, &mut data, now)) {
+                Err(e) => Outcome::Failed(format!("record {}: {e}", rec.id)),
+                Ok(segments) => {
+                    let changes = diff::record_changes((&rec.data, &rec.segments), (&data, &segments));
+                    if changes.is_empty() {
+                        Outcome::Same
+                    } else {
+                        let next = Record { rev: rec.rev + 1, data, segments, updated_by: SYSTEM_ACTOR, updated_at: now, ..rec.clone() };
+                        Outcome::Changed(Box::new(next), changes)
+                    }
+                }
+            };
+            (rec, outcome)
+        })
+        .collect()
+}
+
+impl Engine {
+    /// The children every rollup of `form` needs for a batch of parents, by `from.via` and parent id.
+    async fn batch_children(&self, form: &CompiledForm, parents: &[Record]) -> Result<HashMap<String, HashMap<String, Vec<Record>>>> {
+        let mut out: HashMap<String, HashMap<String, Vec<Record>>> = HashMap::new();
+        for r in &form.rules.rollups {
+            let k = format!("{}.{}", r.def.from, r.def.via);
+            if out.contains_key(&k) {
+                continue;
+            }
+            let ids: Vec<Lit> = parents.iter().map(|p| Lit::Json(p.id.to_string().into())).collect();
+            let q = ListQuery {
+                filter: Some(Filter::In { target: Target::Data(r.def.via.clone()), values: ids, negated: false }),
+                sort: vec![SortKey { target: Target::Meta(Meta::Id), desc: false }],
+                after: None,
+                limit: u32::MAX,
+                deleted: false,
+            };
+            let mut by_parent: HashMap<String, Vec<Record>> = HashMap::new();
+            for child in self.store.list(&r.def.from, &q).await? {
+                if let Some(p) = child.data.get(&r.def.via).and_then(|v| v.as_str()) {
+                    by_parent.entry(p.to_owned()).or_default().push(child);
+                }
+            }
+            out.insert(k, by_parent);
+        }
+        Ok(out)
+    }
+
+    /// Sweeps one form now, resuming an unfinished sweep. `progress` hears
+    /// `(records done, live records)` after every batch.
+    pub async fn sweep_form(&self, form: &str, progress: &(dyn Fn(i64, i64) + Send + Sync)) -> Result<SweepReport> {
+        let form = self.form(form).await?;
+        let now = self.clock.now();
+        let total = self.store.count(form.key()).await?;
+        let (mut state, resumed) = match self.store.sweep(form.key()).await? {
+            Some(s) if s.finished_at.is_none() && s.after.is_some() => (s, true),
+            _ => (SweepState { form: form.key().to_owned(), started_at: now, after: None, scanned: 0, changed: 0, failed: 0, finished_at: None }, false),
+        };
+        let has_parents = !self.all_forms().await?.iter().all(|p| p.rules.rollups.iter().all(|r| r.def.from != form.key()));
+        let mut first_error = None;
+        loop {
+            let batch = self.store.list(form.key(), &batch_query(state.after)).await?;
+            let Some(last) = batch.last().map(|r| r.id) else { break };
+            let children = self.batch_children(&form, &batch).await?;
+            let compiled = Arc::clone(&form);
+            let outcomes = tokio::task::spawn_blocking(move || reevaluate(&compiled, batch, children, now))
+                .await
+                .map_err(|e| EngineError::Internal(format!("sweep evaluation: {e}")))?;
+            let mut tx = self.store.begin().await?;
+            for (prev, outcome) in &outcomes {
+                match outcome {
+                    Outcome::Same => {}
+                    Outcome::Failed(e) => {
+                        state.failed += 1;
+                        first_error.get_or_insert_with(|| e.clone());
+                    }
+                    Outcome::Changed(next, changes) => {
+                        // A write since the batch was read has evaluated the rules already.
+                        if tx.update_record(next, prev.rev).await? {
+                            let entry = HistoryEntry { record_id: next.id, rev: next.rev, op: Op::Update, actor: SYSTEM_ACTOR, actor_email: None, at: now, changes: changes.clone() };
+                            tx.insert_history(&[entry]).await?;
+                            if has_parents {
+                                self.update_parents(&mut tx, form.key(), &[&next.data], SYSTEM_ACTOR, now).await?;
+                            }
+                            state.changed += 1;
+                        }
+                    }
+                }
+            }
+            state.scanned += outcomes.len() as i64;
+            state.after = Some(last);
+            tx.save_sweep(&state).await?;
+            tx.commit().await?;
+            progress(state.scanned, total.max(state.scanned));
+        }
+        state.finished_at = Some(self.clock.now());
+        let mut tx = self.store.begin().await?;
+        tx.save_sweep(&state).await?;
+        tx.commit().await?;
+        if let Some(e) = &first_error {
+            tracing::warn!(form = %form.key(), failed = state.failed, first = %e, "rules failed during the sweep");
+        }
+        tracing::info!(form = %form.key(), scanned = state.scanned, changed = state.changed, "sweep finished");
+        Ok(SweepReport { form: form.key().to_owned(), scanned: state.scanned, changed: state.changed, failed: state.failed, resumed, first_error })
+    }
+
+    /// Sweeps every form that is due: rules changed since the last sweep, a
+    /// sweep was cut off, or rules read the time and the form was not swept
+    /// yet today (UTC).
+    pub async fn sweep_due(&self) -> Result<Vec<SweepReport>> {
+        let today = self.clock.now().to_zoned(TimeZone::UTC).date();
+        let mut reports = Vec::new();
+        for form in self.all_forms().await? {
+            if form.rules.is_empty() {
+                continue;
+            }
+            let due = match self.store.sweep(form.key()).await? {
+                Some(s) if s.finished_at.is_none() => true,
+                Some(s) => form.rules.time_dependent() && s.started_at.to_zoned(TimeZone::UTC).date() < today,
+                None => form.rules.time_dependent(),
+            };
+            if due {
+                reports.push(self.sweep_form(form.key(), &|_, _| {}).await?);
+            }
+        }
+        Ok(reports)
+    }
+}
