@@ -103,11 +103,31 @@ async fn database(backend: Backend, dir: &tempfile::TempDir) -> Option<(String, 
 impl Server {
     /// A server with one admin signed in; `None` when the backend is unavailable (see [`database`]).
     pub async fn start(backend: Backend) -> Option<Server> {
+        Server::start_with(backend, Clock::System).await
+    }
+
+    /// A server whose clock stands at `now` until `POST /api/v1/dev/clock` moves it.
+    pub async fn start_at(backend: Backend, now: &str) -> Option<Server> {
+        Server::start_with(backend, Clock::manual(now.parse().unwrap())).await
+    }
+
+    pub async fn start_with(backend: Backend, clock: Clock) -> Option<Server> {
         let dir = tempfile::tempdir().unwrap();
         let (db_url, schema) = database(backend, &dir).await?;
-        let engine = Arc::new(Engine::open(&db_url, Clock::System).await.expect("engine opens"));
+        let engine = Arc::new(Engine::open(&db_url, clock).await.expect("engine opens"));
         engine.add_user(ADMIN, "admin", PASSWORD).await.unwrap();
         let (token, _) = engine.login(ADMIN, PASSWORD).await.unwrap();
+        Some(Server::serve(engine, token, db_url, schema, dir).await)
+    }
+
+    /// A second instance on the same database (its own engine and caches), as a
+    /// second `trellis serve` process sharing one PostgreSQL would be.
+    pub async fn second_instance(&self) -> Server {
+        let engine = Arc::new(Engine::open(&self.db_url, Clock::System).await.expect("engine opens"));
+        Server::serve(engine, self.token.clone(), self.db_url.clone(), None, tempfile::tempdir().unwrap()).await
+    }
+
+    async fn serve(engine: Arc<Engine>, token: String, db_url: String, schema: Option<String>, dir: tempfile::TempDir) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (router, _) = trellis_server::app(engine.clone());
@@ -119,7 +139,7 @@ impl Server {
             .await
             .unwrap();
         });
-        Some(Server { base, http: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(), token, engine, db_url, shutdown: Some(tx), task: Some(task), schema, _dir: dir })
+        Server { base, http: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(), token, engine, db_url, shutdown: Some(tx), task: Some(task), schema, _dir: dir }
     }
 
     /// Signals shutdown and waits until in-flight requests have finished.

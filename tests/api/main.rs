@@ -11,3 +11,5 @@ mod forms;
 mod list;
 mod ops;
 mod records;
+mod rules;
+mod sandbox;

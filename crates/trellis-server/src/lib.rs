@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 use trellis_engine::Engine;
@@ -61,6 +61,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::auth::router())
         .merge(routes::forms::router())
         .merge(routes::records::router())
+        .merge(routes::rules::router())
         .split_for_parts()
 }
 
@@ -77,6 +78,8 @@ pub fn app(engine: Arc<Engine>) -> (Router, AppState) {
         metrics: Arc::new(metrics::Metrics::default()),
         openapi: Arc::new(doc.to_pretty_json().expect("the OpenAPI document serializes")),
     };
+    let manual_clock = matches!(state.engine.clock(), trellis_engine::Clock::Manual(_));
+    let api = if manual_clock { api.route("/api/v1/dev/clock", post(routes::rules::set_clock)) } else { api };
     let router = api
         .route("/healthz", get(routes::ops::healthz))
         .route("/metrics", get(routes::ops::metrics))

@@ -33,6 +33,15 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, env = "TRELLIS_BIND", default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
+        /// `system`, or `manual` for tests and demos: time stands still until
+        /// `POST /api/v1/dev/clock {"now": …}` moves it (that route exists only then).
+        #[arg(long, default_value = "system", value_parser = ["system", "manual"])]
+        clock: String,
+    },
+    /// Segments and the other derived values of a form's rules.
+    Segments {
+        #[command(subcommand)]
+        command: SegmentsCommand,
     },
     /// Manage users.
     User {
@@ -41,6 +50,17 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SegmentsCommand {
+    /// Re-evaluate the form's rules over every record now, with a progress bar;
+    /// resumes a sweep that was cut off.
+    Refresh {
+        form: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,7 +91,8 @@ fn explain(e: EngineError) -> anyhow::Error {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { db, bind } => serve(&db.url, bind).await,
+        Command::Serve { db, bind, clock } => serve(&db.url, bind, &clock).await,
+        Command::Segments { command: SegmentsCommand::Refresh { form, db } } => refresh(&db.url, &form).await,
         Command::User { command: UserCommand::Add { email, role, password_stdin, db } } => {
             if !password_stdin {
                 bail!("pass --password-stdin and the password on standard input");
@@ -92,9 +113,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(url: &str, bind: SocketAddr) -> anyhow::Result<()> {
+async fn refresh(url: &str, form: &str) -> anyhow::Result<()> {
+    let engine = Engine::open(url, Clock::System).await.with_context(|| format!("opening {url}"))?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} records ({per_sec}, {eta} left)")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("sweeping {form}"));
+    let progress = |done: i64, total: i64| {
+        bar.set_length(total.max(0) as u64);
+        bar.set_position(done.max(0) as u64);
+    };
+    let report = engine.sweep_form(form, &progress).await.map_err(explain)?;
+    bar.finish_and_clear();
+    println!(
+        "{}: {} records, {} changed, {} failed{}",
+        report.form,
+        report.scanned,
+        report.changed,
+        report.failed,
+        if report.resumed { " (resumed an interrupted sweep)" } else { "" }
+    );
+    if let Some(e) = report.first_error {
+        println!("first failure: {e}");
+    }
+    engine.close().await;
+    Ok(())
+}
+
+/// How often the server looks for forms due a sweep.
+const SWEEP_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn serve(url: &str, bind: SocketAddr, clock: &str) -> anyhow::Result<()> {
     let started = Instant::now();
-    let engine = Arc::new(Engine::open(url, Clock::System).await.with_context(|| format!("opening {url}"))?);
+    let clock = if clock == "manual" { Clock::manual(jiff::Timestamp::now()) } else { Clock::System };
+    let manual = matches!(clock, Clock::Manual(_));
+    let engine = Arc::new(Engine::open(url, clock).await.with_context(|| format!("opening {url}"))?);
     if let Some((email, password)) = engine.ensure_first_admin().await.map_err(explain)? {
         println!("First start: created {email} with password {password}");
         println!("(shown once; sign in with POST /api/v1/auth/token, add users with `trellis user add`)");
@@ -107,7 +163,23 @@ async fn serve(url: &str, bind: SocketAddr) -> anyhow::Result<()> {
         engine.store().backend(),
         started.elapsed().as_millis()
     );
+    // With a manual clock, sweeps run when the clock is moved (POST /api/v1/dev/clock).
+    let sweeper = (!manual).then(|| {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = engine.sweep_due().await {
+                    tracing::error!(error = %e, "sweep failed; retrying at the next check");
+                }
+                tokio::time::sleep(SWEEP_CHECK).await;
+            }
+        })
+    });
     trellis_server::serve(listener, router, shutdown_signal()).await?;
+    if let Some(task) = sweeper {
+        task.abort();
+        let _ = task.await;
+    }
     engine.close().await;
     tracing::info!("stopped");
     Ok(())

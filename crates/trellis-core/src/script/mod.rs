@@ -362,6 +362,9 @@ mod tests {
         assert!(e.message.contains("limit"), "{e}");
         let e = run(&sb, "let a = [1]; loop { a += a; }", json!({})).unwrap_err();
         assert!(e.message.contains("limit"), "{e}");
+        // rhai does not check map sizes on indexed assignment; the operation limit bounds such a map.
+        let e = run(&sb, "let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; }", json!({})).unwrap_err();
+        assert!(e.message.contains("operations"), "{e}");
         let deep = format!("{}1{}", "(".repeat(200), ")".repeat(200));
         assert!(sb.compile(&deep).is_err());
     }

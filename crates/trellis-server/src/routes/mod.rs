@@ -4,3 +4,4 @@ pub mod auth;
 pub mod forms;
 pub mod ops;
 pub mod records;
+pub mod rules;
