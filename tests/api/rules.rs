@@ -183,7 +183,7 @@ async fn s8_health_and_churn_risk_move_with_follow_ups_and_time(b: Backend) {
     s.patch(&format!("/api/v1/forms/follow_up/records/{complaint}"), json!({"kind": "call"}), None).await.expect(200);
     assert_eq!(record(&s, &id).await["segments"]["health"], 100);
 
-    // 70 quiet days later the daily sweep lowers health and raises the churn-risk flag.
+    // 71 quiet days after the last contact the daily sweep lowers health and raises the churn-risk flag.
     let moved = s.post("/api/v1/dev/clock", json!({"now": "2027-01-31T08:00:00Z"})).await.expect(200);
     assert!(moved.body["swept"].as_array().unwrap().iter().any(|r| r["form"] == "customer" && r["changed"] == 1), "{}", moved.body);
     let c = record(&s, &id).await;

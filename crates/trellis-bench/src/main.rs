@@ -8,7 +8,11 @@
 //!   is already there), then measures filtered, sorted, keyset-paged lists on
 //!   an indexed field, and a few queries on a non-indexed field for contrast.
 //!
+//! - `rules`: the rules engine — rule cost per write, runaway scripts, the sweep.
+//!
 //! See `docs/benchmarks.md` for the method and the numbers.
+
+mod rules;
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -68,6 +72,18 @@ enum Cmd {
         /// First-page queries (each followed by its page 2 through the cursor).
         #[arg(long, default_value_t = 300)]
         queries: usize,
+    },
+    /// Rules: cost per write (S8 health score), runaway scripts, the sweep.
+    Rules {
+        /// sqlite://FILE or postgres://…
+        #[arg(long)]
+        db: String,
+        /// Customers the sweep runs over; loading is skipped when the form already holds them.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: usize,
+        /// Timed single writes per variant.
+        #[arg(long, default_value_t = 3000)]
+        writes: usize,
     },
 }
 
@@ -527,5 +543,6 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::Write { db, n, warmup, rounds } => write_bench(&db, n, warmup, rounds).await,
         Cmd::List { db, records, batch, queries } => list_bench(&db, records, batch, queries).await,
+        Cmd::Rules { db, records, writes } => rules::rules_bench(&db, records, writes).await,
     }
 }

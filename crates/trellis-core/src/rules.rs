@@ -155,7 +155,7 @@ impl Rules {
     pub fn time_dependent(&self) -> bool {
         self.computed.iter().any(|r| r.script.reads_now)
             || self.segments.iter().any(|(r, _)| r.script.reads_now)
-            || self.rollups.iter().any(|r| r.def.within_days.is_some())
+            || self.rollups.iter().any(|r| r.def.within_days.is_some() || r.filter.as_ref().is_some_and(|f| f.script.reads_now))
     }
 
     pub fn is_empty(&self) -> bool {

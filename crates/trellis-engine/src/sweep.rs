@@ -14,7 +14,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
-use trellis_core::query::{Filter, ListQuery, Lit, Meta, SortKey, Target};
+use trellis_core::query::{Cmp, Filter, ListQuery, Lit, Meta, SortKey, Target};
 use trellis_core::{CompiledForm, HistoryEntry, Op, Record, diff};
 use trellis_store::SweepState;
 use uuid::Uuid;
@@ -82,16 +82,24 @@ fn reevaluate(form: &CompiledForm, batch: Vec<Record>, mut children: HashMap<Str
 
 impl Engine {
     /// The children every rollup of `form` needs for a batch of parents, by `from.via` and parent id.
+    /// A batch is a run of consecutive ids, and a link is stored as the id's
+    /// text, whose order is the id's order: one range scan over the link's
+    /// index finds every child of the batch (and of no other live parent).
     async fn batch_children(&self, form: &CompiledForm, parents: &[Record]) -> Result<HashMap<String, HashMap<String, Vec<Record>>>> {
         let mut out: HashMap<String, HashMap<String, Vec<Record>>> = HashMap::new();
+        let (Some(first), Some(last)) = (parents.first(), parents.last()) else { return Ok(out) };
         for r in &form.rules.rollups {
             let k = format!("{}.{}", r.def.from, r.def.via);
             if out.contains_key(&k) {
                 continue;
             }
-            let ids: Vec<Lit> = parents.iter().map(|p| Lit::Json(p.id.to_string().into())).collect();
+            let via = || Target::Data(r.def.via.clone());
+            let bound = |id: Uuid| Lit::Json(id.to_string().into());
             let q = ListQuery {
-                filter: Some(Filter::In { target: Target::Data(r.def.via.clone()), values: ids, negated: false }),
+                filter: Some(Filter::All(vec![
+                    Filter::Compare { target: via(), op: Cmp::Gte, value: bound(first.id) },
+                    Filter::Compare { target: via(), op: Cmp::Lte, value: bound(last.id) },
+                ])),
                 sort: vec![SortKey { target: Target::Meta(Meta::Id), desc: false }],
                 after: None,
                 limit: u32::MAX,
@@ -108,6 +116,13 @@ impl Engine {
         Ok(out)
     }
 
+    /// The batch of records after `after`, with the children their rollups need.
+    async fn fetch(&self, form: &CompiledForm, after: Option<Uuid>) -> Result<(Vec<Record>, HashMap<String, HashMap<String, Vec<Record>>>)> {
+        let batch = self.store.list(form.key(), &batch_query(after)).await?;
+        let children = self.batch_children(form, &batch).await?;
+        Ok((batch, children))
+    }
+
     /// Sweeps one form now, resuming an unfinished sweep. `progress` hears
     /// `(records done, live records)` after every batch.
     pub async fn sweep_form(&self, form: &str, progress: &(dyn Fn(i64, i64) + Send + Sync)) -> Result<SweepReport> {
@@ -120,15 +135,18 @@ impl Engine {
         };
         let has_parents = !self.all_forms().await?.iter().all(|p| p.rules.rollups.iter().all(|r| r.def.from != form.key()));
         let mut first_error = None;
+        let mut current = self.fetch(&form, state.after).await?;
         loop {
-            let batch = self.store.list(form.key(), &batch_query(state.after)).await?;
+            let (batch, children) = current;
             let Some(last) = batch.last().map(|r| r.id) else { break };
-            let children = self.batch_children(&form, &batch).await?;
             let compiled = Arc::clone(&form);
-            let outcomes = tokio::task::spawn_blocking(move || reevaluate(&compiled, batch, children, now))
-                .await
-                .map_err(|e| EngineError::Internal(format!("sweep evaluation: {e}")))?;
+            // Evaluate this batch on a blocking thread while the next one is read.
+            let evaluation = tokio::task::spawn_blocking(move || reevaluate(&compiled, batch, children, now));
+            let (outcomes, next) = tokio::join!(evaluation, self.fetch(&form, Some(last)));
+            let outcomes = outcomes.map_err(|e| EngineError::Internal(format!("sweep evaluation: {e}")))?;
+            current = next?;
             let mut tx = self.store.begin().await?;
+            let mut history = Vec::new();
             for (prev, outcome) in &outcomes {
                 match outcome {
                     Outcome::Same => {}
@@ -139,8 +157,7 @@ impl Engine {
                     Outcome::Changed(next, changes) => {
                         // A write since the batch was read has evaluated the rules already.
                         if tx.update_record(next, prev.rev).await? {
-                            let entry = HistoryEntry { record_id: next.id, rev: next.rev, op: Op::Update, actor: SYSTEM_ACTOR, actor_email: None, at: now, changes: changes.clone() };
-                            tx.insert_history(&[entry]).await?;
+                            history.push(HistoryEntry { record_id: next.id, rev: next.rev, op: Op::Update, actor: SYSTEM_ACTOR, actor_email: None, at: now, changes: changes.clone() });
                             if has_parents {
                                 self.update_parents(&mut tx, form.key(), &[&next.data], SYSTEM_ACTOR, now).await?;
                             }
@@ -149,6 +166,7 @@ impl Engine {
                     }
                 }
             }
+            tx.insert_history(&history).await?;
             state.scanned += outcomes.len() as i64;
             state.after = Some(last);
             tx.save_sweep(&state).await?;

@@ -35,11 +35,12 @@ fn utc_today() -> Date {
 /// (its UTC date).
 pub fn parse_date(s: &str) -> Option<Date> {
     let s = s.trim();
-    if let Ok(d) = s.parse::<Date>() {
-        return Some(d);
-    }
+    // A time first: jiff would read the date of "…T01:00:00+08:00" as written, not in UTC.
     if let Ok(t) = s.parse::<Timestamp>() {
         return Some(t.to_zoned(TimeZone::UTC).date());
+    }
+    if let Ok(d) = s.parse::<Date>() {
+        return Some(d);
     }
     if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
         let n = |r: std::ops::Range<usize>| s[r].parse::<i16>().ok();
@@ -270,6 +271,7 @@ mod tests {
         assert_eq!(eval("next_anniversary(record.leap)", r.clone()), json!("2027-02-28"));
         assert_eq!(eval("parse_date(\"2026年1月31日\")", r.clone()), json!("2026-01-31"));
         assert_eq!(eval("parse_date(\"20260131\")", r.clone()), json!("2026-01-31"));
+        assert_eq!(eval("parse_date(\"2026-11-24T01:00:00+08:00\")", r.clone()), json!("2026-11-23"));
         assert_eq!(eval("parse_date(\"31 Jan\")", r.clone()), Value::Null);
         assert_eq!(eval("[year(record.end), month(record.end), day(record.end), weekday(record.end), day_of_year(\"2026-02-01\")]", r), json!([2026, 12, 23, 3, 32]));
     }
