@@ -65,3 +65,25 @@ async fn serve_creates_the_database_and_a_first_admin_then_user_add_works() {
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(child.wait().unwrap().success());
 }
+
+#[tokio::test]
+async fn segments_refresh_sweeps_a_form_from_the_command_line() {
+    let Some(s) = crate::harness::Server::start(crate::harness::Backend::Sqlite).await else { return };
+    let mut form = json!({"key": "customer", "schema": {"type": "object", "properties": {"spend": {"type": "number"}}},
+        "segments": {"tier": {"kind": "label", "script": "if record.spend > 100 { \"A\" } else { \"B\" }"}}});
+    s.post("/api/v1/forms", form.clone()).await.expect(201);
+    let id = s.post("/api/v1/forms/customer/records", json!({"spend": 500})).await.expect(201).body["id"].as_str().unwrap().to_owned();
+    form["segments"]["tier"]["script"] = json!("if record.spend > 1000 { \"A\" } else { \"B\" }");
+    s.put("/api/v1/forms/customer", form).await.expect(200);
+
+    let out = Command::new(BIN).args(["segments", "refresh", "customer", "--db", &s.db_url]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "customer: 1 records, 1 changed, 0 failed");
+    let r = s.get(&format!("/api/v1/forms/customer/records/{id}")).await.expect(200);
+    assert_eq!(r.body["segments"]["tier"], "B");
+
+    let out = Command::new(BIN).args(["segments", "refresh", "nope", "--db", &s.db_url]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("there is no form 'nope'"));
+    s.stop().await;
+}
