@@ -108,8 +108,8 @@ pub struct RuleFailure {
 }
 
 impl RuleFailure {
-    fn new(form: &str, rule: &Rule, section: &str, error: ScriptError) -> Self {
-        RuleFailure { form: form.to_owned(), rule: format!("{section}.{}", rule.key), pointer: rule.pointer.clone(), error }
+    fn new(form: &str, rule: &Rule, section: &str, error: ScriptError) -> Box<Self> {
+        Box::new(RuleFailure { form: form.to_owned(), rule: format!("{section}.{}", rule.key), pointer: rule.pointer.clone(), error })
     }
 
     pub fn message(&self) -> String {
@@ -163,7 +163,7 @@ impl Rules {
     }
 
     /// Evaluates the computed fields into `data` and returns the segments.
-    pub fn evaluate(&self, form: &str, data: &mut Map<String, Value>, now: Timestamp) -> Result<Map<String, Value>, RuleFailure> {
+    pub fn evaluate(&self, form: &str, data: &mut Map<String, Value>, now: Timestamp) -> Result<Map<String, Value>, Box<RuleFailure>> {
         let mut segments = Map::new();
         if self.computed.is_empty() && self.segments.is_empty() {
             return Ok(segments);
@@ -183,7 +183,7 @@ impl Rules {
                 Some(kind) => (Target::Segments, segment_value(kind, value).map_err(|m| RuleFailure::new(form, rule, section, ScriptError::plain(m)))?),
             };
             results.push((target, rule.key.clone(), value.clone()));
-            Ok(Some((target, rule.key.clone(), value)))
+            Ok::<_, Box<RuleFailure>>(Some((target, rule.key.clone(), value)))
         })?;
         for (target, key, value) in results {
             let map = if target == Target::Record { &mut *data } else { &mut segments };
@@ -270,7 +270,7 @@ fn order(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
 
 impl CompiledRollup {
     /// The rollup's value over the live children of one parent.
-    pub fn aggregate(&self, parent_form: &str, children: &[Record], now: Timestamp) -> Result<Value, RuleFailure> {
+    pub fn aggregate(&self, parent_form: &str, children: &[Record], now: Timestamp) -> Result<Value, Box<RuleFailure>> {
         let def = &self.def;
         let since = def.within_days.map(|d| now.saturating_sub(jiff::SignedDuration::from_hours(24 * i64::from(d))).unwrap_or(Timestamp::MIN));
         let mut kept: Vec<(&Record, Option<Timestamp>)> = Vec::new();

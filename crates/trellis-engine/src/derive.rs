@@ -7,6 +7,7 @@
 //! the parent's computed fields and segments; a parent that is itself a child
 //! passes the change up, a bounded number of levels.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
 use jiff::Timestamp;
@@ -65,9 +66,8 @@ impl Engine {
         let mut out = HashMap::new();
         for r in parent.rules.rollups.iter().filter(|r| from.is_none_or(|f| r.def.from == f)) {
             let k = format!("{}.{}", r.def.from, r.def.via);
-            if !out.contains_key(&k) {
-                let kids = tx.list(&r.def.from, &children_query(&r.def.via, id)).await?;
-                out.insert(k, kids);
+            if let Entry::Vacant(slot) = out.entry(k) {
+                slot.insert(tx.list(&r.def.from, &children_query(&r.def.via, id)).await?);
             }
         }
         Ok(out)

@@ -29,7 +29,7 @@ pub enum EngineError {
     Stale { expected: i64, current: i64 },
     /// A rule failed while evaluating a record: the write is refused.
     #[error("{}", .0.message())]
-    Rule(trellis_core::rules::RuleFailure),
+    Rule(Box<trellis_core::rules::RuleFailure>),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]

@@ -70,10 +70,7 @@ impl Engine {
         trellis_core::script::set_monotonic_clock(|| STARTED.elapsed());
         let store = Store::connect(url).await?;
         let forms = Arc::new(FormCache::default());
-        let listener = match store.listen_definitions().await? {
-            Some(listener) => Some(tokio::spawn(listen(listener, Arc::downgrade(&forms)))),
-            None => None,
-        };
+        let listener = store.listen_definitions().await?.map(|l| tokio::spawn(listen(l, Arc::downgrade(&forms))));
         Ok(Engine { store, clock, forms, listener: Mutex::new(listener) })
     }
 
@@ -92,7 +89,8 @@ impl Engine {
 
     /// Closes the database connections, after in-flight work has finished.
     pub async fn close(&self) {
-        if let Some(task) = self.listener.lock().expect("listener").take() {
+        let listener = self.listener.lock().expect("listener").take();
+        if let Some(task) = listener {
             task.abort();
             let _ = task.await;
         }

@@ -239,8 +239,8 @@ impl Engine {
         let mut out = HashMap::new();
         for r in &form.rules.rollups {
             let k = format!("{}.{}", r.def.from, r.def.via);
-            if !out.contains_key(&k) {
-                out.insert(k, self.store.list(&r.def.from, &crate::derive::children_query(&r.def.via, id)).await?);
+            if let std::collections::hash_map::Entry::Vacant(slot) = out.entry(k) {
+                slot.insert(self.store.list(&r.def.from, &crate::derive::children_query(&r.def.via, id)).await?);
             }
         }
         Ok(out)

@@ -440,17 +440,6 @@ pub(crate) async fn insert_history(tx: &mut SqliteTx, entries: &[HistoryEntry]) 
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times_are_fixed_width() {
-        let t: jiff::Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
-        assert_eq!(super::fmt_ts(t), "2026-11-23T10:00:00.000000Z");
-        let t: jiff::Timestamp = "2026-11-23T10:00:00.5Z".parse().unwrap();
-        assert_eq!(super::fmt_ts(t), "2026-11-23T10:00:00.500000Z");
-    }
-}
-
 pub(crate) async fn save_sweep(tx: &mut SqliteTx, s: &SweepState) -> Result<()> {
     sqlx::query(
         "INSERT INTO sweeps (form, started_at, after_id, scanned, changed, failed, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -467,4 +456,15 @@ pub(crate) async fn save_sweep(tx: &mut SqliteTx, s: &SweepState) -> Result<()> 
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_fixed_width() {
+        let t: jiff::Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
+        assert_eq!(super::fmt_ts(t), "2026-11-23T10:00:00.000000Z");
+        let t: jiff::Timestamp = "2026-11-23T10:00:00.5Z".parse().unwrap();
+        assert_eq!(super::fmt_ts(t), "2026-11-23T10:00:00.500000Z");
+    }
 }
