@@ -325,6 +325,47 @@ async fn a_rules_change_is_applied_to_existing_records_by_the_sweep(b: Backend) 
     s.stop().await;
 }
 
+async fn a_sweep_cut_off_resumes_after_its_last_batch(b: Backend) {
+    let Some(s) = Server::start_at(b, START).await else { return };
+    crm(&s).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(add(&s, "customer", json!({"name": format!("c{i}"), "phone": format!("1310013100{i}"), "annual_spend": 30000})).await);
+    }
+    let mut changed = customer(true);
+    changed["segments"]["tier"]["script"] = json!("\"Z\"");
+    s.put("/api/v1/forms/customer", changed).await.expect(200);
+    // As if a sweep had committed a batch ending at the second record and the process had died.
+    let mut tx = s.engine.store().begin().await.unwrap();
+    let cut = trellis_store::SweepState {
+        form: "customer".into(),
+        started_at: START.parse().unwrap(),
+        after: Some(ids[1].parse().unwrap()),
+        scanned: 2,
+        changed: 0,
+        failed: 0,
+        finished_at: None,
+    };
+    tx.save_sweep(&cut).await.unwrap();
+    tx.commit().await.unwrap();
+    let r = s.post("/api/v1/forms/customer/segments/refresh", json!({})).await.expect(200);
+    assert_eq!((r.body["resumed"].clone(), r.body["scanned"].clone(), r.body["changed"].clone()), (json!(true), json!(5), json!(3)), "{}", r.body);
+    let tiers: Vec<Value> = tiers_of(&s, &ids).await;
+    assert_eq!(tiers, [json!("B"), json!("B"), json!("Z"), json!("Z"), json!("Z")]);
+    // The next sweep starts from the beginning.
+    let r = s.post("/api/v1/forms/customer/segments/refresh", json!({})).await.expect(200);
+    assert_eq!((r.body["resumed"].clone(), r.body["scanned"].clone(), r.body["changed"].clone()), (json!(false), json!(5), json!(2)));
+    s.stop().await;
+}
+
+async fn tiers_of(s: &Server, ids: &[String]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for id in ids {
+        out.push(record(s, id).await["segments"]["tier"].clone());
+    }
+    out
+}
+
 async fn a_definition_change_reaches_other_instances(b: Backend) {
     if b == Backend::Sqlite {
         return; // one process owns a SQLite file; instances share PostgreSQL.
@@ -364,5 +405,6 @@ both!(
     scripts_test_runs_against_samples_and_stored_records,
     simulate_reports_how_tiers_would_move_and_writes_nothing,
     a_rules_change_is_applied_to_existing_records_by_the_sweep,
+    a_sweep_cut_off_resumes_after_its_last_batch,
     a_definition_change_reaches_other_instances,
 );
