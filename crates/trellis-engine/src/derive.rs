@@ -56,9 +56,12 @@ pub(crate) fn set_rollups(form: &CompiledForm, data: &mut Map<String, Value>, ch
 }
 
 impl Engine {
-    /// The forms with a rollup over records of `child`.
-    async fn rollup_parents(&self, child: &str) -> Result<Vec<std::sync::Arc<CompiledForm>>> {
-        Ok(self.all_forms().await?.into_iter().filter(|p| p.rules.rollups.iter().any(|r| r.def.from == child)).collect())
+    /// The forms with a rollup over records of `child`, by key: every writer
+    /// locks parents in the same order.
+    pub(crate) async fn rollup_parents(&self, child: &str) -> Result<Vec<std::sync::Arc<CompiledForm>>> {
+        let mut parents: Vec<_> = self.all_forms().await?.into_iter().filter(|p| p.rules.rollups.iter().any(|r| r.def.from == child)).collect();
+        parents.sort_by(|a, b| a.key().cmp(b.key()));
+        Ok(parents)
     }
 
     /// Loads, inside `tx`, the children every rollup of `parent` over `from` needs, keyed `form.via`.
@@ -87,8 +90,8 @@ impl Engine {
                     }
                     let mut changed = Vec::new();
                     for id in ids {
-                        if let Some(data) = self.refresh_parent(tx, &parent, id, &child, actor, now).await? {
-                            changed.push(data);
+                        if let Some(r) = self.refresh_record(tx, &parent, id, Some(&child), actor, now).await? {
+                            changed.push(r.data);
                         }
                     }
                     if !changed.is_empty() {
@@ -104,16 +107,17 @@ impl Engine {
         Ok(())
     }
 
-    /// Recomputes one parent's rollups over `child`; stores it when anything
-    /// changed and returns its data before and after.
-    async fn refresh_parent(&self, tx: &mut Tx, parent: &CompiledForm, id: Uuid, child: &str, actor: Uuid, now: Timestamp) -> Result<Option<Map<String, Value>>> {
+    /// Locks a live record and recomputes its rollups (over the children of
+    /// `from` only, or all), computed fields and segments from what is in the
+    /// transaction; stores it with a history entry when anything changed.
+    pub(crate) async fn refresh_record(&self, tx: &mut Tx, parent: &CompiledForm, id: Uuid, from: Option<&str>, actor: Uuid, now: Timestamp) -> Result<Option<Record>> {
         let Some(prev) = tx.record_for_update(parent.key(), id).await? else { return Ok(None) };
         if prev.deleted_at.is_some() {
             return Ok(None);
         }
-        let children = Self::load_children(tx, parent, id, Some(child)).await?;
+        let children = Self::load_children(tx, parent, id, from).await?;
         let mut data = prev.data.clone();
-        set_rollups(parent, &mut data, &children, Some(child), now)?;
+        set_rollups(parent, &mut data, &children, from, now)?;
         let segments = evaluate(parent, &mut data, now)?;
         let changes = diff::record_changes((&prev.data, &prev.segments), (&data, &segments));
         if changes.is_empty() {
@@ -124,6 +128,6 @@ impl Engine {
             return Err(EngineError::Stale { expected: prev.rev, current: prev.rev + 1 });
         }
         tx.insert_history(&[HistoryEntry { record_id: id, rev: next.rev, op: Op::Update, actor, actor_email: None, at: now, changes }]).await?;
-        Ok(Some(next.data))
+        Ok(Some(next))
     }
 }

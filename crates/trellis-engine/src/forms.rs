@@ -45,8 +45,9 @@ impl Engine {
         if !key::is_valid(key, key::MAX_FORM_KEY) {
             return Err(missing());
         }
+        let epoch = self.forms.epoch.load(Ordering::SeqCst);
         let stored = self.store.form(key).await?.ok_or_else(missing)?;
-        Ok(self.cache(compile_stored(stored)?))
+        Ok(self.cache(compile_stored(stored)?, epoch))
     }
 
     /// Every form, compiled (rollups need the forms that read a given child form).
@@ -54,18 +55,28 @@ impl Engine {
         if self.forms.complete.load(Ordering::SeqCst) {
             return Ok(self.forms.map.read().expect("form cache").values().cloned().collect());
         }
+        let epoch = self.forms.epoch.load(Ordering::SeqCst);
         let stored = self.store.forms().await?;
         let mut out = Vec::with_capacity(stored.len());
         for s in stored {
-            out.push(self.cache(compile_stored(s)?));
+            out.push(self.cache(compile_stored(s)?, epoch));
         }
-        self.forms.complete.store(true, Ordering::SeqCst);
+        let map = self.forms.map.read().expect("form cache");
+        if self.forms.epoch.load(Ordering::SeqCst) == epoch {
+            self.forms.complete.store(true, Ordering::SeqCst);
+        }
+        drop(map);
         Ok(out)
     }
 
-    fn cache(&self, compiled: CompiledForm) -> Arc<CompiledForm> {
+    /// Caches a compiled form read from the store when `epoch` began, unless
+    /// a change was heard since (then it serves this request only).
+    fn cache(&self, compiled: CompiledForm, epoch: u64) -> Arc<CompiledForm> {
         let compiled = Arc::new(compiled);
         let mut cache = self.forms.map.write().expect("form cache");
+        if self.forms.epoch.load(Ordering::SeqCst) != epoch {
+            return compiled;
+        }
         match cache.get(compiled.key()) {
             Some(current) if current.version > compiled.version => current.clone(),
             _ => {
@@ -191,7 +202,7 @@ impl Engine {
         tx.commit().await?;
         let version = compiled.version;
         let def = compiled.def.clone();
-        self.cache(compiled);
+        self.cache(compiled, self.forms.epoch.load(Ordering::SeqCst));
         tracing::info!(form = %def.key, version, actor = %actor.email, "form saved");
         Ok(FormInfo { version, definition: def, updated_at: at })
     }

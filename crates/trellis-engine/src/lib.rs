@@ -37,12 +37,16 @@ pub(crate) struct FormCache {
     pub(crate) map: RwLock<HashMap<String, Arc<CompiledForm>>>,
     /// Whether `map` holds every form (rollups need to find the forms that read a child form).
     pub(crate) complete: AtomicBool,
+    /// Bumped by every [`FormCache::forget`]: what was read from the store
+    /// before a bump may be stale, and is used once but not cached.
+    pub(crate) epoch: std::sync::atomic::AtomicU64,
 }
 
 impl FormCache {
     /// Forgets one form (or all): another instance changed it.
     fn forget(&self, key: Option<&str>) {
         let mut map = self.map.write().expect("form cache");
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         match key {
             Some(k) => {
                 map.remove(k);
@@ -95,6 +99,17 @@ impl Engine {
             let _ = task.await;
         }
         self.store.close().await;
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // The listener holds a pool connection; an engine dropped without `close` lets it go too.
+        if let Ok(mut listener) = self.listener.lock()
+            && let Some(task) = listener.take()
+        {
+            task.abort();
+        }
     }
 }
 

@@ -317,10 +317,16 @@ impl Engine {
     /// Brings a deleted record back, unless a live record took its unique key meanwhile.
     pub async fn restore_record(&self, actor: &Actor, form: &str, id: Uuid) -> Result<Record> {
         let form = self.form(form).await?;
-        let (tx, prev) = self.lock(&form, id, true, None).await?;
+        let (mut tx, prev) = self.lock(&form, id, true, None).await?;
         let now = self.clock.now();
-        let next = Record { rev: prev.rev + 1, updated_by: actor.id, updated_at: now, deleted_at: None, ..prev.clone() };
-        self.commit_change(&form, tx, &prev, Change { next, prev_rev: prev.rev, op: Op::Restore, changes: Map::new() }).await
+        // Its children may have changed while it was in the trash.
+        let mut data = prev.data.clone();
+        let children = Self::load_children(&mut tx, &form, id, None).await?;
+        derive::set_rollups(&form, &mut data, &children, None, now)?;
+        let segments = derive::evaluate(&form, &mut data, now)?;
+        let changes = diff::record_changes((&prev.data, &prev.segments), (&data, &segments));
+        let next = Record { rev: prev.rev + 1, data, segments, updated_by: actor.id, updated_at: now, deleted_at: None, ..prev.clone() };
+        self.commit_change(&form, tx, &prev, Change { next, prev_rev: prev.rev, op: Op::Restore, changes }).await
     }
 
     /// One page of records matching a filter, in a sort order, after a cursor.

@@ -134,6 +134,10 @@ impl Engine {
             _ => (SweepState { form: form.key().to_owned(), started_at: now, after: None, scanned: 0, changed: 0, failed: 0, finished_at: None }, false),
         };
         let has_parents = !self.all_forms().await?.iter().all(|p| p.rules.rollups.iter().all(|r| r.def.from != form.key()));
+        // Claim the row: a rules change that resets it later stops this sweep (checked per batch).
+        let mut tx = self.store.begin().await?;
+        tx.save_sweep(&state).await?;
+        tx.commit().await?;
         let mut first_error = None;
         let mut current = self.fetch(&form, state.after).await?;
         loop {
@@ -145,8 +149,16 @@ impl Engine {
             let (outcomes, next) = tokio::join!(evaluation, self.fetch(&form, Some(last)));
             let outcomes = outcomes.map_err(|e| EngineError::Internal(format!("sweep evaluation: {e}")))?;
             current = next?;
+            // A rules change since this sweep began resets its row; the new sweep takes over.
+            let row = self.store.sweep(form.key()).await?;
+            if row.as_ref().is_none_or(|r| r.started_at != state.started_at || r.after != state.after) {
+                tracing::info!(form = %form.key(), "sweep superseded by a newer one (the rules changed)");
+                return Ok(SweepReport { form: form.key().to_owned(), scanned: state.scanned, changed: state.changed, failed: state.failed, resumed, first_error });
+            }
             let mut tx = self.store.begin().await?;
             let mut history = Vec::new();
+            let mut moved = Vec::new();
+            // The batch's own rows first, parents after: the same order as a user's write (child, then parent).
             for (prev, outcome) in &outcomes {
                 match outcome {
                     Outcome::Same => {}
@@ -155,18 +167,41 @@ impl Engine {
                         first_error.get_or_insert_with(|| e.clone());
                     }
                     Outcome::Changed(next, changes) => {
-                        // A write since the batch was read has evaluated the rules already.
                         if tx.update_record(next, prev.rev).await? {
                             history.push(HistoryEntry { record_id: next.id, rev: next.rev, op: Op::Update, actor: SYSTEM_ACTOR, actor_email: None, at: now, changes: changes.clone() });
-                            if has_parents {
-                                self.update_parents(&mut tx, form.key(), &[&next.data], SYSTEM_ACTOR, now).await?;
-                            }
+                            moved.push(next.data.clone());
                             state.changed += 1;
+                            continue;
+                        }
+                        // Written since the batch was read: evaluate again from what is stored now.
+                        match self.refresh_record(&mut tx, &form, prev.id, None, SYSTEM_ACTOR, now).await {
+                            Ok(Some(r)) => {
+                                moved.push(r.data);
+                                state.changed += 1;
+                            }
+                            Ok(None) => {}
+                            Err(EngineError::Rule(f)) => {
+                                state.failed += 1;
+                                first_error.get_or_insert_with(|| f.message());
+                            }
+                            Err(e) => return Err(e),
                         }
                     }
                 }
             }
             tx.insert_history(&history).await?;
+            if has_parents && !moved.is_empty() {
+                let datas: Vec<&serde_json::Map<String, serde_json::Value>> = moved.iter().collect();
+                match self.update_parents(&mut tx, form.key(), &datas, SYSTEM_ACTOR, now).await {
+                    Ok(()) => {}
+                    // A parent's rule fails: its parents keep their values; the sweep goes on.
+                    Err(EngineError::Rule(f)) => {
+                        state.failed += 1;
+                        first_error.get_or_insert_with(|| f.message());
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             state.scanned += outcomes.len() as i64;
             state.after = Some(last);
             tx.save_sweep(&state).await?;
@@ -200,7 +235,11 @@ impl Engine {
                 None => form.rules.time_dependent(),
             };
             if due {
-                reports.push(self.sweep_form(form.key(), &|_, _| {}).await?);
+                // One form's failure must not keep the others from their sweep.
+                match self.sweep_form(form.key(), &|_, _| {}).await {
+                    Ok(r) => reports.push(r),
+                    Err(e) => tracing::error!(form = %form.key(), error = %e, "sweep failed; it resumes at the next check"),
+                }
             }
         }
         Ok(reports)

@@ -9,7 +9,7 @@
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan};
+use jiff::Timestamp;
 use rhai::{Array, Dynamic, Engine, FLOAT, INT, ImmutableString, Map};
 
 use super::current_now;
@@ -102,8 +102,9 @@ fn register_dates(engine: &mut Engine) {
             INT::from(today.year() - born.year()) - INT::from(before_birthday)
         }))
     });
-    engine.register_fn("add_days", |v: Dynamic, n: INT| shift(&v, |d| d.checked_add(n.days()).ok()));
-    engine.register_fn("add_months", |v: Dynamic, n: INT| shift(&v, |d| d.checked_add(n.months()).ok()));
+    // `try_*`: a number typed into a record must not be able to panic the engine.
+    engine.register_fn("add_days", |v: Dynamic, n: INT| shift(&v, |d| jiff::Span::new().try_days(n).ok().and_then(|s| d.checked_add(s).ok())));
+    engine.register_fn("add_months", |v: Dynamic, n: INT| shift(&v, |d| jiff::Span::new().try_months(n).ok().and_then(|s| d.checked_add(s).ok())));
     engine.register_fn("year", |v: Dynamic| or_unit(date_of(&v).map(|d| INT::from(d.year()))));
     engine.register_fn("month", |v: Dynamic| or_unit(date_of(&v).map(|d| INT::from(d.month()))));
     engine.register_fn("day", |v: Dynamic| or_unit(date_of(&v).map(|d| INT::from(d.day()))));
@@ -265,6 +266,8 @@ mod tests {
         assert_eq!(eval("age(record.born)", r.clone()), json!(35));
         assert_eq!(eval("add_days(\"2026-01-31\", 1)", r.clone()), json!("2026-02-01"));
         assert_eq!(eval("add_months(\"2026-01-31\", 1)", r.clone()), json!("2026-02-28"));
+        assert_eq!(eval("add_days(\"2026-01-31\", 9223372036854775807)", r.clone()), Value::Null);
+        assert_eq!(eval("add_months(record.last, -9000000)", r.clone()), Value::Null);
         assert_eq!(eval("add_days(record.last, 2)", r.clone()), json!("2026-11-15T10:00:00Z"));
         assert_eq!(eval("next_anniversary(record.born)", r.clone()), json!("2026-11-24"));
         assert_eq!(eval("days_to_anniversary(record.born)", r.clone()), json!(1));

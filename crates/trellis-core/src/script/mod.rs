@@ -171,6 +171,7 @@ impl Sandbox {
             .disable_symbol("eval")
             .disable_symbol("import")
             .disable_symbol("export")
+
             .on_print(|_| {})
             .on_debug(|_, _, _| {});
         if let Some(clock) = monotonic.clone() {
@@ -183,6 +184,12 @@ impl Sandbox {
             });
         }
         helpers::register(&mut engine);
+        // rhai's core library can block the thread (`sleep`) and read the system clock
+        // (`timestamp`); functions registered here are found before the library's.
+        let refuse = |name: &'static str| move || -> Result<(), Box<EvalAltResult>> { Err(format!("{name} is not available in rules").into()) };
+        engine.register_fn("sleep", move |_: rhai::INT| refuse("sleep")());
+        engine.register_fn("sleep", move |_: rhai::FLOAT| refuse("sleep")());
+        engine.register_fn("timestamp", move || refuse("timestamp")());
         Sandbox { engine, limits, monotonic }
     }
 
@@ -255,13 +262,21 @@ impl Sandbox {
     }
 
     fn eval(&self, script: &Script, scope: &mut Scope<'_>, now: Timestamp) -> Result<Value, ScriptError> {
+        /// Puts back the evaluation state of this thread however the evaluation ends.
+        struct Restore(Option<(Timestamp, Option<Duration>)>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                CURRENT.with(|c| c.set(self.0));
+            }
+        }
         let deadline = self.monotonic.as_ref().map(|m| m() + self.limits.deadline);
-        let previous = CURRENT.with(|c| c.replace(Some((now, deadline))));
-        let out = self.engine.eval_ast_with_scope::<Dynamic>(scope, &script.ast);
-        CURRENT.with(|c| c.set(previous));
+        let _restore = Restore(CURRENT.with(|c| c.replace(Some((now, deadline)))));
+        // A panic in rhai or a helper must refuse one write, not take down a worker mid-transaction.
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.engine.eval_ast_with_scope::<Dynamic>(scope, &script.ast)));
         match out {
-            Ok(v) => from_dynamic(&v),
-            Err(e) => Err(self.explain(*e)),
+            Ok(Ok(v)) => from_dynamic(&v),
+            Ok(Err(e)) => Err(self.explain(*e)),
+            Err(_) => Err(ScriptError::plain("the script failed inside the engine (a bug in Trellis; it has been refused safely)")),
         }
     }
 
@@ -347,6 +362,10 @@ mod tests {
         let sb = Sandbox::default();
         assert!(sb.compile("eval(\"1\")").is_err());
         assert!(sb.compile("import \"x\" as y; 1").is_err());
+        for src in ["sleep(1000)", "sleep(0.5)", "timestamp()", "let f = Fn(\"sleep\"); f.call(1000)", "call(Fn(\"sleep\"), 1000)"] {
+            let e = run(&sb, src, json!({})).unwrap_err();
+            assert!(e.message.contains("not available in rules"), "{src}: {e}");
+        }
         // print is allowed and goes nowhere.
         assert_eq!(run(&sb, "print(\"hi\"); 1", json!({})).unwrap(), json!(1));
     }

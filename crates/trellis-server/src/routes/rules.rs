@@ -46,6 +46,7 @@ pub struct ScriptTestOut {
 #[utoipa::path(post, path = "/api/v1/scripts/test", tag = "rules", security(("bearer" = [])), request_body = ScriptTestIn,
     responses((status = 200, body = ScriptTestOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn test_script(State(state): State<AppState>, Auth(actor): Auth, JsonBody(body): JsonBody<ScriptTestIn>) -> ApiResult<Json<ScriptTestOut>> {
+    actor.require_admin("test scripts")?;
     let stored = match (body.form, body.record_id) {
         (Some(f), Some(id)) => Some((f, id)),
         (None, None) => None,
