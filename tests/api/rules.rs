@@ -154,6 +154,13 @@ async fn s6_s7_tiers_and_rfm_follow_orders(b: Backend) {
     assert_eq!((c["data"]["total_spend"].clone(), c["data"]["last_order_at"].clone()), (json!(91500), json!("2026-11-22")));
     assert_eq!((o["data"]["total_spend"].clone(), o["data"]["orders_365d"].clone()), (json!(10000), json!(1)));
 
+    // A customer restored from the trash comes back with rollups over its children as they are now.
+    s.delete(&format!("/api/v1/forms/customer/records/{other}")).await.expect(204);
+    s.patch(&format!("/api/v1/forms/order/records/{}", orders[0]), json!({"customer": id}), None).await.expect(200);
+    let o = s.post(&format!("/api/v1/forms/customer/records/{other}/restore"), json!({})).await.expect(200).body;
+    assert_eq!((o["data"]["orders_365d"].clone(), o["data"].get("total_spend").cloned()), (json!(0), Some(json!(0))), "{o}");
+    s.patch(&format!("/api/v1/forms/order/records/{}", orders[0]), json!({"customer": other}), None).await.expect(200);
+
     // The parent's history names the child write's segment changes.
     let h = s.get(&format!("/api/v1/forms/customer/records/{id}/history")).await.expect(200);
     let tier_moves: Vec<&Value> = h.body["items"].as_array().unwrap().iter().filter_map(|e| e["changes"].get("segments.tier")).collect();
