@@ -158,7 +158,9 @@ impl Engine {
             let mut tx = self.store.begin().await?;
             let mut history = Vec::new();
             let mut moved = Vec::new();
-            // The batch's own rows first, parents after: the same order as a user's write (child, then parent).
+            // The batch's own rows first (in one statement where the backend allows), parents
+            // after: the same lock order as a user's write (child, then parent).
+            let mut writes = Vec::new();
             for (prev, outcome) in &outcomes {
                 match outcome {
                     Outcome::Same => {}
@@ -166,27 +168,30 @@ impl Engine {
                         state.failed += 1;
                         first_error.get_or_insert_with(|| e.clone());
                     }
-                    Outcome::Changed(next, changes) => {
-                        if tx.update_record(next, prev.rev).await? {
-                            history.push(HistoryEntry { record_id: next.id, rev: next.rev, op: Op::Update, actor: SYSTEM_ACTOR, actor_email: None, at: now, changes: changes.clone() });
-                            moved.push(next.data.clone());
-                            state.changed += 1;
-                            continue;
-                        }
-                        // Written since the batch was read: evaluate again from what is stored now.
-                        match self.refresh_record(&mut tx, &form, prev.id, None, SYSTEM_ACTOR, now).await {
-                            Ok(Some(r)) => {
-                                moved.push(r.data);
-                                state.changed += 1;
-                            }
-                            Ok(None) => {}
-                            Err(EngineError::Rule(f)) => {
-                                state.failed += 1;
-                                first_error.get_or_insert_with(|| f.message());
-                            }
-                            Err(e) => return Err(e),
-                        }
+                    Outcome::Changed(next, _) => writes.push(((**next).clone(), prev.rev)),
+                }
+            }
+            let written: std::collections::HashSet<Uuid> = tx.update_derived(&writes).await?.into_iter().collect();
+            for (prev, outcome) in &outcomes {
+                let Outcome::Changed(next, changes) = outcome else { continue };
+                if written.contains(&next.id) {
+                    history.push(HistoryEntry { record_id: next.id, rev: next.rev, op: Op::Update, actor: SYSTEM_ACTOR, actor_email: None, at: now, changes: changes.clone() });
+                    moved.push(next.data.clone());
+                    state.changed += 1;
+                    continue;
+                }
+                // Written since the batch was read: evaluate again from what is stored now.
+                match self.refresh_record(&mut tx, &form, prev.id, None, SYSTEM_ACTOR, now).await {
+                    Ok(Some(r)) => {
+                        moved.push(r.data);
+                        state.changed += 1;
                     }
+                    Ok(None) => {}
+                    Err(EngineError::Rule(f)) => {
+                        state.failed += 1;
+                        first_error.get_or_insert_with(|| f.message());
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             tx.insert_history(&history).await?;

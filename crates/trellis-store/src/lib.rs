@@ -252,6 +252,12 @@ impl Tx {
         dispatch_tx!(self, update_record(r, expected_rev))
     }
 
+    /// Writes the derived values (data, segments, rev, updated_by/at) of many
+    /// records, each only if still at its expected revision; returns the ids written.
+    pub async fn update_derived(&mut self, records: &[(Record, i64)]) -> Result<Vec<Uuid>> {
+        dispatch_tx!(self, update_derived(records))
+    }
+
     pub async fn insert_history(&mut self, entries: &[HistoryEntry]) -> Result<()> {
         dispatch_tx!(self, insert_history(entries))
     }

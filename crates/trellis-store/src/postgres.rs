@@ -425,6 +425,40 @@ pub(crate) async fn update_record(tx: &mut PgTx, r: &Record, expected_rev: i64) 
     Ok(done.rows_affected() == 1)
 }
 
+/// One statement for many records' derived values (the sweep): data,
+/// segments and rev, each guarded by its expected revision. Returns the ids
+/// written. `r.id = ANY(ids)` gives the planner the primary key to seek by;
+/// joined to the UNNEST alone it scanned the table.
+pub(crate) async fn update_derived(tx: &mut PgTx, records: &[(Record, i64)]) -> Result<Vec<Uuid>> {
+    let mut written = Vec::with_capacity(records.len());
+    for chunk in records.chunks(CHUNK) {
+        let ids: Vec<Uuid> = chunk.iter().map(|(r, _)| r.id).collect();
+        let data: Vec<String> = chunk.iter().map(|(r, _)| Value::Object(r.data.clone()).to_string()).collect();
+        let segments: Vec<String> = chunk.iter().map(|(r, _)| Value::Object(r.segments.clone()).to_string()).collect();
+        let revs: Vec<i64> = chunk.iter().map(|(r, _)| r.rev).collect();
+        let expected: Vec<i64> = chunk.iter().map(|(_, e)| *e).collect();
+        let by: Vec<Uuid> = chunk.iter().map(|(r, _)| r.updated_by).collect();
+        let at: Vec<OffsetDateTime> = chunk.iter().map(|(r, _)| to_db(r.updated_at)).collect();
+        let done: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE records AS r SET data = v.data::jsonb, segments = v.segments::jsonb, rev = v.rev, updated_by = v.by, updated_at = v.at
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::uuid[], $7::timestamptz[]) AS v(id, data, segments, rev, expected, by, at)
+             WHERE r.id = ANY($1::uuid[]) AND r.id = v.id AND r.rev = v.expected RETURNING r.id",
+        )
+        .bind(&ids)
+        .bind(&data)
+        .bind(&segments)
+        .bind(&revs)
+        .bind(&expected)
+        .bind(&by)
+        .bind(&at)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(classify)?;
+        written.extend(done);
+    }
+    Ok(written)
+}
+
 pub(crate) async fn insert_history(tx: &mut PgTx, entries: &[HistoryEntry]) -> Result<()> {
     for chunk in entries.chunks(CHUNK) {
         let mut qb = QueryBuilder::<Postgres>::new("INSERT INTO record_history (record_id, rev, op, actor, at, changes) ");

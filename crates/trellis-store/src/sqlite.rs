@@ -424,6 +424,18 @@ pub(crate) async fn update_record(tx: &mut SqliteTx, r: &Record, expected_rev: i
     Ok(done.rows_affected() == 1)
 }
 
+/// Many records' derived values (the sweep); on SQLite a statement is a
+/// function call, so one per record costs little. Returns the ids written.
+pub(crate) async fn update_derived(tx: &mut SqliteTx, records: &[(Record, i64)]) -> Result<Vec<Uuid>> {
+    let mut written = Vec::with_capacity(records.len());
+    for (r, expected) in records {
+        if update_record(tx, r, *expected).await? {
+            written.push(r.id);
+        }
+    }
+    Ok(written)
+}
+
 pub(crate) async fn insert_history(tx: &mut SqliteTx, entries: &[HistoryEntry]) -> Result<()> {
     for chunk in entries.chunks(CHUNK) {
         let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO record_history (record_id, rev, op, actor, at, changes) ");
