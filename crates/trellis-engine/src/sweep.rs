@@ -56,12 +56,12 @@ fn batch_query(after: Option<Uuid>) -> ListQuery {
 }
 
 /// Re-evaluates one batch (CPU only; runs on a blocking thread).
-fn reevaluate(form: &CompiledForm, batch: Vec<Record>, mut children: HashMap<String, HashMap<String, Vec<Record>>>, now: Timestamp) -> Vec<(Record, Outcome)> {
+fn reevaluate(form: &CompiledForm, batch: Vec<Record>, children: &HashMap<String, HashMap<String, Vec<Record>>>, now: Timestamp) -> Vec<(Record, Outcome)> {
     batch
         .into_iter()
         .map(|rec| {
             let id = rec.id.to_string();
-            let mine: HashMap<String, Vec<Record>> = children.iter_mut().map(|(k, by_parent)| (k.clone(), by_parent.remove(&id).unwrap_or_default())).collect();
+            let mine: HashMap<String, Vec<Record>> = children.iter().map(|(k, by_parent)| (k.clone(), by_parent.get(&id).cloned().unwrap_or_default())).collect();
             let mut data = rec.data.clone();
             let outcome = match set_rollups(form, &mut data, &mine, None, now).and_then(|()| evaluate(form, &mut data, now)) {
                 Err(e) => Outcome::Failed(format!("record {}: {e}", rec.id)),
@@ -143,11 +143,18 @@ impl Engine {
         loop {
             let (batch, children) = current;
             let Some(last) = batch.last().map(|r| r.id) else { break };
-            let compiled = Arc::clone(&form);
-            // Evaluate this batch on a blocking thread while the next one is read.
-            let evaluation = tokio::task::spawn_blocking(move || reevaluate(&compiled, batch, children, now));
-            let (outcomes, next) = tokio::join!(evaluation, self.fetch(&form, Some(last)));
-            let outcomes = outcomes.map_err(|e| EngineError::Internal(format!("sweep evaluation: {e}")))?;
+            // Evaluate this batch in two halves on blocking threads while the next one is read.
+            let children = Arc::new(children);
+            let mut batch = batch;
+            let second = batch.split_off(batch.len() / 2);
+            let half = |part: Vec<Record>| {
+                let (form, children) = (Arc::clone(&form), Arc::clone(&children));
+                tokio::task::spawn_blocking(move || reevaluate(&form, part, &children, now))
+            };
+            let (a, b, next) = tokio::join!(half(batch), half(second), self.fetch(&form, Some(last)));
+            let failed = |e: tokio::task::JoinError| EngineError::Internal(format!("sweep evaluation: {e}"));
+            let mut outcomes = a.map_err(failed)?;
+            outcomes.extend(b.map_err(failed)?);
             current = next?;
             // A rules change since this sweep began resets its row; the new sweep takes over.
             let row = self.store.sweep(form.key()).await?;
