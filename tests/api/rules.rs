@@ -9,34 +9,13 @@ use crate::harness::{Backend, Server};
 
 const START: &str = "2026-11-23T08:00:00Z";
 
-const TIER: &str = r#"
-let spend = coalesce(record.annual_spend, 0);
-let freq = record.orders_365d;
-if spend >= 100000 && freq >= 4 { "A" } else if spend >= 20000 || freq >= 2 { "B" } else { "C" }"#;
+const TIER: &str = include_str!("../../templates/crm-starter/scripts/tier.rhai");
 
-const RFM: &str = r#"
-let r = days_since(record.last_order_at);
-let rs = if r == () { 1 } else if r <= 30 { 3 } else if r <= 90 { 2 } else { 1 };
-let fs = if record.orders_365d >= 5 { 3 } else if record.orders_365d >= 2 { 2 } else { 1 };
-let ms = if record.total_spend >= 50000 { 3 } else if record.total_spend >= 10000 { 2 } else { 1 };
-"R" + rs + "F" + fs + "M" + ms"#;
+const RFM: &str = include_str!("../../templates/crm-starter/scripts/rfm.rhai");
 
-const HEALTH: &str = r#"
-let s = 100;
-let d = days_since(record.last_contact_at);
-if d == () || d > 60 { s -= 40 } else if d > 30 { s -= 20 }
-if record.orders_365d < 2 { s -= 20 }
-s -= 15 * record.complaints_90d;
-if record.on_time_rate != () && record.on_time_rate < 0.8 { s -= 20 }
-clamp(s, 0, 100)"#;
+const HEALTH: &str = include_str!("../../templates/crm-starter/scripts/health.rhai");
 
-const NEEDS: &str = r#"
-let l = [];
-if age(record.birthday) < 30 { l.push("young") }
-if record.orders_365d >= 4 { l.push("frequent_buyer") }
-if record.complaints_90d > 0 { l.push("needs_care") }
-if coalesce(record.annual_spend, 0) >= 100000 { l.push("high_value") }
-l"#;
+const NEEDS: &str = include_str!("../../templates/crm-starter/scripts/needs.rhai");
 
 fn customer(with_rules: bool) -> Value {
     let mut form = json!({

@@ -18,19 +18,9 @@ use crate::{BENCH_PASSWORD, BENCH_USER, mix, ms, pct, us};
 
 const START: &str = "2026-11-23T08:00:00Z";
 
-const HEALTH: &str = r#"
-let s = 100;
-let d = days_since(record.last_contact_at);
-if d == () || d > 60 { s -= 40 } else if d > 30 { s -= 20 }
-if record.orders_365d < 2 { s -= 20 }
-s -= 15 * record.complaints_90d;
-if record.on_time_rate != () && record.on_time_rate < 0.8 { s -= 20 }
-clamp(s, 0, 100)"#;
+const HEALTH: &str = include_str!("../../../templates/crm-starter/scripts/health.rhai");
 
-const TIER: &str = r#"
-let spend = coalesce(record.annual_spend, 0);
-let freq = record.orders_365d;
-if spend >= 100000 && freq >= 4 { "A" } else if spend >= 20000 || freq >= 2 { "B" } else { "C" }"#;
+const TIER: &str = include_str!("../../../templates/crm-starter/scripts/tier.rhai");
 
 fn customer(key: &str, rules: bool) -> Value {
     let mut f = json!({"key": key, "schema": {"type": "object", "required": ["name"], "properties": {
