@@ -289,6 +289,12 @@ async fn simulate_reports_how_tiers_would_move_and_writes_nothing(b: Backend) {
     assert_eq!(tier["examples"][0]["title"], "c2");
     let health = sim["segments"].as_array().unwrap().iter().find(|x| x["segment"] == "health").unwrap();
     assert_eq!(health["changed"], 0);
+    // A changed rollup is recomputed from the children: no order within a day, so the two A customers would drop to B.
+    let mut window = customer(true);
+    window["rollups"]["orders_365d"]["within_days"] = json!(1);
+    let sim = s.post("/api/v1/forms/customer/simulate", window).await.expect(200).body;
+    let tier = sim["segments"].as_array().unwrap().iter().find(|x| x["segment"] == "tier").unwrap();
+    assert_eq!(tier["moves"], json!({"A → B": 2}), "{sim}");
     assert_eq!(s.list("customer", &[]).await.expect(200).body, before, "simulation writes nothing");
     assert_eq!(s.get("/api/v1/forms/customer").await.expect(200).body["version"], 2);
     s.stop().await;

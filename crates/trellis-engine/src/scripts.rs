@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use trellis_core::query::{ListQuery, Lit, Meta, SortKey, Target};
 use trellis_core::rules::{SegmentKind, kind_name};
 use trellis_core::script::{self, Inputs, ScriptError};
-use trellis_core::{CompiledForm, Issue, Record};
+use trellis_core::{Issue, Record};
 use uuid::Uuid;
 
 use crate::derive::{evaluate, input_of, set_rollups};
@@ -188,6 +188,7 @@ impl Engine {
             let batch = self.store.list(form, &q).await?;
             let Some(last) = batch.last().map(|r| r.id) else { break };
             after = Some(last);
+            let by_parent = if recompute.is_empty() { HashMap::new() } else { self.batch_children(&candidate, &batch).await? };
             let mut inputs = Vec::with_capacity(batch.len());
             for rec in &batch {
                 let mut data = input_of(&current, &rec.data);
@@ -196,7 +197,8 @@ impl Engine {
                         data.insert(r.key.clone(), v.clone());
                     }
                 }
-                let children = if recompute.is_empty() { HashMap::new() } else { self.children_of(&candidate, rec.id).await? };
+                let id = rec.id.to_string();
+                let children: HashMap<String, Vec<Record>> = by_parent.iter().map(|(k, m)| (k.clone(), m.get(&id).cloned().unwrap_or_default())).collect();
                 inputs.push((data, children));
             }
             let form = Arc::clone(&candidate);
@@ -232,17 +234,5 @@ impl Engine {
             }
         }
         Ok(Simulation { form: form.to_owned(), records, failed, first_error, segments: tallies.into_iter().map(|t| t.shift).collect() })
-    }
-
-    /// The children of one record for each of `form`'s rollups, outside any transaction.
-    async fn children_of(&self, form: &CompiledForm, id: Uuid) -> Result<HashMap<String, Vec<Record>>> {
-        let mut out = HashMap::new();
-        for r in &form.rules.rollups {
-            let k = format!("{}.{}", r.def.from, r.def.via);
-            if let std::collections::hash_map::Entry::Vacant(slot) = out.entry(k) {
-                slot.insert(self.store.list(&r.def.from, &crate::derive::children_query(&r.def.via, id)).await?);
-            }
-        }
-        Ok(out)
     }
 }

@@ -85,7 +85,7 @@ impl Engine {
     /// A batch is a run of consecutive ids, and a link is stored as the id's
     /// text, whose order is the id's order: one range scan over the link's
     /// index finds every child of the batch (and of no other live parent).
-    async fn batch_children(&self, form: &CompiledForm, parents: &[Record]) -> Result<HashMap<String, HashMap<String, Vec<Record>>>> {
+    pub(crate) async fn batch_children(&self, form: &CompiledForm, parents: &[Record]) -> Result<HashMap<String, HashMap<String, Vec<Record>>>> {
         let mut out: HashMap<String, HashMap<String, Vec<Record>>> = HashMap::new();
         let (Some(first), Some(last)) = (parents.first(), parents.last()) else { return Ok(out) };
         for r in &form.rules.rollups {
