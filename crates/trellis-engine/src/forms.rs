@@ -23,6 +23,20 @@ fn parse_def(v: Value) -> Result<FormDef> {
     serde_json::from_value(v).map_err(|e| EngineError::Invalid(vec![Issue::new("", "definition", e.to_string())]))
 }
 
+/// A new definition of form `key`, as PUT or a simulation sends it: `key` may
+/// be left out, and may not differ.
+pub(crate) fn definition_for(key: &str, definition: Value) -> Result<FormDef> {
+    let mut definition = definition;
+    if let Some(obj) = definition.as_object_mut() {
+        obj.entry("key").or_insert_with(|| Value::String(key.to_owned()));
+    }
+    let def = parse_def(definition)?;
+    if def.key != key {
+        return Err(EngineError::Invalid(vec![Issue::new("/key", "key", format!("the definition's key '{}' differs from the form '{key}' in the URL", def.key))]));
+    }
+    Ok(def)
+}
+
 fn compile_stored(stored: StoredForm) -> Result<CompiledForm> {
     let key = stored.key.clone();
     let version = stored.version;
@@ -38,7 +52,7 @@ fn info(stored: StoredForm) -> Result<FormInfo> {
 impl Engine {
     /// The compiled current version of a form.
     pub async fn form(&self, key: &str) -> Result<Arc<CompiledForm>> {
-        if let Some(f) = self.forms.map.read().expect("form cache").get(key) {
+        if let Some(f) = self.forms.map.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(key) {
             return Ok(f.clone());
         }
         let missing = || EngineError::NotFound(format!("there is no form '{key}'"));
@@ -53,7 +67,7 @@ impl Engine {
     /// Every form, compiled (rollups need the forms that read a given child form).
     pub(crate) async fn all_forms(&self) -> Result<Vec<Arc<CompiledForm>>> {
         if self.forms.complete.load(Ordering::SeqCst) {
-            return Ok(self.forms.map.read().expect("form cache").values().cloned().collect());
+            return Ok(self.forms.map.read().unwrap_or_else(std::sync::PoisonError::into_inner).values().cloned().collect());
         }
         let epoch = self.forms.epoch.load(Ordering::SeqCst);
         let stored = self.store.forms().await?;
@@ -61,7 +75,7 @@ impl Engine {
         for s in stored {
             out.push(self.cache(compile_stored(s)?, epoch));
         }
-        let map = self.forms.map.read().expect("form cache");
+        let map = self.forms.map.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.forms.epoch.load(Ordering::SeqCst) == epoch {
             self.forms.complete.store(true, Ordering::SeqCst);
         }
@@ -73,7 +87,7 @@ impl Engine {
     /// a change was heard since (then it serves this request only).
     fn cache(&self, compiled: CompiledForm, epoch: u64) -> Arc<CompiledForm> {
         let compiled = Arc::new(compiled);
-        let mut cache = self.forms.map.write().expect("form cache");
+        let mut cache = self.forms.map.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.forms.epoch.load(Ordering::SeqCst) != epoch {
             return compiled;
         }
@@ -111,14 +125,7 @@ impl Engine {
     /// overwriting someone else's change.
     pub async fn update_form(&self, actor: &Actor, key: &str, definition: Value, expected_version: Option<i64>) -> Result<FormInfo> {
         actor.require_admin("change forms")?;
-        let mut definition = definition;
-        if let Some(obj) = definition.as_object_mut() {
-            obj.entry("key").or_insert_with(|| Value::String(key.to_owned()));
-        }
-        let def = parse_def(definition)?;
-        if def.key != key {
-            return Err(EngineError::Invalid(vec![Issue::new("/key", "key", format!("the definition's key '{}' differs from the form '{key}' in the URL", def.key))]));
-        }
+        let def = definition_for(key, definition)?;
         let current = self.get_form(key).await?;
         if let Some(v) = expected_version
             && v != current.version {

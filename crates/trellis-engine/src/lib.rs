@@ -45,7 +45,7 @@ pub(crate) struct FormCache {
 impl FormCache {
     /// Forgets one form (or all): another instance changed it.
     fn forget(&self, key: Option<&str>) {
-        let mut map = self.map.write().expect("form cache");
+        let mut map = self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         self.epoch.fetch_add(1, Ordering::SeqCst);
         match key {
             Some(k) => {
@@ -93,7 +93,7 @@ impl Engine {
 
     /// Closes the database connections, after in-flight work has finished.
     pub async fn close(&self) {
-        let listener = self.listener.lock().expect("listener").take();
+        let listener = self.listener.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         if let Some(task) = listener {
             task.abort();
             let _ = task.await;

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use trellis_core::query::{ListQuery, Lit, Meta, SortKey, Target};
 use trellis_core::rules::{SegmentKind, kind_name};
 use trellis_core::script::{self, Inputs, ScriptError};
 use trellis_core::{Issue, Record};
@@ -26,8 +25,8 @@ pub struct ScriptTrial {
     /// a stored record (its data with derived values, and its segments).
     pub stored: Option<(String, Uuid)>,
     pub segments: Option<Map<String, Value>>,
-    /// The time the script sees; the engine clock's when absent.
-    pub now: Option<Timestamp>,
+    /// The time the script sees (RFC 3339); the engine clock's when absent.
+    pub now: Option<String>,
 }
 
 /// How a changed form's segments would move.
@@ -130,12 +129,15 @@ impl Engine {
         if let Some(s) = trial.segments {
             segments = s;
         }
+        let now = match trial.now {
+            None => self.clock.now(),
+            Some(s) => s.parse::<Timestamp>().map_err(|e| EngineError::Invalid(vec![Issue::new("/now", "format", format!("'{s}' is not an RFC 3339 time: {e}"))]))?,
+        };
         let sandbox = script::sandbox();
         let compiled = match sandbox.compile(&trial.script) {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
         };
-        let now = trial.now.unwrap_or_else(|| self.clock.now());
         Ok(sandbox.run(&compiled, &Inputs { record: &data, segments: &segments, now }))
     }
 
@@ -144,15 +146,8 @@ impl Engine {
     pub async fn simulate(&self, actor: &Actor, form: &str, definition: Value) -> Result<Simulation> {
         actor.require_admin("simulate rule changes")?;
         let current = self.form(form).await?;
-        let mut definition = definition;
-        if let Some(obj) = definition.as_object_mut() {
-            obj.entry("key").or_insert_with(|| Value::String(form.to_owned()));
-        }
-        let def = serde_json::from_value(definition).map_err(|e| EngineError::Invalid(vec![Issue::new("", "definition", e.to_string())]))?;
+        let def = crate::forms::definition_for(current.key(), definition)?;
         let candidate = Arc::new(self.check(def, current.version + 1).await?);
-        if candidate.key() != current.key() {
-            return Err(EngineError::Invalid(vec![Issue::new("/key", "key", format!("the definition's key '{}' differs from the form '{form}'", candidate.key()))]));
-        }
         let mut keys: Vec<(String, Option<SegmentKind>)> = candidate.def.segments.iter().map(|(k, s)| (k.clone(), Some(s.kind))).collect();
         keys.extend(current.def.segments.keys().filter(|k| !candidate.def.segments.contains_key(*k)).map(|k| (k.clone(), None)));
         let mut tallies: Vec<Tally> = keys
@@ -184,8 +179,7 @@ impl Engine {
         let (mut records, mut failed, mut first_error) = (0i64, 0i64, None);
         let mut after = None;
         loop {
-            let q = ListQuery { filter: None, sort: vec![SortKey { target: Target::Meta(Meta::Id), desc: false }], after: after.map(|id| vec![Some(Lit::Id(id))]), limit: 1000, deleted: false };
-            let batch = self.store.list(form, &q).await?;
+            let batch = self.store.list(form, &crate::sweep::batch_query(after)).await?;
             let Some(last) = batch.last().map(|r| r.id) else { break };
             after = Some(last);
             let by_parent = if recompute.is_empty() { HashMap::new() } else { self.batch_children(&candidate, &batch).await? };

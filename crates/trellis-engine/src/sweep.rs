@@ -51,7 +51,7 @@ enum Outcome {
     Failed(String),
 }
 
-fn batch_query(after: Option<Uuid>) -> ListQuery {
+pub(crate) fn batch_query(after: Option<Uuid>) -> ListQuery {
     ListQuery { filter: None, sort: vec![SortKey { target: Target::Meta(Meta::Id), desc: false }], after: after.map(|id| vec![Some(Lit::Id(id))]), limit: BATCH, deleted: false }
 }
 
@@ -229,6 +229,22 @@ impl Engine {
         }
         tracing::info!(form = %form.key(), scanned = state.scanned, changed = state.changed, "sweep finished");
         Ok(SweepReport { form: form.key().to_owned(), scanned: state.scanned, changed: state.changed, failed: state.failed, resumed, first_error })
+    }
+
+    /// Sweeps a form now, for an admin (`segments refresh`).
+    pub async fn refresh_segments(&self, actor: &crate::Actor, form: &str) -> Result<SweepReport> {
+        actor.require_admin("refresh segments")?;
+        self.sweep_form(form, &|_, _| {}).await
+    }
+
+    /// Moves a manual clock (an admin, in tests and demos) and runs the sweeps that became due.
+    pub async fn advance_clock(&self, actor: &crate::Actor, now: &str) -> Result<Vec<SweepReport>> {
+        actor.require_admin("set the clock")?;
+        let now: Timestamp = now.parse().map_err(|e| EngineError::Invalid(vec![trellis_core::Issue::new("/now", "format", format!("'{now}' is not an RFC 3339 time: {e}"))]))?;
+        if !self.clock.set(now) {
+            return Err(EngineError::Forbidden("the clock can be set only when the server runs with --clock manual".into()));
+        }
+        self.sweep_due().await
     }
 
     /// Sweeps every form that is due: rules changed since the last sweep, a
