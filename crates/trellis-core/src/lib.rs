@@ -14,17 +14,24 @@
 //! - [`diff`]: what changed between two revisions, for the history.
 //! - [`rules`]: computed fields, rollups and segments, evaluated over one record.
 //! - [`script`]: the rhai sandbox and the helper library rules call.
+//! - [`duration`], [`message`], [`action`], [`workflow`]: the pieces workflows
+//!   (and triggers) are built from — durations, minijinja messages, actions and
+//!   the state machine.
 
+pub mod action;
 pub mod diff;
+pub mod duration;
 pub mod form;
 pub mod formats;
 pub mod issue;
 pub mod key;
+pub mod message;
 pub mod query;
 pub mod record;
 pub mod rules;
 pub mod script;
 pub mod validate;
+pub mod workflow;
 
 pub use form::{CompiledForm, FieldInfo, FormDef};
 pub use issue::Issue;
