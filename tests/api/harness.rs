@@ -152,6 +152,30 @@ impl Server {
         }
     }
 
+    /// Stops this server and starts a new one (a new engine, as a new process
+    /// would have) on the same database, with its clock at `now`.
+    pub async fn restart_at(mut self, now: &str) -> Server {
+        self.shutdown().await;
+        self.engine.close().await;
+        let engine = Arc::new(Engine::open(&self.db_url, Clock::manual(now.parse().unwrap())).await.expect("engine reopens"));
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap());
+        let schema = self.schema.take();
+        Server::serve(engine, self.token.clone(), self.db_url.clone(), schema, dir).await
+    }
+
+    /// Moves the manual clock; the server runs what became due before answering.
+    pub async fn clock(&self, now: &str) -> Value {
+        self.post("/api/v1/dev/clock", json!({"now": now})).await.expect(200).body
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> Response {
+        self.call(Method::GET, path, Some(token), None, &[]).await
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: Value) -> Response {
+        self.call(Method::POST, path, Some(token), Some(&body), &[]).await
+    }
+
     /// Shuts down and drops the test's PostgreSQL schema.
     pub async fn stop(mut self) {
         self.shutdown().await;

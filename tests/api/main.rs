@@ -13,3 +13,4 @@ mod ops;
 mod records;
 mod rules;
 mod sandbox;
+mod workflows;

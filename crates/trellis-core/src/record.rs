@@ -30,6 +30,8 @@ pub enum Op {
     Update,
     Delete,
     Restore,
+    /// A workflow started or moved on the record.
+    Transition,
 }
 
 impl Op {
@@ -39,6 +41,7 @@ impl Op {
             Op::Update => "update",
             Op::Delete => "delete",
             Op::Restore => "restore",
+            Op::Transition => "transition",
         }
     }
 
@@ -48,6 +51,7 @@ impl Op {
             "update" => Op::Update,
             "delete" => Op::Delete,
             "restore" => Op::Restore,
+            "transition" => Op::Transition,
             _ => return None,
         })
     }

@@ -104,7 +104,7 @@ impl Engine {
         let hash = blocking(move || Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()))
             .await?
             .map_err(|e| EngineError::Internal(format!("hashing: {e}")))?;
-        let user = User { id: Uuid::now_v7(), email, role: role.as_str().into(), password_hash: hash, created_at: self.clock.now() };
+        let user = User { id: Uuid::now_v7(), email, role: role.as_str().into(), password_hash: hash, manager: None, created_at: self.clock.now() };
         self.store.insert_user(&user).await.map_err(|e| match e {
             trellis_store::StoreError::Unique { .. } => {
                 EngineError::Conflict { message: format!("a user with email {} already exists", user.email), key: Some(vec!["email".into()]) }
@@ -112,6 +112,26 @@ impl Engine {
             e => e.into(),
         })?;
         Actor::from_user(user)
+    }
+
+    /// Puts a user in a manager's team (or, with `None`, in no team). The
+    /// manager must be a manager or an admin, and not the user themself.
+    pub async fn set_manager(&self, user: &str, manager: Option<&str>) -> Result<()> {
+        let u = self.store.find_user(user).await?.ok_or_else(|| EngineError::NotFound(format!("there is no user '{user}'")))?;
+        let m = match manager {
+            None => None,
+            Some(m) => {
+                let m = self.store.find_user(m).await?.ok_or_else(|| EngineError::Invalid(vec![trellis_core::Issue::new("/manager", "user", format!("there is no user '{m}'"))]))?;
+                if m.id == u.id {
+                    return Err(EngineError::Invalid(vec![trellis_core::Issue::new("/manager", "user", "a user cannot be their own manager")]));
+                }
+                if m.role == "staff" {
+                    return Err(EngineError::Invalid(vec![trellis_core::Issue::new("/manager", "role", format!("{} is staff; a team is led by a manager or an admin", m.email))]));
+                }
+                Some(m.id)
+            }
+        };
+        Ok(self.store.set_manager(u.id, m).await?)
     }
 
     /// Checks a password and gives out a new bearer token.

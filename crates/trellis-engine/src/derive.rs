@@ -17,6 +17,7 @@ use trellis_core::{CompiledForm, HistoryEntry, Op, Record, diff};
 use trellis_store::Tx;
 use uuid::Uuid;
 
+use crate::flow::Written;
 use crate::{Engine, EngineError, Result};
 
 /// How far a child's change travels up (follow-up → customer → company → group).
@@ -77,8 +78,10 @@ impl Engine {
     }
 
     /// Recomputes the rollups of the parents that the child records `datas`
-    /// (of form `child`, before and after their change) link to.
-    pub(crate) async fn update_parents(&self, tx: &mut Tx, child: &str, datas: &[&Map<String, Value>], actor: Uuid, now: Timestamp) -> Result<()> {
+    /// (of form `child`, before and after their change) link to; returns the
+    /// parents that changed, so workflows can look at them too.
+    pub(crate) async fn update_parents(&self, tx: &mut Tx, child: &str, datas: &[&Map<String, Value>], actor: Uuid, now: Timestamp) -> Result<Vec<Written>> {
+        let mut written = Vec::new();
         let mut pending: Vec<(String, Vec<Map<String, Value>>)> = vec![(child.to_owned(), datas.iter().map(|d| (*d).clone()).collect())];
         for _ in 0..MAX_ROLLUP_DEPTH {
             let mut next = Vec::new();
@@ -90,8 +93,9 @@ impl Engine {
                     }
                     let mut changed = Vec::new();
                     for id in ids {
-                        if let Some(r) = self.refresh_record(tx, &parent, id, Some(&child), actor, now).await? {
-                            changed.push(r.data);
+                        if let Some((prev, next)) = self.refresh_record(tx, &parent, id, Some(&child), actor, now).await? {
+                            written.push(Written::updated(&prev));
+                            changed.push(next.data);
                         }
                     }
                     if !changed.is_empty() {
@@ -100,17 +104,18 @@ impl Engine {
                 }
             }
             if next.is_empty() {
-                return Ok(());
+                return Ok(written);
             }
             pending = next;
         }
-        Ok(())
+        Ok(written)
     }
 
     /// Locks a live record and recomputes its rollups (over the children of
     /// `from` only, or all), computed fields and segments from what is in the
-    /// transaction; stores it with a history entry when anything changed.
-    pub(crate) async fn refresh_record(&self, tx: &mut Tx, parent: &CompiledForm, id: Uuid, from: Option<&str>, actor: Uuid, now: Timestamp) -> Result<Option<Record>> {
+    /// transaction; stores it with a history entry when anything changed, and
+    /// returns it before and after.
+    pub(crate) async fn refresh_record(&self, tx: &mut Tx, parent: &CompiledForm, id: Uuid, from: Option<&str>, actor: Uuid, now: Timestamp) -> Result<Option<(Record, Record)>> {
         let Some(prev) = tx.record_for_update(parent.key(), id).await? else { return Ok(None) };
         if prev.deleted_at.is_some() {
             return Ok(None);
@@ -128,6 +133,6 @@ impl Engine {
             return Err(EngineError::Stale { expected: prev.rev, current: prev.rev + 1 });
         }
         tx.insert_history(&[HistoryEntry { record_id: id, rev: next.rev, op: Op::Update, actor, actor_email: None, at: now, changes }]).await?;
-        Ok(Some(next))
+        Ok(Some((prev, next)))
     }
 }

@@ -30,6 +30,12 @@ pub enum EngineError {
     /// A rule failed while evaluating a record: the write is refused.
     #[error("{}", .0.message())]
     Rule(Box<trellis_core::rules::RuleFailure>),
+    /// A transition's guard said no, with its message.
+    #[error("{0}")]
+    Guard(String),
+    /// Workflows could not finish what a write set off (a loop, a missing user).
+    #[error("{0}")]
+    Workflow(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]

@@ -7,6 +7,11 @@
 //! - [`forms`]: form definitions, checked and compiled once per version, cached.
 //! - [`records`]: the write path — validate, resolve references, store the
 //!   record and its history in one transaction — and the reads beside it.
+//! - [`definitions`]: workflows and messages, checked, versioned, cached.
+//! - `flow`: workflows reacting inside a write's transaction (starts,
+//!   automatic transitions, actions).
+//! - [`workflows`]: instances by hand (start, transition) and their timers.
+//! - [`tasks`]: tasks, notifications, the delivery outbox.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,17 +24,22 @@ use trellis_store::postgres::Heard;
 
 pub mod auth;
 pub mod clock;
+pub mod definitions;
 mod derive;
 pub mod error;
+mod flow;
 pub mod forms;
 pub mod records;
 pub mod scripts;
 pub mod sweep;
+pub mod tasks;
+pub mod workflows;
 
 pub use auth::{Actor, Role};
 pub use clock::Clock;
 pub use error::{EngineError, Result};
 pub use records::Page;
+pub use trellis_store::{Delivery, Notification, StoredDefinition};
 
 /// Compiled forms by key, at their current version.
 #[derive(Default)]
@@ -64,6 +74,7 @@ pub struct Engine {
     store: Store,
     clock: Clock,
     forms: Arc<FormCache>,
+    defs: Arc<definitions::DefCache>,
     /// On PostgreSQL: the task that hears other instances' definition changes.
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -74,8 +85,9 @@ impl Engine {
         trellis_core::script::set_monotonic_clock(|| STARTED.elapsed());
         let store = Store::connect(url).await?;
         let forms = Arc::new(FormCache::default());
-        let listener = store.listen_definitions().await?.map(|l| tokio::spawn(listen(l, Arc::downgrade(&forms))));
-        Ok(Engine { store, clock, forms, listener: Mutex::new(listener) })
+        let defs = Arc::new(definitions::DefCache::default());
+        let listener = store.listen_definitions().await?.map(|l| tokio::spawn(listen(l, Arc::downgrade(&forms), Arc::downgrade(&defs))));
+        Ok(Engine { store, clock, forms, defs, listener: Mutex::new(listener) })
     }
 
     pub fn clock(&self) -> &Clock {
@@ -114,16 +126,22 @@ impl Drop for Engine {
 }
 
 /// Drops cached definitions that another instance changed, until the engine is gone.
-async fn listen(mut listener: trellis_store::postgres::DefinitionListener, forms: std::sync::Weak<FormCache>) {
+/// Forms are announced by key, other definitions as `kind:key`.
+async fn listen(mut listener: trellis_store::postgres::DefinitionListener, forms: std::sync::Weak<FormCache>, defs: std::sync::Weak<definitions::DefCache>) {
     loop {
         let heard = listener.next().await;
-        let Some(forms) = forms.upgrade() else { return };
+        let (Some(forms), Some(defs)) = (forms.upgrade(), defs.upgrade()) else { return };
         match heard {
+            Ok(Heard::Changed(key)) if key.contains(':') => defs.forget(),
             Ok(Heard::Changed(key)) => forms.forget(Some(&key)),
-            Ok(Heard::Reconnected) => forms.forget(None),
+            Ok(Heard::Reconnected) => {
+                forms.forget(None);
+                defs.forget();
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "lost the definition-change listener; retrying");
                 forms.forget(None);
+                defs.forget();
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }

@@ -16,6 +16,7 @@ use trellis_core::{CompiledForm, HistoryEntry, Issue, Op, Record, diff};
 use trellis_store::{StoreError, Tx, index};
 use uuid::Uuid;
 
+use crate::flow::Written;
 use crate::{Actor, Engine, EngineError, Result, derive};
 
 /// Points a rule failure at the batch item it happened on.
@@ -210,9 +211,53 @@ impl Engine {
         tx.insert_records(&records).await.map_err(|e| unique_conflict(&form, e))?;
         tx.insert_history(&history).await?;
         let datas: Vec<&Map<String, Value>> = records.iter().map(|r| &r.data).collect();
-        self.update_parents(&mut tx, form.key(), &datas, actor.id, now).await?;
+        let mut written: Vec<Written> = records.iter().map(Written::created).collect();
+        written.extend(self.update_parents(&mut tx, form.key(), &datas, actor.id, now).await?);
+        self.after_writes(&mut tx, actor.id, now, written).await?;
         tx.commit().await?;
         Ok(records)
+    }
+
+    /// Creates one record inside `tx` (for workflow actions and task
+    /// outcomes): the same checks and derived values as [`Engine::create_records`].
+    /// Returns it with every record written on the way (it, and parents whose rollups moved).
+    pub(crate) async fn create_in(&self, tx: &mut Tx, actor: Uuid, form: &CompiledForm, item: Value, now: jiff::Timestamp) -> Result<(Record, Vec<Written>)> {
+        let mut item = item;
+        if let Some(obj) = item.as_object_mut() {
+            strip_nulls(obj);
+        }
+        let issues = validate::validate(form, &item);
+        if !issues.is_empty() {
+            return Err(EngineError::Invalid(issues));
+        }
+        let Value::Object(mut data) = item else { unreachable!("validated as an object") };
+        let mut issues = Vec::new();
+        self.resolve_users(form, &mut data, None, &mut HashMap::new(), "", &mut issues).await?;
+        issues.extend(Self::check_links(tx, form, &[(String::new(), &data)], None).await?);
+        if !issues.is_empty() {
+            return Err(EngineError::Invalid(issues));
+        }
+        derive::set_rollups(form, &mut data, &HashMap::new(), None, now)?;
+        let segments = derive::evaluate(form, &mut data, now)?;
+        let record = Record {
+            id: Uuid::now_v7(),
+            form: form.key().to_owned(),
+            form_version: form.version,
+            rev: 1,
+            owner: Some(Self::owner_of(form, &data).unwrap_or(actor)),
+            data,
+            segments,
+            created_by: actor,
+            updated_by: actor,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        };
+        tx.insert_records(std::slice::from_ref(&record)).await.map_err(|e| unique_conflict(form, e))?;
+        tx.insert_history(&[HistoryEntry { record_id: record.id, rev: 1, op: Op::Create, actor, actor_email: None, at: now, changes: Map::new() }]).await?;
+        let mut written = vec![Written::created(&record)];
+        written.extend(self.update_parents(tx, form.key(), &[&record.data], actor, now).await?);
+        Ok((record, written))
     }
 
     /// A live record. A deleted one answers [`EngineError::Gone`].
@@ -242,15 +287,26 @@ impl Engine {
         Ok((tx, r))
     }
 
-    /// Stores a change with its history entry, brings the parents' rollups
-    /// in line (from the record's links before and after), and commits.
-    async fn commit_change(&self, form: &CompiledForm, mut tx: Tx, prev: &Record, c: Change) -> Result<Record> {
+    /// Stores a change with its history entry and brings the parents' rollups
+    /// in line (from the record's links before and after). Returns every
+    /// record written: this one first, then the parents.
+    async fn write_change(&self, form: &CompiledForm, tx: &mut Tx, prev: &Record, c: &Change) -> Result<Vec<Written>> {
         if !tx.update_record(&c.next, c.prev_rev).await.map_err(|e| unique_conflict(form, e))? {
             return Err(EngineError::Stale { expected: c.prev_rev, current: c.prev_rev + 1 });
         }
-        let entry = HistoryEntry { record_id: c.next.id, rev: c.next.rev, op: c.op, actor: c.next.updated_by, actor_email: None, at: c.next.updated_at, changes: c.changes };
+        let entry = HistoryEntry { record_id: c.next.id, rev: c.next.rev, op: c.op, actor: c.next.updated_by, actor_email: None, at: c.next.updated_at, changes: c.changes.clone() };
         tx.insert_history(&[entry]).await?;
-        self.update_parents(&mut tx, form.key(), &[&prev.data, &c.next.data], c.next.updated_by, c.next.updated_at).await?;
+        let mut written = vec![Written::updated(prev)];
+        written.extend(self.update_parents(tx, form.key(), &[&prev.data, &c.next.data], c.next.updated_by, c.next.updated_at).await?);
+        Ok(written)
+    }
+
+    /// Writes a change, lets workflows react to it, and commits.
+    async fn commit_change(&self, form: &CompiledForm, mut tx: Tx, prev: &Record, c: Change) -> Result<Record> {
+        let written = self.write_change(form, &mut tx, prev, &c).await?;
+        if c.op != Op::Delete {
+            self.after_writes(&mut tx, c.next.updated_by, c.next.updated_at, written).await?;
+        }
         tx.commit().await?;
         Ok(c.next)
     }
@@ -264,45 +320,72 @@ impl Engine {
             return Err(EngineError::Invalid(vec![Issue::new("", "type", "a merge patch is a JSON object of the fields to change (null removes one)")]));
         }
         let (mut tx, prev) = self.lock(&form, id, false, expected_rev).await?;
-        let input = derive::input_of(&form, &prev.data);
-        let mut data = merge_patch(&input, &patch);
-        let issues = validate::validate(&form, &Value::Object(data.clone()));
+        let now = self.clock.now();
+        let Some((next, written)) = self.patch_in(&mut tx, actor.id, &form, &prev, &patch, now).await? else { return Ok(prev) };
+        self.after_writes(&mut tx, actor.id, now, written).await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// Applies a merge patch to a record locked in `tx`, revalidating the
+    /// result; `None` when it changes nothing (the revision stays).
+    pub(crate) async fn patch_in(&self, tx: &mut Tx, actor: Uuid, form: &CompiledForm, prev: &Record, patch: &Value, now: jiff::Timestamp) -> Result<Option<(Record, Vec<Written>)>> {
+        let input = derive::input_of(form, &prev.data);
+        let mut data = merge_patch(&input, patch);
+        let issues = validate::validate(form, &Value::Object(data.clone()));
         if !issues.is_empty() {
             return Err(EngineError::Invalid(issues));
         }
         let touched = diff::changes(&input, &data);
         let mut issues = Vec::new();
-        self.resolve_users(&form, &mut data, Some(&touched), &mut HashMap::new(), "", &mut issues).await?;
-        issues.extend(Self::check_links(&mut tx, &form, &[(String::new(), &data)], Some(&touched)).await?);
+        self.resolve_users(form, &mut data, Some(&touched), &mut HashMap::new(), "", &mut issues).await?;
+        issues.extend(Self::check_links(tx, form, &[(String::new(), &data)], Some(&touched)).await?);
         if !issues.is_empty() {
             return Err(EngineError::Invalid(issues));
         }
-        let now = self.clock.now();
         for r in &form.rules.rollups {
             if let Some(v) = prev.data.get(&r.key) {
                 data.insert(r.key.clone(), v.clone());
             }
         }
-        let segments = derive::evaluate(&form, &mut data, now)?;
+        let segments = derive::evaluate(form, &mut data, now)?;
         let changes = diff::record_changes((&prev.data, &prev.segments), (&data, &segments));
         if changes.is_empty() {
-            return Ok(prev);
+            return Ok(None);
         }
         let next = Record {
             form_version: form.version,
             rev: prev.rev + 1,
             owner: if form.owner_field().is_some_and(|f| changes.contains_key(&f.key)) {
-                Some(Self::owner_of(&form, &data).unwrap_or(prev.created_by))
+                Some(Self::owner_of(form, &data).unwrap_or(prev.created_by))
             } else {
                 prev.owner
             },
             data,
             segments,
-            updated_by: actor.id,
+            updated_by: actor,
             updated_at: now,
             ..prev.clone()
         };
-        self.commit_change(&form, tx, &prev, Change { next, prev_rev: prev.rev, op: Op::Update, changes }).await
+        let change = Change { next, prev_rev: prev.rev, op: Op::Update, changes };
+        let written = self.write_change(form, tx, prev, &change).await?;
+        Ok(Some((change.next, written)))
+    }
+
+    /// Gives a record a new owner inside `tx`: through its `owner` field when
+    /// the form has one (so the field and the column agree), else the column alone.
+    pub(crate) async fn set_owner_in(&self, tx: &mut Tx, actor: Uuid, form: &CompiledForm, prev: &Record, owner: Uuid, now: jiff::Timestamp) -> Result<Vec<Written>> {
+        if form.owner_field().is_some() {
+            let patch = serde_json::json!({"owner": owner.to_string()});
+            return Ok(self.patch_in(tx, actor, form, prev, &patch, now).await?.map(|(_, w)| w).unwrap_or_default());
+        }
+        if prev.owner == Some(owner) {
+            return Ok(Vec::new());
+        }
+        let mut changes = Map::new();
+        changes.insert("owner".into(), serde_json::json!({"from": prev.owner, "to": owner}));
+        let next = Record { rev: prev.rev + 1, owner: Some(owner), updated_by: actor, updated_at: now, ..prev.clone() };
+        self.write_change(form, tx, prev, &Change { next, prev_rev: prev.rev, op: Op::Update, changes }).await
     }
 
     /// Moves a record to the trash (a soft delete; it keeps its history).

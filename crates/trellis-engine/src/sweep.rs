@@ -189,7 +189,7 @@ impl Engine {
                 }
                 // Written since the batch was read: evaluate again from what is stored now.
                 match self.refresh_record(&mut tx, &form, prev.id, None, SYSTEM_ACTOR, now).await {
-                    Ok(Some(r)) => {
+                    Ok(Some((_, r))) => {
                         moved.push(r.data);
                         state.changed += 1;
                     }
@@ -205,7 +205,7 @@ impl Engine {
             if has_parents && !moved.is_empty() {
                 let datas: Vec<&serde_json::Map<String, serde_json::Value>> = moved.iter().collect();
                 match self.update_parents(&mut tx, form.key(), &datas, SYSTEM_ACTOR, now).await {
-                    Ok(()) => {}
+                    Ok(_) => {}
                     // A parent's rule fails: its parents keep their values; the sweep goes on.
                     Err(EngineError::Rule(f)) => {
                         state.failed += 1;
@@ -237,14 +237,16 @@ impl Engine {
         self.sweep_form(form, &|_, _| {}).await
     }
 
-    /// Moves a manual clock (an admin, in tests and demos) and runs the sweeps that became due.
-    pub async fn advance_clock(&self, actor: &crate::Actor, now: &str) -> Result<Vec<SweepReport>> {
+    /// Moves a manual clock (an admin, in tests and demos) and runs what
+    /// became due: workflow timers, then sweeps. Returns the sweeps and how many timers fired.
+    pub async fn advance_clock(&self, actor: &crate::Actor, now: &str) -> Result<(Vec<SweepReport>, usize)> {
         actor.require_admin("set the clock")?;
         let now: Timestamp = now.parse().map_err(|e| EngineError::Invalid(vec![trellis_core::Issue::new("/now", "format", format!("'{now}' is not an RFC 3339 time: {e}"))]))?;
         if !self.clock.set(now) {
             return Err(EngineError::Forbidden("the clock can be set only when the server runs with --clock manual".into()));
         }
-        self.sweep_due().await
+        let fired = self.fire_due_timers().await?;
+        Ok((self.sweep_due().await?, fired))
     }
 
     /// Sweeps every form that is due: rules changed since the last sweep, a

@@ -56,6 +56,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// An optional JSON body: a request with no body and no Content-Type has none.
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> for JsonBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Problem> {
+        let typed = req.headers().contains_key(header::CONTENT_TYPE);
+        let length = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+        if !typed && length.unwrap_or(0) == 0 {
+            return Ok(None);
+        }
+        <Self as FromRequest<S>>::from_request(req, state).await.map(Some)
+    }
+}
+
 /// Where a NUL character hides in a JSON value: PostgreSQL cannot store it in
 /// text or jsonb, so it is refused up front on both backends.
 fn find_nul(v: &serde_json::Value, at: String) -> Option<String> {

@@ -41,7 +41,7 @@ pub struct AppState {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Trellis API", description = "Zero-code customer management: forms, records, history. Errors are RFC 9457 problem+json."),
+    info(title = "Trellis API", description = "Zero-code customer management: forms, records, history, rules, workflows, tasks. Errors are RFC 9457 problem+json."),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -62,6 +62,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::forms::router())
         .merge(routes::records::router())
         .merge(routes::rules::router())
+        .merge(routes::workflows::router())
+        .merge(routes::tasks::router())
         .split_for_parts()
 }
 

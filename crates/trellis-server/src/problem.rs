@@ -110,6 +110,8 @@ impl From<EngineError> for Problem {
             EngineError::NotFound(m) => Problem::new(StatusCode::NOT_FOUND, "not-found", m),
             EngineError::Gone(m) => Problem::new(StatusCode::GONE, "deleted", m),
             EngineError::Invalid(issues) => Problem::validation(issues),
+            EngineError::Guard(m) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "guard-failed", m),
+            EngineError::Workflow(m) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "workflow-failed", m),
             EngineError::Rule(f) => Problem::script("rule-failed", f.message(), f.pointer.clone(), &f.error),
             EngineError::BadRequest { param, message } => {
                 Problem { param: Some(param.to_owned()), ..Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", message) }

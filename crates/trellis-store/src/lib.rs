@@ -20,6 +20,9 @@ mod filter;
 pub mod index;
 pub mod postgres;
 pub mod sqlite;
+pub mod work;
+
+pub use work::{Comment, Delivery, Instance, Notification, StoredDefinition, Task, TaskQuery, Timer};
 
 pub use index::IndexSpec;
 
@@ -36,6 +39,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("the database is closing")]
+    Closed,
     #[error("unsupported database URL '{0}': use sqlite://FILE or postgres://…")]
     Url(String),
 }
@@ -49,6 +54,8 @@ pub struct User {
     pub email: String,
     pub role: String,
     pub password_hash: String,
+    /// The user's manager: whose team they are in.
+    pub manager: Option<Uuid>,
     pub created_at: Timestamp,
 }
 
@@ -95,7 +102,7 @@ pub enum Store {
 /// An open write transaction. Dropping it without [`Tx::commit`] rolls back.
 pub enum Tx {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Postgres(postgres::PgTx),
 }
 
 macro_rules! dispatch {
@@ -112,6 +119,26 @@ macro_rules! dispatch_tx {
         match $self {
             Tx::Sqlite(tx) => sqlite::$m(tx, $($arg),*).await,
             Tx::Postgres(tx) => postgres::$m(tx, $($arg),*).await,
+        }
+    };
+}
+
+/// Runs a work query on the store's read pool.
+macro_rules! read {
+    ($self:expr, $m:ident ( $($arg:expr),* )) => {
+        match $self {
+            Store::Sqlite(s) => work::on_sqlite::$m(&s.reader, $($arg),*).await,
+            Store::Postgres(s) => work::on_postgres::$m(&s.pool, $($arg),*).await,
+        }
+    };
+}
+
+/// Runs a work query in a transaction.
+macro_rules! in_tx {
+    ($self:expr, $m:ident ( $($arg:expr),* )) => {
+        match $self {
+            Tx::Sqlite(tx) => work::on_sqlite::$m(tx, $($arg),*).await,
+            Tx::Postgres(tx) => work::on_postgres::$m(tx, $($arg),*).await,
         }
     };
 }
@@ -214,11 +241,151 @@ impl Store {
     }
 }
 
+/// Definitions beside forms, workflow instances and timers, tasks, notifications, the outbox.
+impl Store {
+    pub async fn definitions(&self, kind: &str) -> Result<Vec<StoredDefinition>> {
+        read!(self, definitions(kind))
+    }
+
+    pub async fn definition(&self, kind: &str, key: &str) -> Result<Option<StoredDefinition>> {
+        read!(self, definition(kind, key))
+    }
+
+    /// Sets (or clears) a user's manager.
+    pub async fn set_manager(&self, user: Uuid, manager: Option<Uuid>) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => work::on_sqlite::set_manager(&s.writer, user, manager).await,
+            Store::Postgres(s) => work::on_postgres::set_manager(&s.pool, user, manager).await,
+        }
+    }
+
+    /// The ids of a role's users, oldest first.
+    pub async fn users_with_role(&self, role: &str) -> Result<Vec<Uuid>> {
+        read!(self, users_with_role(role))
+    }
+
+    /// Every workflow instance of a record, oldest first.
+    pub async fn instances_of(&self, record: Uuid) -> Result<Vec<Instance>> {
+        read!(self, instances_of(record))
+    }
+
+    pub async fn pending_timers(&self, instance: Uuid) -> Result<Vec<Timer>> {
+        read!(self, pending_timers(instance))
+    }
+
+    pub async fn task(&self, id: Uuid) -> Result<Option<Task>> {
+        read!(self, task(id))
+    }
+
+    pub async fn tasks(&self, q: &TaskQuery) -> Result<Vec<Task>> {
+        read!(self, tasks(q))
+    }
+
+    pub async fn comments(&self, task: Uuid) -> Result<Vec<Comment>> {
+        read!(self, comments(task))
+    }
+
+    /// A user's notifications, newest first.
+    pub async fn notifications(&self, user: Uuid, unread_only: bool, limit: i64) -> Result<Vec<Notification>> {
+        read!(self, notifications(user, unread_only, limit))
+    }
+
+    pub async fn unread_count(&self, user: Uuid) -> Result<i64> {
+        read!(self, unread_count(user))
+    }
+
+    /// Marks one of a user's notifications read; false when it is not theirs.
+    pub async fn mark_read(&self, user: Uuid, id: Uuid, at: Timestamp) -> Result<bool> {
+        match self {
+            Store::Sqlite(s) => work::on_sqlite::mark_read(&s.writer, user, id, at).await,
+            Store::Postgres(s) => work::on_postgres::mark_read(&s.pool, user, id, at).await,
+        }
+    }
+
+    /// The outbox, newest first, optionally for one record.
+    pub async fn deliveries(&self, record: Option<Uuid>, limit: i64) -> Result<Vec<Delivery>> {
+        read!(self, deliveries(record, limit))
+    }
+}
+
+/// Writes of the work tables, inside the caller's transaction.
+impl Tx {
+    /// Stores a new version of a definition (and, on PostgreSQL, tells the other instances).
+    pub async fn save_definition(&mut self, kind: &str, key: &str, version: i64, definition: &Value, at: Timestamp, by: Uuid) -> Result<()> {
+        in_tx!(self, save_definition(kind, key, version, definition, at, by))
+    }
+
+    /// The next user of `role` after the last one given a turn under `key`.
+    pub async fn next_turn(&mut self, key: &str, role: &str) -> Result<Option<Uuid>> {
+        in_tx!(self, next_turn(key, role))
+    }
+
+    pub async fn insert_instance(&mut self, i: &Instance) -> Result<()> {
+        in_tx!(self, insert_instance(i))
+    }
+
+    pub async fn update_instance(&mut self, i: &Instance) -> Result<()> {
+        in_tx!(self, update_instance(i))
+    }
+
+    /// A record's instances as this transaction sees them.
+    pub async fn instances_of(&mut self, record: Uuid) -> Result<Vec<Instance>> {
+        in_tx!(self, instances_of_in(record))
+    }
+
+    pub async fn instance_for_update(&mut self, id: Uuid) -> Result<Option<Instance>> {
+        in_tx!(self, instance_for_update(id))
+    }
+
+    pub async fn insert_timers(&mut self, timers: &[Timer]) -> Result<()> {
+        in_tx!(self, insert_timers(timers))
+    }
+
+    /// Cancels an instance's pending timers; returns how many.
+    pub async fn cancel_timers(&mut self, instance: Uuid) -> Result<u64> {
+        in_tx!(self, cancel_timers(instance))
+    }
+
+    /// The earliest timer due at `now`, held by this transaction until it commits.
+    pub async fn claim_due_timer(&mut self, now: Timestamp) -> Result<Option<Timer>> {
+        in_tx!(self, claim_due_timer(now))
+    }
+
+    pub async fn update_timer(&mut self, t: &Timer) -> Result<()> {
+        in_tx!(self, update_timer(t))
+    }
+
+    pub async fn insert_task(&mut self, t: &Task) -> Result<()> {
+        in_tx!(self, insert_task(t))
+    }
+
+    pub async fn update_task(&mut self, t: &Task) -> Result<()> {
+        in_tx!(self, update_task(t))
+    }
+
+    pub async fn task_for_update(&mut self, id: Uuid) -> Result<Option<Task>> {
+        in_tx!(self, task_for_update(id))
+    }
+
+    pub async fn insert_comment(&mut self, c: &Comment) -> Result<()> {
+        in_tx!(self, insert_comment(c))
+    }
+
+    pub async fn insert_notifications(&mut self, list: &[Notification]) -> Result<()> {
+        in_tx!(self, insert_notifications(list))
+    }
+
+    /// Hands deliveries to the outbox, skipping idempotency keys already there; returns how many were new.
+    pub async fn enqueue(&mut self, list: &[Delivery]) -> Result<u64> {
+        in_tx!(self, enqueue(list))
+    }
+}
+
 impl Tx {
     pub async fn commit(self) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await.map_err(StoreError::from),
-            Tx::Postgres(tx) => tx.commit().await.map_err(StoreError::from),
+            Tx::Postgres(tx) => tx.commit().await,
         }
     }
 

@@ -4,6 +4,7 @@
 //! `options=-c search_path=…` in the URL).
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
@@ -11,6 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row, Transaction};
 use time::OffsetDateTime;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use trellis_core::query::{Lit, ListQuery, Target};
 use trellis_core::record::Op;
 use trellis_core::{HistoryEntry, Record};
@@ -26,7 +28,41 @@ const CHUNK: usize = 500;
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
+    /// Write transactions open at once. Fewer than the pool's connections, so
+    /// that the reads a transaction's caller makes beside it (users, definitions)
+    /// always find a free connection instead of waiting for one that a
+    /// waiting transaction holds.
+    tx_slots: Arc<Semaphore>,
+}
+
+/// Connections in the pool, and how many of them write transactions may hold.
+const POOL_SIZE: u32 = 16;
+const TX_SLOTS: usize = 12;
+
+/// An open PostgreSQL transaction with its slot.
+pub struct PgTx {
+    tx: Transaction<'static, Postgres>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl PgTx {
+    pub(crate) async fn commit(self) -> Result<()> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+impl std::ops::Deref for PgTx {
+    type Target = Transaction<'static, Postgres>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for PgTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 /// The channel on which a definition save is announced (payload: the form key).
@@ -53,11 +89,11 @@ impl DefinitionListener {
     }
 }
 
-fn to_db(t: Timestamp) -> OffsetDateTime {
+pub(crate) fn to_db(t: Timestamp) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(t.as_nanosecond()).expect("jiff timestamps fit in time's range")
 }
 
-fn from_db(t: OffsetDateTime) -> Result<Timestamp> {
+pub(crate) fn from_db(t: OffsetDateTime) -> Result<Timestamp> {
     Timestamp::from_nanosecond(t.unix_timestamp_nanos()).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -86,6 +122,7 @@ fn user_from_row(row: &PgRow) -> Result<User> {
         email: row.try_get("email")?,
         role: row.try_get("role")?,
         password_hash: row.try_get("password_hash")?,
+        manager: row.try_get("manager_id")?,
         created_at: from_db(row.try_get("created_at")?)?,
     })
 }
@@ -162,9 +199,9 @@ impl Dialect for Pg {
 impl PgStore {
     pub async fn connect(url: &str) -> Result<PgStore> {
         let options = PgConnectOptions::from_str(url)?;
-        let pool = PgPoolOptions::new().max_connections(16).connect_with(options).await?;
+        let pool = PgPoolOptions::new().max_connections(POOL_SIZE).connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, tx_slots: Arc::new(Semaphore::new(TX_SLOTS)) })
     }
 
     pub async fn listen_definitions(&self) -> Result<DefinitionListener> {
@@ -179,7 +216,8 @@ impl PgStore {
     }
 
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(Tx::Postgres(self.pool.begin().await?))
+        let slot = self.tx_slots.clone().acquire_owned().await.map_err(|_| StoreError::Closed)?;
+        Ok(Tx::Postgres(PgTx { tx: self.pool.begin().await?, _slot: slot }))
     }
 
     pub async fn close(&self) {
@@ -311,9 +349,9 @@ impl PgStore {
     }
 }
 
-type PgTx = Transaction<'static, Postgres>;
+type InTx = Transaction<'static, Postgres>;
 
-pub(crate) async fn save_form(tx: &mut PgTx, f: &FormSave<'_>) -> Result<()> {
+pub(crate) async fn save_form(tx: &mut InTx, f: &FormSave<'_>) -> Result<()> {
     sqlx::query(
         "INSERT INTO forms (key, version, definition, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (key) DO UPDATE SET version = excluded.version, definition = excluded.definition,
@@ -360,7 +398,7 @@ pub(crate) async fn save_form(tx: &mut PgTx, f: &FormSave<'_>) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn existing_ids(tx: &mut PgTx, form: &str, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+pub(crate) async fn existing_ids(tx: &mut InTx, form: &str, ids: &[Uuid]) -> Result<Vec<Uuid>> {
     Ok(sqlx::query_scalar("SELECT id FROM records WHERE deleted_at IS NULL AND form = $1 AND id = ANY($2)")
         .bind(form)
         .bind(ids)
@@ -368,12 +406,12 @@ pub(crate) async fn existing_ids(tx: &mut PgTx, form: &str, ids: &[Uuid]) -> Res
         .await?)
 }
 
-pub(crate) async fn list(tx: &mut PgTx, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
+pub(crate) async fn list(tx: &mut InTx, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
     let rows = filter::list_query::<Pg>(RECORD_COLUMNS, form, q).build().fetch_all(&mut **tx).await?;
     rows.iter().map(record_from_row).collect()
 }
 
-pub(crate) async fn record_for_update(tx: &mut PgTx, form: &str, id: Uuid) -> Result<Option<Record>> {
+pub(crate) async fn record_for_update(tx: &mut InTx, form: &str, id: Uuid) -> Result<Option<Record>> {
     let row = sqlx::query(AssertSqlSafe(format!("SELECT {RECORD_COLUMNS} FROM records WHERE form = $1 AND id = $2 FOR UPDATE")))
         .bind(form)
         .bind(id)
@@ -382,7 +420,7 @@ pub(crate) async fn record_for_update(tx: &mut PgTx, form: &str, id: Uuid) -> Re
     row.as_ref().map(record_from_row).transpose()
 }
 
-pub(crate) async fn insert_records(tx: &mut PgTx, records: &[Record]) -> Result<()> {
+pub(crate) async fn insert_records(tx: &mut InTx, records: &[Record]) -> Result<()> {
     for chunk in records.chunks(CHUNK) {
         let mut qb = QueryBuilder::<Postgres>::new(format!("INSERT INTO records ({RECORD_COLUMNS}) "));
         qb.push_values(chunk, |mut b, r| {
@@ -404,7 +442,7 @@ pub(crate) async fn insert_records(tx: &mut PgTx, records: &[Record]) -> Result<
     Ok(())
 }
 
-pub(crate) async fn update_record(tx: &mut PgTx, r: &Record, expected_rev: i64) -> Result<bool> {
+pub(crate) async fn update_record(tx: &mut InTx, r: &Record, expected_rev: i64) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE records SET form_version = $1, rev = $2, data = $3, segments = $4, owner = $5, updated_by = $6, updated_at = $7, deleted_at = $8
          WHERE id = $9 AND rev = $10",
@@ -429,7 +467,7 @@ pub(crate) async fn update_record(tx: &mut PgTx, r: &Record, expected_rev: i64) 
 /// segments and rev, each guarded by its expected revision. Returns the ids
 /// written. `r.id = ANY(ids)` gives the planner the primary key to seek by;
 /// joined to the UNNEST alone it scanned the table.
-pub(crate) async fn update_derived(tx: &mut PgTx, records: &[(Record, i64)]) -> Result<Vec<Uuid>> {
+pub(crate) async fn update_derived(tx: &mut InTx, records: &[(Record, i64)]) -> Result<Vec<Uuid>> {
     let mut written = Vec::with_capacity(records.len());
     for chunk in records.chunks(CHUNK) {
         let ids: Vec<Uuid> = chunk.iter().map(|(r, _)| r.id).collect();
@@ -459,7 +497,7 @@ pub(crate) async fn update_derived(tx: &mut PgTx, records: &[(Record, i64)]) -> 
     Ok(written)
 }
 
-pub(crate) async fn insert_history(tx: &mut PgTx, entries: &[HistoryEntry]) -> Result<()> {
+pub(crate) async fn insert_history(tx: &mut InTx, entries: &[HistoryEntry]) -> Result<()> {
     for chunk in entries.chunks(CHUNK) {
         let mut qb = QueryBuilder::<Postgres>::new("INSERT INTO record_history (record_id, rev, op, actor, at, changes) ");
         qb.push_values(chunk, |mut b, h| {
@@ -475,7 +513,7 @@ pub(crate) async fn insert_history(tx: &mut PgTx, entries: &[HistoryEntry]) -> R
     Ok(())
 }
 
-pub(crate) async fn save_sweep(tx: &mut PgTx, s: &SweepState) -> Result<()> {
+pub(crate) async fn save_sweep(tx: &mut InTx, s: &SweepState) -> Result<()> {
     sqlx::query(
         "INSERT INTO sweeps (form, started_at, after_id, scanned, changed, failed, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (form) DO UPDATE SET started_at = excluded.started_at, after_id = excluded.after_id, scanned = excluded.scanned,

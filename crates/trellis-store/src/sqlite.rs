@@ -27,8 +27,8 @@ const CHUNK: usize = 500;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    pub(crate) writer: SqlitePool,
+    pub(crate) reader: SqlitePool,
 }
 
 /// Times are stored as fixed-width UTC text so that text order is time order.
@@ -36,7 +36,7 @@ pub fn fmt_ts(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-fn parse_ts(s: &str) -> Result<Timestamp> {
+pub(crate) fn parse_ts(s: &str) -> Result<Timestamp> {
     s.parse().map_err(|e| StoreError::Corrupt(format!("time '{s}': {e}")))
 }
 
@@ -73,6 +73,7 @@ fn user_from_row(row: &SqliteRow) -> Result<User> {
         email: row.try_get("email")?,
         role: row.try_get("role")?,
         password_hash: row.try_get("password_hash")?,
+        manager: row.try_get("manager_id")?,
         created_at: parse_ts(row.try_get("created_at")?)?,
     })
 }

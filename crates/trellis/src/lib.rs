@@ -74,6 +74,9 @@ pub enum UserCommand {
         /// Read the password from standard input (the only way: never on the command line).
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// The user's manager (email): the user joins that manager's team.
+        #[arg(long)]
+        manager: Option<String>,
         #[command(flatten)]
         db: DbArg,
     },
@@ -93,7 +96,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { db, bind, clock } => serve(&db.url, bind, &clock).await,
         Command::Segments { command: SegmentsCommand::Refresh { form, db } } => refresh(&db.url, &form).await,
-        Command::User { command: UserCommand::Add { email, role, password_stdin, db } } => {
+        Command::User { command: UserCommand::Add { email, role, password_stdin, manager, db } } => {
             if !password_stdin {
                 bail!("pass --password-stdin and the password on standard input");
             }
@@ -102,7 +105,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let password = password.trim_end_matches(['\n', '\r']);
             let engine = Engine::open(&db.url, Clock::System).await.with_context(|| format!("opening {}", db.url))?;
             let user = engine.add_user(&email, &role, password).await.map_err(explain)?;
-            println!("added {} ({})", user.email, user.role.as_str());
+            if let Some(m) = &manager {
+                engine.set_manager(&user.email, Some(m)).await.map_err(explain)?;
+            }
+            match &manager {
+                Some(m) => println!("added {} ({}) to the team of {m}", user.email, user.role.as_str()),
+                None => println!("added {} ({})", user.email, user.role.as_str()),
+            }
             engine.close().await;
             Ok(())
         }
@@ -145,6 +154,8 @@ async fn refresh(url: &str, form: &str) -> anyhow::Result<()> {
 
 /// How often the server looks for forms due a sweep.
 const SWEEP_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often the server fires due workflow timers: one indexed read of what is due.
+const TIMER_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn serve(url: &str, bind: SocketAddr, clock: &str) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -163,7 +174,7 @@ async fn serve(url: &str, bind: SocketAddr, clock: &str) -> anyhow::Result<()> {
         engine.store().backend(),
         started.elapsed().as_millis()
     );
-    // With a manual clock, sweeps run when the clock is moved (POST /api/v1/dev/clock).
+    // With a manual clock, timers and sweeps run when the clock is moved (POST /api/v1/dev/clock).
     let sweeper = (!manual).then(|| {
         let engine = engine.clone();
         tokio::spawn(async move {
@@ -175,8 +186,19 @@ async fn serve(url: &str, bind: SocketAddr, clock: &str) -> anyhow::Result<()> {
             }
         })
     });
+    let ticker = (!manual).then(|| {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = engine.fire_due_timers().await {
+                    tracing::error!(error = %e, "firing workflow timers failed; retrying at the next tick");
+                }
+                tokio::time::sleep(TIMER_TICK).await;
+            }
+        })
+    });
     trellis_server::serve(listener, router, shutdown_signal()).await?;
-    if let Some(task) = sweeper {
+    for task in [sweeper, ticker].into_iter().flatten() {
         task.abort();
         let _ = task.await;
     }

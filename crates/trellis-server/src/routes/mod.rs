@@ -5,3 +5,5 @@ pub mod forms;
 pub mod ops;
 pub mod records;
 pub mod rules;
+pub mod tasks;
+pub mod workflows;

@@ -76,12 +76,13 @@ pub struct CreatedList {
 #[derive(Serialize, ToSchema)]
 pub struct HistoryOut {
     pub rev: i64,
-    /// create, update, delete or restore.
+    /// create, update, delete, restore or transition.
     pub op: String,
     pub actor: Uuid,
     pub actor_email: Option<String>,
     pub at: String,
-    /// For updates: `{"field": {"from": old, "to": new}}`.
+    /// For updates: `{"field": {"from": old, "to": new}}`; for a workflow
+    /// starting or moving: `{"workflows.KEY": {"from", "to", "transition"}}`.
     #[schema(value_type = Object)]
     pub changes: Map<String, Value>,
 }

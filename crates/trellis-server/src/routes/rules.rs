@@ -80,8 +80,8 @@ pub struct ClockIn {
 }
 
 /// `POST /api/v1/dev/clock {"now"}`: sets the manual clock and runs what became due
-/// (sweeps), before answering. Mounted only with `--clock manual`.
+/// (workflow timers, sweeps), before answering. Mounted only with `--clock manual`.
 pub async fn set_clock(State(state): State<AppState>, Auth(actor): Auth, JsonBody(body): JsonBody<ClockIn>) -> ApiResult<Json<Value>> {
-    let swept = state.engine.advance_clock(&actor, &body.now).await?;
-    Ok(Json(serde_json::json!({"now": state.engine.clock().now().to_string(), "swept": swept})))
+    let (swept, timers) = state.engine.advance_clock(&actor, &body.now).await?;
+    Ok(Json(serde_json::json!({"now": state.engine.clock().now().to_string(), "swept": swept, "timers_fired": timers})))
 }

@@ -1,0 +1,176 @@
+//! Definitions beside forms: workflows and messages. Checked when saved
+//! (the version in force stays when a new one does not check), a new version
+//! on every change, and cached compiled per process — on PostgreSQL the cache
+//! is dropped when another instance saves one.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use serde_json::Value;
+use trellis_core::action::{Catalog, WorkflowRef};
+use trellis_core::message::Message;
+use trellis_core::workflow::{self, BUILT_IN_ROLES, CompiledWorkflow, WorkflowDef};
+use trellis_core::{Issue, key};
+use trellis_store::StoredDefinition;
+
+use crate::{Actor, Engine, EngineError, Result};
+
+pub const WORKFLOW: &str = "workflow";
+pub const MESSAGE: &str = "message";
+
+/// Every workflow and message, compiled.
+#[derive(Default)]
+pub(crate) struct Defs {
+    pub(crate) workflows: BTreeMap<String, Arc<CompiledWorkflow>>,
+    pub(crate) messages: BTreeMap<String, Arc<Message>>,
+}
+
+impl Defs {
+    /// The workflows that run on records of `form`.
+    pub(crate) fn for_form<'a>(&'a self, form: &'a str) -> impl Iterator<Item = &'a Arc<CompiledWorkflow>> + 'a {
+        self.workflows.values().filter(move |w| w.def.form == form)
+    }
+
+    pub(crate) fn has_form(&self, form: &str) -> bool {
+        self.for_form(form).next().is_some()
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct DefCache {
+    snapshot: RwLock<Option<Arc<Defs>>>,
+    epoch: AtomicU64,
+}
+
+impl DefCache {
+    pub(crate) fn forget(&self) {
+        let mut s = self.snapshot.write().unwrap_or_else(PoisonError::into_inner);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        *s = None;
+    }
+}
+
+/// A message definition: `{"key", "template"}`; the template may start with `subject: …`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageDef {
+    key: String,
+    template: String,
+}
+
+fn invalid(pointer: &str, code: &'static str, message: impl Into<String>) -> EngineError {
+    EngineError::Invalid(vec![Issue::new(pointer, code, message)])
+}
+
+/// Fills in `key` from the URL, and refuses a body whose key differs from it.
+fn keyed(kind: &str, url_key: Option<&str>, mut body: Value) -> Result<Value> {
+    let Some(obj) = body.as_object_mut() else { return Err(invalid("", "type", format!("a {kind} definition is a JSON object"))) };
+    if let Some(k) = url_key {
+        let given = obj.entry("key").or_insert_with(|| Value::String(k.to_owned()));
+        if given.as_str() != Some(k) {
+            return Err(invalid("/key", "key", format!("the definition's key {given} differs from '{k}' in the URL")));
+        }
+    }
+    Ok(body)
+}
+
+fn parse_workflow(v: Value) -> Result<WorkflowDef> {
+    serde_json::from_value(v).map_err(|e| invalid("", "definition", e.to_string()))
+}
+
+fn compile_stored_workflow(s: &StoredDefinition) -> Result<CompiledWorkflow> {
+    let def = parse_workflow(s.definition.clone()).map_err(|e| EngineError::Internal(format!("stored workflow {}: {e}", s.key)))?;
+    workflow::compile(def, s.version, None).map_err(|issues| EngineError::Internal(format!("stored workflow {} no longer compiles: {issues:?}", s.key)))
+}
+
+fn compile_stored_message(s: &StoredDefinition) -> Result<Message> {
+    let template = s.definition.get("template").and_then(Value::as_str).unwrap_or_default();
+    Message::parse(template).map_err(|e| EngineError::Internal(format!("stored message {}: {}", s.key, e.describe())))
+}
+
+impl Engine {
+    /// Every workflow and message, compiled (cached until one changes).
+    pub(crate) async fn defs(&self) -> Result<Arc<Defs>> {
+        if let Some(d) = self.defs.snapshot.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            return Ok(d.clone());
+        }
+        let epoch = self.defs.epoch.load(Ordering::SeqCst);
+        let mut defs = Defs::default();
+        for s in self.store.definitions(WORKFLOW).await? {
+            defs.workflows.insert(s.key.clone(), Arc::new(compile_stored_workflow(&s)?));
+        }
+        for s in self.store.definitions(MESSAGE).await? {
+            defs.messages.insert(s.key.clone(), Arc::new(compile_stored_message(&s)?));
+        }
+        let defs = Arc::new(defs);
+        let mut slot = self.defs.snapshot.write().unwrap_or_else(PoisonError::into_inner);
+        // A definition saved while this one was loading makes what was read stale: use it once, keep nothing.
+        if self.defs.epoch.load(Ordering::SeqCst) == epoch {
+            *slot = Some(defs.clone());
+        }
+        Ok(defs)
+    }
+
+    pub async fn list_definitions(&self, kind: &str) -> Result<Vec<StoredDefinition>> {
+        Ok(self.store.definitions(kind).await?)
+    }
+
+    pub async fn get_definition(&self, kind: &str, key: &str) -> Result<StoredDefinition> {
+        self.store.definition(kind, key).await?.ok_or_else(|| EngineError::NotFound(format!("there is no {kind} '{key}'")))
+    }
+
+    /// Saves a workflow (admins): checked against the forms, messages and
+    /// workflows in force. `create` refuses a key that exists; otherwise the
+    /// definition replaces (or creates) the one at `url_key`. Returns the
+    /// stored definition and whether it was new.
+    pub async fn save_workflow(&self, actor: &Actor, url_key: Option<&str>, body: Value, create: bool) -> Result<(StoredDefinition, bool)> {
+        actor.require_admin("change workflows")?;
+        let body = keyed(WORKFLOW, url_key, body)?;
+        let def = parse_workflow(body.clone())?;
+        let forms: HashMap<String, Arc<trellis_core::CompiledForm>> = self.all_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
+        let defs = self.defs().await?;
+        let messages: BTreeSet<String> = defs.messages.keys().cloned().collect();
+        let mut workflows: BTreeMap<String, WorkflowRef> =
+            defs.workflows.iter().map(|(k, w)| (k.clone(), WorkflowRef { form: w.def.form.clone(), transitions: w.transitions.iter().map(|t| t.key.clone()).collect() })).collect();
+        workflows.insert(def.key.clone(), WorkflowRef { form: def.form.clone(), transitions: def.transitions.iter().map(|t| t.key.clone()).collect() });
+        let catalog = Catalog { forms: &forms, messages: &messages, workflows: &workflows, roles: BUILT_IN_ROLES };
+        let key = def.key.clone();
+        workflow::compile(def, 0, Some(catalog)).map_err(EngineError::Invalid)?;
+        self.store_definition(actor, WORKFLOW, &key, body, create).await
+    }
+
+    /// Saves a message template (admins); a template that does not parse is refused with its line.
+    pub async fn save_message(&self, actor: &Actor, url_key: Option<&str>, body: Value, create: bool) -> Result<(StoredDefinition, bool)> {
+        actor.require_admin("change messages")?;
+        let body = keyed(MESSAGE, url_key, body)?;
+        let def: MessageDef = serde_json::from_value(body.clone()).map_err(|e| invalid("", "definition", e.to_string()))?;
+        if !key::is_valid(&def.key, key::MAX_FORM_KEY) {
+            return Err(invalid("/key", "key", format!("message key '{}' {}", def.key, key::rule(key::MAX_FORM_KEY))));
+        }
+        Message::parse(&def.template).map_err(|e| invalid("/template", "template", e.describe()))?;
+        self.store_definition(actor, MESSAGE, &def.key, body, create).await
+    }
+
+    async fn store_definition(&self, actor: &Actor, kind: &str, key: &str, body: Value, create: bool) -> Result<(StoredDefinition, bool)> {
+        let current = self.store.definition(kind, key).await?;
+        if let Some(c) = &current {
+            if create {
+                return Err(EngineError::Conflict { message: format!("a {kind} '{key}' already exists; PUT /api/v1/{kind}s/{key} changes it"), key: Some(vec!["key".into()]) });
+            }
+            if c.definition == body {
+                return Ok((c.clone(), false));
+            }
+        }
+        let version = current.as_ref().map_or(1, |c| c.version + 1);
+        let at = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        tx.save_definition(kind, key, version, &body, at, actor.id).await.map_err(|e| match e {
+            trellis_store::StoreError::Unique { .. } => EngineError::Conflict { message: format!("{kind} '{key}' was changed at the same time; reload and try again"), key: None },
+            e => e.into(),
+        })?;
+        tx.commit().await?;
+        self.defs.forget();
+        Ok((StoredDefinition { kind: kind.to_owned(), key: key.to_owned(), version, definition: body, updated_at: at }, current.is_none()))
+    }
+}

@@ -1,0 +1,560 @@
+//! Running workflows inside a write's transaction.
+//!
+//! Every write of a record hands the records it wrote (the record and any
+//! parent whose rollups moved) to a [`Flow`], which, before the transaction
+//! commits: starts the workflows whose start says so (`created`, or a
+//! condition that became true), then takes the automatic (`when`)
+//! transitions of every running workflow on those records. Taking a
+//! transition runs the old state's `on_exit`, cancels its timers, writes a
+//! history entry, runs the transition's actions, then the new state's
+//! `on_enter` and schedules its timers. Actions that write records (`set`,
+//! `assign`, `create_record`) queue those records, so their workflows react
+//! too. Everything happens in the one transaction: a write and all it sets
+//! off land together or not at all. A budget of steps per write, and of
+//! automatic transitions per record, turns a definition that loops into a
+//! clear refusal instead of a hung request.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Map, Value, json};
+use trellis_core::action::{Action, Assign, Recipient, TaskSpec, WebhookFormat};
+use trellis_core::rules::RuleFailure;
+use trellis_core::script::{self, Inputs, ScriptError};
+use trellis_core::workflow::{CompiledTransition, CompiledWorkflow, MAX_CHAIN, StartOn};
+use trellis_core::{HistoryEntry, Op, Record, message};
+use trellis_store::{Delivery, Instance, Notification, StoreError, Task, Timer, Tx};
+use uuid::Uuid;
+
+use crate::definitions::Defs;
+use crate::{Engine, EngineError, Result};
+
+/// Steps (starts, transitions, actions, reactions to writes) one write may set off.
+const MAX_STEPS: usize = 500;
+
+/// A record some write changed, for workflows to look at.
+#[derive(Debug, Clone)]
+pub(crate) struct Written {
+    pub(crate) form: String,
+    pub(crate) id: Uuid,
+    /// Data and segments before the write; `None` when it was created.
+    pub(crate) before: Option<(Map<String, Value>, Map<String, Value>)>,
+}
+
+impl Written {
+    pub(crate) fn created(r: &Record) -> Written {
+        Written { form: r.form.clone(), id: r.id, before: None }
+    }
+
+    /// `prev` is the record as it was before the write.
+    pub(crate) fn updated(prev: &Record) -> Written {
+        Written { form: prev.form.clone(), id: prev.id, before: Some((prev.data.clone(), prev.segments.clone())) }
+    }
+}
+
+/// Whom an action addresses, once resolved.
+enum Audience {
+    Users(Vec<Uuid>),
+    Role(String),
+}
+
+fn inputs(r: &Record, now: Timestamp) -> Inputs<'_> {
+    Inputs { record: &r.data, segments: &r.segments, now }
+}
+
+/// A workflow script that failed: refused like a failing rule, pointing into the workflow.
+fn failure(wf: &CompiledWorkflow, what: &str, pointer: String, error: ScriptError) -> EngineError {
+    EngineError::Rule(Box::new(RuleFailure { form: wf.def.form.clone(), rule: format!("workflows.{}.{what}", wf.key()), pointer, error }))
+}
+
+fn transition_pointer(wf: &CompiledWorkflow, key: &str, part: &str) -> String {
+    let i = wf.transitions.iter().position(|t| t.key == key).unwrap_or(0);
+    format!("/transitions/{i}/{part}")
+}
+
+pub(crate) struct Flow<'e> {
+    engine: &'e Engine,
+    defs: Arc<Defs>,
+    actor: Uuid,
+    now: Timestamp,
+    steps: usize,
+    queue: VecDeque<Written>,
+}
+
+impl Engine {
+    /// Lets workflows react to the records a write changed, inside its transaction.
+    pub(crate) async fn after_writes(&self, tx: &mut Tx, actor: Uuid, now: Timestamp, written: Vec<Written>) -> Result<()> {
+        let defs = self.defs().await?;
+        if !written.iter().any(|w| defs.has_form(&w.form)) {
+            return Ok(());
+        }
+        let mut flow = Flow::with(self, defs, actor, now);
+        flow.queue.extend(written);
+        flow.settle(tx).await
+    }
+}
+
+impl<'e> Flow<'e> {
+    pub(crate) async fn new(engine: &'e Engine, actor: Uuid, now: Timestamp) -> Result<Flow<'e>> {
+        Ok(Flow::with(engine, engine.defs().await?, actor, now))
+    }
+
+    fn with(engine: &'e Engine, defs: Arc<Defs>, actor: Uuid, now: Timestamp) -> Flow<'e> {
+        Flow { engine, defs, actor, now, steps: 0, queue: VecDeque::new() }
+    }
+
+    /// Queues records a write outside the flow changed, for [`Flow::settle`].
+    pub(crate) fn extend(&mut self, written: Vec<Written>) {
+        self.queue.extend(written);
+    }
+
+    pub(crate) fn defs(&self) -> &Arc<Defs> {
+        &self.defs
+    }
+
+    fn step(&mut self) -> Result<()> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return Err(EngineError::Workflow(format!(
+                "workflows took more than {MAX_STEPS} steps for one write and were stopped; do actions start or move each other in a circle?"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reacts to every queued write, and to the writes that reaction makes.
+    pub(crate) async fn settle(&mut self, tx: &mut Tx) -> Result<()> {
+        while let Some(w) = self.queue.pop_front() {
+            self.step()?;
+            self.on_written(tx, w).await?;
+        }
+        Ok(())
+    }
+
+    async fn live(tx: &mut Tx, form: &str, id: Uuid) -> Result<Option<Record>> {
+        Ok(tx.record_for_update(form, id).await?.filter(|r| r.deleted_at.is_none()))
+    }
+
+    async fn on_written(&mut self, tx: &mut Tx, w: Written) -> Result<()> {
+        let workflows: Vec<Arc<CompiledWorkflow>> = self.defs.for_form(&w.form).cloned().collect();
+        if workflows.is_empty() {
+            return Ok(());
+        }
+        let Some(record) = Self::live(tx, &w.form, w.id).await? else { return Ok(()) };
+        let instances = tx.instances_of(w.id).await?;
+        let now = self.now;
+        for wf in &workflows {
+            if instances.iter().any(|i| i.workflow == wf.key() && i.status == "active") {
+                continue;
+            }
+            let holds = |data: &Map<String, Value>, segments: &Map<String, Value>| {
+                wf.start_holds(&Inputs { record: data, segments, now }).map_err(|e| failure(wf, "start", "/start/condition".into(), e))
+            };
+            let start = match wf.def.start.on {
+                StartOn::Manual => false,
+                StartOn::Created => w.before.is_none() && holds(&record.data, &record.segments)?,
+                StartOn::Condition => {
+                    holds(&record.data, &record.segments)?
+                        && match &w.before {
+                            None => true,
+                            Some((data, segments)) => !holds(data, segments)?,
+                        }
+                }
+            };
+            if start {
+                self.start(tx, wf, &record).await?;
+            }
+        }
+        for inst in tx.instances_of(w.id).await? {
+            if inst.status == "active" {
+                Box::pin(self.automatic(tx, inst.id)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes automatic transitions of one instance while their conditions hold.
+    pub(crate) async fn automatic(&mut self, tx: &mut Tx, instance: Uuid) -> Result<()> {
+        for _ in 0..MAX_CHAIN {
+            let Some(inst) = tx.instance_for_update(instance).await?.filter(|i| i.status == "active") else { return Ok(()) };
+            let Some(wf) = self.defs.workflows.get(&inst.workflow).cloned() else { return Ok(()) };
+            let Some(record) = Self::live(tx, &inst.form, inst.record_id).await? else { return Ok(()) };
+            let next = wf.next_automatic(&inst.state, &inputs(&record, self.now)).map_err(|(key, e)| failure(&wf, &format!("transitions.{key}"), transition_pointer(&wf, &key, "when"), e))?;
+            let Some(t) = next.cloned() else { return Ok(()) };
+            self.take(tx, &wf, inst, &t).await?;
+        }
+        let name = tx.instance_for_update(instance).await?.map(|i| i.workflow).unwrap_or_default();
+        Err(EngineError::Workflow(format!(
+            "workflow '{name}' took more than {MAX_CHAIN} automatic transitions in one write and was stopped; do two `when` conditions send it back and forth?"
+        )))
+    }
+
+    /// Starts `wf` on `record` and enters its initial state.
+    pub(crate) async fn start(&mut self, tx: &mut Tx, wf: &Arc<CompiledWorkflow>, record: &Record) -> Result<Instance> {
+        self.step()?;
+        let initial = wf.def.initial.clone();
+        let is_final = wf.state(&initial).is_some_and(|s| s.is_final);
+        let inst = Instance {
+            id: Uuid::now_v7(),
+            workflow: wf.key().to_owned(),
+            form: record.form.clone(),
+            record_id: record.id,
+            state: initial.clone(),
+            status: if is_final { "finished" } else { "active" }.into(),
+            started_at: self.now,
+            started_by: self.actor,
+            entered_at: self.now,
+            updated_at: self.now,
+        };
+        tx.insert_instance(&inst).await.map_err(|e| match e {
+            StoreError::Unique { .. } => EngineError::Conflict { message: format!("workflow '{}' is already running on record {}", wf.key(), record.id), key: None },
+            e => e.into(),
+        })?;
+        let rev = self.log(tx, &inst, None, &initial, None).await?;
+        self.enter(tx, wf, &inst, rev).await?;
+        Ok(inst)
+    }
+
+    /// Takes transition `t` (already allowed) from the instance's state.
+    pub(crate) async fn take(&mut self, tx: &mut Tx, wf: &Arc<CompiledWorkflow>, mut inst: Instance, t: &CompiledTransition) -> Result<Instance> {
+        self.step()?;
+        let from = inst.state.clone();
+        let rev = self.log(tx, &inst, Some(&from), &t.to, Some(&t.key)).await?;
+        if let Some(s) = wf.state(&from) {
+            self.run(tx, wf, &inst, &s.on_exit, &format!("{}:{rev}:exit", inst.id), &format!("state '{from}' on_exit")).await?;
+        }
+        tx.cancel_timers(inst.id).await?;
+        let is_final = wf.state(&t.to).is_some_and(|s| s.is_final);
+        inst.state = t.to.clone();
+        inst.entered_at = self.now;
+        inst.updated_at = self.now;
+        inst.status = if is_final { "finished" } else { "active" }.into();
+        tx.update_instance(&inst).await?;
+        self.run(tx, wf, &inst, &t.actions, &format!("{}:{rev}:t", inst.id), &format!("transition '{}' actions", t.key)).await?;
+        self.enter(tx, wf, &inst, rev).await?;
+        Ok(inst)
+    }
+
+    /// Schedules the state's timers and runs its `on_enter`.
+    async fn enter(&mut self, tx: &mut Tx, wf: &Arc<CompiledWorkflow>, inst: &Instance, rev: i64) -> Result<()> {
+        let Some(state) = wf.state(&inst.state) else { return Ok(()) };
+        let timers: Vec<Timer> = state
+            .timers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Timer {
+                id: Uuid::now_v7(),
+                instance_id: inst.id,
+                state: inst.state.clone(),
+                timer: i as i64,
+                fire_at: self.now + t.after,
+                every_seconds: t.every.map(|e| e.as_secs()),
+                fired: 0,
+                status: "pending".into(),
+                last_error: None,
+            })
+            .collect();
+        tx.insert_timers(&timers).await?;
+        let actions = state.on_enter.clone();
+        self.run(tx, wf, inst, &actions, &format!("{}:{rev}:enter", inst.id), &format!("state '{}' on_enter", inst.state)).await
+    }
+
+    /// Writes the history entry of a workflow starting or moving on a record;
+    /// returns the record's new revision.
+    async fn log(&mut self, tx: &mut Tx, inst: &Instance, from: Option<&str>, to: &str, transition: Option<&str>) -> Result<i64> {
+        let prev = tx
+            .record_for_update(&inst.form, inst.record_id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("record {} of workflow '{}' is gone", inst.record_id, inst.workflow)))?;
+        let next = Record { rev: prev.rev + 1, updated_by: self.actor, updated_at: self.now, ..prev.clone() };
+        if !tx.update_record(&next, prev.rev).await? {
+            return Err(EngineError::Stale { expected: prev.rev, current: prev.rev + 1 });
+        }
+        let mut change = json!({"from": from, "to": to});
+        if let Some(t) = transition {
+            change["transition"] = json!(t);
+        }
+        let mut changes = Map::new();
+        changes.insert(format!("workflows.{}", inst.workflow), change);
+        tx.insert_history(&[HistoryEntry { record_id: inst.record_id, rev: next.rev, op: Op::Transition, actor: self.actor, actor_email: None, at: self.now, changes }]).await?;
+        Ok(next.rev)
+    }
+
+    /// What templates see.
+    fn context(record: &Record, inst: &Instance, now: Timestamp) -> Value {
+        json!({
+            "record": record.data, "segments": record.segments, "id": record.id, "form": record.form,
+            "now": now.to_string(), "workflow": inst.workflow, "state": inst.state,
+        })
+    }
+
+    /// Runs actions in order. `occurrence` is unique to this moment (an
+    /// instance's revision or a timer's firing): deliveries are keyed by it,
+    /// so a retried occurrence never sends twice. `place` names where they
+    /// sit in the definition, for errors.
+    pub(crate) async fn run(&mut self, tx: &mut Tx, wf: &Arc<CompiledWorkflow>, inst: &Instance, actions: &[Action], occurrence: &str, place: &str) -> Result<()> {
+        for (i, action) in actions.iter().enumerate() {
+            self.step()?;
+            let Some(record) = Self::live(tx, &inst.form, inst.record_id).await? else { return Ok(()) };
+            let occ = format!("{occurrence}:{i}");
+            let fail = |m: String| EngineError::Workflow(format!("workflow '{}', {place}, action {i}: {m}", wf.key()));
+            match action {
+                Action::Notify { to, message, title } => {
+                    let (title, body) = self.render_notice(&record, inst, message.as_deref(), title.as_deref()).map_err(fail)?;
+                    let users = match self.audience(tx, to, &record).await.map_err(|e| fail(e.to_string()))? {
+                        Audience::Users(u) => u,
+                        Audience::Role(r) => self.engine.store().users_with_role(&r).await?,
+                    };
+                    self.notify(tx, &users, &title, &body, &record, None).await?;
+                }
+                Action::Email { to, message } => {
+                    let msg = self.defs.messages.get(message).cloned().ok_or_else(|| fail(format!("there is no message '{message}'")))?;
+                    let out = msg.render(&Self::context(&record, inst, self.now)).map_err(|e| fail(e.describe()))?;
+                    let addresses = self.addresses(tx, to, &record).await.map_err(|e| fail(e.to_string()))?;
+                    let list: Vec<Delivery> = addresses
+                        .into_iter()
+                        .map(|a| self.delivery("email", &a, out.subject.clone(), out.body.clone(), None, format!("{occ}:{a}"), record.id))
+                        .collect();
+                    tx.enqueue(&list).await?;
+                }
+                Action::Webhook { url, message, format } => {
+                    let text = match message {
+                        Some(m) => {
+                            let msg = self.defs.messages.get(m).cloned().ok_or_else(|| fail(format!("there is no message '{m}'")))?;
+                            msg.render(&Self::context(&record, inst, self.now)).map_err(|e| fail(e.describe()))?.body
+                        }
+                        None => format!("{} {}: {}", inst.workflow, inst.state, record.id),
+                    };
+                    let (body, name) = match format {
+                        WebhookFormat::Json => (json!({"text": text, "form": record.form, "id": record.id, "record": record.data, "workflow": inst.workflow, "state": inst.state}), "json"),
+                        WebhookFormat::Wecom => (json!({"msgtype": "text", "text": {"content": text}}), "wecom"),
+                        WebhookFormat::Dingtalk => (json!({"msgtype": "text", "text": {"content": text}}), "dingtalk"),
+                        WebhookFormat::Feishu => (json!({"msg_type": "text", "content": {"text": text}}), "feishu"),
+                    };
+                    tx.enqueue(&[self.delivery("webhook", url, None, body.to_string(), Some(name.into()), occ, record.id)]).await?;
+                }
+                Action::CreateTask(spec) => {
+                    self.create_task(tx, spec, &record, inst).await.map_err(|e| match e {
+                        EngineError::Workflow(m) => fail(m),
+                        e => e,
+                    })?;
+                }
+                Action::Set(assignments) => {
+                    let mut patch = Map::new();
+                    for a in assignments {
+                        let v = script::sandbox().run(&a.script, &inputs(&record, self.now)).map_err(|e| fail(format!("set {}: {}", a.field, e.describe())))?;
+                        patch.insert(a.field.clone(), v);
+                    }
+                    let form = self.engine.form(&inst.form).await?;
+                    if let Some((_, written)) = self.engine.patch_in(tx, self.actor, &form, &record, &Value::Object(patch), self.now).await? {
+                        self.queue.extend(written);
+                    }
+                }
+                Action::CreateRecord { form, data } => {
+                    let target = self.engine.form(form).await?;
+                    let mut values = Map::new();
+                    for a in data {
+                        let v = script::sandbox().run(&a.script, &inputs(&record, self.now)).map_err(|e| fail(format!("{form}.{}: {}", a.field, e.describe())))?;
+                        values.insert(a.field.clone(), v);
+                    }
+                    link_back(&target, &mut values, &record);
+                    let (_, written) = self.engine.create_in(tx, self.actor, &target, Value::Object(values), self.now).await?;
+                    self.queue.extend(written);
+                }
+                Action::StartWorkflow(key) => {
+                    let other = self.defs.workflows.get(key).cloned().ok_or_else(|| fail(format!("there is no workflow '{key}'")))?;
+                    let running = tx.instances_of(record.id).await?.iter().any(|i| i.workflow == *key && i.status == "active");
+                    if !running && other.def.form == record.form {
+                        let started = Box::pin(self.start(tx, &other, &record)).await?;
+                        Box::pin(self.automatic(tx, started.id)).await?;
+                    }
+                }
+                Action::Transition { workflow, transition } => {
+                    let key = workflow.as_deref().unwrap_or(wf.key());
+                    let Some(other) = self.defs.workflows.get(key).cloned() else { continue };
+                    let Some(target) = tx.instances_of(record.id).await?.into_iter().find(|i| i.workflow == key && i.status == "active") else { continue };
+                    // A transition that does not apply now is skipped, as a person's click would be refused.
+                    if let Ok(t) = other.check(&target.state, transition, &inputs(&record, self.now)) {
+                        let t = t.clone();
+                        let moved = Box::pin(self.take(tx, &other, target, &t)).await?;
+                        Box::pin(self.automatic(tx, moved.id)).await?;
+                    }
+                }
+                Action::Assign(by) => {
+                    let user = match by {
+                        Assign::RoundRobin(role) => tx.next_turn(&format!("role:{role}"), role).await?,
+                        Assign::User(u) => self.engine.store().find_user(u).await?.map(|u| u.id),
+                        Assign::Script(s) => {
+                            let v = script::sandbox().run(s, &inputs(&record, self.now)).map_err(|e| fail(format!("assign: {}", e.describe())))?;
+                            match v.as_str() {
+                                Some(r) if r.starts_with("role:") => tx.next_turn(r, &r[5..]).await?,
+                                Some(u) => self.engine.store().find_user(u).await?.map(|u| u.id),
+                                None if v.is_null() => None,
+                                None => return Err(fail(format!("assign: the script must give a user's email or role:ROLE, not {v}"))),
+                            }
+                        }
+                    };
+                    let Some(user) = user else {
+                        tracing::warn!(workflow = %wf.key(), record = %record.id, "assign found nobody to give the record to; the owner stays");
+                        continue;
+                    };
+                    let form = self.engine.form(&inst.form).await?;
+                    let written = self.engine.set_owner_in(tx, self.actor, &form, &record, user, self.now).await?;
+                    self.queue.extend(written);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn delivery(&self, channel: &str, target: &str, subject: Option<String>, body: String, format: Option<String>, key: String, record: Uuid) -> Delivery {
+        Delivery {
+            id: Uuid::now_v7(),
+            channel: channel.into(),
+            target: target.into(),
+            subject,
+            body,
+            format,
+            idempotency_key: key,
+            record_id: Some(record),
+            status: "pending".into(),
+            attempts: 0,
+            created_at: self.now,
+            sent_at: None,
+            last_error: None,
+        }
+    }
+
+    /// A notification's title and body: from a message (its subject, or its
+    /// first line, is the title) or from a title template.
+    fn render_notice(&self, record: &Record, inst: &Instance, message: Option<&str>, title: Option<&str>) -> std::result::Result<(String, String), String> {
+        let ctx = Self::context(record, inst, self.now);
+        if let Some(key) = message {
+            let msg = self.defs.messages.get(key).ok_or_else(|| format!("there is no message '{key}'"))?;
+            let out = msg.render(&ctx).map_err(|e| e.describe())?;
+            let title = match (out.subject, title) {
+                (Some(s), _) => s,
+                (None, Some(t)) => message::render(t, &ctx).map_err(|e| e.describe())?,
+                (None, None) => out.body.lines().next().unwrap_or_default().to_owned(),
+            };
+            return Ok((title, out.body));
+        }
+        let title = message::render(title.unwrap_or_default(), &ctx).map_err(|e| e.describe())?;
+        Ok((title, String::new()))
+    }
+
+    async fn notify(&self, tx: &mut Tx, users: &[Uuid], title: &str, body: &str, record: &Record, task: Option<Uuid>) -> Result<()> {
+        let list: Vec<Notification> = users
+            .iter()
+            .map(|u| Notification {
+                id: Uuid::now_v7(),
+                user_id: *u,
+                title: title.to_owned(),
+                body: body.to_owned(),
+                record_form: Some(record.form.clone()),
+                record_id: Some(record.id),
+                task_id: task,
+                created_at: self.now,
+                read_at: None,
+            })
+            .collect();
+        Ok(tx.insert_notifications(&list).await?)
+    }
+
+    /// Resolves a recipient against a record. The owner's manager falls back
+    /// to every manager when the owner has none.
+    async fn audience(&self, _tx: &mut Tx, to: &Recipient, record: &Record) -> Result<Audience> {
+        let store = self.engine.store();
+        Ok(match to {
+            Recipient::Owner => Audience::Users(record.owner.into_iter().collect()),
+            Recipient::Manager => {
+                let manager = match record.owner {
+                    Some(o) => store.find_user(&o.to_string()).await?.and_then(|u| u.manager),
+                    None => None,
+                };
+                match manager {
+                    Some(m) => Audience::Users(vec![m]),
+                    None => Audience::Role("manager".into()),
+                }
+            }
+            Recipient::Role(r) => Audience::Role(r.clone()),
+            Recipient::User(u) => Audience::Users(vec![store.find_user(u).await?.ok_or_else(|| EngineError::Workflow(format!("there is no user '{u}'")))?.id]),
+            Recipient::Field(f) => {
+                let value = record.data.get(f).and_then(Value::as_str).unwrap_or_default();
+                Audience::Users(store.find_user(value).await?.map(|u| u.id).into_iter().collect())
+            }
+        })
+    }
+
+    /// Email addresses for a recipient: users' emails, or a field holding an address.
+    async fn addresses(&self, tx: &mut Tx, to: &Recipient, record: &Record) -> Result<Vec<String>> {
+        let store = self.engine.store();
+        if let Recipient::Field(f) = to {
+            let value = record.data.get(f).and_then(Value::as_str).unwrap_or_default();
+            if let Some(u) = store.find_user(value).await? {
+                return Ok(vec![u.email]);
+            }
+            return Ok(if value.contains('@') { vec![value.to_owned()] } else { Vec::new() });
+        }
+        let ids = match self.audience(tx, to, record).await? {
+            Audience::Users(u) => u,
+            Audience::Role(r) => store.users_with_role(&r).await?,
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(u) = store.find_user(&id.to_string()).await? {
+                out.push(u.email);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create_task(&mut self, tx: &mut Tx, spec: &TaskSpec, record: &Record, inst: &Instance) -> Result<()> {
+        let ctx = Self::context(record, inst, self.now);
+        let title = message::render(&spec.title, &ctx).map_err(|e| EngineError::Workflow(format!("task title: {}", e.describe())))?;
+        let description = spec.description.as_deref().map(|d| message::render(d, &ctx)).transpose().map_err(|e| EngineError::Workflow(format!("task description: {}", e.describe())))?;
+        let (assignee, role) = match self.audience(tx, &spec.assignee, record).await? {
+            Audience::Users(u) => match u.first() {
+                Some(u) => (Some(*u), None),
+                None => (None, Some("manager".to_owned())),
+            },
+            Audience::Role(r) => (None, Some(r)),
+        };
+        let task = Task {
+            id: Uuid::now_v7(),
+            title: title.clone(),
+            description,
+            assignee,
+            assignee_role: role,
+            status: "open".into(),
+            due_at: spec.due.map(|d: SignedDuration| self.now + d),
+            form: spec.form.clone(),
+            record_form: Some(record.form.clone()),
+            record_id: Some(record.id),
+            instance_id: Some(inst.id),
+            outcome_id: None,
+            created_at: self.now,
+            created_by: self.actor,
+            updated_at: self.now,
+            completed_at: None,
+            completed_by: None,
+        };
+        tx.insert_task(&task).await?;
+        if let Some(user) = assignee {
+            self.notify(tx, &[user], &format!("新任务：{title}"), task.description.as_deref().unwrap_or_default(), record, Some(task.id)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A record created from another links back to it: every empty field of the
+/// new record that links to the source's form gets the source's id.
+pub(crate) fn link_back(target: &trellis_core::CompiledForm, values: &mut Map<String, Value>, source: &Record) {
+    for f in target.fields.iter().filter(|f| f.link.as_deref() == Some(source.form.as_str())) {
+        if values.get(&f.key).is_none_or(Value::is_null) {
+            values.insert(f.key.clone(), Value::String(source.id.to_string()));
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! Work: tasks (`/api/v1/tasks`), notifications, the delivery outbox, and a user's team.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use trellis_engine::tasks::{TaskDetail, TaskFilter, TaskView};
+use trellis_engine::{Delivery, Notification};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::extract::{Auth, JsonBody, Params, PathOf};
+use crate::problem::{ApiResult, JsonObject, Problem};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tasks))
+        .routes(routes!(get_task))
+        .routes(routes!(complete_task))
+        .routes(routes!(cancel_task))
+        .routes(routes!(reassign_task))
+        .routes(routes!(comment_task))
+        .routes(routes!(list_notifications))
+        .routes(routes!(read_notification))
+        .routes(routes!(list_deliveries))
+        .routes(routes!(set_manager))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TaskParams {
+    /// `me` (default), `all` (managers, admins) or a user's email.
+    pub assignee: Option<String>,
+    /// `open` (default), `done`, `cancelled` or `any`.
+    pub status: Option<String>,
+    /// Due before this date or time.
+    pub due_before: Option<String>,
+    /// Due at or after this date or time.
+    pub due_after: Option<String>,
+    /// Only the tasks of this record.
+    pub record: Option<Uuid>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TaskList {
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<TaskView>,
+}
+
+/// My open tasks by due date (overdue ones have `overdue: true`); filters by status, due date, record, assignee.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", security(("bearer" = [])), params(TaskParams), responses((status = 200, body = TaskList)))]
+async fn list_tasks(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<TaskParams>) -> ApiResult<Json<TaskList>> {
+    let f = TaskFilter { assignee: p.assignee, status: p.status, due_before: p.due_before, due_after: p.due_after, record: p.record, limit: p.limit };
+    Ok(Json(TaskList { items: state.engine.list_tasks(&actor, &f).await? }))
+}
+
+/// A task with its comments and its record's history.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = JsonObject), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_task(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>) -> ApiResult<Json<TaskDetail>> {
+    Ok(Json(state.engine.task_detail(&actor, id).await?))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteIn {
+    /// The fields of the task's form (e.g. a revisit's satisfaction and NPS).
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Value>,
+}
+
+/// Complete a task; a task with a form needs `data`, stored as a record of that form linked to the task's record.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "tasks", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = CompleteIn,
+    responses((status = 200, body = JsonObject), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn complete_task(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>, body: Option<JsonBody<CompleteIn>>) -> ApiResult<Json<TaskDetail>> {
+    let body = body.map(|JsonBody(b)| b).unwrap_or_default();
+    Ok(Json(state.engine.complete_task(&actor, id, body.data).await?))
+}
+
+/// Cancel an open task.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/cancel", tag = "tasks", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = JsonObject), (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn cancel_task(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>) -> ApiResult<Json<TaskDetail>> {
+    Ok(Json(state.engine.cancel_task(&actor, id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReassignIn {
+    /// The new assignee's email or id.
+    pub assignee: String,
+}
+
+/// Give an open task to someone else (they are notified; a comment records the handover).
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/reassign", tag = "tasks", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = ReassignIn,
+    responses((status = 200, body = JsonObject), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn reassign_task(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>, JsonBody(b): JsonBody<ReassignIn>) -> ApiResult<Json<TaskDetail>> {
+    Ok(Json(state.engine.reassign_task(&actor, id, &b.assignee).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommentIn {
+    pub body: String,
+}
+
+/// Comment on a task.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/comments", tag = "tasks", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = CommentIn,
+    responses((status = 201, body = JsonObject), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn comment_task(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>, JsonBody(b): JsonBody<CommentIn>) -> ApiResult<(StatusCode, Json<TaskDetail>)> {
+    Ok((StatusCode::CREATED, Json(state.engine.comment_task(&actor, id, &b.body).await?)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationParams {
+    /// Only unread ones.
+    pub unread: Option<bool>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NotificationOut {
+    pub id: Uuid,
+    pub title: String,
+    pub body: String,
+    pub record_form: Option<String>,
+    pub record_id: Option<Uuid>,
+    pub task_id: Option<Uuid>,
+    pub created_at: String,
+    pub read_at: Option<String>,
+}
+
+impl From<Notification> for NotificationOut {
+    fn from(n: Notification) -> Self {
+        NotificationOut {
+            id: n.id,
+            title: n.title,
+            body: n.body,
+            record_form: n.record_form,
+            record_id: n.record_id,
+            task_id: n.task_id,
+            created_at: n.created_at.to_string(),
+            read_at: n.read_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NotificationList {
+    pub items: Vec<NotificationOut>,
+    pub unread: i64,
+}
+
+/// My notifications, newest first, and how many are unread.
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "tasks", security(("bearer" = [])), params(NotificationParams), responses((status = 200, body = NotificationList)))]
+async fn list_notifications(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<NotificationParams>) -> ApiResult<Json<NotificationList>> {
+    let (items, unread) = state.engine.notifications(&actor, p.unread.unwrap_or(false), p.limit).await?;
+    Ok(Json(NotificationList { items: items.into_iter().map(NotificationOut::from).collect(), unread }))
+}
+
+/// Mark one of my notifications read.
+#[utoipa::path(post, path = "/api/v1/notifications/{id}/read", tag = "tasks", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn read_notification(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>) -> ApiResult<StatusCode> {
+    state.engine.mark_read(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryParams {
+    pub record: Option<Uuid>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryOut {
+    pub id: Uuid,
+    /// `email` or `webhook`.
+    pub channel: String,
+    pub target: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub format: Option<String>,
+    pub idempotency_key: String,
+    pub record_id: Option<Uuid>,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub created_at: String,
+    pub last_error: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryList {
+    pub items: Vec<DeliveryOut>,
+}
+
+/// The delivery outbox (admins): emails and webhooks handed over by workflows, newest first.
+#[utoipa::path(get, path = "/api/v1/deliveries", tag = "tasks", security(("bearer" = [])), params(DeliveryParams), responses((status = 200, body = DeliveryList)))]
+async fn list_deliveries(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<DeliveryParams>) -> ApiResult<Json<DeliveryList>> {
+    let items = state
+        .engine
+        .deliveries(&actor, p.record, p.limit)
+        .await?
+        .into_iter()
+        .map(|d: Delivery| DeliveryOut {
+            id: d.id,
+            channel: d.channel,
+            target: d.target,
+            subject: d.subject,
+            body: d.body,
+            format: d.format,
+            idempotency_key: d.idempotency_key,
+            record_id: d.record_id,
+            status: d.status,
+            attempts: d.attempts,
+            created_at: d.created_at.to_string(),
+            last_error: d.last_error,
+        })
+        .collect();
+    Ok(Json(DeliveryList { items }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManagerIn {
+    /// The manager's email or id; `null` takes the user out of any team.
+    pub manager: Option<String>,
+}
+
+/// Put a user in a manager's team (admins): "the owner's manager" in tasks and escalations.
+#[utoipa::path(put, path = "/api/v1/users/{user}/manager", tag = "auth", security(("bearer" = [])), params(("user" = String, Path)), request_body = ManagerIn,
+    responses((status = 204), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn set_manager(State(state): State<AppState>, Auth(actor): Auth, PathOf(user): PathOf<String>, JsonBody(b): JsonBody<ManagerIn>) -> ApiResult<StatusCode> {
+    actor.require_admin("change teams")?;
+    state.engine.set_manager(&user, b.manager.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

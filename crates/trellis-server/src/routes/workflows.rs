@@ -1,0 +1,157 @@
+//! Workflows and messages (`/api/v1/workflows`, `/api/v1/messages`), the
+//! workflows on a record, and transitions by hand.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use trellis_engine::definitions::{MESSAGE, WORKFLOW};
+use trellis_engine::workflows::InstanceView;
+use trellis_engine::StoredDefinition;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::extract::{Auth, JsonBody, PathOf};
+use crate::problem::{ApiResult, JsonObject, Problem};
+
+/// A workflow or message definition at its current version.
+#[derive(Serialize, ToSchema)]
+pub struct DefinitionOut {
+    pub key: String,
+    /// Starts at 1; every change adds one.
+    pub version: i64,
+    pub updated_at: String,
+    #[schema(value_type = Object)]
+    pub definition: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DefinitionList {
+    pub items: Vec<DefinitionOut>,
+}
+
+fn out(d: StoredDefinition) -> DefinitionOut {
+    DefinitionOut { key: d.key, version: d.version, updated_at: d.updated_at.to_string(), definition: d.definition }
+}
+
+fn saved(kind: &str, (d, created): (StoredDefinition, bool)) -> Response {
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let location = HeaderValue::from_str(&format!("/api/v1/{kind}s/{}", d.key)).ok();
+    let etag = HeaderValue::from_str(&format!("\"{}\"", d.version)).ok();
+    let mut res = (status, Json(out(d))).into_response();
+    if let (true, Some(l)) = (created, location) {
+        res.headers_mut().insert(header::LOCATION, l);
+    }
+    if let Some(e) = etag {
+        res.headers_mut().insert(header::ETAG, e);
+    }
+    res
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_workflows, create_workflow))
+        .routes(routes!(get_workflow, put_workflow))
+        .routes(routes!(list_messages, create_message))
+        .routes(routes!(get_message, put_message))
+        .routes(routes!(record_workflows, start_workflow))
+        .routes(routes!(transition))
+}
+
+/// All workflows.
+#[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows", security(("bearer" = [])), responses((status = 200, body = DefinitionList)))]
+async fn list_workflows(State(state): State<AppState>, _auth: Auth) -> ApiResult<Json<DefinitionList>> {
+    Ok(Json(DefinitionList { items: state.engine.list_definitions(WORKFLOW).await?.into_iter().map(out).collect() }))
+}
+
+/// Create a workflow (admins). Checked first: states, transitions, scripts,
+/// and every form, message, workflow and role it names; each problem has a pointer.
+#[utoipa::path(post, path = "/api/v1/workflows", tag = "workflows", security(("bearer" = [])), request_body = JsonObject,
+    responses((status = 201, body = DefinitionOut), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn create_workflow(State(state): State<AppState>, Auth(actor): Auth, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
+    Ok(saved(WORKFLOW, state.engine.save_workflow(&actor, None, def, true).await?))
+}
+
+/// A workflow's current definition.
+#[utoipa::path(get, path = "/api/v1/workflows/{key}", tag = "workflows", security(("bearer" = [])), params(("key" = String, Path)),
+    responses((status = 200, body = DefinitionOut), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_workflow(State(state): State<AppState>, _auth: Auth, PathOf(key): PathOf<String>) -> ApiResult<Json<DefinitionOut>> {
+    Ok(Json(out(state.engine.get_definition(WORKFLOW, &key).await?)))
+}
+
+/// Create or change a workflow (admins); the version in force stays when the new one does not check.
+#[utoipa::path(put, path = "/api/v1/workflows/{key}", tag = "workflows", security(("bearer" = [])), params(("key" = String, Path)), request_body = JsonObject,
+    responses((status = 200, body = DefinitionOut), (status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn put_workflow(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
+    Ok(saved(WORKFLOW, state.engine.save_workflow(&actor, Some(&key), def, false).await?))
+}
+
+/// All message templates.
+#[utoipa::path(get, path = "/api/v1/messages", tag = "workflows", security(("bearer" = [])), responses((status = 200, body = DefinitionList)))]
+async fn list_messages(State(state): State<AppState>, _auth: Auth) -> ApiResult<Json<DefinitionList>> {
+    Ok(Json(DefinitionList { items: state.engine.list_definitions(MESSAGE).await?.into_iter().map(out).collect() }))
+}
+
+/// Create a message template (admins): `{"key", "template"}`, minijinja; a first line `subject: …` is the email subject.
+#[utoipa::path(post, path = "/api/v1/messages", tag = "workflows", security(("bearer" = [])), request_body = JsonObject,
+    responses((status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn create_message(State(state): State<AppState>, Auth(actor): Auth, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
+    Ok(saved(MESSAGE, state.engine.save_message(&actor, None, def, true).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/messages/{key}", tag = "workflows", security(("bearer" = [])), params(("key" = String, Path)),
+    responses((status = 200, body = DefinitionOut), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_message(State(state): State<AppState>, _auth: Auth, PathOf(key): PathOf<String>) -> ApiResult<Json<DefinitionOut>> {
+    Ok(Json(out(state.engine.get_definition(MESSAGE, &key).await?)))
+}
+
+/// Create or change a message template (admins).
+#[utoipa::path(put, path = "/api/v1/messages/{key}", tag = "workflows", security(("bearer" = [])), params(("key" = String, Path)), request_body = JsonObject,
+    responses((status = 200, body = DefinitionOut), (status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn put_message(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
+    Ok(saved(MESSAGE, state.engine.save_message(&actor, Some(&key), def, false).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InstanceList {
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<InstanceView>,
+}
+
+/// The workflows on a record, with their state and the transitions open from it.
+#[utoipa::path(get, path = "/api/v1/forms/{form}/records/{id}/workflows", tag = "workflows", security(("bearer" = [])),
+    params(("form" = String, Path), ("id" = Uuid, Path)), responses((status = 200, body = InstanceList), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn record_workflows(State(state): State<AppState>, _auth: Auth, PathOf((form, id)): PathOf<(String, Uuid)>) -> ApiResult<Json<InstanceList>> {
+    Ok(Json(InstanceList { items: state.engine.record_workflows(&form, id).await? }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartIn {
+    pub workflow: String,
+}
+
+/// Start a workflow on a record by hand; 409 when it is already running there.
+#[utoipa::path(post, path = "/api/v1/forms/{form}/records/{id}/workflows", tag = "workflows", security(("bearer" = [])),
+    params(("form" = String, Path), ("id" = Uuid, Path)), request_body = StartIn,
+    responses((status = 201, body = JsonObject), (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn start_workflow(State(state): State<AppState>, Auth(actor): Auth, PathOf((form, id)): PathOf<(String, Uuid)>, JsonBody(body): JsonBody<StartIn>) -> ApiResult<Response> {
+    let view = state.engine.start_workflow(&actor, &form, id, &body.workflow).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// Take a transition by hand. 409 when it does not leave the current state,
+/// 422 `guard-failed` with the guard's message, 403 when it is for other roles.
+#[utoipa::path(post, path = "/api/v1/instances/{id}/transitions/{key}", tag = "workflows", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("key" = String, Path)),
+    responses((status = 200, body = JsonObject), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn transition(State(state): State<AppState>, Auth(actor): Auth, PathOf((id, key)): PathOf<(Uuid, String)>) -> ApiResult<Json<InstanceView>> {
+    Ok(Json(state.engine.take_transition(&actor, id, &key).await?))
+}

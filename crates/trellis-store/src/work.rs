@@ -1,0 +1,645 @@
+//! Definitions beside forms, workflow instances and timers, tasks,
+//! notifications, the delivery outbox and round-robin turns.
+//!
+//! These tables are plain rows with no per-form SQL, so their queries are
+//! written once, with `$N` parameters both SQLite and PostgreSQL read, and
+//! [`work_queries!`] instantiates them per backend. Only what truly differs is
+//! passed in: how a time is bound and read (fixed-width text on SQLite,
+//! `timestamptz` on PostgreSQL), the row lock PostgreSQL takes (`FOR UPDATE
+//! SKIP LOCKED`, so several instances never claim the same timer) and the
+//! notification PostgreSQL sends when a definition changes.
+
+use jiff::Timestamp;
+use serde_json::Value;
+use uuid::Uuid;
+
+/// A workflow, message, trigger or dashboard definition as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDefinition {
+    pub kind: String,
+    pub key: String,
+    pub version: i64,
+    pub definition: Value,
+    pub updated_at: Timestamp,
+}
+
+/// One workflow running (or ended) on one record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    pub id: Uuid,
+    pub workflow: String,
+    pub form: String,
+    pub record_id: Uuid,
+    pub state: String,
+    /// `active`, `finished` (a final state was reached) or `cancelled`.
+    pub status: String,
+    pub started_at: Timestamp,
+    pub started_by: Uuid,
+    pub entered_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A timer of the state an instance is in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timer {
+    pub id: Uuid,
+    pub instance_id: Uuid,
+    pub state: String,
+    /// Its position among the state's timers.
+    pub timer: i64,
+    pub fire_at: Timestamp,
+    pub every_seconds: Option<i64>,
+    /// How many times it has fired.
+    pub fired: i64,
+    /// `pending`, `done`, `cancelled` or `failed`.
+    pub status: String,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub assignee: Option<Uuid>,
+    /// Set when the task waits for anyone of a role.
+    pub assignee_role: Option<String>,
+    /// `open`, `done` or `cancelled`.
+    pub status: String,
+    pub due_at: Option<Timestamp>,
+    /// The form to fill when completing it.
+    pub form: Option<String>,
+    pub record_form: Option<String>,
+    pub record_id: Option<Uuid>,
+    pub instance_id: Option<Uuid>,
+    /// The record the completion form created.
+    pub outcome_id: Option<Uuid>,
+    pub created_at: Timestamp,
+    pub created_by: Uuid,
+    pub updated_at: Timestamp,
+    pub completed_at: Option<Timestamp>,
+    pub completed_by: Option<Uuid>,
+}
+
+/// Which tasks to list. `for_user` is (user, role): the user's own tasks and
+/// those waiting for their role.
+#[derive(Debug, Clone, Default)]
+pub struct TaskQuery {
+    pub for_user: Option<(Uuid, String)>,
+    pub status: Option<String>,
+    pub due_before: Option<Timestamp>,
+    pub due_after: Option<Timestamp>,
+    pub record_id: Option<Uuid>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comment {
+    pub id: Uuid,
+    pub task_id: Uuid,
+    pub author: Uuid,
+    pub author_email: Option<String>,
+    pub body: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub title: String,
+    pub body: String,
+    pub record_form: Option<String>,
+    pub record_id: Option<Uuid>,
+    pub task_id: Option<Uuid>,
+    pub created_at: Timestamp,
+    pub read_at: Option<Timestamp>,
+}
+
+/// An email or webhook handed to the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: Uuid,
+    /// `email` or `webhook`.
+    pub channel: String,
+    /// An email address or a URL.
+    pub target: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub format: Option<String>,
+    /// Unique: the same occurrence is handed over once.
+    pub idempotency_key: String,
+    pub record_id: Option<Uuid>,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+}
+
+macro_rules! work_queries {
+    (db = $db:ty, row = $row:ty, time = $time:ty, to_db = $to_db:path, from_db = $from_db:path, lock = $lock:expr, notify = $notify:expr) => {
+        use jiff::Timestamp;
+        use serde_json::Value;
+        use sqlx::types::Json;
+        use sqlx::{Pool, QueryBuilder, Row, Transaction};
+        use uuid::Uuid;
+
+        use crate::work::*;
+        use crate::Result;
+
+        type Db = $db;
+        type DbTx = Transaction<'static, Db>;
+
+        fn ts(row: &$row, col: &str) -> Result<Timestamp> {
+            $from_db(row.try_get::<$time, _>(col)?)
+        }
+
+        fn ts_opt(row: &$row, col: &str) -> Result<Option<Timestamp>> {
+            row.try_get::<Option<$time>, _>(col)?.map($from_db).transpose()
+        }
+
+        fn definition_from_row(row: &$row) -> Result<StoredDefinition> {
+            Ok(StoredDefinition {
+                kind: row.try_get("kind")?,
+                key: row.try_get("key")?,
+                version: row.try_get("version")?,
+                definition: row.try_get::<Json<Value>, _>("definition")?.0,
+                updated_at: ts(row, "updated_at")?,
+            })
+        }
+
+        pub(crate) async fn definitions(pool: &Pool<Db>, kind: &str) -> Result<Vec<StoredDefinition>> {
+            let rows = sqlx::query("SELECT * FROM definitions WHERE kind = $1 ORDER BY key").bind(kind).fetch_all(pool).await?;
+            rows.iter().map(definition_from_row).collect()
+        }
+
+        pub(crate) async fn definition(pool: &Pool<Db>, kind: &str, key: &str) -> Result<Option<StoredDefinition>> {
+            let row = sqlx::query("SELECT * FROM definitions WHERE kind = $1 AND key = $2").bind(kind).bind(key).fetch_optional(pool).await?;
+            row.as_ref().map(definition_from_row).transpose()
+        }
+
+        pub(crate) async fn save_definition(tx: &mut DbTx, kind: &str, key: &str, version: i64, definition: &Value, at: Timestamp, by: Uuid) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO definitions (kind, key, version, definition, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (kind, key) DO UPDATE SET version = excluded.version, definition = excluded.definition,
+                     updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+            )
+            .bind(kind)
+            .bind(key)
+            .bind(version)
+            .bind(Json(definition))
+            .bind($to_db(at))
+            .bind(by)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("INSERT INTO definition_versions (kind, key, version, definition, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(kind)
+                .bind(key)
+                .bind(version)
+                .bind(Json(definition))
+                .bind($to_db(at))
+                .bind(by)
+                .execute(&mut **tx)
+                .await
+                .map_err(crate::classify)?;
+            if $notify {
+                sqlx::query("SELECT pg_notify($1, $2)").bind(crate::postgres::DEFINITIONS_CHANNEL).bind(format!("{kind}:{key}")).execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
+        pub(crate) async fn set_manager(pool: &Pool<Db>, user: Uuid, manager: Option<Uuid>) -> Result<()> {
+            sqlx::query("UPDATE users SET manager_id = $1 WHERE id = $2").bind(manager).bind(user).execute(pool).await?;
+            Ok(())
+        }
+
+        pub(crate) async fn users_with_role(pool: &Pool<Db>, role: &str) -> Result<Vec<Uuid>> {
+            Ok(sqlx::query_scalar("SELECT id FROM users WHERE role = $1 ORDER BY id").bind(role).fetch_all(pool).await?)
+        }
+
+        /// The user after the last one given a turn under `key` (wrapping), recorded as the new last.
+        pub(crate) async fn next_turn(tx: &mut DbTx, key: &str, role: &str) -> Result<Option<Uuid>> {
+            let last: Option<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT last_user FROM assign_turns WHERE key = $1{}", $lock)))
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await?;
+            let users: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM users WHERE role = $1 ORDER BY id").bind(role).fetch_all(&mut **tx).await?;
+            let Some(first) = users.first().copied() else { return Ok(None) };
+            let next = last.and_then(|l| users.iter().copied().find(|u| *u > l)).unwrap_or(first);
+            sqlx::query("INSERT INTO assign_turns (key, last_user) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET last_user = excluded.last_user")
+                .bind(key)
+                .bind(next)
+                .execute(&mut **tx)
+                .await?;
+            Ok(Some(next))
+        }
+
+        fn instance_from_row(row: &$row) -> Result<Instance> {
+            Ok(Instance {
+                id: row.try_get("id")?,
+                workflow: row.try_get("workflow")?,
+                form: row.try_get("form")?,
+                record_id: row.try_get("record_id")?,
+                state: row.try_get("state")?,
+                status: row.try_get("status")?,
+                started_at: ts(row, "started_at")?,
+                started_by: row.try_get("started_by")?,
+                entered_at: ts(row, "entered_at")?,
+                updated_at: ts(row, "updated_at")?,
+            })
+        }
+
+        pub(crate) async fn insert_instance(tx: &mut DbTx, i: &Instance) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO workflow_instances (id, workflow, form, record_id, state, status, started_at, started_by, entered_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(i.id)
+            .bind(&i.workflow)
+            .bind(&i.form)
+            .bind(i.record_id)
+            .bind(&i.state)
+            .bind(&i.status)
+            .bind($to_db(i.started_at))
+            .bind(i.started_by)
+            .bind($to_db(i.entered_at))
+            .bind($to_db(i.updated_at))
+            .execute(&mut **tx)
+            .await
+            .map_err(crate::classify)?;
+            Ok(())
+        }
+
+        pub(crate) async fn update_instance(tx: &mut DbTx, i: &Instance) -> Result<()> {
+            sqlx::query("UPDATE workflow_instances SET state = $1, status = $2, entered_at = $3, updated_at = $4 WHERE id = $5")
+                .bind(&i.state)
+                .bind(&i.status)
+                .bind($to_db(i.entered_at))
+                .bind($to_db(i.updated_at))
+                .bind(i.id)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+
+        pub(crate) async fn instances_of_in(tx: &mut DbTx, record: Uuid) -> Result<Vec<Instance>> {
+            let rows = sqlx::query("SELECT * FROM workflow_instances WHERE record_id = $1 ORDER BY id").bind(record).fetch_all(&mut **tx).await?;
+            rows.iter().map(instance_from_row).collect()
+        }
+
+        pub(crate) async fn instances_of(pool: &Pool<Db>, record: Uuid) -> Result<Vec<Instance>> {
+            let rows = sqlx::query("SELECT * FROM workflow_instances WHERE record_id = $1 ORDER BY id").bind(record).fetch_all(pool).await?;
+            rows.iter().map(instance_from_row).collect()
+        }
+
+        pub(crate) async fn instance_for_update(tx: &mut DbTx, id: Uuid) -> Result<Option<Instance>> {
+            let lock = if $lock.is_empty() { "" } else { " FOR UPDATE" };
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM workflow_instances WHERE id = $1{lock}"))).bind(id).fetch_optional(&mut **tx).await?;
+            row.as_ref().map(instance_from_row).transpose()
+        }
+
+        fn timer_from_row(row: &$row) -> Result<Timer> {
+            Ok(Timer {
+                id: row.try_get("id")?,
+                instance_id: row.try_get("instance_id")?,
+                state: row.try_get("state")?,
+                timer: row.try_get("timer")?,
+                fire_at: ts(row, "fire_at")?,
+                every_seconds: row.try_get("every_seconds")?,
+                fired: row.try_get("fired")?,
+                status: row.try_get("status")?,
+                last_error: row.try_get("last_error")?,
+            })
+        }
+
+        pub(crate) async fn insert_timers(tx: &mut DbTx, timers: &[Timer]) -> Result<()> {
+            for t in timers {
+                sqlx::query(
+                    "INSERT INTO workflow_timers (id, instance_id, state, timer, fire_at, every_seconds, fired, status, last_error)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(t.id)
+                .bind(t.instance_id)
+                .bind(&t.state)
+                .bind(t.timer)
+                .bind($to_db(t.fire_at))
+                .bind(t.every_seconds)
+                .bind(t.fired)
+                .bind(&t.status)
+                .bind(&t.last_error)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(())
+        }
+
+        pub(crate) async fn cancel_timers(tx: &mut DbTx, instance: Uuid) -> Result<u64> {
+            let done = sqlx::query("UPDATE workflow_timers SET status = 'cancelled' WHERE instance_id = $1 AND status = 'pending'").bind(instance).execute(&mut **tx).await?;
+            Ok(done.rows_affected())
+        }
+
+        /// The earliest pending timer due at `now`, locked for this transaction
+        /// (on PostgreSQL, skipping timers another instance is firing).
+        pub(crate) async fn claim_due_timer(tx: &mut DbTx, now: Timestamp) -> Result<Option<Timer>> {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM workflow_timers WHERE status = 'pending' AND fire_at <= $1 ORDER BY fire_at, id LIMIT 1{}", $lock)))
+                .bind($to_db(now))
+                .fetch_optional(&mut **tx)
+                .await?;
+            row.as_ref().map(timer_from_row).transpose()
+        }
+
+        pub(crate) async fn update_timer(tx: &mut DbTx, t: &Timer) -> Result<()> {
+            sqlx::query("UPDATE workflow_timers SET fire_at = $1, fired = $2, status = $3, last_error = $4 WHERE id = $5")
+                .bind($to_db(t.fire_at))
+                .bind(t.fired)
+                .bind(&t.status)
+                .bind(&t.last_error)
+                .bind(t.id)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+
+        pub(crate) async fn pending_timers(pool: &Pool<Db>, instance: Uuid) -> Result<Vec<Timer>> {
+            let rows = sqlx::query("SELECT * FROM workflow_timers WHERE instance_id = $1 AND status = 'pending' ORDER BY fire_at").bind(instance).fetch_all(pool).await?;
+            rows.iter().map(timer_from_row).collect()
+        }
+
+        fn task_from_row(row: &$row) -> Result<Task> {
+            Ok(Task {
+                id: row.try_get("id")?,
+                title: row.try_get("title")?,
+                description: row.try_get("description")?,
+                assignee: row.try_get("assignee")?,
+                assignee_role: row.try_get("assignee_role")?,
+                status: row.try_get("status")?,
+                due_at: ts_opt(row, "due_at")?,
+                form: row.try_get("form")?,
+                record_form: row.try_get("record_form")?,
+                record_id: row.try_get("record_id")?,
+                instance_id: row.try_get("instance_id")?,
+                outcome_id: row.try_get("outcome_id")?,
+                created_at: ts(row, "created_at")?,
+                created_by: row.try_get("created_by")?,
+                updated_at: ts(row, "updated_at")?,
+                completed_at: ts_opt(row, "completed_at")?,
+                completed_by: row.try_get("completed_by")?,
+            })
+        }
+
+        pub(crate) async fn insert_task(tx: &mut DbTx, t: &Task) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO tasks (id, title, description, assignee, assignee_role, status, due_at, form, record_form, record_id, instance_id,
+                     outcome_id, created_at, created_by, updated_at, completed_at, completed_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            )
+            .bind(t.id)
+            .bind(&t.title)
+            .bind(&t.description)
+            .bind(t.assignee)
+            .bind(&t.assignee_role)
+            .bind(&t.status)
+            .bind(t.due_at.map($to_db))
+            .bind(&t.form)
+            .bind(&t.record_form)
+            .bind(t.record_id)
+            .bind(t.instance_id)
+            .bind(t.outcome_id)
+            .bind($to_db(t.created_at))
+            .bind(t.created_by)
+            .bind($to_db(t.updated_at))
+            .bind(t.completed_at.map($to_db))
+            .bind(t.completed_by)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        pub(crate) async fn update_task(tx: &mut DbTx, t: &Task) -> Result<()> {
+            sqlx::query(
+                "UPDATE tasks SET assignee = $1, assignee_role = $2, status = $3, due_at = $4, outcome_id = $5, updated_at = $6,
+                     completed_at = $7, completed_by = $8 WHERE id = $9",
+            )
+            .bind(t.assignee)
+            .bind(&t.assignee_role)
+            .bind(&t.status)
+            .bind(t.due_at.map($to_db))
+            .bind(t.outcome_id)
+            .bind($to_db(t.updated_at))
+            .bind(t.completed_at.map($to_db))
+            .bind(t.completed_by)
+            .bind(t.id)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        pub(crate) async fn task_for_update(tx: &mut DbTx, id: Uuid) -> Result<Option<Task>> {
+            let lock = if $lock.is_empty() { "" } else { " FOR UPDATE" };
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM tasks WHERE id = $1{lock}"))).bind(id).fetch_optional(&mut **tx).await?;
+            row.as_ref().map(task_from_row).transpose()
+        }
+
+        pub(crate) async fn task(pool: &Pool<Db>, id: Uuid) -> Result<Option<Task>> {
+            let row = sqlx::query("SELECT * FROM tasks WHERE id = $1").bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(task_from_row).transpose()
+        }
+
+        pub(crate) async fn tasks(pool: &Pool<Db>, q: &TaskQuery) -> Result<Vec<Task>> {
+            let mut qb = QueryBuilder::<Db>::new("SELECT * FROM tasks WHERE 1 = 1");
+            if let Some((user, role)) = &q.for_user {
+                qb.push(" AND (assignee = ").push_bind(*user).push(" OR (assignee IS NULL AND assignee_role = ").push_bind(role.clone()).push("))");
+            }
+            if let Some(s) = &q.status {
+                qb.push(" AND status = ").push_bind(s.clone());
+            }
+            if let Some(t) = q.due_before {
+                qb.push(" AND due_at < ").push_bind($to_db(t));
+            }
+            if let Some(t) = q.due_after {
+                qb.push(" AND due_at >= ").push_bind($to_db(t));
+            }
+            if let Some(r) = q.record_id {
+                qb.push(" AND record_id = ").push_bind(r);
+            }
+            qb.push(" ORDER BY due_at IS NULL, due_at, id LIMIT ").push_bind(q.limit);
+            let rows = qb.build().fetch_all(pool).await?;
+            rows.iter().map(task_from_row).collect()
+        }
+
+        pub(crate) async fn insert_comment(tx: &mut DbTx, c: &Comment) -> Result<()> {
+            sqlx::query("INSERT INTO task_comments (id, task_id, author, body, at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(c.id)
+                .bind(c.task_id)
+                .bind(c.author)
+                .bind(&c.body)
+                .bind($to_db(c.at))
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+
+        pub(crate) async fn comments(pool: &Pool<Db>, task: Uuid) -> Result<Vec<Comment>> {
+            let rows = sqlx::query("SELECT c.*, u.email FROM task_comments c LEFT JOIN users u ON u.id = c.author WHERE c.task_id = $1 ORDER BY c.at, c.id")
+                .bind(task)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(Comment {
+                        id: row.try_get("id")?,
+                        task_id: row.try_get("task_id")?,
+                        author: row.try_get("author")?,
+                        author_email: row.try_get("email")?,
+                        body: row.try_get("body")?,
+                        at: ts(row, "at")?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(crate) async fn insert_notifications(tx: &mut DbTx, list: &[Notification]) -> Result<()> {
+            for n in list {
+                sqlx::query(
+                    "INSERT INTO notifications (id, user_id, title, body, record_form, record_id, task_id, created_at, read_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(n.id)
+                .bind(n.user_id)
+                .bind(&n.title)
+                .bind(&n.body)
+                .bind(&n.record_form)
+                .bind(n.record_id)
+                .bind(n.task_id)
+                .bind($to_db(n.created_at))
+                .bind(n.read_at.map($to_db))
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(())
+        }
+
+        pub(crate) async fn notifications(pool: &Pool<Db>, user: Uuid, unread_only: bool, limit: i64) -> Result<Vec<Notification>> {
+            let unread = if unread_only { " AND read_at IS NULL" } else { "" };
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM notifications WHERE user_id = $1{unread} ORDER BY created_at DESC, id DESC LIMIT $2")))
+                .bind(user)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(Notification {
+                        id: row.try_get("id")?,
+                        user_id: row.try_get("user_id")?,
+                        title: row.try_get("title")?,
+                        body: row.try_get("body")?,
+                        record_form: row.try_get("record_form")?,
+                        record_id: row.try_get("record_id")?,
+                        task_id: row.try_get("task_id")?,
+                        created_at: ts(row, "created_at")?,
+                        read_at: ts_opt(row, "read_at")?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(crate) async fn unread_count(pool: &Pool<Db>, user: Uuid) -> Result<i64> {
+            Ok(sqlx::query_scalar("SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL").bind(user).fetch_one(pool).await?)
+        }
+
+        /// Marks a user's notification read; false when it is not theirs.
+        pub(crate) async fn mark_read(pool: &Pool<Db>, user: Uuid, id: Uuid, at: Timestamp) -> Result<bool> {
+            let done = sqlx::query("UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND user_id = $3")
+                .bind($to_db(at))
+                .bind(id)
+                .bind(user)
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        /// Hands deliveries to the outbox; one whose idempotency key is already there is skipped.
+        /// Returns how many were new.
+        pub(crate) async fn enqueue(tx: &mut DbTx, list: &[Delivery]) -> Result<u64> {
+            let mut added = 0;
+            for d in list {
+                let done = sqlx::query(
+                    "INSERT INTO outbox (id, channel, target, subject, body, format, idempotency_key, record_id, status, attempts, created_at, sent_at, last_error)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (idempotency_key) DO NOTHING",
+                )
+                .bind(d.id)
+                .bind(&d.channel)
+                .bind(&d.target)
+                .bind(&d.subject)
+                .bind(&d.body)
+                .bind(&d.format)
+                .bind(&d.idempotency_key)
+                .bind(d.record_id)
+                .bind(&d.status)
+                .bind(d.attempts)
+                .bind($to_db(d.created_at))
+                .bind(d.sent_at.map($to_db))
+                .bind(&d.last_error)
+                .execute(&mut **tx)
+                .await?;
+                added += done.rows_affected();
+            }
+            Ok(added)
+        }
+
+        pub(crate) async fn deliveries(pool: &Pool<Db>, record: Option<Uuid>, limit: i64) -> Result<Vec<Delivery>> {
+            let mut qb = QueryBuilder::<Db>::new("SELECT * FROM outbox");
+            if let Some(r) = record {
+                qb.push(" WHERE record_id = ").push_bind(r);
+            }
+            qb.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit);
+            let rows = qb.build().fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(Delivery {
+                        id: row.try_get("id")?,
+                        channel: row.try_get("channel")?,
+                        target: row.try_get("target")?,
+                        subject: row.try_get("subject")?,
+                        body: row.try_get("body")?,
+                        format: row.try_get("format")?,
+                        idempotency_key: row.try_get("idempotency_key")?,
+                        record_id: row.try_get("record_id")?,
+                        status: row.try_get("status")?,
+                        attempts: row.try_get("attempts")?,
+                        created_at: ts(row, "created_at")?,
+                        sent_at: ts_opt(row, "sent_at")?,
+                        last_error: row.try_get("last_error")?,
+                    })
+                })
+                .collect()
+        }
+    };
+}
+
+pub(crate) mod on_sqlite {
+    fn to_db(t: jiff::Timestamp) -> String {
+        crate::sqlite::fmt_ts(t)
+    }
+    fn from_db(s: String) -> crate::Result<jiff::Timestamp> {
+        crate::sqlite::parse_ts(&s)
+    }
+    work_queries!(db = sqlx::Sqlite, row = sqlx::sqlite::SqliteRow, time = String, to_db = to_db, from_db = from_db, lock = "", notify = false);
+}
+
+pub(crate) mod on_postgres {
+    fn from_db(t: time::OffsetDateTime) -> crate::Result<jiff::Timestamp> {
+        crate::postgres::from_db(t)
+    }
+    work_queries!(
+        db = sqlx::Postgres,
+        row = sqlx::postgres::PgRow,
+        time = time::OffsetDateTime,
+        to_db = crate::postgres::to_db,
+        from_db = from_db,
+        lock = " FOR UPDATE SKIP LOCKED",
+        notify = true
+    );
+}
