@@ -123,7 +123,11 @@ impl Server {
     /// A second instance on the same database (its own engine and caches), as a
     /// second `trellis serve` process sharing one PostgreSQL would be.
     pub async fn second_instance(&self) -> Server {
-        let engine = Arc::new(Engine::open(&self.db_url, Clock::System).await.expect("engine opens"));
+        self.second_instance_with(Clock::System).await
+    }
+
+    pub async fn second_instance_with(&self, clock: Clock) -> Server {
+        let engine = Arc::new(Engine::open(&self.db_url, clock).await.expect("engine opens"));
         Server::serve(engine, self.token.clone(), self.db_url.clone(), None, tempfile::tempdir().unwrap()).await
     }
 

@@ -20,6 +20,7 @@ both!(
     a_pending_timer_survives_a_restart,
     a_loop_of_automatic_transitions_is_refused_and_nothing_is_written,
     tasks_can_be_reassigned_commented_and_are_private,
+    two_instances_fire_each_timer_once,
 );
 
 /// The CRM forms these scenarios use: customers, their follow-ups (rolled up
@@ -43,60 +44,32 @@ async fn crm(s: &Server) {
         "comment": {"type": "string"}}}}))
         .await
         .expect(201);
-    s.post("/api/v1/messages", json!({"key": "escalation", "template": "subject: 黄金72小时：{{ record.name }} 仍未联系\n客户 {{ record.name }}（{{ record.phone }}）创建已超过 72 小时，仍未联系。"}))
-        .await
-        .expect(201);
-    s.post("/api/v1/messages", json!({"key": "welcome", "template": "subject: 欢迎，{{ record.name }}\n感谢您的信任。"})).await.expect(201);
+    for (key, template) in [
+        ("escalation", include_str!("../../templates/crm-starter/messages/escalation.jinja")),
+        ("welcome", include_str!("../../templates/crm-starter/messages/welcome.jinja")),
+    ] {
+        s.post("/api/v1/messages", json!({"key": key, "template": template})).await.expect(201);
+    }
+}
+
+/// The bundled CRM pack's definitions: the tests run exactly what ships.
+fn pack(name: &str) -> Value {
+    let text = match name {
+        "pipeline" => include_str!("../../templates/crm-starter/workflows/pipeline.json"),
+        "revisit_plan" => include_str!("../../templates/crm-starter/workflows/revisit_plan.json"),
+        "complaint" => include_str!("../../templates/crm-starter/workflows/complaint.json"),
+        "lead_assignment" => include_str!("../../templates/crm-starter/workflows/lead_assignment.json"),
+        other => panic!("no workflow {other} in the pack"),
+    };
+    serde_json::from_str(text).unwrap()
 }
 
 fn revisit_plan() -> Value {
-    let task = |n: &str| json!({"create_task": {"title": format!("{n}回访：{{{{ record.name }}}}"), "assignee": "owner", "due": "3d", "form": "revisit"}});
-    json!({
-        "key": "revisit_plan", "form": "customer", "title": "回访计划",
-        "initial": "maintaining",
-        "states": {
-            "maintaining": {"title": "维护中", "timers": [
-                {"after": "7d", "actions": [task("7天")]},
-                {"after": "30d", "actions": [task("30天")]},
-                {"after": "90d", "every": "90d", "actions": [task("季度")]}
-            ]},
-            "ended": {"final": true}
-        },
-        "transitions": [{"key": "stop", "from": "maintaining", "to": "ended"}]
-    })
+    pack("revisit_plan")
 }
 
 fn pipeline() -> Value {
-    json!({
-        "key": "pipeline", "form": "customer", "title": "跟进阶段",
-        "start": {"on": "created"},
-        "initial": "new_lead",
-        "states": {
-            "new_lead": {"title": "新线索", "timers": [{"after": "72h", "actions": [
-                {"notify": "manager", "message": "escalation"},
-                {"create_task": {"title": "72小时未联系：{{ record.name }}", "assignee": "manager", "due": "1d"}}
-            ]}]},
-            "contacted": {"title": "初步接触"},
-            "needs": {"title": "需求确认"},
-            "proposal": {"title": "方案报价"},
-            "negotiation": {"title": "谈判"},
-            "won": {"title": "成交", "final": true, "on_enter": [
-                {"create_task": {"title": "交接：{{ record.name }}", "assignee": "role:manager", "due": "1d", "description": "成交金额 {{ record.quote_amount }}"}},
-                {"email": {"to": "field:email", "message": "welcome"}},
-                {"start_workflow": "revisit_plan"}
-            ]},
-            "lost": {"title": "输单", "final": true}
-        },
-        "transitions": [
-            {"key": "contact", "from": "new_lead", "to": "contacted", "title": "已联系"},
-            {"key": "auto_contact", "from": "new_lead", "to": "contacted", "when": "present(record.last_contact_at)"},
-            {"key": "discover", "from": "contacted", "to": "needs"},
-            {"key": "propose", "from": "needs", "to": "proposal"},
-            {"key": "quote", "from": "proposal", "to": "negotiation", "guard": "present(record.quote_amount) && record.quote_amount > 0", "message": "报价需要填写金额"},
-            {"key": "win", "from": "negotiation", "to": "won"},
-            {"key": "lose", "from": "*", "to": "lost"}
-        ]
-    })
+    pack("pipeline")
 }
 
 async fn workflows(s: &Server) {
@@ -305,16 +278,7 @@ async fn leads_are_assigned_in_turn_or_by_region(b: crate::harness::Backend) {
     let _ = east;
     let east_id = s.engine.store().find_user("east@example.com").await.unwrap().unwrap().id.to_string();
     // A one-shot workflow: its initial state is final, so starting it just runs on_enter.
-    s.post("/api/v1/workflows", json!({
-        "key": "assign_lead", "form": "customer", "title": "线索分配",
-        "start": {"on": "created"}, "initial": "assigned",
-        "states": {"assigned": {"final": true, "on_enter": [
-            {"assign": {"script": "if record.region == \"华东\" { \"east@example.com\" } else { \"role:staff\" }"}},
-            {"notify": "owner", "title": "新线索：{{ record.name }}"}
-        ]}}
-    }))
-    .await
-    .expect(201);
+    s.post("/api/v1/workflows", pack("lead_assignment")).await.expect(201);
     let mut owners = Vec::new();
     for (i, region) in ["华南", "华北", "华东", "西南", "华南"].iter().enumerate() {
         let r = s.post("/api/v1/forms/customer/records", json!({"name": format!("线索{i}"), "phone": format!("1390000000{i}"), "region": region})).await.expect(201);
@@ -399,20 +363,7 @@ async fn handoff_task_carries_the_history_and_revisits_come_on_their_days(b: cra
 async fn low_nps_opens_the_complaint_workflow(b: crate::harness::Backend) {
     let Some(s) = Server::start_at(b, T0).await else { return };
     workflows(&s).await;
-    s.post("/api/v1/workflows", json!({
-        "key": "complaint", "form": "revisit", "title": "投诉处理",
-        "start": {"on": "created", "condition": "record.nps <= 6"},
-        "initial": "open",
-        "states": {
-            "open": {"title": "待处理",
-                "on_enter": [{"create_task": {"title": "处理投诉（NPS {{ record.nps }}）", "assignee": "manager", "due": "24h"}}],
-                "timers": [{"after": "24h", "actions": [{"notify": "role:admin", "title": "投诉超过24小时未处理"}]}]},
-            "resolved": {"title": "已解决", "final": true}
-        },
-        "transitions": [{"key": "resolve", "from": "open", "to": "resolved", "roles": ["manager"]}]
-    }))
-    .await
-    .expect(201);
+    s.post("/api/v1/workflows", pack("complaint")).await.expect(201);
     let (staff, manager) = team(&s, "li@example.com", "wang@example.com").await;
     let happy = customer(&s, &staff, "满意客户", "13800000005").await;
     let unhappy = customer(&s, &staff, "不满客户", "13800000006").await;
@@ -540,4 +491,30 @@ async fn tasks_can_be_reassigned_commented_and_are_private(b: crate::harness::Ba
     assert_eq!(tasks(&s, &other, "?status=cancelled").await.len(), 1);
     s.get_as(&other, "/api/v1/tasks?status=later").await.expect(400);
     s.stop().await;
+}
+
+async fn two_instances_fire_each_timer_once(b: crate::harness::Backend) {
+    if b == crate::harness::Backend::Sqlite {
+        return; // one process owns a SQLite file; instances share PostgreSQL.
+    }
+    let Some(a) = Server::start_at(b, T0).await else { return };
+    workflows(&a).await;
+    let (staff, manager) = team(&a, "li@example.com", "wang@example.com").await;
+    for i in 0..20 {
+        customer(&a, &staff, &format!("并发客户{i}"), &format!("1370000{i:04}")).await;
+    }
+    let other = a.second_instance_with(trellis_engine::Clock::manual(T0.parse().unwrap())).await;
+    // Both instances wake at the same moment; each timer is claimed by one of them.
+    let (x, y) = tokio::join!(a.clock("2026-03-05T02:00:00Z"), other.clock("2026-03-05T02:00:00Z"));
+    let fired = x["timers_fired"].as_u64().unwrap() + y["timers_fired"].as_u64().unwrap();
+    assert_eq!(fired, 20, "{x} {y}");
+    let escalations = a.get_as(&manager, "/api/v1/notifications?limit=500").await.expect(200).body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["title"].as_str().unwrap().starts_with("黄金72小时"))
+        .count();
+    assert_eq!(escalations, 20);
+    other.stop().await;
+    a.stop().await;
 }

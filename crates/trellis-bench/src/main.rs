@@ -13,6 +13,7 @@
 //! See `docs/benchmarks.md` for the method and the numbers.
 
 mod rules;
+mod workflows;
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -72,6 +73,18 @@ enum Cmd {
         /// First-page queries (each followed by its page 2 through the cursor).
         #[arg(long, default_value_t = 300)]
         queries: usize,
+    },
+    /// Workflows: cost per write and per transition, and the timer tick.
+    Workflows {
+        /// sqlite://FILE or postgres://…
+        #[arg(long)]
+        db: String,
+        /// Leads with a pending timer for the tick measurement.
+        #[arg(long, default_value_t = 100_000)]
+        leads: usize,
+        /// Single-record writes per variant.
+        #[arg(long, default_value_t = 2_000)]
+        writes: usize,
     },
     /// Rules: cost per write (S8 health score), runaway scripts, the sweep.
     Rules {
@@ -544,5 +557,6 @@ async fn main() -> Result<()> {
         Cmd::Write { db, n, warmup, rounds } => write_bench(&db, n, warmup, rounds).await,
         Cmd::List { db, records, batch, queries } => list_bench(&db, records, batch, queries).await,
         Cmd::Rules { db, records, writes } => rules::rules_bench(&db, records, writes).await,
+        Cmd::Workflows { db, leads, writes } => workflows::workflows_bench(&db, leads, writes).await,
     }
 }
