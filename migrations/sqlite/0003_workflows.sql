@@ -141,5 +141,5 @@ CREATE INDEX outbox_pending ON outbox (created_at) WHERE status = 'pending';
 -- Whose turn it is, per round-robin (e.g. `role:staff`).
 CREATE TABLE assign_turns (
     key        TEXT PRIMARY KEY,
-    last_user  BLOB NOT NULL
+    last_user  BLOB
 );

@@ -21,6 +21,7 @@ both!(
     a_loop_of_automatic_transitions_is_refused_and_nothing_is_written,
     tasks_can_be_reassigned_commented_and_are_private,
     two_instances_fire_each_timer_once,
+    deleting_a_record_ends_its_workflows_and_batches_start_them,
 );
 
 /// The CRM forms these scenarios use: customers, their follow-ups (rolled up
@@ -282,10 +283,12 @@ async fn leads_are_assigned_in_turn_or_by_region(b: crate::harness::Backend) {
     let mut owners = Vec::new();
     for (i, region) in ["华南", "华北", "华东", "西南", "华南"].iter().enumerate() {
         let r = s.post("/api/v1/forms/customer/records", json!({"name": format!("线索{i}"), "phone": format!("1390000000{i}"), "region": region})).await.expect(201);
-        let id = r.body["id"].as_str().unwrap();
-        let now = s.get(&format!("/api/v1/forms/customer/records/{id}")).await.expect(200);
-        assert_eq!(now.body["owner"], now.body["data"]["owner"], "the owner field and the owner agree");
-        owners.push(now.body["data"]["owner"].as_str().unwrap().to_owned());
+        // The answer to the write already shows what the workflow did.
+        assert_eq!(r.body["owner"], r.body["data"]["owner"], "the owner field and the owner agree");
+        let now = s.get(&format!("/api/v1/forms/customer/records/{}", r.body["id"].as_str().unwrap())).await.expect(200);
+        assert_eq!(now.body["rev"], r.body["rev"]);
+        assert_eq!(now.headers["etag"], r.headers["etag"]);
+        owners.push(r.body["data"]["owner"].as_str().unwrap().to_owned());
     }
     assert_eq!(owners, vec![staff[0].clone(), staff[1].clone(), east_id, staff[2].clone(), staff[0].clone()]);
     let b_token = s.engine.login("b@example.com", PASSWORD).await.unwrap().0;
@@ -517,4 +520,50 @@ async fn two_instances_fire_each_timer_once(b: crate::harness::Backend) {
     assert_eq!(escalations, 20);
     other.stop().await;
     a.stop().await;
+}
+
+async fn deleting_a_record_ends_its_workflows_and_batches_start_them(b: crate::harness::Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    workflows(&s).await;
+    let (_, manager) = team(&s, "li@example.com", "wang@example.com").await;
+    // A batch import of 300 leads starts 300 pipelines (each with its timer) in one transaction.
+    let leads: Vec<Value> = (0..300).map(|i| json!({"name": format!("批量{i}"), "phone": format!("1350000{i:04}")})).collect();
+    let created = s.post("/api/v1/forms/customer/records", Value::Array(leads)).await.expect(201);
+    let items = created.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 300);
+    assert!(items.iter().all(|r| r["rev"] == 2), "created, then the pipeline's start: the answer shows rev 2");
+    let gone = items[0]["id"].as_str().unwrap().to_owned();
+    let kept = items[1]["id"].as_str().unwrap().to_owned();
+
+    // Deleting a record ends its workflows and their timers; its history keeps them.
+    s.delete(&format!("/api/v1/forms/customer/records/{gone}")).await.expect(204);
+    s.post(&format!("/api/v1/forms/customer/records/{gone}/restore"), json!({})).await.expect(200);
+    let ended = instance(&s, "customer", &gone, "pipeline").await;
+    assert_eq!(ended["status"], "cancelled");
+    assert_eq!(ended["transitions"], json!([]));
+    let fired = s.clock("2026-03-05T02:00:00Z").await;
+    assert_eq!(fired["timers_fired"], 299, "{fired}");
+    let about_gone = notifications(&s, &manager).await.into_iter().filter(|n| n["record_id"] == gone.as_str()).count();
+    assert_eq!(about_gone, 0);
+
+    // A new version may not drop a state records are in.
+    let mut smaller = pipeline();
+    smaller["states"].as_object_mut().unwrap().remove("new_lead");
+    smaller["initial"] = json!("contacted");
+    smaller["transitions"] = json!([{"key": "discover", "from": "contacted", "to": "needs"}, {"key": "propose", "from": "needs", "to": "proposal"},
+        {"key": "quote", "from": "proposal", "to": "negotiation"}, {"key": "win", "from": "negotiation", "to": "won"}, {"key": "lose", "from": "*", "to": "lost"}]);
+    let res = s.put("/api/v1/workflows/pipeline", smaller).await.expect(422);
+    assert_eq!(res.pointers(), vec!["/states/new_lead"], "{}", res.body);
+    assert!(res.body["errors"][0]["message"].as_str().unwrap().starts_with("299 record(s)"), "{}", res.body);
+
+    // Staff read no definitions (webhook URLs carry tokens) and start no automatic workflow by hand.
+    let staff = s.engine.login("li@example.com", PASSWORD).await.unwrap().0;
+    s.get_as(&staff, "/api/v1/workflows").await.expect(403);
+    s.get_as(&staff, "/api/v1/messages").await.expect(200);
+    let other = customer(&s, &staff, "手动", "13500009999").await;
+    s.post_as(&staff, &format!("/api/v1/forms/customer/records/{other}/workflows"), json!({"workflow": "pipeline"})).await.expect(403);
+    s.post_as(&staff, &format!("/api/v1/forms/customer/records/{other}/workflows"), json!({"workflow": "revisit_plan"})).await.expect(201);
+    s.post("/api/v1/workflows", pack("complaint")).await.expect(201);
+    s.post(&format!("/api/v1/forms/customer/records/{kept}/workflows"), json!({"workflow": "complaint"})).await.expect(422);
+    s.stop().await;
 }

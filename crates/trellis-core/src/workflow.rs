@@ -212,17 +212,18 @@ impl CompiledWorkflow {
         }
     }
 
-    /// The first automatic transition out of `state` whose `when` and guard hold.
-    pub fn next_automatic<'a>(&'a self, state: &'a str, inputs: &Inputs<'_>) -> Result<Option<&'a CompiledTransition>, (String, ScriptError)> {
+    /// The first automatic transition out of `state` whose `when` and guard
+    /// hold. A script that fails names its transition and part (`when`, `guard`).
+    pub fn next_automatic<'a>(&'a self, state: &'a str, inputs: &Inputs<'_>) -> Result<Option<&'a CompiledTransition>, (String, &'static str, ScriptError)> {
         for t in self.leaving(state) {
             let Some(when) = &t.when else { continue };
-            let holds = script::sandbox().run(when, inputs).and_then(|v| truthy(v, "when")).map_err(|e| (t.key.clone(), e))?;
+            let holds = script::sandbox().run(when, inputs).and_then(|v| truthy(v, "when")).map_err(|e| (t.key.clone(), "when", e))?;
             if !holds {
                 continue;
             }
             match guard(t, inputs) {
                 Ok(()) => return Ok(Some(t)),
-                Err(Refusal::GuardFailed(e)) => return Err((t.key.clone(), e)),
+                Err(Refusal::GuardFailed(e)) => return Err((t.key.clone(), "guard", e)),
                 Err(_) => continue,
             }
         }

@@ -116,7 +116,11 @@ impl Engine {
 
     /// Puts a user in a manager's team (or, with `None`, in no team). The
     /// manager must be a manager or an admin, and not the user themself.
-    pub async fn set_manager(&self, user: &str, manager: Option<&str>) -> Result<()> {
+    /// `actor` is who asks (an admin); `None` is the command line on the server itself.
+    pub async fn set_manager(&self, actor: Option<&Actor>, user: &str, manager: Option<&str>) -> Result<()> {
+        if let Some(a) = actor {
+            a.require_admin("change teams")?;
+        }
         let u = self.store.find_user(user).await?.ok_or_else(|| EngineError::NotFound(format!("there is no user '{user}'")))?;
         let m = match manager {
             None => None,

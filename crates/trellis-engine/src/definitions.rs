@@ -97,11 +97,23 @@ impl Engine {
         }
         let epoch = self.defs.epoch.load(Ordering::SeqCst);
         let mut defs = Defs::default();
+        // A stored definition that no longer compiles (a newer engine refusing what an
+        // older one took) is left out and logged: it must not stop every write.
         for s in self.store.definitions(WORKFLOW).await? {
-            defs.workflows.insert(s.key.clone(), Arc::new(compile_stored_workflow(&s)?));
+            match compile_stored_workflow(&s) {
+                Ok(w) => {
+                    defs.workflows.insert(s.key.clone(), Arc::new(w));
+                }
+                Err(e) => tracing::error!(workflow = %s.key, error = %e, "a stored workflow does not compile; it does not run until it is saved again"),
+            }
         }
         for s in self.store.definitions(MESSAGE).await? {
-            defs.messages.insert(s.key.clone(), Arc::new(compile_stored_message(&s)?));
+            match compile_stored_message(&s) {
+                Ok(m) => {
+                    defs.messages.insert(s.key.clone(), Arc::new(m));
+                }
+                Err(e) => tracing::error!(message = %s.key, error = %e, "a stored message does not parse; it is left out until it is saved again"),
+            }
         }
         let defs = Arc::new(defs);
         let mut slot = self.defs.snapshot.write().unwrap_or_else(PoisonError::into_inner);
@@ -112,11 +124,18 @@ impl Engine {
         Ok(defs)
     }
 
-    pub async fn list_definitions(&self, kind: &str) -> Result<Vec<StoredDefinition>> {
+    /// Workflows are read by admins only: their webhook URLs carry the robots' access tokens.
+    fn may_read(actor: &Actor, kind: &str) -> Result<()> {
+        if kind == WORKFLOW { actor.require_admin("read workflow definitions") } else { Ok(()) }
+    }
+
+    pub async fn list_definitions(&self, actor: &Actor, kind: &str) -> Result<Vec<StoredDefinition>> {
+        Self::may_read(actor, kind)?;
         Ok(self.store.definitions(kind).await?)
     }
 
-    pub async fn get_definition(&self, kind: &str, key: &str) -> Result<StoredDefinition> {
+    pub async fn get_definition(&self, actor: &Actor, kind: &str, key: &str) -> Result<StoredDefinition> {
+        Self::may_read(actor, kind)?;
         self.store.definition(kind, key).await?.ok_or_else(|| EngineError::NotFound(format!("there is no {kind} '{key}'")))
     }
 
@@ -136,7 +155,17 @@ impl Engine {
         workflows.insert(def.key.clone(), WorkflowRef { form: def.form.clone(), transitions: def.transitions.iter().map(|t| t.key.clone()).collect() });
         let catalog = Catalog { forms: &forms, messages: &messages, workflows: &workflows, roles: BUILT_IN_ROLES };
         let key = def.key.clone();
-        workflow::compile(def, 0, Some(catalog)).map_err(EngineError::Invalid)?;
+        let compiled = workflow::compile(def, 0, Some(catalog)).map_err(EngineError::Invalid)?;
+        // Records in a state the new version drops would be stranded there.
+        let mut issues = Vec::new();
+        for (state, n) in self.store.active_states(&key).await? {
+            if compiled.state(&state).is_none() {
+                issues.push(Issue::new(format!("/states/{}", trellis_core::issue::escape_token(&state)), "in_use", format!("{n} record(s) are in state '{state}'; keep it, or move them on first")));
+            }
+        }
+        if !issues.is_empty() {
+            return Err(EngineError::Invalid(issues));
+        }
         self.store_definition(actor, WORKFLOW, &key, body, create).await
     }
 

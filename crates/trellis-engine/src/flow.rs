@@ -14,7 +14,7 @@
 //! automatic transitions per record, turns a definition that loops into a
 //! clear refusal instead of a hung request.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -30,7 +30,8 @@ use uuid::Uuid;
 use crate::definitions::Defs;
 use crate::{Engine, EngineError, Result};
 
-/// Steps (starts, transitions, actions, reactions to writes) one write may set off.
+/// Steps (starts, transitions, actions, reactions to writes) one written record
+/// may set off; a batch gets this much per record.
 const MAX_STEPS: usize = 500;
 
 /// A record some write changed, for workflows to look at.
@@ -79,19 +80,25 @@ pub(crate) struct Flow<'e> {
     actor: Uuid,
     now: Timestamp,
     steps: usize,
+    budget: usize,
     queue: VecDeque<Written>,
+    /// Transitions taken per instance in this flow: an action that moves the
+    /// instance on while its transition is under way ends that transition's work.
+    moves: HashMap<Uuid, u64>,
 }
 
 impl Engine {
-    /// Lets workflows react to the records a write changed, inside its transaction.
-    pub(crate) async fn after_writes(&self, tx: &mut Tx, actor: Uuid, now: Timestamp, written: Vec<Written>) -> Result<()> {
+    /// Lets workflows react to the records a write changed, inside its
+    /// transaction; false when no workflow runs on any of them.
+    pub(crate) async fn after_writes(&self, tx: &mut Tx, actor: Uuid, now: Timestamp, written: Vec<Written>) -> Result<bool> {
         let defs = self.defs().await?;
         if !written.iter().any(|w| defs.has_form(&w.form)) {
-            return Ok(());
+            return Ok(false);
         }
         let mut flow = Flow::with(self, defs, actor, now);
-        flow.queue.extend(written);
-        flow.settle(tx).await
+        flow.extend(written);
+        flow.settle(tx).await?;
+        Ok(true)
     }
 }
 
@@ -101,11 +108,12 @@ impl<'e> Flow<'e> {
     }
 
     fn with(engine: &'e Engine, defs: Arc<Defs>, actor: Uuid, now: Timestamp) -> Flow<'e> {
-        Flow { engine, defs, actor, now, steps: 0, queue: VecDeque::new() }
+        Flow { engine, defs, actor, now, steps: 0, budget: MAX_STEPS, queue: VecDeque::new(), moves: HashMap::new() }
     }
 
     /// Queues records a write outside the flow changed, for [`Flow::settle`].
     pub(crate) fn extend(&mut self, written: Vec<Written>) {
+        self.budget += MAX_STEPS * written.len();
         self.queue.extend(written);
     }
 
@@ -115,9 +123,9 @@ impl<'e> Flow<'e> {
 
     fn step(&mut self) -> Result<()> {
         self.steps += 1;
-        if self.steps > MAX_STEPS {
+        if self.steps > self.budget {
             return Err(EngineError::Workflow(format!(
-                "workflows took more than {MAX_STEPS} steps for one write and were stopped; do actions start or move each other in a circle?"
+                "workflows took more than {MAX_STEPS} steps per written record and were stopped; do actions start or move each other in a circle?"
             )));
         }
         Ok(())
@@ -142,10 +150,10 @@ impl<'e> Flow<'e> {
             return Ok(());
         }
         let Some(record) = Self::live(tx, &w.form, w.id).await? else { return Ok(()) };
-        let instances = tx.instances_of(w.id).await?;
         let now = self.now;
         for wf in &workflows {
-            if instances.iter().any(|i| i.workflow == wf.key() && i.status == "active") {
+            // Read again for each: an earlier workflow's actions may have started this one.
+            if tx.instances_of(w.id).await?.iter().any(|i| i.workflow == wf.key() && i.status == "active") {
                 continue;
             }
             let holds = |data: &Map<String, Value>, segments: &Map<String, Value>| {
@@ -176,12 +184,17 @@ impl<'e> Flow<'e> {
 
     /// Takes automatic transitions of one instance while their conditions hold.
     pub(crate) async fn automatic(&mut self, tx: &mut Tx, instance: Uuid) -> Result<()> {
-        for _ in 0..MAX_CHAIN {
+        for taken in 0..=MAX_CHAIN {
             let Some(inst) = tx.instance_for_update(instance).await?.filter(|i| i.status == "active") else { return Ok(()) };
             let Some(wf) = self.defs.workflows.get(&inst.workflow).cloned() else { return Ok(()) };
             let Some(record) = Self::live(tx, &inst.form, inst.record_id).await? else { return Ok(()) };
-            let next = wf.next_automatic(&inst.state, &inputs(&record, self.now)).map_err(|(key, e)| failure(&wf, &format!("transitions.{key}"), transition_pointer(&wf, &key, "when"), e))?;
+            let next = wf
+                .next_automatic(&inst.state, &inputs(&record, self.now))
+                .map_err(|(key, part, e)| failure(&wf, &format!("transitions.{key}"), transition_pointer(&wf, &key, part), e))?;
             let Some(t) = next.cloned() else { return Ok(()) };
+            if taken == MAX_CHAIN {
+                break;
+            }
             self.take(tx, &wf, inst, &t).await?;
         }
         let name = tx.instance_for_update(instance).await?.map(|i| i.workflow).unwrap_or_default();
@@ -216,14 +229,15 @@ impl<'e> Flow<'e> {
         Ok(inst)
     }
 
-    /// Takes transition `t` (already allowed) from the instance's state.
+    /// Takes transition `t` (already allowed) from the instance's state: the
+    /// instance moves and the old state's timers are cancelled first, then the
+    /// old state's `on_exit`, the transition's actions and the new state's
+    /// `on_enter` run. An action that moves this instance on again ends the
+    /// rest of this transition's work (the later move has done its own).
     pub(crate) async fn take(&mut self, tx: &mut Tx, wf: &Arc<CompiledWorkflow>, mut inst: Instance, t: &CompiledTransition) -> Result<Instance> {
         self.step()?;
         let from = inst.state.clone();
         let rev = self.log(tx, &inst, Some(&from), &t.to, Some(&t.key)).await?;
-        if let Some(s) = wf.state(&from) {
-            self.run(tx, wf, &inst, &s.on_exit, &format!("{}:{rev}:exit", inst.id), &format!("state '{from}' on_exit")).await?;
-        }
         tx.cancel_timers(inst.id).await?;
         let is_final = wf.state(&t.to).is_some_and(|s| s.is_final);
         inst.state = t.to.clone();
@@ -231,7 +245,22 @@ impl<'e> Flow<'e> {
         inst.updated_at = self.now;
         inst.status = if is_final { "finished" } else { "active" }.into();
         tx.update_instance(&inst).await?;
+        let generation = {
+            let n = self.moves.entry(inst.id).or_default();
+            *n += 1;
+            *n
+        };
+        if let Some(s) = wf.state(&from) {
+            let exit = s.on_exit.clone();
+            self.run(tx, wf, &inst, &exit, &format!("{}:{rev}:exit", inst.id), &format!("state '{from}' on_exit")).await?;
+        }
+        if self.moves.get(&inst.id) != Some(&generation) {
+            return Ok(inst);
+        }
         self.run(tx, wf, &inst, &t.actions, &format!("{}:{rev}:t", inst.id), &format!("transition '{}' actions", t.key)).await?;
+        if self.moves.get(&inst.id) != Some(&generation) {
+            return Ok(inst);
+        }
         self.enter(tx, wf, &inst, rev).await?;
         Ok(inst)
     }
@@ -302,7 +331,7 @@ impl<'e> Flow<'e> {
             match action {
                 Action::Notify { to, message, title } => {
                     let (title, body) = self.render_notice(&record, inst, message.as_deref(), title.as_deref()).map_err(fail)?;
-                    let users = match self.audience(tx, to, &record).await.map_err(|e| fail(e.to_string()))? {
+                    let users = match self.audience(tx, to, &record).await.map_err(|e| only_workflow(e, &fail))? {
                         Audience::Users(u) => u,
                         Audience::Role(r) => self.engine.store().users_with_role(&r).await?,
                     };
@@ -311,7 +340,7 @@ impl<'e> Flow<'e> {
                 Action::Email { to, message } => {
                     let msg = self.defs.messages.get(message).cloned().ok_or_else(|| fail(format!("there is no message '{message}'")))?;
                     let out = msg.render(&Self::context(&record, inst, self.now)).map_err(|e| fail(e.describe()))?;
-                    let addresses = self.addresses(tx, to, &record).await.map_err(|e| fail(e.to_string()))?;
+                    let addresses = self.addresses(tx, to, &record).await.map_err(|e| only_workflow(e, &fail))?;
                     let list: Vec<Delivery> = addresses
                         .into_iter()
                         .map(|a| self.delivery("email", &a, out.subject.clone(), out.body.clone(), None, format!("{occ}:{a}"), record.id))
@@ -335,10 +364,7 @@ impl<'e> Flow<'e> {
                     tx.enqueue(&[self.delivery("webhook", url, None, body.to_string(), Some(name.into()), occ, record.id)]).await?;
                 }
                 Action::CreateTask(spec) => {
-                    self.create_task(tx, spec, &record, inst).await.map_err(|e| match e {
-                        EngineError::Workflow(m) => fail(m),
-                        e => e,
-                    })?;
+                    self.create_task(tx, spec, &record, inst).await.map_err(|e| only_workflow(e, &fail))?;
                 }
                 Action::Set(assignments) => {
                     let mut patch = Map::new();
@@ -546,6 +572,14 @@ impl<'e> Flow<'e> {
             self.notify(tx, &[user], &format!("新任务：{title}"), task.description.as_deref().unwrap_or_default(), record, Some(task.id)).await?;
         }
         Ok(())
+    }
+}
+
+/// Places a workflow's own error in its definition; other errors (the store's) pass unchanged.
+fn only_workflow(e: EngineError, fail: &impl Fn(String) -> EngineError) -> EngineError {
+    match e {
+        EngineError::Workflow(m) => fail(m),
+        e => e,
     }
 }
 

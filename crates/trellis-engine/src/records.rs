@@ -213,9 +213,19 @@ impl Engine {
         let datas: Vec<&Map<String, Value>> = records.iter().map(|r| &r.data).collect();
         let mut written: Vec<Written> = records.iter().map(Written::created).collect();
         written.extend(self.update_parents(&mut tx, form.key(), &datas, actor.id, now).await?);
-        self.after_writes(&mut tx, actor.id, now, written).await?;
+        let records = if self.after_writes(&mut tx, actor.id, now, written).await? { Self::reread(&mut tx, records).await? } else { records };
         tx.commit().await?;
         Ok(records)
+    }
+
+    /// The records as the transaction holds them now: workflows may have
+    /// moved their revision (a start, a transition) or changed them (`set`, `assign`).
+    async fn reread(tx: &mut Tx, records: Vec<Record>) -> Result<Vec<Record>> {
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            out.push(tx.record_for_update(&r.form, r.id).await?.unwrap_or(r));
+        }
+        Ok(out)
     }
 
     /// Creates one record inside `tx` (for workflow actions and task
@@ -301,14 +311,17 @@ impl Engine {
         Ok(written)
     }
 
-    /// Writes a change, lets workflows react to it, and commits.
+    /// Writes a change, lets workflows react to it, and commits. A deleted
+    /// record's running workflows end (its parents' still react).
     async fn commit_change(&self, form: &CompiledForm, mut tx: Tx, prev: &Record, c: Change) -> Result<Record> {
         let written = self.write_change(form, &mut tx, prev, &c).await?;
-        if c.op != Op::Delete {
-            self.after_writes(&mut tx, c.next.updated_by, c.next.updated_at, written).await?;
+        if c.op == Op::Delete {
+            tx.cancel_instances(c.next.id, c.next.updated_at).await?;
         }
+        let ran = self.after_writes(&mut tx, c.next.updated_by, c.next.updated_at, written).await?;
+        let next = if ran { Self::reread(&mut tx, vec![c.next]).await?.remove(0) } else { c.next };
         tx.commit().await?;
-        Ok(c.next)
+        Ok(next)
     }
 
     /// Applies a JSON merge patch (RFC 7396) and revalidates the result
@@ -322,7 +335,7 @@ impl Engine {
         let (mut tx, prev) = self.lock(&form, id, false, expected_rev).await?;
         let now = self.clock.now();
         let Some((next, written)) = self.patch_in(&mut tx, actor.id, &form, &prev, &patch, now).await? else { return Ok(prev) };
-        self.after_writes(&mut tx, actor.id, now, written).await?;
+        let next = if self.after_writes(&mut tx, actor.id, now, written).await? { Self::reread(&mut tx, vec![next]).await?.remove(0) } else { next };
         tx.commit().await?;
         Ok(next)
     }

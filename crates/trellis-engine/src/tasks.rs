@@ -135,6 +135,11 @@ impl Engine {
             || matches!(actor.role, Role::Admin | Role::Manager)
     }
 
+    /// Whether `actor` may cancel or hand on `t`: their own task, or they lead.
+    fn may_manage(actor: &Actor, t: &Task) -> bool {
+        t.assignee == Some(actor.id) || matches!(actor.role, Role::Admin | Role::Manager)
+    }
+
     async fn visible_task(&self, actor: &Actor, id: Uuid) -> Result<Task> {
         let missing = || EngineError::NotFound(format!("there is no task {id}"));
         let t = self.store.task(id).await?.ok_or_else(missing)?;
@@ -175,6 +180,11 @@ impl Engine {
 
     pub async fn task_detail(&self, actor: &Actor, id: Uuid) -> Result<TaskDetail> {
         let t = self.visible_task(actor, id).await?;
+        self.detail_of(t).await
+    }
+
+    async fn detail_of(&self, t: Task) -> Result<TaskDetail> {
+        let id = t.id;
         let history = match t.record_id {
             Some(r) => self.store.history(r).await?.into_iter().map(HistoryView::from).collect(),
             None => Vec::new(),
@@ -233,6 +243,9 @@ impl Engine {
     pub async fn cancel_task(&self, actor: &Actor, id: Uuid) -> Result<TaskDetail> {
         let mut tx = self.store.begin().await?;
         let mut t = tx.task_for_update(id).await?.filter(|t| Self::may_work(actor, t)).ok_or_else(|| EngineError::NotFound(format!("there is no task {id}")))?;
+        if !Self::may_manage(actor, &t) {
+            return Err(EngineError::Forbidden(format!("a task for a role is cancelled by a manager or an admin; {} is {}", actor.email, actor.role.as_str())));
+        }
         if t.status != "open" {
             return Err(EngineError::Conflict { message: format!("the task is already {}", t.status), key: None });
         }
@@ -248,6 +261,9 @@ impl Engine {
         let user = self.store.find_user(to).await?.ok_or_else(|| EngineError::Invalid(vec![Issue::new("/assignee", "user", format!("there is no user with email or id '{to}'"))]))?;
         let mut tx = self.store.begin().await?;
         let mut t = tx.task_for_update(id).await?.filter(|t| Self::may_work(actor, t)).ok_or_else(|| EngineError::NotFound(format!("there is no task {id}")))?;
+        if !Self::may_manage(actor, &t) {
+            return Err(EngineError::Forbidden(format!("a task for a role is handed on by a manager or an admin; {} is {}", actor.email, actor.role.as_str())));
+        }
         if t.status != "open" {
             return Err(EngineError::Conflict { message: format!("the task is already {}", t.status), key: None });
         }
@@ -270,7 +286,8 @@ impl Engine {
         };
         tx.insert_notifications(&[note]).await?;
         tx.commit().await?;
-        self.task_detail(actor, id).await
+        // Answered whether or not the actor can still see it: they may just have given it away.
+        self.detail_of(t).await
     }
 
     pub async fn comment_task(&self, actor: &Actor, id: Uuid, body: &str) -> Result<TaskDetail> {

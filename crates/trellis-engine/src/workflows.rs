@@ -3,10 +3,12 @@
 //! by hand, taking a transition by hand, and the timers that fire by the
 //! engine clock.
 
+use std::collections::HashSet;
+
 use jiff::Timestamp;
 use serde::Serialize;
-use trellis_core::workflow::{Refusal, guard};
-use trellis_store::{Instance, Timer, Tx};
+use trellis_core::workflow::{Refusal, StartOn, guard};
+use trellis_store::{Instance, Timer};
 use uuid::Uuid;
 
 use crate::flow::Flow;
@@ -96,7 +98,10 @@ impl Engine {
         let mut flow = Flow::new(self, actor.id, now).await?;
         let wf = flow.defs().workflows.get(workflow).cloned().ok_or_else(|| EngineError::NotFound(format!("there is no workflow '{workflow}'")))?;
         if wf.def.form != compiled.key() {
-            return Err(EngineError::Conflict { message: format!("workflow '{workflow}' runs on form '{}', not '{form}'", wf.def.form), key: None });
+            return Err(EngineError::Invalid(vec![trellis_core::Issue::new("/workflow", "workflow", format!("workflow '{workflow}' runs on form '{}', not '{form}'", wf.def.form))]));
+        }
+        if actor.role == Role::Staff && wf.def.start.on != StartOn::Manual {
+            return Err(EngineError::Forbidden(format!("workflow '{workflow}' starts by itself; only managers and admins may start it by hand")));
         }
         let inst = flow.start(&mut tx, &wf, &record).await?;
         flow.automatic(&mut tx, inst.id).await?;
@@ -110,8 +115,12 @@ impl Engine {
     /// 409 when it does not leave the current state (or the workflow ended),
     /// 403 when the transition is for other roles, 422 with the guard's message.
     pub async fn take_transition(&self, actor: &Actor, instance: Uuid, key: &str) -> Result<InstanceView> {
+        let missing = || EngineError::NotFound(format!("there is no workflow instance {instance}"));
+        let first = self.store.instance(instance).await?.ok_or_else(missing)?;
+        // Record, then instance: the order every write locks them in.
         let mut tx = self.store.begin().await?;
-        let inst = tx.instance_for_update(instance).await?.ok_or_else(|| EngineError::NotFound(format!("there is no workflow instance {instance}")))?;
+        tx.record_for_update(&first.form, first.record_id).await?;
+        let inst = tx.instance_for_update(instance).await?.ok_or_else(missing)?;
         let now = self.clock.now();
         let mut flow = Flow::new(self, actor.id, now).await?;
         let wf = flow.defs().workflows.get(&inst.workflow).cloned().ok_or_else(|| EngineError::NotFound(format!("workflow '{}' no longer exists", inst.workflow)))?;
@@ -156,65 +165,87 @@ impl Engine {
 
     /// Fires every timer due at the engine clock's time, one per transaction,
     /// oldest first; returns how many fired. A timer whose actions fail is
-    /// marked failed with the reason (it is not retried forever).
+    /// marked failed with the reason (it is not retried forever); one that hit
+    /// a database error (a deadlock, a lost connection) stays pending for the next tick.
     pub async fn fire_due_timers(&self) -> Result<usize> {
         let now = self.clock.now();
         let mut fired = 0;
+        let mut tried = HashSet::new();
         loop {
-            let mut tx = self.store.begin().await?;
-            let Some(timer) = tx.claim_due_timer(now).await? else { return Ok(fired) };
-            match self.fire(&mut tx, &timer, now).await {
-                Ok(()) => {
-                    tx.commit().await?;
-                    fired += 1;
-                }
-                Err(e) => {
-                    drop(tx);
-                    tracing::error!(timer = %timer.id, error = %e, "a workflow timer failed; it is marked failed");
-                    let mut tx = self.store.begin().await?;
-                    let failed = Timer { status: "failed".into(), last_error: Some(e.to_string()), ..timer };
-                    tx.update_timer(&failed).await?;
-                    tx.commit().await?;
+            let due = self.store.due_timers(now, 200).await?;
+            let fresh: Vec<_> = due.into_iter().filter(|(t, _, _)| tried.insert(t.id)).collect();
+            if fresh.is_empty() {
+                return Ok(fired);
+            }
+            for (timer, form, record) in fresh {
+                match self.fire(&timer, &form, record, now).await {
+                    Ok(true) => fired += 1,
+                    Ok(false) => {}
+                    Err(e @ EngineError::Store(_)) => tracing::warn!(timer = %timer.id, error = %e, "a workflow timer hit a database error; it stays due"),
+                    Err(e) => {
+                        tracing::error!(timer = %timer.id, error = %e, "a workflow timer failed; it is marked failed");
+                        let mut tx = self.store.begin().await?;
+                        if let Some(seen) = tx.lock_pending_timer(timer.id).await? {
+                            let failed = Timer { status: "failed".into(), last_error: Some(e.to_string()), ..seen.clone() };
+                            tx.update_timer(&failed, &seen).await?;
+                        }
+                        tx.commit().await?;
+                    }
                 }
             }
         }
     }
 
-    async fn fire(&self, tx: &mut Tx, timer: &Timer, now: Timestamp) -> Result<()> {
-        let mut t = timer.clone();
-        let inst = tx.instance_for_update(timer.instance_id).await?;
+    /// Fires one timer in its own transaction, locking record, instance and
+    /// timer in the order every write locks them. False when it was not fired
+    /// (another instance holds it, or its state was left and it is cancelled).
+    async fn fire(&self, candidate: &Timer, form: &str, record: Uuid, now: Timestamp) -> Result<bool> {
+        let mut tx = self.store.begin().await?;
+        let live = tx.record_for_update(form, record).await?.is_some_and(|r| r.deleted_at.is_none());
+        let inst = tx.instance_for_update(candidate.instance_id).await?;
+        let Some(seen) = tx.lock_pending_timer(candidate.id).await? else { return Ok(false) };
         let mut flow = Flow::new(self, SYSTEM_ACTOR, now).await?;
         let wf = inst.as_ref().and_then(|i| flow.defs().workflows.get(&i.workflow).cloned());
-        let def = wf.as_ref().and_then(|w| w.state(&timer.state)).and_then(|s| s.timers.get(timer.timer as usize)).cloned();
+        let def = wf.as_ref().and_then(|w| w.state(&seen.state)).and_then(|s| s.timers.get(seen.timer as usize)).cloned();
+        let mut t = seen.clone();
         let (Some(inst), Some(wf), Some(def)) = (inst, wf, def) else {
             t.status = "cancelled".into();
-            tx.update_timer(&t).await?;
-            return Ok(());
+            tx.update_timer(&t, &seen).await?;
+            tx.commit().await?;
+            return Ok(false);
         };
-        let live = tx.record_for_update(&inst.form, inst.record_id).await?.is_some_and(|r| r.deleted_at.is_none());
-        if inst.status != "active" || inst.state != timer.state || !live {
+        if inst.status != "active" || inst.state != seen.state || !live {
             t.status = "cancelled".into();
-            tx.update_timer(&t).await?;
-            return Ok(());
+            tx.update_timer(&t, &seen).await?;
+            tx.commit().await?;
+            return Ok(false);
         }
         let occurrence = format!("timer:{}:{}", t.id, t.fired);
-        let place = format!("state '{}' timer {}", timer.state, timer.timer);
-        flow.run(tx, &wf, &inst, &def.actions, &occurrence, &place).await?;
-        flow.settle(tx).await?;
+        let place = format!("state '{}' timer {}", seen.state, seen.timer);
+        flow.run(&mut tx, &wf, &inst, &def.actions, &occurrence, &place).await?;
+        flow.settle(&mut tx).await?;
         t.fired += 1;
         // The actions may have moved the workflow on, which cancelled this timer.
         let still = tx.instance_for_update(inst.id).await?.is_some_and(|i| i.status == "active" && i.state == inst.state && i.entered_at == inst.entered_at);
-        match (def.every, still) {
-            (Some(every), true) => {
+        let seen_now = tx.lock_pending_timer(seen.id).await?;
+        match (seen.every_seconds, still, &seen_now) {
+            (Some(every), true, Some(_)) => {
                 // After downtime, fire once and go on from now: a missed quarter is not three revisits at once.
+                let every = jiff::SignedDuration::from_secs(every.max(60));
                 while t.fire_at <= now {
                     t.fire_at += every;
                 }
             }
-            (_, true) => t.status = "done".into(),
-            (_, false) => t.status = "cancelled".into(),
+            (_, true, Some(_)) => t.status = "done".into(),
+            _ => {
+                tx.commit().await?;
+                return Ok(true);
+            }
         }
-        tx.update_timer(&t).await?;
-        Ok(())
+        if !tx.update_timer(&t, &seen).await? {
+            return Err(EngineError::Internal(format!("timer {} moved while it was held", t.id)));
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -269,6 +269,21 @@ impl Store {
         read!(self, instances_of(record))
     }
 
+    /// Timers due at `now`, earliest first, each with its record's form and id; read without locks.
+    pub async fn due_timers(&self, now: Timestamp, limit: i64) -> Result<Vec<(Timer, String, Uuid)>> {
+        read!(self, due_timers(now, limit))
+    }
+
+    /// How many running instances of a workflow are in each state.
+    pub async fn active_states(&self, workflow: &str) -> Result<Vec<(String, i64)>> {
+        read!(self, active_states(workflow))
+    }
+
+    /// A workflow instance, read without a lock.
+    pub async fn instance(&self, id: Uuid) -> Result<Option<Instance>> {
+        read!(self, instance(id))
+    }
+
     pub async fn pending_timers(&self, instance: Uuid) -> Result<Vec<Timer>> {
         read!(self, pending_timers(instance))
     }
@@ -346,13 +361,19 @@ impl Tx {
         in_tx!(self, cancel_timers(instance))
     }
 
-    /// The earliest timer due at `now`, held by this transaction until it commits.
-    pub async fn claim_due_timer(&mut self, now: Timestamp) -> Result<Option<Timer>> {
-        in_tx!(self, claim_due_timer(now))
+    /// Locks a timer that is still pending; `None` when another instance holds it or it moved on.
+    pub async fn lock_pending_timer(&mut self, id: Uuid) -> Result<Option<Timer>> {
+        in_tx!(self, lock_pending_timer(id))
     }
 
-    pub async fn update_timer(&mut self, t: &Timer) -> Result<()> {
-        in_tx!(self, update_timer(t))
+    /// Writes a timer if it is still as `seen`; false when it moved on meanwhile.
+    pub async fn update_timer(&mut self, t: &Timer, seen: &Timer) -> Result<bool> {
+        in_tx!(self, update_timer(t, seen))
+    }
+
+    /// Ends a deleted record's running workflows and cancels their timers.
+    pub async fn cancel_instances(&mut self, record: Uuid, at: Timestamp) -> Result<u64> {
+        in_tx!(self, cancel_instances(record, at))
     }
 
     pub async fn insert_task(&mut self, t: &Task) -> Result<()> {

@@ -220,19 +220,18 @@ macro_rules! work_queries {
         }
 
         /// The user after the last one given a turn under `key` (wrapping), recorded as the new last.
+        /// The turn's row is locked (created first if new), so concurrent assignments take turns too.
         pub(crate) async fn next_turn(tx: &mut DbTx, key: &str, role: &str) -> Result<Option<Uuid>> {
-            let last: Option<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT last_user FROM assign_turns WHERE key = $1{}", $lock)))
+            sqlx::query("INSERT INTO assign_turns (key, last_user) VALUES ($1, NULL) ON CONFLICT (key) DO NOTHING").bind(key).execute(&mut **tx).await?;
+            let lock = if $lock.is_empty() { "" } else { " FOR UPDATE" };
+            let last: Option<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT last_user FROM assign_turns WHERE key = $1{lock}")))
                 .bind(key)
-                .fetch_optional(&mut **tx)
+                .fetch_one(&mut **tx)
                 .await?;
             let users: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM users WHERE role = $1 ORDER BY id").bind(role).fetch_all(&mut **tx).await?;
             let Some(first) = users.first().copied() else { return Ok(None) };
             let next = last.and_then(|l| users.iter().copied().find(|u| *u > l)).unwrap_or(first);
-            sqlx::query("INSERT INTO assign_turns (key, last_user) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET last_user = excluded.last_user")
-                .bind(key)
-                .bind(next)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query("UPDATE assign_turns SET last_user = $1 WHERE key = $2").bind(next).bind(key).execute(&mut **tx).await?;
             Ok(Some(next))
         }
 
@@ -294,6 +293,11 @@ macro_rules! work_queries {
             rows.iter().map(instance_from_row).collect()
         }
 
+        pub(crate) async fn instance(pool: &Pool<Db>, id: Uuid) -> Result<Option<Instance>> {
+            let row = sqlx::query("SELECT * FROM workflow_instances WHERE id = $1").bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(instance_from_row).transpose()
+        }
+
         pub(crate) async fn instance_for_update(tx: &mut DbTx, id: Uuid) -> Result<Option<Instance>> {
             let lock = if $lock.is_empty() { "" } else { " FOR UPDATE" };
             let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM workflow_instances WHERE id = $1{lock}"))).bind(id).fetch_optional(&mut **tx).await?;
@@ -340,26 +344,72 @@ macro_rules! work_queries {
             Ok(done.rows_affected())
         }
 
-        /// The earliest pending timer due at `now`, locked for this transaction
-        /// (on PostgreSQL, skipping timers another instance is firing).
-        pub(crate) async fn claim_due_timer(tx: &mut DbTx, now: Timestamp) -> Result<Option<Timer>> {
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM workflow_timers WHERE status = 'pending' AND fire_at <= $1 ORDER BY fire_at, id LIMIT 1{}", $lock)))
-                .bind($to_db(now))
+        /// Pending timers due at `now`, earliest first, with the record each belongs to
+        /// (read without locks: the firing locks record, instance, timer, in the write path's order).
+        pub(crate) async fn due_timers(pool: &Pool<Db>, now: Timestamp, limit: i64) -> Result<Vec<(Timer, String, Uuid)>> {
+            let rows = sqlx::query(
+                "SELECT t.*, i.form AS i_form, i.record_id AS i_record FROM workflow_timers t JOIN workflow_instances i ON i.id = t.instance_id
+                 WHERE t.status = 'pending' AND t.fire_at <= $1 ORDER BY t.fire_at, t.id LIMIT $2",
+            )
+            .bind($to_db(now))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(|row| Ok((timer_from_row(row)?, row.try_get("i_form")?, row.try_get("i_record")?))).collect()
+        }
+
+        /// Locks a timer that is still pending; `None` when another instance
+        /// holds it or it was fired or cancelled meanwhile.
+        pub(crate) async fn lock_pending_timer(tx: &mut DbTx, id: Uuid) -> Result<Option<Timer>> {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM workflow_timers WHERE id = $1 AND status = 'pending'{}", $lock)))
+                .bind(id)
                 .fetch_optional(&mut **tx)
                 .await?;
             row.as_ref().map(timer_from_row).transpose()
         }
 
-        pub(crate) async fn update_timer(tx: &mut DbTx, t: &Timer) -> Result<()> {
-            sqlx::query("UPDATE workflow_timers SET fire_at = $1, fired = $2, status = $3, last_error = $4 WHERE id = $5")
-                .bind($to_db(t.fire_at))
-                .bind(t.fired)
-                .bind(&t.status)
-                .bind(&t.last_error)
-                .bind(t.id)
+        /// Ends a record's running workflows (it was deleted) and cancels their timers.
+        pub(crate) async fn cancel_instances(tx: &mut DbTx, record: Uuid, at: Timestamp) -> Result<u64> {
+            sqlx::query(
+                "UPDATE workflow_timers SET status = 'cancelled' WHERE status = 'pending'
+                 AND instance_id IN (SELECT id FROM workflow_instances WHERE record_id = $1 AND status = 'active')",
+            )
+            .bind(record)
+            .execute(&mut **tx)
+            .await?;
+            let done = sqlx::query("UPDATE workflow_instances SET status = 'cancelled', updated_at = $1 WHERE record_id = $2 AND status = 'active'")
+                .bind($to_db(at))
+                .bind(record)
                 .execute(&mut **tx)
                 .await?;
-            Ok(())
+            Ok(done.rows_affected())
+        }
+
+        /// Running instances of a workflow per state.
+        pub(crate) async fn active_states(pool: &Pool<Db>, workflow: &str) -> Result<Vec<(String, i64)>> {
+            let rows = sqlx::query("SELECT state, count(*) AS n FROM workflow_instances WHERE workflow = $1 AND status = 'active' GROUP BY state ORDER BY state")
+                .bind(workflow)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
+        }
+
+        /// Writes a timer's new state, only if it is still as `seen` left it (pending,
+        /// fired `seen.fired` times); false when someone else moved it first.
+        pub(crate) async fn update_timer(tx: &mut DbTx, t: &Timer, seen: &Timer) -> Result<bool> {
+            let done = sqlx::query(
+                "UPDATE workflow_timers SET fire_at = $1, fired = $2, status = $3, last_error = $4 WHERE id = $5 AND status = $6 AND fired = $7",
+            )
+            .bind($to_db(t.fire_at))
+            .bind(t.fired)
+            .bind(&t.status)
+            .bind(&t.last_error)
+            .bind(t.id)
+            .bind(&seen.status)
+            .bind(seen.fired)
+            .execute(&mut **tx)
+            .await?;
+            Ok(done.rows_affected() == 1)
         }
 
         pub(crate) async fn pending_timers(pool: &Pool<Db>, instance: Uuid) -> Result<Vec<Timer>> {

@@ -104,9 +104,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\n', '\r']);
             let engine = Engine::open(&db.url, Clock::System).await.with_context(|| format!("opening {}", db.url))?;
+            if let Some(m) = &manager
+                && engine.store().find_user(m).await?.is_none()
+            {
+                bail!("there is no user '{m}' to be the manager; add them first");
+            }
             let user = engine.add_user(&email, &role, password).await.map_err(explain)?;
             if let Some(m) = &manager {
-                engine.set_manager(&user.email, Some(m)).await.map_err(explain)?;
+                engine.set_manager(None, &user.email, Some(m)).await.map_err(explain)?;
             }
             match &manager {
                 Some(m) => println!("added {} ({}) to the team of {m}", user.email, user.role.as_str()),

@@ -240,7 +240,6 @@ pub struct ManagerIn {
 #[utoipa::path(put, path = "/api/v1/users/{user}/manager", tag = "auth", security(("bearer" = [])), params(("user" = String, Path)), request_body = ManagerIn,
     responses((status = 204), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn set_manager(State(state): State<AppState>, Auth(actor): Auth, PathOf(user): PathOf<String>, JsonBody(b): JsonBody<ManagerIn>) -> ApiResult<StatusCode> {
-    actor.require_admin("change teams")?;
-    state.engine.set_manager(&user, b.manager.as_deref()).await?;
+    state.engine.set_manager(Some(&actor), &user, b.manager.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -63,10 +63,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(transition))
 }
 
-/// All workflows.
+/// All workflows (admins: definitions hold webhook URLs, whose tokens are secrets).
 #[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows", security(("bearer" = [])), responses((status = 200, body = DefinitionList)))]
-async fn list_workflows(State(state): State<AppState>, _auth: Auth) -> ApiResult<Json<DefinitionList>> {
-    Ok(Json(DefinitionList { items: state.engine.list_definitions(WORKFLOW).await?.into_iter().map(out).collect() }))
+async fn list_workflows(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<DefinitionList>> {
+    Ok(Json(DefinitionList { items: state.engine.list_definitions(&actor, WORKFLOW).await?.into_iter().map(out).collect() }))
 }
 
 /// Create a workflow (admins). Checked first: states, transitions, scripts,
@@ -78,11 +78,11 @@ async fn create_workflow(State(state): State<AppState>, Auth(actor): Auth, JsonB
     Ok(saved(WORKFLOW, state.engine.save_workflow(&actor, None, def, true).await?))
 }
 
-/// A workflow's current definition.
+/// A workflow's current definition (admins).
 #[utoipa::path(get, path = "/api/v1/workflows/{key}", tag = "workflows", security(("bearer" = [])), params(("key" = String, Path)),
     responses((status = 200, body = DefinitionOut), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn get_workflow(State(state): State<AppState>, _auth: Auth, PathOf(key): PathOf<String>) -> ApiResult<Json<DefinitionOut>> {
-    Ok(Json(out(state.engine.get_definition(WORKFLOW, &key).await?)))
+async fn get_workflow(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>) -> ApiResult<Json<DefinitionOut>> {
+    Ok(Json(out(state.engine.get_definition(&actor, WORKFLOW, &key).await?)))
 }
 
 /// Create or change a workflow (admins); the version in force stays when the new one does not check.
@@ -94,8 +94,8 @@ async fn put_workflow(State(state): State<AppState>, Auth(actor): Auth, PathOf(k
 
 /// All message templates.
 #[utoipa::path(get, path = "/api/v1/messages", tag = "workflows", security(("bearer" = [])), responses((status = 200, body = DefinitionList)))]
-async fn list_messages(State(state): State<AppState>, _auth: Auth) -> ApiResult<Json<DefinitionList>> {
-    Ok(Json(DefinitionList { items: state.engine.list_definitions(MESSAGE).await?.into_iter().map(out).collect() }))
+async fn list_messages(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<DefinitionList>> {
+    Ok(Json(DefinitionList { items: state.engine.list_definitions(&actor, MESSAGE).await?.into_iter().map(out).collect() }))
 }
 
 /// Create a message template (admins): `{"key", "template"}`, minijinja; a first line `subject: …` is the email subject.
@@ -107,8 +107,8 @@ async fn create_message(State(state): State<AppState>, Auth(actor): Auth, JsonBo
 
 #[utoipa::path(get, path = "/api/v1/messages/{key}", tag = "workflows", security(("bearer" = [])), params(("key" = String, Path)),
     responses((status = 200, body = DefinitionOut), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn get_message(State(state): State<AppState>, _auth: Auth, PathOf(key): PathOf<String>) -> ApiResult<Json<DefinitionOut>> {
-    Ok(Json(out(state.engine.get_definition(MESSAGE, &key).await?)))
+async fn get_message(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>) -> ApiResult<Json<DefinitionOut>> {
+    Ok(Json(out(state.engine.get_definition(&actor, MESSAGE, &key).await?)))
 }
 
 /// Create or change a message template (admins).
