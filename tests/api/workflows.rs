@@ -22,6 +22,7 @@ both!(
     tasks_can_be_reassigned_commented_and_are_private,
     two_instances_fire_each_timer_once,
     deleting_a_record_ends_its_workflows_and_batches_start_them,
+    a_timer_creates_and_sets_records_and_other_workflows_react,
 );
 
 /// The CRM forms these scenarios use: customers, their follow-ups (rolled up
@@ -565,5 +566,45 @@ async fn deleting_a_record_ends_its_workflows_and_batches_start_them(b: crate::h
     s.post_as(&staff, &format!("/api/v1/forms/customer/records/{other}/workflows"), json!({"workflow": "revisit_plan"})).await.expect(201);
     s.post("/api/v1/workflows", pack("complaint")).await.expect(201);
     s.post(&format!("/api/v1/forms/customer/records/{kept}/workflows"), json!({"workflow": "complaint"})).await.expect(422);
+    s.stop().await;
+}
+
+async fn a_timer_creates_and_sets_records_and_other_workflows_react(b: crate::harness::Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    workflows(&s).await;
+    s.post("/api/v1/workflows", json!({
+        "key": "nurture", "form": "customer", "title": "自动触达", "start": {"on": "created"}, "initial": "waiting",
+        "states": {
+            "waiting": {"timers": [{"after": "2h", "actions": [
+                {"create_record": {"form": "follow_up", "data": {"at": "now", "topic": "\"系统自动触达\""}}},
+                {"set": {"level": "\"B\""}}
+            ]}]},
+            "done": {"final": true}
+        },
+        "transitions": [{"key": "finish", "from": "waiting", "to": "done", "when": "record.level == \"B\""}]
+    }))
+    .await
+    .expect(201);
+    let (staff, _) = team(&s, "li@example.com", "wang@example.com").await;
+    let id = customer(&s, &staff, "自动客户", "13600000001").await;
+    let owner = s.get(&format!("/api/v1/forms/customer/records/{id}")).await.expect(200).body["owner"].clone();
+    s.clock("2026-03-02T03:00:00Z").await;
+
+    // The follow-up links back to the customer and belongs to the customer's owner, not to the system.
+    let follow = s.list("follow_up", &[]).await.expect(200);
+    let items = follow.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["data"]["customer"], id.as_str());
+    assert_eq!(items[0]["data"]["topic"], "系统自动触达");
+    assert_eq!(items[0]["owner"], owner);
+    // Its rollup moved the pipeline on (`when` on a parent's write); `set` finished the nurture.
+    let record = s.get(&format!("/api/v1/forms/customer/records/{id}")).await.expect(200);
+    assert_eq!(record.body["data"]["level"], "B");
+    assert_eq!(record.body["data"]["last_contact_at"], "2026-03-02T03:00:00Z");
+    assert_eq!(instance(&s, "customer", &id, "pipeline").await["state"], "contacted");
+    assert_eq!(instance(&s, "customer", &id, "nurture").await["status"], "finished");
+    let history = s.get(&format!("/api/v1/forms/customer/records/{id}/history")).await.expect(200);
+    let system: Vec<&Value> = history.body["items"].as_array().unwrap().iter().filter(|h| h["actor"] == "00000000-0000-0000-0000-000000000000").collect();
+    assert!(system.iter().any(|h| h["changes"].get("level").is_some()), "the timer's change is the system's: {}", history.body);
     s.stop().await;
 }

@@ -4,7 +4,7 @@
 //! A message's source may start with a line `subject: …`, the email subject
 //! (itself a template); the rest is the body. Templates see `record` (the
 //! data), `segments`, `form`, `id`, `now` and whatever the caller adds
-//! (`task`, `workflow`, `state`). Undefined names render as nothing, as in
+//! (a workflow adds `workflow` and `state`). Undefined names render as nothing, as in
 //! Jinja, so a template written for a field an older record lacks still works.
 //! Work is bounded by minijinja's fuel, so a template cannot loop forever.
 

@@ -385,7 +385,8 @@ impl<'e> Flow<'e> {
                         values.insert(a.field.clone(), v);
                     }
                     link_back(&target, &mut values, &record);
-                    let (_, written) = self.engine.create_in(tx, self.actor, &target, Value::Object(values), self.now).await?;
+                    let owner = record.owner.unwrap_or(self.actor);
+                    let (_, written) = self.engine.create_in(tx, self.actor, owner, &target, Value::Object(values), self.now).await?;
                     self.queue.extend(written);
                 }
                 Action::StartWorkflow(key) => {
@@ -494,7 +495,8 @@ impl<'e> Flow<'e> {
     async fn audience(&self, _tx: &mut Tx, to: &Recipient, record: &Record) -> Result<Audience> {
         let store = self.engine.store();
         Ok(match to {
-            Recipient::Owner => Audience::Users(record.owner.into_iter().collect()),
+            // The system (a timer's actor) owns nothing a person should hear about.
+            Recipient::Owner => Audience::Users(record.owner.filter(|o| !o.is_nil()).into_iter().collect()),
             Recipient::Manager => {
                 let manager = match record.owner {
                     Some(o) => store.find_user(&o.to_string()).await?.and_then(|u| u.manager),

@@ -230,8 +230,10 @@ impl Engine {
 
     /// Creates one record inside `tx` (for workflow actions and task
     /// outcomes): the same checks and derived values as [`Engine::create_records`].
+    /// Without an `owner` field value it is owned by `owner` (the record it
+    /// came from's owner: a timer's actor is the system, which owns nothing).
     /// Returns it with every record written on the way (it, and parents whose rollups moved).
-    pub(crate) async fn create_in(&self, tx: &mut Tx, actor: Uuid, form: &CompiledForm, item: Value, now: jiff::Timestamp) -> Result<(Record, Vec<Written>)> {
+    pub(crate) async fn create_in(&self, tx: &mut Tx, actor: Uuid, owner: Uuid, form: &CompiledForm, item: Value, now: jiff::Timestamp) -> Result<(Record, Vec<Written>)> {
         let mut item = item;
         if let Some(obj) = item.as_object_mut() {
             strip_nulls(obj);
@@ -254,7 +256,7 @@ impl Engine {
             form: form.key().to_owned(),
             form_version: form.version,
             rev: 1,
-            owner: Some(Self::owner_of(form, &data).unwrap_or(actor)),
+            owner: Some(Self::owner_of(form, &data).unwrap_or(owner)),
             data,
             segments,
             created_by: actor,

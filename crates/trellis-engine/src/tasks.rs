@@ -215,7 +215,7 @@ impl Engine {
                 {
                     link_back(&target, &mut values, &source);
                 }
-                let (outcome, written) = self.create_in(&mut tx, actor.id, &target, Value::Object(values), now).await.map_err(|e| match e {
+                let (outcome, written) = self.create_in(&mut tx, actor.id, actor.id, &target, Value::Object(values), now).await.map_err(|e| match e {
                     EngineError::Invalid(issues) => EngineError::Invalid(issues.into_iter().map(|i| i.prefixed("/data")).collect()),
                     e => e,
                 })?;
