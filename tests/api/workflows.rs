@@ -23,6 +23,7 @@ both!(
     two_instances_fire_each_timer_once,
     deleting_a_record_ends_its_workflows_and_batches_start_them,
     a_timer_creates_and_sets_records_and_other_workflows_react,
+    a_condition_starts_a_workflow_each_time_it_becomes_true,
 );
 
 /// The CRM forms these scenarios use: customers, their follow-ups (rolled up
@@ -606,5 +607,50 @@ async fn a_timer_creates_and_sets_records_and_other_workflows_react(b: crate::ha
     let history = s.get(&format!("/api/v1/forms/customer/records/{id}/history")).await.expect(200);
     let system: Vec<&Value> = history.body["items"].as_array().unwrap().iter().filter(|h| h["actor"] == "00000000-0000-0000-0000-000000000000").collect();
     assert!(system.iter().any(|h| h["changes"].get("level").is_some()), "the timer's change is the system's: {}", history.body);
+    s.stop().await;
+}
+
+async fn a_condition_starts_a_workflow_each_time_it_becomes_true(b: crate::harness::Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    workflows(&s).await;
+    s.post("/api/v1/workflows", json!({
+        "key": "vip_watch", "form": "customer", "title": "VIP 关注",
+        "start": {"on": "condition", "condition": "record.level == \"A\""},
+        "initial": "vip",
+        "states": {
+            "vip": {"on_enter": [
+                {"webhook": {"url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=demo", "message": "welcome", "format": "wecom"}},
+                {"transition": {"workflow": "pipeline", "transition": "contact"}}
+            ]},
+            "normal": {"final": true}
+        },
+        "transitions": [{"key": "drop", "from": "vip", "to": "normal", "when": "record.level != \"A\""}]
+    }))
+    .await
+    .expect(201);
+    let id = customer(&s, &s.token, "重点客户", "13600000002").await;
+    let path = format!("/api/v1/forms/customer/records/{id}");
+    assert_eq!(instance(&s, "customer", &id, "vip_watch").await, Value::Null, "level is not A yet");
+
+    // Becoming A starts it; its actions queue a WeCom robot message and move the pipeline on.
+    s.patch(&path, json!({"level": "A"}), None).await.expect(200);
+    assert_eq!(instance(&s, "customer", &id, "vip_watch").await["state"], "vip");
+    assert_eq!(instance(&s, "customer", &id, "pipeline").await["state"], "contacted");
+    let outbox = s.get(&format!("/api/v1/deliveries?record={id}")).await.expect(200);
+    let hook = &outbox.body["items"][0];
+    assert_eq!(hook["channel"], "webhook");
+    assert_eq!(hook["format"], "wecom");
+    assert_eq!(serde_json::from_str::<Value>(hook["body"].as_str().unwrap()).unwrap(), json!({"msgtype": "text", "text": {"content": "感谢您的信任。"}}));
+
+    // Staying A starts nothing more; leaving ends it; becoming A again starts it again.
+    s.patch(&path, json!({"name": "重点客户（集团）"}), None).await.expect(200);
+    s.patch(&path, json!({"level": "B"}), None).await.expect(200);
+    s.patch(&path, json!({"level": "A"}), None).await.expect(200);
+    let list = s.get(&format!("{path}/workflows")).await.expect(200);
+    let vip: Vec<&str> = list.body["items"].as_array().unwrap().iter().filter(|i| i["workflow"] == "vip_watch").map(|i| i["status"].as_str().unwrap()).collect();
+    assert_eq!(vip, vec!["finished", "active"]);
+    // The second start's `transition` action does not apply from `contacted`: it is skipped, not an error.
+    assert_eq!(instance(&s, "customer", &id, "pipeline").await["state"], "contacted");
+    assert_eq!(s.get(&format!("/api/v1/deliveries?record={id}")).await.expect(200).body["items"].as_array().unwrap().len(), 2);
     s.stop().await;
 }

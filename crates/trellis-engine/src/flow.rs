@@ -82,6 +82,8 @@ pub(crate) struct Flow<'e> {
     steps: usize,
     budget: usize,
     queue: VecDeque<Written>,
+    /// Workflows started by this flow, so a cached list of a record's instances knows it is stale.
+    starts: u64,
     /// Transitions taken per instance in this flow: an action that moves the
     /// instance on while its transition is under way ends that transition's work.
     moves: HashMap<Uuid, u64>,
@@ -108,7 +110,7 @@ impl<'e> Flow<'e> {
     }
 
     fn with(engine: &'e Engine, defs: Arc<Defs>, actor: Uuid, now: Timestamp) -> Flow<'e> {
-        Flow { engine, defs, actor, now, steps: 0, budget: MAX_STEPS, queue: VecDeque::new(), moves: HashMap::new() }
+        Flow { engine, defs, actor, now, steps: 0, starts: 0, budget: MAX_STEPS, queue: VecDeque::new(), moves: HashMap::new() }
     }
 
     /// Queues records a write outside the flow changed, for [`Flow::settle`].
@@ -151,11 +153,10 @@ impl<'e> Flow<'e> {
         }
         let Some(record) = Self::live(tx, &w.form, w.id).await? else { return Ok(()) };
         let now = self.now;
+        // The record's instances, read when first needed and again after any start
+        // (a start's actions may start other workflows).
+        let mut instances: Option<(u64, Vec<Instance>)> = None;
         for wf in &workflows {
-            // Read again for each: an earlier workflow's actions may have started this one.
-            if tx.instances_of(w.id).await?.iter().any(|i| i.workflow == wf.key() && i.status == "active") {
-                continue;
-            }
             let holds = |data: &Map<String, Value>, segments: &Map<String, Value>| {
                 wf.start_holds(&Inputs { record: data, segments, now }).map_err(|e| failure(wf, "start", "/start/condition".into(), e))
             };
@@ -170,11 +171,22 @@ impl<'e> Flow<'e> {
                         }
                 }
             };
-            if start {
-                self.start(tx, wf, &record).await?;
+            if !start {
+                continue;
             }
+            if instances.as_ref().is_none_or(|(starts, _)| *starts != self.starts) {
+                instances = Some((self.starts, tx.instances_of(w.id).await?));
+            }
+            if instances.as_ref().is_some_and(|(_, list)| list.iter().any(|i| i.workflow == wf.key() && i.status == "active")) {
+                continue;
+            }
+            self.start(tx, wf, &record).await?;
         }
-        for inst in tx.instances_of(w.id).await? {
+        let running = match instances {
+            Some((starts, list)) if starts == self.starts => list,
+            _ => tx.instances_of(w.id).await?,
+        };
+        for inst in running {
             if inst.status == "active" {
                 Box::pin(self.automatic(tx, inst.id)).await?;
             }
@@ -206,6 +218,7 @@ impl<'e> Flow<'e> {
     /// Starts `wf` on `record` and enters its initial state.
     pub(crate) async fn start(&mut self, tx: &mut Tx, wf: &Arc<CompiledWorkflow>, record: &Record) -> Result<Instance> {
         self.step()?;
+        self.starts += 1;
         let initial = wf.def.initial.clone();
         let is_final = wf.state(&initial).is_some_and(|s| s.is_final);
         let inst = Instance {
