@@ -103,9 +103,10 @@ pub struct Comment {
     pub at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Notification {
     pub id: Uuid,
+    #[serde(skip)]
     pub user_id: Uuid,
     pub title: String,
     pub body: String,
@@ -117,7 +118,7 @@ pub struct Notification {
 }
 
 /// An email or webhook handed to the outbox.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Delivery {
     pub id: Uuid,
     /// `email` or `webhook`.

@@ -126,35 +126,10 @@ pub struct NotificationParams {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct NotificationOut {
-    pub id: Uuid,
-    pub title: String,
-    pub body: String,
-    pub record_form: Option<String>,
-    pub record_id: Option<Uuid>,
-    pub task_id: Option<Uuid>,
-    pub created_at: String,
-    pub read_at: Option<String>,
-}
-
-impl From<Notification> for NotificationOut {
-    fn from(n: Notification) -> Self {
-        NotificationOut {
-            id: n.id,
-            title: n.title,
-            body: n.body,
-            record_form: n.record_form,
-            record_id: n.record_id,
-            task_id: n.task_id,
-            created_at: n.created_at.to_string(),
-            read_at: n.read_at.map(|t| t.to_string()),
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct NotificationList {
-    pub items: Vec<NotificationOut>,
+    /// `{id, title, body, record_form, record_id, task_id, created_at, read_at}`.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Notification>,
     pub unread: i64,
 }
 
@@ -162,7 +137,7 @@ pub struct NotificationList {
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "tasks", security(("bearer" = [])), params(NotificationParams), responses((status = 200, body = NotificationList)))]
 async fn list_notifications(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<NotificationParams>) -> ApiResult<Json<NotificationList>> {
     let (items, unread) = state.engine.notifications(&actor, p.unread.unwrap_or(false), p.limit).await?;
-    Ok(Json(NotificationList { items: items.into_iter().map(NotificationOut::from).collect(), unread }))
+    Ok(Json(NotificationList { items, unread }))
 }
 
 /// Mark one of my notifications read.
@@ -181,51 +156,17 @@ pub struct DeliveryParams {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct DeliveryOut {
-    pub id: Uuid,
-    /// `email` or `webhook`.
-    pub channel: String,
-    pub target: String,
-    pub subject: Option<String>,
-    pub body: String,
-    pub format: Option<String>,
-    pub idempotency_key: String,
-    pub record_id: Option<Uuid>,
-    /// `pending`, `sent` or `failed`.
-    pub status: String,
-    pub attempts: i64,
-    pub created_at: String,
-    pub last_error: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct DeliveryList {
-    pub items: Vec<DeliveryOut>,
+    /// `{id, channel (email | webhook), target, subject, body, format, idempotency_key,
+    /// record_id, status (pending | sent | failed), attempts, created_at, sent_at, last_error}`.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Delivery>,
 }
 
 /// The delivery outbox (admins): emails and webhooks handed over by workflows, newest first.
 #[utoipa::path(get, path = "/api/v1/deliveries", tag = "tasks", security(("bearer" = [])), params(DeliveryParams), responses((status = 200, body = DeliveryList)))]
 async fn list_deliveries(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<DeliveryParams>) -> ApiResult<Json<DeliveryList>> {
-    let items = state
-        .engine
-        .deliveries(&actor, p.record, p.limit)
-        .await?
-        .into_iter()
-        .map(|d: Delivery| DeliveryOut {
-            id: d.id,
-            channel: d.channel,
-            target: d.target,
-            subject: d.subject,
-            body: d.body,
-            format: d.format,
-            idempotency_key: d.idempotency_key,
-            record_id: d.record_id,
-            status: d.status,
-            attempts: d.attempts,
-            created_at: d.created_at.to_string(),
-            last_error: d.last_error,
-        })
-        .collect();
+    let items = state.engine.deliveries(&actor, p.record, p.limit).await?;
     Ok(Json(DeliveryList { items }))
 }
 
