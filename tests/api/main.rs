@@ -2,6 +2,7 @@
 //! temp SQLite file and against its own PostgreSQL schema, and drives it over
 //! HTTP. `both!` runs every test on both backends.
 
+mod fakes;
 mod harness;
 
 mod auth;

@@ -24,6 +24,9 @@ both!(
     deleting_a_record_ends_its_workflows_and_batches_start_them,
     a_timer_creates_and_sets_records_and_other_workflows_react,
     a_condition_starts_a_workflow_each_time_it_becomes_true,
+    emails_go_out_over_smtp_once,
+    a_webhook_is_retried_signed_and_delivered_once,
+    private_webhook_targets_are_refused_until_a_dead_letter,
 );
 
 /// The CRM forms these scenarios use: customers, their follow-ups (rolled up
@@ -652,5 +655,131 @@ async fn a_condition_starts_a_workflow_each_time_it_becomes_true(b: crate::harne
     // The second start's `transition` action does not apply from `contacted`: it is skipped, not an error.
     assert_eq!(instance(&s, "customer", &id, "pipeline").await["state"], "contacted");
     assert_eq!(s.get(&format!("/api/v1/deliveries?record={id}")).await.expect(200).body["items"].as_array().unwrap().len(), 2);
+    s.stop().await;
+}
+
+fn delivery(smtp: Option<&crate::fakes::SmtpSink>, allow_private: bool, max_attempts: i64) -> trellis_engine::delivery::DeliveryConfig {
+    trellis_engine::delivery::DeliveryConfig {
+        smtp_url: smtp.map(|s| format!("smtp://{}", s.addr)),
+        smtp_from: smtp.map(|_| "Trellis CRM <crm@example.com>".to_owned()),
+        allow_private_webhooks: allow_private,
+        webhook_secret: Some("s3cret".into()),
+        max_attempts,
+    }
+}
+
+async fn deliveries(s: &Server, record: &str) -> Vec<Value> {
+    s.get(&format!("/api/v1/deliveries?record={record}")).await.expect(200).body["items"].as_array().unwrap().clone()
+}
+
+async fn emails_go_out_over_smtp_once(b: crate::harness::Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    let smtp = crate::fakes::SmtpSink::start().await;
+    s.engine.configure_delivery(delivery(Some(&smtp), false, 6)).unwrap();
+    workflows(&s).await;
+    let id = customer(&s, &s.token, "邮件客户", "13800000011").await;
+    s.patch(&format!("/api/v1/forms/customer/records/{id}"), json!({"quote_amount": 9000}), None).await.expect(200);
+    let inst = instance(&s, "customer", &id, "pipeline").await;
+    for step in ["contact", "discover", "propose", "quote", "win"] {
+        take(&s, &inst, step).await.expect(200);
+    }
+    assert!(smtp.mails().is_empty(), "queued in the write, sent after it");
+    // Another instance leased it and died mid-send: the lease runs out and the delivery is taken over.
+    let now: jiff::Timestamp = T0.parse().unwrap();
+    let leased = s.engine.store().claim_deliveries(now, now + jiff::SignedDuration::from_secs(120), 50).await.unwrap();
+    assert_eq!(leased.len(), 1);
+    assert_eq!(s.clock("2026-03-02T01:01:00Z").await["delivered"], 0, "still leased");
+    let moved = s.clock("2026-03-02T01:02:01Z").await;
+    assert_eq!(moved["delivered"], 1, "{moved}");
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, vec!["<13800000011@example.com>"]);
+    assert!(mails[0].from.contains("crm@example.com"));
+    let out = &deliveries(&s, &id).await[0];
+    assert!(mails[0].data.contains(&format!("Message-ID: <{}@trellis>", out["id"].as_str().unwrap())), "{}", mails[0].data);
+    // The subject is RFC 2047 encoded: decode it.
+    let subject = mails[0].data.lines().find(|l| l.starts_with("Subject: ")).unwrap();
+    let encoded = subject.trim_start_matches("Subject: =?utf-8?b?").trim_end_matches("?=");
+    use base64::Engine as _;
+    let decoded = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap();
+    assert_eq!(decoded, "欢迎，邮件客户");
+    assert_eq!(out["status"], "sent");
+    assert_eq!(out["attempts"], 1);
+    assert_eq!(out["attempt_log"][0]["ok"], true);
+    assert!(out["attempt_log"][0]["detail"].as_str().unwrap().starts_with("SMTP 250"), "{out}");
+    // Sent once: later ticks send nothing more.
+    assert_eq!(s.clock("2026-03-02T02:00:00Z").await["delivered"], 0);
+    assert_eq!(s.clock("2026-03-02T03:00:00Z").await["delivered"], 0);
+    assert_eq!(smtp.mails().len(), 1);
+    s.stop().await;
+}
+
+async fn webhook_workflow(s: &Server, url: &str) {
+    s.post("/api/v1/workflows", json!({
+        "key": "vip_hook", "form": "customer", "start": {"on": "condition", "condition": "record.level == \"A\""}, "initial": "vip",
+        "states": {"vip": {"final": true, "on_enter": [{"webhook": {"url": url, "message": "welcome"}}]}}
+    }))
+    .await
+    .expect(201);
+}
+
+async fn a_webhook_is_retried_signed_and_delivered_once(b: crate::harness::Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    let hook = crate::fakes::HttpSink::start(vec![500, 200]).await;
+    s.engine.configure_delivery(delivery(None, true, 6)).unwrap();
+    crm(&s).await;
+    webhook_workflow(&s, &format!("http://{}/hook", hook.addr)).await;
+    let id = customer(&s, &s.token, "钩子客户", "13800000012").await;
+    s.patch(&format!("/api/v1/forms/customer/records/{id}"), json!({"level": "A"}), None).await.expect(200);
+
+    let first = s.clock("2026-03-02T01:00:01Z").await;
+    assert_eq!((first["delivered"].as_u64(), first["delivery_failures"].as_u64()), (Some(0), Some(1)), "{first}");
+    let pending = &deliveries(&s, &id).await[0];
+    assert_eq!(pending["status"], "pending");
+    let retry_at: jiff::Timestamp = pending["next_attempt_at"].as_str().unwrap().parse().unwrap();
+    let wait = retry_at.duration_since("2026-03-02T01:00:01Z".parse().unwrap()).as_secs();
+    assert!((24..=36).contains(&wait), "the first retry waits 30 s ± 20 %: {wait}");
+    assert_eq!(s.clock("2026-03-02T01:00:10Z").await["delivery_failures"], 0, "not due yet: no attempt");
+    let second = s.clock("2026-03-02T01:01:00Z").await;
+    assert_eq!(second["delivered"], 1, "{second}");
+    assert_eq!(s.clock("2026-03-02T02:00:00Z").await["delivered"], 0);
+
+    // One delivery, two attempts, the same id each time, signed.
+    let hits = hook.hits();
+    assert_eq!(hits.len(), 2);
+    let sent = &deliveries(&s, &id).await[0];
+    assert_eq!(sent["status"], "sent");
+    assert_eq!(sent["attempts"], 2);
+    let log: Vec<(bool, String)> = sent["attempt_log"].as_array().unwrap().iter().map(|a| (a["ok"].as_bool().unwrap(), a["detail"].as_str().unwrap().to_owned())).collect();
+    assert!(!log[0].0 && log[0].1.starts_with("HTTP 500"), "{log:?}");
+    assert!(log[1].0 && log[1].1.starts_with("HTTP 200"), "{log:?}");
+    for h in &hits {
+        assert_eq!(h.path, "/hook");
+        assert_eq!(h.header("x-trellis-delivery"), sent["id"].as_str());
+        let signature = trellis_engine::delivery::sign("s3cret", h.body.as_bytes()).unwrap();
+        assert_eq!(h.header("x-trellis-signature"), Some(format!("sha256={signature}").as_str()));
+        let body: Value = serde_json::from_str(&h.body).unwrap();
+        assert_eq!(body["text"], "感谢您的信任。");
+        assert_eq!(body["id"], id.as_str());
+    }
+    s.stop().await;
+}
+
+async fn private_webhook_targets_are_refused_until_a_dead_letter(b: crate::harness::Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    let hook = crate::fakes::HttpSink::start(vec![200]).await;
+    s.engine.configure_delivery(delivery(None, false, 2)).unwrap();
+    crm(&s).await;
+    webhook_workflow(&s, &format!("http://{}/hook", hook.addr)).await;
+    let id = customer(&s, &s.token, "内网客户", "13800000013").await;
+    s.patch(&format!("/api/v1/forms/customer/records/{id}"), json!({"level": "A"}), None).await.expect(200);
+    s.clock("2026-03-02T01:00:01Z").await;
+    s.clock("2026-03-02T01:05:00Z").await;
+    assert!(hook.hits().is_empty(), "nothing reached the loopback address");
+    let dead = &deliveries(&s, &id).await[0];
+    assert_eq!(dead["status"], "failed", "two attempts, then the dead letter: {dead}");
+    assert_eq!(dead["attempts"], 2);
+    assert!(dead["last_error"].as_str().unwrap().contains("--allow-private-webhooks"), "{dead}");
+    assert_eq!(s.clock("2026-03-03T01:00:00Z").await["delivery_failures"], 0, "a dead letter is not tried again");
     s.stop().await;
 }

@@ -462,8 +462,10 @@ impl<'e> Flow<'e> {
             status: "pending".into(),
             attempts: 0,
             created_at: self.now,
+            next_attempt_at: Some(self.now),
             sent_at: None,
             last_error: None,
+            attempt_log: Vec::new(),
         }
     }
 

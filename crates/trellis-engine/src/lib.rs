@@ -12,6 +12,7 @@
 //!   automatic transitions, actions).
 //! - [`workflows`]: instances by hand (start, transition) and their timers.
 //! - [`tasks`]: tasks, notifications, the delivery outbox.
+//! - [`delivery`]: sending the outbox — SMTP, webhooks, retries, dead letters.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,7 @@ use trellis_store::postgres::Heard;
 pub mod auth;
 pub mod clock;
 pub mod definitions;
+pub mod delivery;
 mod derive;
 pub mod error;
 mod flow;
@@ -75,6 +77,7 @@ pub struct Engine {
     clock: Clock,
     forms: Arc<FormCache>,
     defs: Arc<definitions::DefCache>,
+    sender: delivery::SenderSlot,
     /// On PostgreSQL: the task that hears other instances' definition changes.
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -83,11 +86,13 @@ impl Engine {
     /// Opens the database at `url` (creating and migrating it) with `clock`.
     pub async fn open(url: &str, clock: Clock) -> Result<Engine> {
         trellis_core::script::set_monotonic_clock(|| STARTED.elapsed());
+        // HTTPS for webhooks uses ring, the provider sqlx's TLS already builds; a second call is a no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::connect(url).await?;
         let forms = Arc::new(FormCache::default());
         let defs = Arc::new(definitions::DefCache::default());
         let listener = store.listen_definitions().await?.map(|l| tokio::spawn(listen(l, Arc::downgrade(&forms), Arc::downgrade(&defs))));
-        Ok(Engine { store, clock, forms, defs, listener: Mutex::new(listener) })
+        Ok(Engine { store, clock, forms, defs, sender: delivery::SenderSlot::default(), listener: Mutex::new(listener) })
     }
 
     pub fn clock(&self) -> &Clock {

@@ -28,6 +28,16 @@ const BATCH: u32 = 1000;
 /// The actor of changes the engine makes by itself.
 pub const SYSTEM_ACTOR: Uuid = Uuid::nil();
 
+/// What moving the manual clock ran.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClockReport {
+    pub swept: Vec<SweepReport>,
+    pub timers_fired: usize,
+    /// Deliveries sent, and attempts that failed.
+    pub delivered: usize,
+    pub delivery_failures: usize,
+}
+
 /// What a sweep did.
 #[derive(Debug, Clone, Serialize)]
 pub struct SweepReport {
@@ -238,15 +248,16 @@ impl Engine {
     }
 
     /// Moves a manual clock (an admin, in tests and demos) and runs what
-    /// became due: workflow timers, then sweeps. Returns the sweeps and how many timers fired.
-    pub async fn advance_clock(&self, actor: &crate::Actor, now: &str) -> Result<(Vec<SweepReport>, usize)> {
+    /// became due: workflow timers, deliveries, then sweeps.
+    pub async fn advance_clock(&self, actor: &crate::Actor, now: &str) -> Result<ClockReport> {
         actor.require_admin("set the clock")?;
         let now: Timestamp = now.parse().map_err(|e| EngineError::Invalid(vec![trellis_core::Issue::new("/now", "format", format!("'{now}' is not an RFC 3339 time: {e}"))]))?;
         if !self.clock.set(now) {
             return Err(EngineError::Forbidden("the clock can be set only when the server runs with --clock manual".into()));
         }
-        let fired = self.fire_due_timers().await?;
-        Ok((self.sweep_due().await?, fired))
+        let timers_fired = self.fire_due_timers().await?;
+        let (delivered, delivery_failures) = self.deliver_due().await?;
+        Ok(ClockReport { swept: self.sweep_due().await?, timers_fired, delivered, delivery_failures })
     }
 
     /// Sweeps every form that is due: rules changed since the last sweep, a

@@ -318,6 +318,13 @@ impl Engine {
     /// The delivery outbox (admins), newest first.
     pub async fn deliveries(&self, actor: &Actor, record: Option<Uuid>, limit: Option<i64>) -> Result<Vec<Delivery>> {
         actor.require_admin("read the delivery outbox")?;
-        Ok(self.store.deliveries(record, limit.unwrap_or(100).clamp(1, MAX_LIMIT)).await?)
+        let mut list = self.store.deliveries(record, limit.unwrap_or(100).clamp(1, MAX_LIMIT)).await?;
+        let ids: Vec<Uuid> = list.iter().map(|d| d.id).collect();
+        for a in self.store.attempts_of(&ids).await? {
+            if let Some(d) = list.iter_mut().find(|d| d.id == a.delivery_id) {
+                d.attempt_log.push(a);
+            }
+        }
+        Ok(list)
     }
 }

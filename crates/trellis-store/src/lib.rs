@@ -22,7 +22,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod work;
 
-pub use work::{Comment, Delivery, Instance, Notification, StoredDefinition, Task, TaskQuery, Timer};
+pub use work::{Attempt, Comment, Delivery, Instance, Notification, StoredDefinition, Task, TaskQuery, Timer};
 
 pub use index::IndexSpec;
 
@@ -314,6 +314,27 @@ impl Store {
         match self {
             Store::Sqlite(s) => work::on_sqlite::mark_read(&s.writer, user, id, at).await,
             Store::Postgres(s) => work::on_postgres::mark_read(&s.pool, user, id, at).await,
+        }
+    }
+
+    /// Every attempt of these deliveries, oldest first.
+    pub async fn attempts_of(&self, ids: &[Uuid]) -> Result<Vec<Attempt>> {
+        read!(self, attempts_of(ids))
+    }
+
+    /// Leases pending deliveries due at `now` until `lease_until`.
+    pub async fn claim_deliveries(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> Result<Vec<Delivery>> {
+        match self {
+            Store::Sqlite(s) => work::on_sqlite::claim_deliveries(&s.writer, now, lease_until, limit).await,
+            Store::Postgres(s) => work::on_postgres::claim_deliveries(&s.pool, now, lease_until, limit).await,
+        }
+    }
+
+    /// Records an attempt and the delivery's new state.
+    pub async fn finish_attempt(&self, a: &Attempt, status: &str, next: Option<Timestamp>) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => work::on_sqlite::finish_attempt(&s.writer, a, status, next).await,
+            Store::Postgres(s) => work::on_postgres::finish_attempt(&s.pool, a, status, next).await,
         }
     }
 

@@ -135,8 +135,24 @@ pub struct Delivery {
     pub status: String,
     pub attempts: i64,
     pub created_at: Timestamp,
+    /// When it is (next) tried.
+    pub next_attempt_at: Option<Timestamp>,
     pub sent_at: Option<Timestamp>,
     pub last_error: Option<String>,
+    /// Every attempt, oldest first (filled in when listed).
+    pub attempt_log: Vec<Attempt>,
+}
+
+/// One try at sending a delivery.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Attempt {
+    #[serde(skip)]
+    pub delivery_id: Uuid,
+    pub attempt: i64,
+    pub at: Timestamp,
+    pub ok: bool,
+    /// What the other side answered, or why it failed.
+    pub detail: String,
 }
 
 macro_rules! work_queries {
@@ -617,8 +633,8 @@ macro_rules! work_queries {
             let mut added = 0;
             for d in list {
                 let done = sqlx::query(
-                    "INSERT INTO outbox (id, channel, target, subject, body, format, idempotency_key, record_id, status, attempts, created_at, sent_at, last_error)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (idempotency_key) DO NOTHING",
+                    "INSERT INTO outbox (id, channel, target, subject, body, format, idempotency_key, record_id, status, attempts, created_at, sent_at, last_error, next_attempt_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $11) ON CONFLICT (idempotency_key) DO NOTHING",
                 )
                 .bind(d.id)
                 .bind(&d.channel)
@@ -640,6 +656,26 @@ macro_rules! work_queries {
             Ok(added)
         }
 
+        fn delivery_from_row(row: &$row) -> Result<Delivery> {
+            Ok(Delivery {
+                id: row.try_get("id")?,
+                channel: row.try_get("channel")?,
+                target: row.try_get("target")?,
+                subject: row.try_get("subject")?,
+                body: row.try_get("body")?,
+                format: row.try_get("format")?,
+                idempotency_key: row.try_get("idempotency_key")?,
+                record_id: row.try_get("record_id")?,
+                status: row.try_get("status")?,
+                attempts: row.try_get("attempts")?,
+                created_at: ts(row, "created_at")?,
+                next_attempt_at: ts_opt(row, "next_attempt_at")?,
+                sent_at: ts_opt(row, "sent_at")?,
+                last_error: row.try_get("last_error")?,
+                attempt_log: Vec::new(),
+            })
+        }
+
         pub(crate) async fn deliveries(pool: &Pool<Db>, record: Option<Uuid>, limit: i64) -> Result<Vec<Delivery>> {
             let mut qb = QueryBuilder::<Db>::new("SELECT * FROM outbox");
             if let Some(r) = record {
@@ -647,25 +683,74 @@ macro_rules! work_queries {
             }
             qb.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit);
             let rows = qb.build().fetch_all(pool).await?;
+            rows.iter().map(delivery_from_row).collect()
+        }
+
+        /// Every attempt of these deliveries, oldest first.
+        pub(crate) async fn attempts_of(pool: &Pool<Db>, ids: &[Uuid]) -> Result<Vec<Attempt>> {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut qb = QueryBuilder::<Db>::new("SELECT * FROM delivery_attempts WHERE delivery_id IN (");
+            let mut list = qb.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            qb.push(") ORDER BY delivery_id, attempt");
+            let rows = qb.build().fetch_all(pool).await?;
             rows.iter()
-                .map(|row| {
-                    Ok(Delivery {
-                        id: row.try_get("id")?,
-                        channel: row.try_get("channel")?,
-                        target: row.try_get("target")?,
-                        subject: row.try_get("subject")?,
-                        body: row.try_get("body")?,
-                        format: row.try_get("format")?,
-                        idempotency_key: row.try_get("idempotency_key")?,
-                        record_id: row.try_get("record_id")?,
-                        status: row.try_get("status")?,
-                        attempts: row.try_get("attempts")?,
-                        created_at: ts(row, "created_at")?,
-                        sent_at: ts_opt(row, "sent_at")?,
-                        last_error: row.try_get("last_error")?,
-                    })
-                })
+                .map(|row| Ok(Attempt { delivery_id: row.try_get("delivery_id")?, attempt: row.try_get("attempt")?, at: ts(row, "at")?, ok: row.try_get("ok")?, detail: row.try_get("detail")? }))
                 .collect()
+        }
+
+        /// Leases up to `limit` pending deliveries due at `now` until `lease_until`
+        /// (skipping those another instance holds or leased and has not let go).
+        /// A process that dies mid-send lets its lease run out, and the delivery is taken over.
+        pub(crate) async fn claim_deliveries(pool: &Pool<Db>, now: Timestamp, lease_until: Timestamp, limit: i64) -> Result<Vec<Delivery>> {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE outbox SET lease_until = $1 WHERE id IN (
+                     SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
+                     ORDER BY next_attempt_at, id LIMIT $3{})
+                 RETURNING *",
+                $lock
+            )))
+            .bind($to_db(lease_until))
+            .bind($to_db(now))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            let mut out: Vec<Delivery> = rows.iter().map(delivery_from_row).collect::<Result<_>>()?;
+            out.sort_by_key(|d| (d.next_attempt_at, d.id));
+            Ok(out)
+        }
+
+        /// Records an attempt and the delivery's new state: `sent`, `failed` (no
+        /// more attempts: the dead letter), or `pending` until `next`; the lease ends.
+        pub(crate) async fn finish_attempt(pool: &Pool<Db>, a: &Attempt, status: &str, next: Option<Timestamp>) -> Result<()> {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE outbox SET attempts = $1, status = $2, next_attempt_at = COALESCE($3, next_attempt_at), lease_until = NULL,
+                     sent_at = CASE WHEN $4 THEN $5 ELSE sent_at END, last_error = CASE WHEN $4 THEN NULL ELSE $6 END WHERE id = $7",
+            )
+            .bind(a.attempt)
+            .bind(status)
+            .bind(next.map($to_db))
+            .bind(a.ok)
+            .bind($to_db(a.at))
+            .bind(&a.detail)
+            .bind(a.delivery_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO delivery_attempts (delivery_id, attempt, at, ok, detail) VALUES ($1, $2, $3, $4, $5)")
+                .bind(a.delivery_id)
+                .bind(a.attempt)
+                .bind($to_db(a.at))
+                .bind(a.ok)
+                .bind(&a.detail)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
         }
     };
 }

@@ -37,6 +37,8 @@ pub enum Command {
         /// `POST /api/v1/dev/clock {"now": …}` moves it (that route exists only then).
         #[arg(long, default_value = "system", value_parser = ["system", "manual"])]
         clock: String,
+        #[command(flatten)]
+        delivery: DeliveryArgs,
     },
     /// Segments and the other derived values of a form's rules.
     Segments {
@@ -50,6 +52,23 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+}
+
+/// How emails and webhooks are sent.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DeliveryArgs {
+    /// SMTP server for emails: smtp://user:pass@host:587?tls=required, or smtps://…:465.
+    #[arg(long, env = "TRELLIS_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The sender of every email, e.g. "Trellis CRM <crm@example.com>".
+    #[arg(long, env = "TRELLIS_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+    /// Signs webhook bodies: X-Trellis-Signature: sha256=HMAC-SHA256(secret, body).
+    #[arg(long, env = "TRELLIS_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Allow webhooks to private, loopback and link-local addresses (refused by default).
+    #[arg(long)]
+    pub allow_private_webhooks: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,7 +113,7 @@ fn explain(e: EngineError) -> anyhow::Error {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { db, bind, clock } => serve(&db.url, bind, &clock).await,
+        Command::Serve { db, bind, clock, delivery } => serve(&db.url, bind, &clock, delivery).await,
         Command::Segments { command: SegmentsCommand::Refresh { form, db } } => refresh(&db.url, &form).await,
         Command::User { command: UserCommand::Add { email, role, password_stdin, manager, db } } => {
             if !password_stdin {
@@ -159,14 +178,23 @@ async fn refresh(url: &str, form: &str) -> anyhow::Result<()> {
 
 /// How often the server looks for forms due a sweep.
 const SWEEP_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
-/// How often the server fires due workflow timers: one indexed read of what is due.
+/// How often the server fires due workflow timers and sends due deliveries: one indexed read each.
 const TIMER_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
-async fn serve(url: &str, bind: SocketAddr, clock: &str) -> anyhow::Result<()> {
+async fn serve(url: &str, bind: SocketAddr, clock: &str, delivery: DeliveryArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let clock = if clock == "manual" { Clock::manual(jiff::Timestamp::now()) } else { Clock::System };
     let manual = matches!(clock, Clock::Manual(_));
     let engine = Arc::new(Engine::open(url, clock).await.with_context(|| format!("opening {url}"))?);
+    engine
+        .configure_delivery(trellis_engine::delivery::DeliveryConfig {
+            smtp_url: delivery.smtp_url,
+            smtp_from: delivery.smtp_from,
+            allow_private_webhooks: delivery.allow_private_webhooks,
+            webhook_secret: delivery.webhook_secret,
+            ..Default::default()
+        })
+        .map_err(explain)?;
     if let Some((email, password)) = engine.ensure_first_admin().await.map_err(explain)? {
         println!("First start: created {email} with password {password}");
         println!("(shown once; sign in with POST /api/v1/auth/token, add users with `trellis user add`)");
@@ -197,6 +225,9 @@ async fn serve(url: &str, bind: SocketAddr, clock: &str) -> anyhow::Result<()> {
             loop {
                 if let Err(e) = engine.fire_due_timers().await {
                     tracing::error!(error = %e, "firing workflow timers failed; retrying at the next tick");
+                }
+                if let Err(e) = engine.deliver_due().await {
+                    tracing::error!(error = %e, "delivering the outbox failed; retrying at the next tick");
                 }
                 tokio::time::sleep(TIMER_TICK).await;
             }
