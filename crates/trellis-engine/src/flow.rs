@@ -54,6 +54,25 @@ impl Written {
     }
 }
 
+/// Where actions run: the record, and the workflow (or trigger) that runs them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Site<'a> {
+    pub(crate) form: &'a str,
+    pub(crate) record_id: Uuid,
+    /// The running workflow: the default for a `transition` action, and what templates see.
+    pub(crate) workflow: Option<&'a str>,
+    pub(crate) state: Option<&'a str>,
+    pub(crate) instance: Option<Uuid>,
+    /// Who runs them, for errors: `workflow 'pipeline'`, `trigger 'birthday'`.
+    pub(crate) by: &'a str,
+}
+
+impl<'a> Site<'a> {
+    pub(crate) fn of(inst: &'a Instance, by: &'a str) -> Site<'a> {
+        Site { form: &inst.form, record_id: inst.record_id, workflow: Some(&inst.workflow), state: Some(&inst.state), instance: Some(inst.id), by }
+    }
+}
+
 /// Whom an action addresses, once resolved.
 enum Audience {
     Users(Vec<Uuid>),
@@ -265,12 +284,14 @@ impl<'e> Flow<'e> {
         };
         if let Some(s) = wf.state(&from) {
             let exit = s.on_exit.clone();
-            self.run(tx, wf, &inst, &exit, &format!("{}:{rev}:exit", inst.id), &format!("state '{from}' on_exit")).await?;
+            let by = format!("workflow '{}'", wf.key());
+            self.run(tx, Site::of(&inst, &by), &exit, &format!("{}:{rev}:exit", inst.id), &format!("state '{from}' on_exit")).await?;
         }
         if self.moves.get(&inst.id) != Some(&generation) {
             return Ok(inst);
         }
-        self.run(tx, wf, &inst, &t.actions, &format!("{}:{rev}:t", inst.id), &format!("transition '{}' actions", t.key)).await?;
+        let by = format!("workflow '{}'", wf.key());
+        self.run(tx, Site::of(&inst, &by), &t.actions, &format!("{}:{rev}:t", inst.id), &format!("transition '{}' actions", t.key)).await?;
         if self.moves.get(&inst.id) != Some(&generation) {
             return Ok(inst);
         }
@@ -299,7 +320,8 @@ impl<'e> Flow<'e> {
             .collect();
         tx.insert_timers(&timers).await?;
         let actions = state.on_enter.clone();
-        self.run(tx, wf, inst, &actions, &format!("{}:{rev}:enter", inst.id), &format!("state '{}' on_enter", inst.state)).await
+        let by = format!("workflow '{}'", wf.key());
+        self.run(tx, Site::of(inst, &by), &actions, &format!("{}:{rev}:enter", inst.id), &format!("state '{}' on_enter", inst.state)).await
     }
 
     /// Writes the history entry of a workflow starting or moving on a record;
@@ -324,10 +346,10 @@ impl<'e> Flow<'e> {
     }
 
     /// What templates see.
-    fn context(record: &Record, inst: &Instance, now: Timestamp) -> Value {
+    fn context(record: &Record, site: Site<'_>, now: Timestamp) -> Value {
         json!({
             "record": record.data, "segments": record.segments, "id": record.id, "form": record.form,
-            "now": now.to_string(), "workflow": inst.workflow, "state": inst.state,
+            "now": now.to_string(), "workflow": site.workflow, "state": site.state,
         })
     }
 
@@ -335,15 +357,15 @@ impl<'e> Flow<'e> {
     /// instance's revision or a timer's firing): deliveries are keyed by it,
     /// so a retried occurrence never sends twice. `place` names where they
     /// sit in the definition, for errors.
-    pub(crate) async fn run(&mut self, tx: &mut Tx, wf: &Arc<CompiledWorkflow>, inst: &Instance, actions: &[Action], occurrence: &str, place: &str) -> Result<()> {
+    pub(crate) async fn run(&mut self, tx: &mut Tx, site: Site<'_>, actions: &[Action], occurrence: &str, place: &str) -> Result<()> {
         for (i, action) in actions.iter().enumerate() {
             self.step()?;
-            let Some(record) = Self::live(tx, &inst.form, inst.record_id).await? else { return Ok(()) };
+            let Some(record) = Self::live(tx, site.form, site.record_id).await? else { return Ok(()) };
             let occ = format!("{occurrence}:{i}");
-            let fail = |m: String| EngineError::Workflow(format!("workflow '{}', {place}, action {i}: {m}", wf.key()));
+            let fail = |m: String| EngineError::Workflow(format!("{}, {place}, action {i}: {m}", site.by));
             match action {
                 Action::Notify { to, message, title } => {
-                    let (title, body) = self.render_notice(&record, inst, message.as_deref(), title.as_deref()).map_err(fail)?;
+                    let (title, body) = self.render_notice(&record, site, message.as_deref(), title.as_deref()).map_err(fail)?;
                     let users = match self.audience(tx, to, &record).await.map_err(|e| only_workflow(e, &fail))? {
                         Audience::Users(u) => u,
                         Audience::Role(r) => self.engine.store().users_with_role(&r).await?,
@@ -352,7 +374,7 @@ impl<'e> Flow<'e> {
                 }
                 Action::Email { to, message } => {
                     let msg = self.defs.messages.get(message).cloned().ok_or_else(|| fail(format!("there is no message '{message}'")))?;
-                    let out = msg.render(&Self::context(&record, inst, self.now)).map_err(|e| fail(e.describe()))?;
+                    let out = msg.render(&Self::context(&record, site, self.now)).map_err(|e| fail(e.describe()))?;
                     let addresses = self.addresses(tx, to, &record).await.map_err(|e| only_workflow(e, &fail))?;
                     let list: Vec<Delivery> = addresses
                         .into_iter()
@@ -364,12 +386,12 @@ impl<'e> Flow<'e> {
                     let text = match message {
                         Some(m) => {
                             let msg = self.defs.messages.get(m).cloned().ok_or_else(|| fail(format!("there is no message '{m}'")))?;
-                            msg.render(&Self::context(&record, inst, self.now)).map_err(|e| fail(e.describe()))?.body
+                            msg.render(&Self::context(&record, site, self.now)).map_err(|e| fail(e.describe()))?.body
                         }
-                        None => format!("{} {}: {}", inst.workflow, inst.state, record.id),
+                        None => format!("{}: {}", site.by, record.id),
                     };
                     let (body, name) = match format {
-                        WebhookFormat::Json => (json!({"text": text, "form": record.form, "id": record.id, "record": record.data, "workflow": inst.workflow, "state": inst.state}), "json"),
+                        WebhookFormat::Json => (json!({"text": text, "form": record.form, "id": record.id, "record": record.data, "workflow": site.workflow, "state": site.state}), "json"),
                         WebhookFormat::Wecom => (json!({"msgtype": "text", "text": {"content": text}}), "wecom"),
                         WebhookFormat::Dingtalk => (json!({"msgtype": "text", "text": {"content": text}}), "dingtalk"),
                         WebhookFormat::Feishu => (json!({"msg_type": "text", "content": {"text": text}}), "feishu"),
@@ -377,7 +399,7 @@ impl<'e> Flow<'e> {
                     tx.enqueue(&[self.delivery("webhook", url, None, body.to_string(), Some(name.into()), occ, record.id)]).await?;
                 }
                 Action::CreateTask(spec) => {
-                    self.create_task(tx, spec, &record, inst).await.map_err(|e| only_workflow(e, &fail))?;
+                    self.create_task(tx, spec, &record, site).await.map_err(|e| only_workflow(e, &fail))?;
                 }
                 Action::Set(assignments) => {
                     let mut patch = Map::new();
@@ -385,7 +407,7 @@ impl<'e> Flow<'e> {
                         let v = script::sandbox().run(&a.script, &inputs(&record, self.now)).map_err(|e| fail(format!("set {}: {}", a.field, e.describe())))?;
                         patch.insert(a.field.clone(), v);
                     }
-                    let form = self.engine.form(&inst.form).await?;
+                    let form = self.engine.form(site.form).await?;
                     if let Some((_, written)) = self.engine.patch_in(tx, self.actor, &form, &record, &Value::Object(patch), self.now).await? {
                         self.queue.extend(written);
                     }
@@ -411,7 +433,7 @@ impl<'e> Flow<'e> {
                     }
                 }
                 Action::Transition { workflow, transition } => {
-                    let key = workflow.as_deref().unwrap_or(wf.key());
+                    let Some(key) = workflow.as_deref().or(site.workflow) else { continue };
                     let Some(other) = self.defs.workflows.get(key).cloned() else { continue };
                     let Some(target) = tx.instances_of(record.id).await?.into_iter().find(|i| i.workflow == key && i.status == "active") else { continue };
                     // A transition that does not apply now is skipped, as a person's click would be refused.
@@ -436,10 +458,10 @@ impl<'e> Flow<'e> {
                         }
                     };
                     let Some(user) = user else {
-                        tracing::warn!(workflow = %wf.key(), record = %record.id, "assign found nobody to give the record to; the owner stays");
+                        tracing::warn!(by = %site.by, record = %record.id, "assign found nobody to give the record to; the owner stays");
                         continue;
                     };
-                    let form = self.engine.form(&inst.form).await?;
+                    let form = self.engine.form(site.form).await?;
                     let written = self.engine.set_owner_in(tx, self.actor, &form, &record, user, self.now).await?;
                     self.queue.extend(written);
                 }
@@ -471,8 +493,8 @@ impl<'e> Flow<'e> {
 
     /// A notification's title and body: from a message (its subject, or its
     /// first line, is the title) or from a title template.
-    fn render_notice(&self, record: &Record, inst: &Instance, message: Option<&str>, title: Option<&str>) -> std::result::Result<(String, String), String> {
-        let ctx = Self::context(record, inst, self.now);
+    fn render_notice(&self, record: &Record, site: Site<'_>, message: Option<&str>, title: Option<&str>) -> std::result::Result<(String, String), String> {
+        let ctx = Self::context(record, site, self.now);
         if let Some(key) = message {
             let msg = self.defs.messages.get(key).ok_or_else(|| format!("there is no message '{key}'"))?;
             let out = msg.render(&ctx).map_err(|e| e.describe())?;
@@ -554,8 +576,8 @@ impl<'e> Flow<'e> {
         Ok(out)
     }
 
-    async fn create_task(&mut self, tx: &mut Tx, spec: &TaskSpec, record: &Record, inst: &Instance) -> Result<()> {
-        let ctx = Self::context(record, inst, self.now);
+    async fn create_task(&mut self, tx: &mut Tx, spec: &TaskSpec, record: &Record, site: Site<'_>) -> Result<()> {
+        let ctx = Self::context(record, site, self.now);
         let title = message::render(&spec.title, &ctx).map_err(|e| EngineError::Workflow(format!("task title: {}", e.describe())))?;
         let description = spec.description.as_deref().map(|d| message::render(d, &ctx)).transpose().map_err(|e| EngineError::Workflow(format!("task description: {}", e.describe())))?;
         let (assignee, role) = match self.audience(tx, &spec.assignee, record).await? {
@@ -576,7 +598,7 @@ impl<'e> Flow<'e> {
             form: spec.form.clone(),
             record_form: Some(record.form.clone()),
             record_id: Some(record.id),
-            instance_id: Some(inst.id),
+            instance_id: site.instance,
             outcome_id: None,
             created_at: self.now,
             created_by: self.actor,

@@ -222,7 +222,8 @@ impl Engine {
         }
         let occurrence = format!("timer:{}:{}", t.id, t.fired);
         let place = format!("state '{}' timer {}", seen.state, seen.timer);
-        flow.run(&mut tx, &wf, &inst, &def.actions, &occurrence, &place).await?;
+        let by = format!("workflow '{}'", wf.key());
+        flow.run(&mut tx, crate::flow::Site::of(&inst, &by), &def.actions, &occurrence, &place).await?;
         flow.settle(&mut tx).await?;
         t.fired += 1;
         // The actions may have moved the workflow on, which cancelled this timer.
