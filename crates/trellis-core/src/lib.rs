@@ -17,6 +17,8 @@
 //! - [`duration`], [`message`], [`action`], [`workflow`]: the pieces workflows
 //!   (and triggers) are built from — durations, minijinja messages, actions and
 //!   the state machine.
+//! - [`trigger`]: triggers — events and moments (dates, anniversaries,
+//!   inactivity) in a time zone.
 
 pub mod action;
 pub mod diff;
@@ -30,6 +32,7 @@ pub mod query;
 pub mod record;
 pub mod rules;
 pub mod script;
+pub mod trigger;
 pub mod validate;
 pub mod workflow;
 

@@ -1,0 +1,424 @@
+//! Triggers: when something happens to a record, or a moment related to it
+//! comes, check a condition and run actions — the birthday greeting (生日祝福),
+//! the contract reminder 30 days before (合同到期), the nudge after 30 silent
+//! days.
+//!
+//! A trigger's `when` is an event (`created`, `updated`, `deleted`, a field
+//! `changed`, a segment changed) fired from the write path, or a moment
+//! (`date`, `anniversary`, `inactive`) computed per record by [`next_fire`]:
+//! the engine stores that instant per (trigger, record) and its tick reads
+//! only what is due. Moments are local times in an IANA time zone (the
+//! trigger's `tz`, or a record field's), so 09:00 is 09:00 where the customer
+//! is, across DST changes. The time zone is looked up by the caller and
+//! passed in: the core reads no tz database.
+
+use jiff::civil::{Date, Time};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::action::{self, Action, Catalog, Site};
+use crate::issue::Issue;
+use crate::script::{self, Inputs, Script, ScriptError};
+use crate::{duration, key};
+
+/// The time zone of a trigger that names none: our users' (China Standard Time).
+pub const DEFAULT_TZ: &str = "Asia/Shanghai";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerDef {
+    pub key: String,
+    pub form: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub when: Value,
+    /// Checked against the record when the trigger fires; no condition: always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    pub actions: Vec<Value>,
+    /// A moment found more than this late (the server was down) is recorded as missed, not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lateness: Option<String>,
+}
+
+/// Which write fires an event trigger.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Created,
+    Updated,
+    Deleted,
+    Changed(String),
+    SegmentChanged { segment: String, to: Option<Value> },
+}
+
+/// Where a moment's time zone comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    /// The trigger's own (or the default).
+    pub name: String,
+    /// A record field holding an IANA name, used when it has one.
+    pub field: Option<String>,
+}
+
+/// A moment related to a record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Moment {
+    /// The date in `field`, moved by `offset` days, at `at` (one-shot).
+    Date { field: String, offset: i64, at: Time },
+    /// Every year on the month and day of `field`, moved by `offset` days, at `at`.
+    Anniversary { field: String, offset: i64, at: Time },
+    /// `for` after the time in `field` (the last contact), at `at` if given (one-shot per silence).
+    Inactive { field: String, after: SignedDuration, at: Option<Time> },
+}
+
+impl Moment {
+    /// The field whose change moves the moment.
+    pub fn field(&self) -> &str {
+        match self {
+            Moment::Date { field, .. } | Moment::Anniversary { field, .. } | Moment::Inactive { field, .. } => field,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum When {
+    Event(Event),
+    Moment(Moment, Zone),
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledTrigger {
+    pub def: TriggerDef,
+    pub version: i64,
+    pub when: When,
+    pub condition: Option<Script>,
+    pub actions: Vec<Action>,
+    pub max_lateness: SignedDuration,
+}
+
+/// When no `max_lateness` is given: a reminder a day late is still worth sending, two days is not.
+pub const DEFAULT_MAX_LATENESS: SignedDuration = SignedDuration::from_hours(24);
+
+impl CompiledTrigger {
+    pub fn key(&self) -> &str {
+        &self.def.key
+    }
+
+    /// Whether the condition holds for the record (no condition: it does).
+    pub fn holds(&self, inputs: &Inputs<'_>) -> Result<bool, ScriptError> {
+        match &self.condition {
+            None => Ok(true),
+            Some(s) => match script::sandbox().run(s, inputs)? {
+                Value::Bool(b) => Ok(b),
+                Value::Null => Ok(false),
+                other => Err(ScriptError::plain(format!("a condition must give true or false, not {other}"))),
+            },
+        }
+    }
+
+    /// The fields whose change moves this trigger's next moment.
+    pub fn depends_on(&self) -> Vec<&str> {
+        match &self.when {
+            When::Event(_) => Vec::new(),
+            When::Moment(m, z) => std::iter::once(m.field()).chain(z.field.as_deref()).collect(),
+        }
+    }
+}
+
+fn parse_at(text: &str) -> Result<Time, String> {
+    text.parse::<Time>().map_err(|_| format!("'{text}' is not a time of day: write 09:00"))
+}
+
+fn parse_days(text: &str) -> Result<i64, String> {
+    let d = duration::parse(text)?;
+    if d.as_secs() % 86_400 != 0 {
+        return Err(format!("'{text}' is not a whole number of days: a date moves by days (e.g. -30d, 7d)"));
+    }
+    Ok(d.as_secs() / 86_400)
+}
+
+/// Reads a `when` object into its kind, each problem at its pointer.
+fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) -> Option<When> {
+    let Some(o) = v.as_object() else {
+        issues.push(Issue::new("/when", "type", "`when` is an object, e.g. {\"anniversary\": \"birthday\", \"at\": \"09:00\"}"));
+        return None;
+    };
+    let text = |k: &str, issues: &mut Vec<Issue>| -> Option<String> {
+        match o.get(k) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                issues.push(Issue::new(format!("/when/{k}"), "type", format!("must be text, not {other}")));
+                None
+            }
+            None => None,
+        }
+    };
+    let allowed: &[&str];
+    let when = if let Some(event) = text("event", issues) {
+        let e = match event.as_str() {
+            "created" => Event::Created,
+            "updated" => Event::Updated,
+            "deleted" => Event::Deleted,
+            "changed" => match text("field", issues) {
+                Some(f) => Event::Changed(f),
+                None => {
+                    issues.push(Issue::new("/when/field", "required", "a `changed` event names the field"));
+                    return None;
+                }
+            },
+            "segment_changed" => match text("segment", issues) {
+                Some(s) => Event::SegmentChanged { segment: s, to: o.get("to").cloned() },
+                None => {
+                    issues.push(Issue::new("/when/segment", "required", "a `segment_changed` event names the segment"));
+                    return None;
+                }
+            },
+            other => {
+                issues.push(Issue::new("/when/event", "enum", format!("event '{other}' is not one of created, updated, deleted, changed, segment_changed")));
+                return None;
+            }
+        };
+        allowed = &["event", "field", "segment", "to"];
+        When::Event(e)
+    } else {
+        let at = |issues: &mut Vec<Issue>| text("at", issues).map(|a| parse_at(&a).map_err(|m| issues.push(Issue::new("/when/at", "time", m))).ok()).unwrap_or(Some(Time::midnight()));
+        let offset = |issues: &mut Vec<Issue>| text("offset", issues).map(|t| parse_days(&t).map_err(|m| issues.push(Issue::new("/when/offset", "duration", m))).ok()).unwrap_or(Some(0));
+        let moment = if let Some(field) = text("date", issues) {
+            allowed = &["date", "offset", "at", "tz", "tz_field"];
+            Moment::Date { field, offset: offset(issues).unwrap_or(0), at: at(issues).unwrap_or(Time::midnight()) }
+        } else if let Some(field) = text("anniversary", issues) {
+            allowed = &["anniversary", "offset", "at", "tz", "tz_field", "calendar"];
+            if let Some(c) = text("calendar", issues).filter(|c| c != "solar") {
+                issues.push(Issue::new("/when/calendar", "enum", format!("calendar '{c}': only \"solar\" anniversaries are scheduled yet; lunar ones (农历生日) come with the lunar calendar")));
+            }
+            Moment::Anniversary { field, offset: offset(issues).unwrap_or(0), at: at(issues).unwrap_or(Time::midnight()) }
+        } else if let Some(field) = text("inactive", issues) {
+            allowed = &["inactive", "for", "at", "tz", "tz_field"];
+            let Some(f) = text("for", issues) else {
+                issues.push(Issue::new("/when/for", "required", "an `inactive` trigger says for how long, e.g. \"for\": \"30d\""));
+                return None;
+            };
+            let after = duration::parse(&f).map_err(|m| issues.push(Issue::new("/when/for", "duration", m))).unwrap_or(SignedDuration::ZERO);
+            let at = text("at", issues).and_then(|a| parse_at(&a).map_err(|m| issues.push(Issue::new("/when/at", "time", m))).ok());
+            Moment::Inactive { field, after, at }
+        } else if o.contains_key("festival") || o.contains_key("cron") {
+            let kind = if o.contains_key("festival") { "festival" } else { "cron" };
+            issues.push(Issue::new(format!("/when/{kind}"), "unsupported", format!("`{kind}` triggers are not scheduled yet (they come with the calendars); use date, anniversary, inactive or an event")));
+            return None;
+        } else {
+            issues.push(Issue::new("/when", "required", "`when` needs one of event, date, anniversary, inactive"));
+            return None;
+        };
+        let name = text("tz", issues).unwrap_or_else(|| DEFAULT_TZ.to_owned());
+        if !tz_ok(&name) {
+            issues.push(Issue::new("/when/tz", "tz", format!("'{name}' is not an IANA time zone (e.g. Asia/Shanghai)")));
+        }
+        When::Moment(moment, Zone { name, field: text("tz_field", issues) })
+    };
+    for k in o.keys() {
+        if !allowed.contains(&k.as_str()) {
+            issues.push(Issue::new(format!("/when/{k}"), "unknown", format!("'{k}' is not understood here; use {}", allowed.join(", "))));
+        }
+    }
+    Some(when)
+}
+
+/// Checks a trigger and compiles its scripts. With a catalog, the form, the
+/// fields, segments, messages and roles it names must exist.
+pub fn compile(def: TriggerDef, version: i64, catalog: Option<Catalog<'_>>, tz_ok: &dyn Fn(&str) -> bool) -> Result<CompiledTrigger, Vec<Issue>> {
+    let mut issues = Vec::new();
+    if !key::is_valid(&def.key, key::MAX_FORM_KEY) {
+        issues.push(Issue::new("/key", "key", format!("trigger key '{}' {}", def.key, key::rule(key::MAX_FORM_KEY))));
+    }
+    let form = catalog.and_then(|c| c.forms.get(&def.form));
+    if catalog.is_some() && form.is_none() {
+        issues.push(Issue::new("/form", "form", format!("there is no form '{}'", def.form)));
+    }
+    let when = parse_when(&def.when, tz_ok, &mut issues);
+    if let (Some(form), Some(when)) = (form, &when) {
+        let field = match when {
+            When::Event(Event::Changed(f)) => Some(("/when/field", f.as_str())),
+            When::Moment(m, _) => Some(("/when", m.field())),
+            _ => None,
+        };
+        if let Some((pointer, f)) = field
+            && form.field(f).is_none()
+        {
+            issues.push(Issue::new(pointer, "field", format!("form '{}' has no field '{f}'", def.form)));
+        }
+        if let When::Event(Event::SegmentChanged { segment, .. }) = when
+            && form.segment(segment).is_none()
+        {
+            issues.push(Issue::new("/when/segment", "segment", format!("form '{}' has no segment '{segment}'", def.form)));
+        }
+        if let When::Moment(_, Zone { field: Some(f), .. }) = when
+            && form.field(f).is_none()
+        {
+            issues.push(Issue::new("/when/tz_field", "field", format!("form '{}' has no field '{f}'", def.form)));
+        }
+    }
+    let condition = def.condition.as_deref().and_then(|src| match script::sandbox().compile(src) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            issues.push(Issue::new("/condition", "script", e.describe()));
+            None
+        }
+    });
+    let actions = action::parse_actions(&def.actions, "/actions", Site { form: &def.form, workflow: None }, catalog, &mut issues);
+    if def.actions.is_empty() {
+        issues.push(Issue::new("/actions", "required", "a trigger needs at least one action"));
+    }
+    let max_lateness = match &def.max_lateness {
+        None => DEFAULT_MAX_LATENESS,
+        Some(t) => duration::parse(t).map_err(|m| issues.push(Issue::new("/max_lateness", "duration", m))).unwrap_or(DEFAULT_MAX_LATENESS),
+    };
+    match when {
+        Some(when) if issues.is_empty() => Ok(CompiledTrigger { def, version, when, condition, actions, max_lateness }),
+        _ => Err(issues),
+    }
+}
+
+/// A date (`2026-03-01`) or a time (`2026-03-01T08:00:00Z`) read as a day in `tz`.
+fn day_of(v: &Value, tz: &TimeZone) -> Option<Date> {
+    let s = v.as_str()?;
+    if let Ok(d) = s.parse::<Date>() {
+        return Some(d);
+    }
+    s.parse::<Timestamp>().ok().map(|t| t.to_zoned(tz.clone()).date())
+}
+
+/// The local time `at` on `day` in `tz` as an instant; a time that a DST change skips moves forward.
+fn local(day: Date, at: Time, tz: &TimeZone) -> Option<Timestamp> {
+    day.to_datetime(at).to_zoned(tz.clone()).ok().map(|z| z.timestamp())
+}
+
+/// `month`/`day` in `year`; 29 February falls on 28 February in common years.
+fn anniversary_in(year: i16, month: i8, day: i8) -> Option<Date> {
+    Date::new(year, month, day).ok().or_else(|| (month == 2 && day == 29).then(|| Date::new(year, 2, 28).ok()).flatten())
+}
+
+/// The record's time zone: its `tz_field` when that holds a zone `lookup` knows, else the trigger's.
+pub fn zone_of(zone: &Zone, data: &Map<String, Value>, lookup: &dyn Fn(&str) -> Option<TimeZone>) -> Option<TimeZone> {
+    zone.field.as_deref().and_then(|f| data.get(f)).and_then(Value::as_str).and_then(lookup).or_else(|| lookup(&zone.name))
+}
+
+/// The first moment of `m` for a record after `after`, or none (no date in
+/// the field, or a one-shot moment already past).
+pub fn next_fire(m: &Moment, data: &Map<String, Value>, tz: &TimeZone, after: Timestamp) -> Option<Timestamp> {
+    match m {
+        Moment::Date { field, offset, at } => {
+            let day = day_of(data.get(field)?, tz)?.checked_add(jiff::Span::new().days(*offset)).ok()?;
+            local(day, *at, tz).filter(|t| *t > after)
+        }
+        Moment::Anniversary { field, offset, at } => {
+            let born = day_of(data.get(field)?, tz)?;
+            let year = after.to_zoned(tz.clone()).year();
+            (year - 1..=year + 1).find_map(|y| {
+                let day = anniversary_in(y, born.month(), born.day())?.checked_add(jiff::Span::new().days(*offset)).ok()?;
+                local(day, *at, tz).filter(|t| *t > after)
+            })
+        }
+        Moment::Inactive { field, after: quiet, at } => {
+            let v = data.get(field)?;
+            let last = match v.as_str()?.parse::<Timestamp>() {
+                Ok(t) => t,
+                Err(_) => local(day_of(v, tz)?, Time::midnight(), tz)?,
+            };
+            let due = last.checked_add(*quiet).ok()?;
+            let due = match at {
+                None => due,
+                Some(at) => {
+                    let z = due.to_zoned(tz.clone());
+                    let same_day = local(z.date(), *at, tz)?;
+                    if same_day >= due { same_day } else { local(z.date().tomorrow().ok()?, *at, tz)? }
+                }
+            };
+            (due > after).then_some(due)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn tz(name: &str) -> TimeZone {
+        TimeZone::get(name).unwrap()
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn data(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_birthday_falls_at_nine_local_time_every_year() {
+        let m = Moment::Anniversary { field: "birthday".into(), offset: 0, at: "09:00".parse().unwrap() };
+        let d = data(json!({"birthday": "1988-03-15"}));
+        let sh = tz("Asia/Shanghai");
+        assert_eq!(next_fire(&m, &d, &sh, ts("2026-03-01T00:00:00Z")), Some(ts("2026-03-15T01:00:00Z")));
+        // Once it passed, next year's.
+        assert_eq!(next_fire(&m, &d, &sh, ts("2026-03-15T01:00:00Z")), Some(ts("2027-03-15T01:00:00Z")));
+        // The same birthday in New York is 09:00 there: EDT (UTC-4) after the March DST change.
+        assert_eq!(next_fire(&m, &d, &tz("America/New_York"), ts("2026-03-01T00:00:00Z")), Some(ts("2026-03-15T13:00:00Z")));
+        assert_eq!(next_fire(&m, &data(json!({"birthday": "1988-01-15"})), &tz("America/New_York"), ts("2026-03-01T00:00:00Z")), Some(ts("2027-01-15T14:00:00Z")));
+    }
+
+    #[test]
+    fn february_29_falls_on_february_28_in_common_years() {
+        let m = Moment::Anniversary { field: "birthday".into(), offset: 0, at: "09:00".parse().unwrap() };
+        let d = data(json!({"birthday": "2000-02-29"}));
+        let utc = TimeZone::UTC;
+        assert_eq!(next_fire(&m, &d, &utc, ts("2026-01-01T00:00:00Z")), Some(ts("2026-02-28T09:00:00Z")));
+        assert_eq!(next_fire(&m, &d, &utc, ts("2027-12-31T00:00:00Z")), Some(ts("2028-02-29T09:00:00Z")));
+    }
+
+    #[test]
+    fn a_contract_reminder_comes_30_and_7_days_before_once() {
+        let sh = tz("Asia/Shanghai");
+        let d = data(json!({"contract_end": "2026-06-30"}));
+        let m30 = Moment::Date { field: "contract_end".into(), offset: -30, at: "09:00".parse().unwrap() };
+        let m7 = Moment::Date { field: "contract_end".into(), offset: -7, at: "09:00".parse().unwrap() };
+        assert_eq!(next_fire(&m30, &d, &sh, ts("2026-01-01T00:00:00Z")), Some(ts("2026-05-31T01:00:00Z")));
+        assert_eq!(next_fire(&m7, &d, &sh, ts("2026-01-01T00:00:00Z")), Some(ts("2026-06-23T01:00:00Z")));
+        assert_eq!(next_fire(&m30, &d, &sh, ts("2026-05-31T01:00:00Z")), None, "one-shot");
+        assert_eq!(next_fire(&m30, &data(json!({})), &sh, ts("2026-01-01T00:00:00Z")), None);
+    }
+
+    #[test]
+    fn inactivity_counts_from_the_last_contact() {
+        let sh = tz("Asia/Shanghai");
+        let m = Moment::Inactive { field: "last_contact_at".into(), after: SignedDuration::from_hours(30 * 24), at: Some("09:00".parse().unwrap()) };
+        let d = data(json!({"last_contact_at": "2026-03-01T10:00:00Z"}));
+        // 30 days after 18:00 local on 1 March is 18:00 on 31 March: the next 09:00 is 1 April.
+        assert_eq!(next_fire(&m, &d, &sh, ts("2026-03-02T00:00:00Z")), Some(ts("2026-04-01T01:00:00Z")));
+        assert_eq!(next_fire(&m, &d, &sh, ts("2026-04-01T01:00:00Z")), None);
+    }
+
+    #[test]
+    fn definitions_are_checked() {
+        let ok = |_: &str| true;
+        let bad: TriggerDef = serde_json::from_value(json!({"key": "b", "form": "customer", "when": {"anniversary": "birthday", "at": "9am", "calendar": "lunar", "tz": "Mars/Olympus", "colour": 1},
+            "actions": [{"notify": "owner"}], "max_lateness": "soon"})).unwrap();
+        let issues = compile(bad, 1, None, &|n: &str| n != "Mars/Olympus").unwrap_err();
+        let pointers: Vec<&str> = issues.iter().map(|i| i.pointer.as_str()).collect();
+        for p in ["/when/at", "/when/calendar", "/when/tz", "/when/colour", "/actions/0", "/max_lateness"] {
+            assert!(pointers.contains(&p), "{p}: {issues:?}");
+        }
+        let festival: TriggerDef = serde_json::from_value(json!({"key": "f", "form": "customer", "when": {"festival": "mid_autumn"}, "actions": [{"notify": "owner", "title": "x"}]})).unwrap();
+        assert_eq!(compile(festival, 1, None, &ok).unwrap_err()[0].code, "unsupported");
+        let event: TriggerDef = serde_json::from_value(json!({"key": "vip", "form": "customer", "when": {"event": "segment_changed", "segment": "tier", "to": "A"},
+            "condition": "record.vip != true", "actions": [{"notify": "owner", "title": "新 VIP"}]})).unwrap();
+        let t = compile(event, 1, None, &ok).unwrap();
+        assert_eq!(t.when, When::Event(Event::SegmentChanged { segment: "tier".into(), to: Some(json!("A")) }));
+    }
+}
