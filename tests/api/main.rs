@@ -14,4 +14,5 @@ mod ops;
 mod records;
 mod rules;
 mod sandbox;
+mod triggers;
 mod workflows;

@@ -52,7 +52,8 @@ pub enum Event {
     Updated,
     Deleted,
     Changed(String),
-    SegmentChanged { segment: String, to: Option<Value> },
+    /// A segment's value changed; with `from` / `to`, only from or to that value.
+    SegmentChanged { segment: String, from: Option<Value>, to: Option<Value> },
 }
 
 /// Where a moment's time zone comes from.
@@ -171,7 +172,7 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
                 }
             },
             "segment_changed" => match text("segment", issues) {
-                Some(s) => Event::SegmentChanged { segment: s, to: o.get("to").cloned() },
+                Some(s) => Event::SegmentChanged { segment: s, from: o.get("from").cloned(), to: o.get("to").cloned() },
                 None => {
                     issues.push(Issue::new("/when/segment", "required", "a `segment_changed` event names the segment"));
                     return None;
@@ -182,7 +183,7 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
                 return None;
             }
         };
-        allowed = &["event", "field", "segment", "to"];
+        allowed = &["event", "field", "segment", "from", "to"];
         When::Event(e)
     } else {
         let at = |issues: &mut Vec<Issue>| text("at", issues).map(|a| parse_at(&a).map_err(|m| issues.push(Issue::new("/when/at", "time", m))).ok()).unwrap_or(Some(Time::midnight()));
@@ -419,6 +420,6 @@ mod tests {
         let event: TriggerDef = serde_json::from_value(json!({"key": "vip", "form": "customer", "when": {"event": "segment_changed", "segment": "tier", "to": "A"},
             "condition": "record.vip != true", "actions": [{"notify": "owner", "title": "新 VIP"}]})).unwrap();
         let t = compile(event, 1, None, &ok).unwrap();
-        assert_eq!(t.when, When::Event(Event::SegmentChanged { segment: "tier".into(), to: Some(json!("A")) }));
+        assert_eq!(t.when, When::Event(Event::SegmentChanged { segment: "tier".into(), from: None, to: Some(json!("A")) }));
     }
 }

@@ -10,6 +10,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use serde_json::Value;
 use trellis_core::action::{Catalog, WorkflowRef};
 use trellis_core::message::Message;
+use trellis_core::trigger::{self, CompiledTrigger, TriggerDef};
 use trellis_core::workflow::{self, BUILT_IN_ROLES, CompiledWorkflow, WorkflowDef};
 use trellis_core::{Issue, key};
 use trellis_store::StoredDefinition;
@@ -18,12 +19,19 @@ use crate::{Actor, Engine, EngineError, Result};
 
 pub const WORKFLOW: &str = "workflow";
 pub const MESSAGE: &str = "message";
+pub const TRIGGER: &str = "trigger";
+
+/// Whether `name` is an IANA time zone the engine knows.
+pub(crate) fn tz_known(name: &str) -> bool {
+    jiff::tz::TimeZone::get(name).is_ok()
+}
 
 /// Every workflow and message, compiled.
 #[derive(Default)]
 pub(crate) struct Defs {
     pub(crate) workflows: BTreeMap<String, Arc<CompiledWorkflow>>,
     pub(crate) messages: BTreeMap<String, Arc<Message>>,
+    pub(crate) triggers: BTreeMap<String, Arc<CompiledTrigger>>,
 }
 
 impl Defs {
@@ -32,8 +40,13 @@ impl Defs {
         self.workflows.values().filter(move |w| w.def.form == form)
     }
 
+    pub(crate) fn triggers_for<'a>(&'a self, form: &'a str) -> impl Iterator<Item = &'a Arc<CompiledTrigger>> + 'a {
+        self.triggers.values().filter(move |t| t.def.form == form)
+    }
+
+    /// Whether workflows or triggers look at writes of `form`.
     pub(crate) fn has_form(&self, form: &str) -> bool {
-        self.for_form(form).next().is_some()
+        self.for_form(form).next().is_some() || self.triggers_for(form).next().is_some()
     }
 }
 
@@ -107,6 +120,17 @@ impl Engine {
                 Err(e) => tracing::error!(workflow = %s.key, error = %e, "a stored workflow does not compile; it does not run until it is saved again"),
             }
         }
+        for s in self.store.definitions(TRIGGER).await? {
+            let compiled = serde_json::from_value::<TriggerDef>(s.definition.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|def| trigger::compile(def, s.version, None, &tz_known).map_err(|issues| format!("{issues:?}")));
+            match compiled {
+                Ok(t) => {
+                    defs.triggers.insert(s.key.clone(), Arc::new(t));
+                }
+                Err(e) => tracing::error!(trigger = %s.key, error = %e, "a stored trigger does not compile; it does not run until it is saved again"),
+            }
+        }
         for s in self.store.definitions(MESSAGE).await? {
             match compile_stored_message(&s) {
                 Ok(m) => {
@@ -124,9 +148,9 @@ impl Engine {
         Ok(defs)
     }
 
-    /// Workflows are read by admins only: their webhook URLs carry the robots' access tokens.
+    /// Workflows and triggers are read by admins only: their webhook URLs carry the robots' access tokens.
     fn may_read(actor: &Actor, kind: &str) -> Result<()> {
-        if kind == WORKFLOW { actor.require_admin("read workflow definitions") } else { Ok(()) }
+        if kind == MESSAGE { Ok(()) } else { actor.require_admin(&format!("read {kind} definitions")) }
     }
 
     pub async fn list_definitions(&self, actor: &Actor, kind: &str) -> Result<Vec<StoredDefinition>> {
@@ -167,6 +191,25 @@ impl Engine {
             return Err(EngineError::Invalid(issues));
         }
         self.store_definition(actor, WORKFLOW, &key, body, create).await
+    }
+
+    /// Saves a trigger (admins), checked against the forms, messages and roles
+    /// in force, then schedules its next moment for every record of its form.
+    pub async fn save_trigger(&self, actor: &Actor, url_key: Option<&str>, body: Value, create: bool) -> Result<(StoredDefinition, bool)> {
+        actor.require_admin("change triggers")?;
+        let body = keyed(TRIGGER, url_key, body)?;
+        let def: TriggerDef = serde_json::from_value(body.clone()).map_err(|e| invalid("", "definition", e.to_string()))?;
+        let forms: HashMap<String, Arc<trellis_core::CompiledForm>> = self.all_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
+        let defs = self.defs().await?;
+        let messages: BTreeSet<String> = defs.messages.keys().cloned().collect();
+        let workflows: BTreeMap<String, WorkflowRef> =
+            defs.workflows.iter().map(|(k, w)| (k.clone(), WorkflowRef { form: w.def.form.clone(), transitions: w.transitions.iter().map(|t| t.key.clone()).collect() })).collect();
+        let catalog = Catalog { forms: &forms, messages: &messages, workflows: &workflows, roles: BUILT_IN_ROLES };
+        let key = def.key.clone();
+        trigger::compile(def, 0, Some(catalog), &tz_known).map_err(EngineError::Invalid)?;
+        let saved = self.store_definition(actor, TRIGGER, &key, body, create).await?;
+        self.reschedule(&key).await?;
+        Ok(saved)
     }
 
     /// Saves a message template (admins); a template that does not parse is refused with its line.

@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 use trellis_core::action::{Action, Assign, Recipient, TaskSpec, WebhookFormat};
 use trellis_core::rules::RuleFailure;
 use trellis_core::script::{self, Inputs, ScriptError};
+use trellis_core::trigger::{CompiledTrigger, Event, When};
 use trellis_core::workflow::{CompiledTransition, CompiledWorkflow, MAX_CHAIN, StartOn};
 use trellis_core::{HistoryEntry, Op, Record, message};
 use trellis_store::{Delivery, Instance, Notification, StoreError, Task, Timer, Tx};
@@ -65,11 +66,13 @@ pub(crate) struct Site<'a> {
     pub(crate) instance: Option<Uuid>,
     /// Who runs them, for errors: `workflow 'pipeline'`, `trigger 'birthday'`.
     pub(crate) by: &'a str,
+    /// Run them on a record in the trash too (a `deleted` event).
+    pub(crate) deleted_ok: bool,
 }
 
 impl<'a> Site<'a> {
     pub(crate) fn of(inst: &'a Instance, by: &'a str) -> Site<'a> {
-        Site { form: &inst.form, record_id: inst.record_id, workflow: Some(&inst.workflow), state: Some(&inst.state), instance: Some(inst.id), by }
+        Site { form: &inst.form, record_id: inst.record_id, workflow: Some(&inst.workflow), state: Some(&inst.state), instance: Some(inst.id), by, deleted_ok: false }
     }
 }
 
@@ -167,10 +170,19 @@ impl<'e> Flow<'e> {
 
     async fn on_written(&mut self, tx: &mut Tx, w: Written) -> Result<()> {
         let workflows: Vec<Arc<CompiledWorkflow>> = self.defs.for_form(&w.form).cloned().collect();
-        if workflows.is_empty() {
+        let triggers: Vec<Arc<CompiledTrigger>> = self.defs.triggers_for(&w.form).cloned().collect();
+        if workflows.is_empty() && triggers.is_empty() {
             return Ok(());
         }
-        let Some(record) = Self::live(tx, &w.form, w.id).await? else { return Ok(()) };
+        let Some(record) = tx.record_for_update(&w.form, w.id).await? else { return Ok(()) };
+        if record.deleted_at.is_some() {
+            if w.before.is_some() {
+                for t in triggers.iter().filter(|t| t.when == When::Event(Event::Deleted)) {
+                    self.fire_event(tx, t, &record, "deleted").await?;
+                }
+            }
+            return Ok(());
+        }
         let now = self.now;
         // The record's instances, read when first needed and again after any start
         // (a start's actions may start other workflows).
@@ -210,7 +222,60 @@ impl<'e> Flow<'e> {
                 Box::pin(self.automatic(tx, inst.id)).await?;
             }
         }
+        if !triggers.is_empty() {
+            self.triggers_react(tx, &w, &triggers).await?;
+        }
         Ok(())
+    }
+
+    /// Fires the event triggers this write sets off, and moves the next
+    /// moment of the moment triggers whose fields changed.
+    async fn triggers_react(&mut self, tx: &mut Tx, w: &Written, triggers: &[Arc<CompiledTrigger>]) -> Result<()> {
+        let Some(record) = Self::live(tx, &w.form, w.id).await? else { return Ok(()) };
+        let before_data = w.before.as_ref().map(|(d, _)| d);
+        let before_segments = w.before.as_ref().map(|(_, s)| s);
+        for t in triggers {
+            match &t.when {
+                When::Event(e) => {
+                    let (fires, name) = match e {
+                        Event::Created => (w.before.is_none(), "created"),
+                        Event::Updated => (w.before.is_some(), "updated"),
+                        Event::Deleted => (false, "deleted"),
+                        Event::Changed(f) => (before_data.is_some_and(|d| d.get(f) != record.data.get(f)), "changed"),
+                        Event::SegmentChanged { segment, from, to } => {
+                            let old = before_segments.and_then(|s| s.get(segment)).filter(|v| !v.is_null());
+                            let new = record.segments.get(segment).filter(|v| !v.is_null());
+                            (old != new && from.as_ref().is_none_or(|v| old == Some(v)) && to.as_ref().is_none_or(|v| new == Some(v)), "segment_changed")
+                        }
+                    };
+                    if fires {
+                        self.fire_event(tx, t, &record, name).await?;
+                    }
+                }
+                When::Moment(..) => {
+                    let moved = before_data.is_none_or(|d| t.depends_on().iter().any(|f| d.get(*f) != record.data.get(*f)));
+                    if moved {
+                        tx.set_schedule(t.key(), record.id, &record.form, crate::triggers::next_moment(t, &record.data, self.now)).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs an event trigger's actions on `record` when its condition holds.
+    async fn fire_event(&mut self, tx: &mut Tx, t: &Arc<CompiledTrigger>, record: &Record, event: &str) -> Result<()> {
+        self.step()?;
+        let holds = t
+            .holds(&inputs(record, self.now))
+            .map_err(|e| EngineError::Rule(Box::new(RuleFailure { form: record.form.clone(), rule: format!("triggers.{}.condition", t.key()), pointer: "/condition".into(), error: e })))?;
+        if !holds {
+            return Ok(());
+        }
+        let by = format!("trigger '{}'", t.key());
+        let site = Site { form: &record.form, record_id: record.id, workflow: None, state: None, instance: None, by: &by, deleted_ok: event == "deleted" };
+        let occurrence = format!("trigger:{}:{}:{}:{event}", t.key(), record.id, record.rev);
+        self.run(tx, site, &t.actions, &occurrence, &format!("{event} actions")).await
     }
 
     /// Takes automatic transitions of one instance while their conditions hold.
@@ -360,7 +425,7 @@ impl<'e> Flow<'e> {
     pub(crate) async fn run(&mut self, tx: &mut Tx, site: Site<'_>, actions: &[Action], occurrence: &str, place: &str) -> Result<()> {
         for (i, action) in actions.iter().enumerate() {
             self.step()?;
-            let Some(record) = Self::live(tx, site.form, site.record_id).await? else { return Ok(()) };
+            let Some(record) = tx.record_for_update(site.form, site.record_id).await?.filter(|r| site.deleted_ok || r.deleted_at.is_none()) else { return Ok(()) };
             let occ = format!("{occurrence}:{i}");
             let fail = |m: String| EngineError::Workflow(format!("{}, {place}, action {i}: {m}", site.by));
             match action {

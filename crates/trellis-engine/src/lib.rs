@@ -12,6 +12,7 @@
 //!   automatic transitions, actions).
 //! - [`workflows`]: instances by hand (start, transition) and their timers.
 //! - [`tasks`]: tasks, notifications, the delivery outbox.
+//! - [`triggers`]: trigger moments scheduled per record and the tick that handles them.
 //! - [`delivery`]: sending the outbox — SMTP, webhooks, retries, dead letters.
 
 use std::collections::HashMap;
@@ -35,13 +36,14 @@ pub mod records;
 pub mod scripts;
 pub mod sweep;
 pub mod tasks;
+pub mod triggers;
 pub mod workflows;
 
 pub use auth::{Actor, Role};
 pub use clock::Clock;
 pub use error::{EngineError, Result};
 pub use records::Page;
-pub use trellis_store::{Delivery, Notification, StoredDefinition};
+pub use trellis_store::{Delivery, Notification, Occurrence, StoredDefinition};
 
 /// Compiled forms by key, at their current version.
 #[derive(Default)]

@@ -33,6 +33,8 @@ pub const SYSTEM_ACTOR: Uuid = Uuid::nil();
 pub struct ClockReport {
     pub swept: Vec<SweepReport>,
     pub timers_fired: usize,
+    /// Trigger moments whose actions ran.
+    pub triggers_fired: usize,
     /// Deliveries sent, and attempts that failed.
     pub delivered: usize,
     pub delivery_failures: usize,
@@ -248,7 +250,7 @@ impl Engine {
     }
 
     /// Moves a manual clock (an admin, in tests and demos) and runs what
-    /// became due: workflow timers, deliveries, then sweeps.
+    /// became due: workflow timers, trigger moments, deliveries, then sweeps.
     pub async fn advance_clock(&self, actor: &crate::Actor, now: &str) -> Result<ClockReport> {
         actor.require_admin("set the clock")?;
         let now: Timestamp = now.parse().map_err(|e| EngineError::Invalid(vec![trellis_core::Issue::new("/now", "format", format!("'{now}' is not an RFC 3339 time: {e}"))]))?;
@@ -256,8 +258,9 @@ impl Engine {
             return Err(EngineError::Forbidden("the clock can be set only when the server runs with --clock manual".into()));
         }
         let timers_fired = self.fire_due_timers().await?;
+        let triggers_fired = self.fire_due_triggers().await?;
         let (delivered, delivery_failures) = self.deliver_due().await?;
-        Ok(ClockReport { swept: self.sweep_due().await?, timers_fired, delivered, delivery_failures })
+        Ok(ClockReport { swept: self.sweep_due().await?, timers_fired, triggers_fired, delivered, delivery_failures })
     }
 
     /// Sweeps every form that is due: rules changed since the last sweep, a

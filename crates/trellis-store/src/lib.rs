@@ -22,7 +22,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod work;
 
-pub use work::{Attempt, Comment, Delivery, Instance, Notification, StoredDefinition, Task, TaskQuery, Timer};
+pub use work::{Attempt, Comment, Delivery, Instance, Notification, Occurrence, Scheduled, StoredDefinition, Task, TaskQuery, Timer};
 
 pub use index::IndexSpec;
 
@@ -338,6 +338,20 @@ impl Store {
         }
     }
 
+    /// Trigger moments due at `now`, earliest first.
+    pub async fn due_schedules(&self, now: Timestamp, limit: i64) -> Result<Vec<Scheduled>> {
+        read!(self, due_schedules(now, limit))
+    }
+
+    /// Occurrences, newest first, by trigger and/or record.
+    pub async fn occurrences(&self, trigger: Option<&str>, record: Option<Uuid>, limit: i64) -> Result<Vec<Occurrence>> {
+        read!(self, occurrences(trigger, record, limit))
+    }
+
+    pub async fn schedules_of(&self, record: Uuid) -> Result<Vec<Scheduled>> {
+        read!(self, schedules_of(record))
+    }
+
     /// The outbox, newest first, optionally for one record.
     pub async fn deliveries(&self, record: Option<Uuid>, limit: i64) -> Result<Vec<Delivery>> {
         read!(self, deliveries(record, limit))
@@ -390,6 +404,21 @@ impl Tx {
     /// Writes a timer if it is still as `seen`; false when it moved on meanwhile.
     pub async fn update_timer(&mut self, t: &Timer, seen: &Timer) -> Result<bool> {
         in_tx!(self, update_timer(t, seen))
+    }
+
+    /// Stores (or forgets) a trigger's next moment for a record.
+    pub async fn set_schedule(&mut self, trigger: &str, record: Uuid, form: &str, fire_at: Option<Timestamp>) -> Result<()> {
+        in_tx!(self, set_schedule(trigger, record, form, fire_at))
+    }
+
+    /// Locks a schedule row that still says `fire_at`.
+    pub async fn lock_schedule(&mut self, trigger: &str, record: Uuid, fire_at: Timestamp) -> Result<Option<Scheduled>> {
+        in_tx!(self, lock_schedule(trigger, record, fire_at))
+    }
+
+    /// Records an occurrence; false when it was handled before.
+    pub async fn insert_occurrence(&mut self, o: &Occurrence) -> Result<bool> {
+        in_tx!(self, insert_occurrence(o))
     }
 
     /// Ends a deleted record's running workflows and cancels their timers.

@@ -155,6 +155,27 @@ pub struct Attempt {
     pub detail: String,
 }
 
+/// A (trigger, record) whose next moment is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scheduled {
+    pub trigger: String,
+    pub record_id: Uuid,
+    pub form: String,
+    pub fire_at: Timestamp,
+}
+
+/// What became of one moment of a trigger for a record.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Occurrence {
+    pub trigger: String,
+    pub record_id: Uuid,
+    /// The moment (the occurrence's identity with trigger and record).
+    pub at: Timestamp,
+    /// `fired`, `skipped` (the condition did not hold) or `missed` (found later than `max_lateness`).
+    pub status: String,
+    pub handled_at: Timestamp,
+}
+
 macro_rules! work_queries {
     (db = $db:ty, row = $row:ty, time = $time:ty, to_db = $to_db:path, from_db = $from_db:path, lock = $lock:expr, notify = $notify:expr) => {
         use jiff::Timestamp;
@@ -751,6 +772,94 @@ macro_rules! work_queries {
                 .await?;
             tx.commit().await?;
             Ok(())
+        }
+
+        /// Stores (or, with `None`, forgets) the next moment of a trigger for a record.
+        pub(crate) async fn set_schedule(tx: &mut DbTx, trigger: &str, record: Uuid, form: &str, fire_at: Option<Timestamp>) -> Result<()> {
+            match fire_at {
+                Some(t) => {
+                    sqlx::query(
+                        "INSERT INTO trigger_schedule (trigger_key, record_id, form, fire_at) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (trigger_key, record_id) DO UPDATE SET fire_at = excluded.fire_at",
+                    )
+                    .bind(trigger)
+                    .bind(record)
+                    .bind(form)
+                    .bind($to_db(t))
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                None => {
+                    sqlx::query("DELETE FROM trigger_schedule WHERE trigger_key = $1 AND record_id = $2").bind(trigger).bind(record).execute(&mut **tx).await?;
+                }
+            }
+            Ok(())
+        }
+
+        fn scheduled_from_row(row: &$row) -> Result<Scheduled> {
+            Ok(Scheduled { trigger: row.try_get("trigger_key")?, record_id: row.try_get("record_id")?, form: row.try_get("form")?, fire_at: ts(row, "fire_at")? })
+        }
+
+        /// Moments due at `now`, earliest first (read without locks).
+        pub(crate) async fn due_schedules(pool: &Pool<Db>, now: Timestamp, limit: i64) -> Result<Vec<Scheduled>> {
+            let rows = sqlx::query("SELECT * FROM trigger_schedule WHERE fire_at <= $1 ORDER BY fire_at, trigger_key, record_id LIMIT $2")
+                .bind($to_db(now))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(scheduled_from_row).collect()
+        }
+
+        /// Locks a schedule row if it still says `fire_at`; `None` when another
+        /// instance holds it or it moved meanwhile.
+        pub(crate) async fn lock_schedule(tx: &mut DbTx, trigger: &str, record: Uuid, fire_at: Timestamp) -> Result<Option<Scheduled>> {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT * FROM trigger_schedule WHERE trigger_key = $1 AND record_id = $2 AND fire_at = $3{}",
+                $lock
+            )))
+            .bind(trigger)
+            .bind(record)
+            .bind($to_db(fire_at))
+            .fetch_optional(&mut **tx)
+            .await?;
+            row.as_ref().map(scheduled_from_row).transpose()
+        }
+
+        /// Records an occurrence; false when it was already handled.
+        pub(crate) async fn insert_occurrence(tx: &mut DbTx, o: &Occurrence) -> Result<bool> {
+            let done = sqlx::query(
+                "INSERT INTO occurrences (trigger_key, record_id, at, status, handled_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (trigger_key, record_id, at) DO NOTHING",
+            )
+            .bind(&o.trigger)
+            .bind(o.record_id)
+            .bind($to_db(o.at))
+            .bind(&o.status)
+            .bind($to_db(o.handled_at))
+            .execute(&mut **tx)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        pub(crate) async fn occurrences(pool: &Pool<Db>, trigger: Option<&str>, record: Option<Uuid>, limit: i64) -> Result<Vec<Occurrence>> {
+            let mut qb = QueryBuilder::<Db>::new("SELECT * FROM occurrences WHERE 1 = 1");
+            if let Some(t) = trigger {
+                qb.push(" AND trigger_key = ").push_bind(t.to_owned());
+            }
+            if let Some(r) = record {
+                qb.push(" AND record_id = ").push_bind(r);
+            }
+            qb.push(" ORDER BY at DESC LIMIT ").push_bind(limit);
+            let rows = qb.build().fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| Ok(Occurrence { trigger: row.try_get("trigger_key")?, record_id: row.try_get("record_id")?, at: ts(row, "at")?, status: row.try_get("status")?, handled_at: ts(row, "handled_at")? }))
+                .collect()
+        }
+
+        /// The schedule rows of a record (for its page: what reminds about it next).
+        pub(crate) async fn schedules_of(pool: &Pool<Db>, record: Uuid) -> Result<Vec<Scheduled>> {
+            let rows = sqlx::query("SELECT * FROM trigger_schedule WHERE record_id = $1 ORDER BY fire_at").bind(record).fetch_all(pool).await?;
+            rows.iter().map(scheduled_from_row).collect()
         }
     };
 }

@@ -226,6 +226,9 @@ async fn serve(url: &str, bind: SocketAddr, clock: &str, delivery: DeliveryArgs)
                 if let Err(e) = engine.fire_due_timers().await {
                     tracing::error!(error = %e, "firing workflow timers failed; retrying at the next tick");
                 }
+                if let Err(e) = engine.fire_due_triggers().await {
+                    tracing::error!(error = %e, "handling due trigger moments failed; retrying at the next tick");
+                }
                 if let Err(e) = engine.deliver_due().await {
                     tracing::error!(error = %e, "delivering the outbox failed; retrying at the next tick");
                 }

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trellis_engine::definitions::{MESSAGE, WORKFLOW};
+use trellis_engine::definitions::{MESSAGE, TRIGGER, WORKFLOW};
 use trellis_engine::workflows::InstanceView;
 use trellis_engine::StoredDefinition;
 use utoipa::ToSchema;
@@ -61,6 +61,59 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_message, put_message))
         .routes(routes!(record_workflows, start_workflow))
         .routes(routes!(transition))
+        .routes(routes!(list_triggers, create_trigger))
+        .routes(routes!(get_trigger, put_trigger))
+        .routes(routes!(list_occurrences))
+}
+
+/// All triggers (admins).
+#[utoipa::path(get, path = "/api/v1/triggers", tag = "triggers", security(("bearer" = [])), responses((status = 200, body = DefinitionList)))]
+async fn list_triggers(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<DefinitionList>> {
+    Ok(Json(DefinitionList { items: state.engine.list_definitions(&actor, TRIGGER).await?.into_iter().map(out).collect() }))
+}
+
+/// Create a trigger (admins): `when` (an event, or a date, anniversary or
+/// inactivity moment with `at` and `tz`), `condition`, `actions`, `max_lateness`.
+/// Its next moment is computed for every record of its form.
+#[utoipa::path(post, path = "/api/v1/triggers", tag = "triggers", security(("bearer" = [])), request_body = JsonObject,
+    responses((status = 201, body = DefinitionOut), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn create_trigger(State(state): State<AppState>, Auth(actor): Auth, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
+    Ok(saved(TRIGGER, state.engine.save_trigger(&actor, None, def, true).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/triggers/{key}", tag = "triggers", security(("bearer" = [])), params(("key" = String, Path)),
+    responses((status = 200, body = DefinitionOut), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_trigger(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>) -> ApiResult<Json<DefinitionOut>> {
+    Ok(Json(out(state.engine.get_definition(&actor, TRIGGER, &key).await?)))
+}
+
+/// Create or change a trigger (admins); the moments of its records are computed again.
+#[utoipa::path(put, path = "/api/v1/triggers/{key}", tag = "triggers", security(("bearer" = [])), params(("key" = String, Path)), request_body = JsonObject,
+    responses((status = 200, body = DefinitionOut), (status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn put_trigger(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
+    Ok(saved(TRIGGER, state.engine.save_trigger(&actor, Some(&key), def, false).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OccurrenceParams {
+    pub trigger: Option<String>,
+    pub record: Option<Uuid>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OccurrenceList {
+    /// `{trigger, record_id, at, status (fired | skipped | missed), handled_at}`.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<trellis_engine::Occurrence>,
+}
+
+/// What triggers did (admins): each moment fired, skipped (condition false) or missed (too late), newest first.
+#[utoipa::path(get, path = "/api/v1/occurrences", tag = "triggers", security(("bearer" = [])), params(OccurrenceParams), responses((status = 200, body = OccurrenceList)))]
+async fn list_occurrences(State(state): State<AppState>, Auth(actor): Auth, crate::extract::Params(p): crate::extract::Params<OccurrenceParams>) -> ApiResult<Json<OccurrenceList>> {
+    Ok(Json(OccurrenceList { items: state.engine.occurrences(&actor, p.trigger.as_deref(), p.record, p.limit).await? }))
 }
 
 /// All workflows (admins: definitions hold webhook URLs, whose tokens are secrets).

@@ -1,0 +1,219 @@
+//! Reminder triggers through the API, with the manual clock: birthdays at
+//! 09:00 where the customer is (S17), contract expiry 30 and 7 days before
+//! (S19), inactivity (S20), VIP entry and exit (S21), missed moments, and
+//! definitions checked on save.
+
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::harness::{Backend, PASSWORD, Server, customer_form};
+
+const T0: &str = "2026-03-02T01:00:00Z";
+
+both!(
+    birthdays_come_at_nine_local_time_every_year,
+    contract_reminders_come_30_and_7_days_before_and_follow_the_date,
+    silence_for_30_days_reminds_the_owner_once_per_silence,
+    a_moment_found_too_late_is_missed_not_sent,
+    entering_and_leaving_tier_a_fire_event_triggers,
+    triggers_are_checked_when_saved,
+);
+
+async fn crm(s: &Server) -> (String, String) {
+    s.crm_forms().await;
+    let mut customer = customer_form();
+    let props = customer["schema"]["properties"].as_object_mut().unwrap();
+    props.insert("contract_end".into(), json!({"type": "string", "format": "date"}));
+    props.insert("tz".into(), json!({"type": "string"}));
+    customer["segments"] = json!({"tier": {"kind": "label", "script": "if record.annual_spend >= 100000 { \"A\" } else { \"B\" }"}});
+    s.put("/api/v1/forms/customer", customer).await.expect(200);
+    s.post("/api/v1/messages", json!({"key": "birthday", "template": "subject: 生日快乐，{{ record.name }}\n亲爱的{{ record.name }}，祝您生日快乐！"})).await.expect(201);
+    let manager = s.user("wang@example.com", "manager").await;
+    let staff = s.user("li@example.com", "staff").await;
+    s.put("/api/v1/users/li@example.com/manager", json!({"manager": "wang@example.com"})).await.expect(204);
+    (staff, manager)
+}
+
+async fn add(s: &Server, token: &str, data: Value) -> String {
+    s.post_as(token, "/api/v1/forms/customer/records", data).await.expect(201).body["id"].as_str().unwrap().to_owned()
+}
+
+async fn notes(s: &Server, token: &str) -> Vec<String> {
+    let list = s.get_as(token, "/api/v1/notifications?limit=500").await.expect(200);
+    list.body["items"].as_array().unwrap().iter().map(|n| n["title"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn occurrences(s: &Server, trigger: &str) -> Vec<Value> {
+    s.get(&format!("/api/v1/occurrences?trigger={trigger}")).await.expect(200).body["items"].as_array().unwrap().clone()
+}
+
+async fn birthdays_come_at_nine_local_time_every_year(b: Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    let (staff, _) = crm(&s).await;
+    let shanghai = add(&s, &staff, json!({"name": "王芳", "phone": "13800000001", "email": "wf@example.com", "birthday": "1990-03-15"})).await;
+    let _ny = add(&s, &staff, json!({"name": "Amy", "phone": "13800000002", "birthday": "1985-03-15", "tz": "America/New_York"})).await;
+    // Saved after the customers exist: their moments are computed at once.
+    s.post("/api/v1/triggers", json!({
+        "key": "birthday", "form": "customer", "title": "生日祝福",
+        "when": {"anniversary": "birthday", "at": "09:00", "tz": "Asia/Shanghai", "tz_field": "tz"},
+        "actions": [{"notify": "owner", "message": "birthday"}, {"email": {"to": "field:email", "message": "birthday"}}],
+        "max_lateness": "6h"
+    }))
+    .await
+    .expect(201);
+
+    assert_eq!(s.clock("2026-03-15T00:59:00Z").await["triggers_fired"], 0);
+    let at_nine = s.clock("2026-03-15T01:00:00Z").await;
+    assert_eq!(at_nine["triggers_fired"], 1, "09:00 in Shanghai: {at_nine}");
+    assert_eq!(notes(&s, &staff).await, vec!["生日快乐，王芳"]);
+    let mail = s.get(&format!("/api/v1/deliveries?record={shanghai}")).await.expect(200);
+    assert_eq!(mail.body["items"][0]["target"], "wf@example.com");
+    assert_eq!(mail.body["items"][0]["subject"], "生日快乐，王芳");
+    // 09:00 in New York (EDT since 8 March) is 13:00 UTC.
+    assert_eq!(s.clock("2026-03-15T12:59:00Z").await["triggers_fired"], 0);
+    assert_eq!(s.clock("2026-03-15T13:00:00Z").await["triggers_fired"], 1);
+    assert_eq!(notes(&s, &staff).await.len(), 2);
+    // Once a year: nothing more until next year's.
+    assert_eq!(s.clock("2026-12-31T00:00:00Z").await["triggers_fired"], 0);
+    assert_eq!(s.clock("2027-03-15T01:00:00Z").await["triggers_fired"], 1);
+    assert_eq!(s.clock("2027-03-15T13:00:00Z").await["triggers_fired"], 1);
+    let fired = occurrences(&s, "birthday").await;
+    assert_eq!(fired.len(), 4);
+    assert!(fired.iter().all(|o| o["status"] == "fired"));
+    s.stop().await;
+}
+
+async fn contract_reminders_come_30_and_7_days_before_and_follow_the_date(b: Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    let (staff, _) = crm(&s).await;
+    for (key, offset) in [("contract_30", "-30d"), ("contract_7", "-7d")] {
+        s.post("/api/v1/triggers", json!({
+            "key": key, "form": "customer", "title": "合同到期",
+            "when": {"date": "contract_end", "offset": offset, "at": "09:00"},
+            "condition": "record.vip != true",
+            "actions": [{"notify": "owner", "title": format!("合同{}天后到期：{{{{ record.name }}}}", &offset[1..offset.len() - 1])}]
+        }))
+        .await
+        .expect(201);
+    }
+    let id = add(&s, &staff, json!({"name": "万科", "phone": "13800000003", "contract_end": "2026-06-30"})).await;
+    let vip = add(&s, &staff, json!({"name": "贵宾", "phone": "13800000004", "contract_end": "2026-06-30", "vip": true})).await;
+    // The contract is extended before the first reminder: the moments follow the new date.
+    s.patch(&format!("/api/v1/forms/customer/records/{id}"), json!({"contract_end": "2026-07-31"}), None).await.expect(200);
+    assert_eq!(s.clock("2026-05-31T01:00:00Z").await["triggers_fired"], 0, "the old date's reminder is gone; the VIP's is skipped");
+    assert_eq!(s.clock("2026-07-01T01:00:00Z").await["triggers_fired"], 1);
+    assert_eq!(s.clock("2026-07-24T01:00:00Z").await["triggers_fired"], 1);
+    assert_eq!(notes(&s, &staff).await, vec!["合同7天后到期：万科", "合同30天后到期：万科"]);
+    let skipped: Vec<Value> = occurrences(&s, "contract_30").await.into_iter().filter(|o| o["record_id"] == vip.as_str()).collect();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0]["status"], "skipped", "the condition kept the VIP's quiet");
+    assert_eq!(s.clock("2026-12-01T01:00:00Z").await["triggers_fired"], 0, "a date fires once");
+    s.stop().await;
+}
+
+async fn silence_for_30_days_reminds_the_owner_once_per_silence(b: Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    let (staff, _) = crm(&s).await;
+    s.post("/api/v1/triggers", json!({
+        "key": "silent_30", "form": "customer", "title": "30天未跟进",
+        "when": {"inactive": "last_contact", "for": "30d", "at": "09:00"},
+        "actions": [{"notify": "owner", "title": "30天未跟进：{{ record.name }}"}]
+    }))
+    .await
+    .expect(201);
+    let id = add(&s, &staff, json!({"name": "沉默", "phone": "13800000005", "last_contact": "2026-03-02T01:00:00Z"})).await;
+    // A contact on day 20 restarts the silence.
+    s.clock("2026-03-22T01:00:00Z").await;
+    s.patch(&format!("/api/v1/forms/customer/records/{id}"), json!({"last_contact": "2026-03-22T01:00:00Z"}), None).await.expect(200);
+    assert_eq!(s.clock("2026-04-02T01:00:00Z").await["triggers_fired"], 0);
+    assert_eq!(s.clock("2026-04-21T01:00:00Z").await["triggers_fired"], 1);
+    assert_eq!(s.clock("2026-06-30T01:00:00Z").await["triggers_fired"], 0, "once per silence");
+    assert_eq!(notes(&s, &staff).await, vec!["30天未跟进：沉默"]);
+    s.stop().await;
+}
+
+async fn a_moment_found_too_late_is_missed_not_sent(b: Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    let (staff, _) = crm(&s).await;
+    s.post("/api/v1/triggers", json!({
+        "key": "birthday", "form": "customer", "when": {"anniversary": "birthday", "at": "09:00"},
+        "actions": [{"notify": "owner", "message": "birthday"}], "max_lateness": "6h"
+    }))
+    .await
+    .expect(201);
+    add(&s, &staff, json!({"name": "迟到", "phone": "13800000006", "birthday": "1990-03-15"})).await;
+    // The server was down over the birthday and comes back two days later.
+    let back = s.clock("2026-03-17T01:00:00Z").await;
+    assert_eq!(back["triggers_fired"], 0, "{back}");
+    assert!(notes(&s, &staff).await.is_empty());
+    let missed = occurrences(&s, "birthday").await;
+    assert_eq!(missed.len(), 1);
+    assert_eq!(missed[0]["status"], "missed");
+    assert_eq!(missed[0]["at"], "2026-03-15T01:00:00Z");
+    // Next year's is scheduled as usual.
+    assert_eq!(s.clock("2027-03-15T01:00:00Z").await["triggers_fired"], 1);
+    s.stop().await;
+}
+
+async fn entering_and_leaving_tier_a_fire_event_triggers(b: Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    let (staff, manager) = crm(&s).await;
+    s.post("/api/v1/triggers", json!({
+        "key": "vip_in", "form": "customer", "title": "VIP 入会",
+        "when": {"event": "segment_changed", "segment": "tier", "to": "A"},
+        "actions": [{"create_task": {"title": "VIP 欢迎：{{ record.name }}", "assignee": "owner", "due": "2d"}}]
+    }))
+    .await
+    .expect(201);
+    s.post("/api/v1/triggers", json!({
+        "key": "vip_out", "form": "customer", "title": "VIP 降级",
+        "when": {"event": "segment_changed", "segment": "tier", "from": "A"},
+        "actions": [{"notify": "manager", "title": "{{ record.name }} 离开 A 级"}]
+    }))
+    .await
+    .expect(201);
+    s.post("/api/v1/triggers", json!({
+        "key": "handover", "form": "customer", "when": {"event": "changed", "field": "owner"},
+        "actions": [{"notify": "owner", "title": "你接手了客户 {{ record.name }}"}]
+    }))
+    .await
+    .expect(201);
+    let id = add(&s, &staff, json!({"name": "大客户", "phone": "13800000007", "annual_spend": 50000})).await;
+    let path = format!("/api/v1/forms/customer/records/{id}");
+    assert!(s.get_as(&staff, "/api/v1/tasks").await.expect(200).body["items"].as_array().unwrap().is_empty());
+    s.patch(&path, json!({"annual_spend": 150000}), None).await.expect(200);
+    let tasks = s.get_as(&staff, "/api/v1/tasks").await.expect(200);
+    assert_eq!(tasks.body["items"][0]["title"], "VIP 欢迎：大客户");
+    s.patch(&path, json!({"annual_spend": 160000}), None).await.expect(200);
+    assert_eq!(s.get_as(&staff, "/api/v1/tasks").await.expect(200).body["items"].as_array().unwrap().len(), 1, "staying A fires nothing");
+    s.patch(&path, json!({"annual_spend": 20000}), None).await.expect(200);
+    assert_eq!(notes(&s, &manager).await, vec!["大客户 离开 A 级"]);
+    s.patch(&path, json!({"owner": "wang@example.com"}), None).await.expect(200);
+    assert_eq!(notes(&s, &manager).await, vec!["你接手了客户 大客户", "大客户 离开 A 级"]);
+    let _ = PASSWORD;
+    s.stop().await;
+}
+
+async fn triggers_are_checked_when_saved(b: Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    crm(&s).await;
+    let res = s
+        .post("/api/v1/triggers", json!({
+            "key": "bad", "form": "customer",
+            "when": {"anniversary": "birthdate", "at": "9 点", "tz": "Asia/Beijing"},
+            "condition": "record.vip ==", "actions": [{"notify": "owner", "message": "nope"}]
+        }))
+        .await
+        .expect(422);
+    let pointers = res.pointers();
+    for p in ["/when", "/when/at", "/when/tz", "/condition", "/actions/0/message"] {
+        assert!(pointers.contains(&p.to_owned()), "{p}: {}", res.body);
+    }
+    let res = s.post("/api/v1/triggers", json!({"key": "mid_autumn", "form": "customer", "when": {"festival": "mid_autumn"}, "actions": [{"notify": "owner", "title": "中秋快乐"}]})).await.expect(422);
+    assert_eq!(res.body["errors"][0]["code"], "unsupported");
+    let res = s.post("/api/v1/triggers", json!({"key": "seg", "form": "customer", "when": {"event": "segment_changed", "segment": "health"}, "actions": [{"notify": "owner", "title": "x"}]})).await.expect(422);
+    assert_eq!(res.pointers(), vec!["/when/segment"]);
+    let staff = s.engine.login("li@example.com", PASSWORD).await.unwrap().0;
+    s.get_as(&staff, "/api/v1/triggers").await.expect(403);
+    s.stop().await;
+}
