@@ -17,6 +17,7 @@ both!(
     a_moment_found_too_late_is_missed_not_sent,
     entering_and_leaving_tier_a_fire_event_triggers,
     triggers_are_checked_when_saved,
+    festival_greetings_go_to_a_segment_on_the_lunar_date,
 );
 
 async fn crm(s: &Server) -> (String, String) {
@@ -209,11 +210,37 @@ async fn triggers_are_checked_when_saved(b: Backend) {
     for p in ["/when", "/when/at", "/when/tz", "/condition", "/actions/0/message"] {
         assert!(pointers.contains(&p.to_owned()), "{p}: {}", res.body);
     }
-    let res = s.post("/api/v1/triggers", json!({"key": "mid_autumn", "form": "customer", "when": {"festival": "mid_autumn"}, "actions": [{"notify": "owner", "title": "中秋快乐"}]})).await.expect(422);
+    let res = s.post("/api/v1/triggers", json!({"key": "digest", "form": "customer", "when": {"cron": "0 9 * * MON"}, "actions": [{"notify": "owner", "title": "周报"}]})).await.expect(422);
     assert_eq!(res.body["errors"][0]["code"], "unsupported");
+    let res = s.post("/api/v1/triggers", json!({"key": "halloween", "form": "customer", "when": {"festival": "halloween"}, "actions": [{"notify": "owner", "title": "x"}]})).await.expect(422);
+    assert_eq!(res.pointers(), vec!["/when/festival"]);
     let res = s.post("/api/v1/triggers", json!({"key": "seg", "form": "customer", "when": {"event": "segment_changed", "segment": "health"}, "actions": [{"notify": "owner", "title": "x"}]})).await.expect(422);
     assert_eq!(res.pointers(), vec!["/when/segment"]);
     let staff = s.engine.login("li@example.com", PASSWORD).await.unwrap().0;
     s.get_as(&staff, "/api/v1/triggers").await.expect(403);
+    s.stop().await;
+}
+
+async fn festival_greetings_go_to_a_segment_on_the_lunar_date(b: Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    let (staff, _) = crm(&s).await;
+    let _vip = add(&s, &staff, json!({"name": "大客户", "phone": "13800000008", "annual_spend": 200000})).await;
+    let _small = add(&s, &staff, json!({"name": "小客户", "phone": "13800000009", "annual_spend": 2000})).await;
+    s.post("/api/v1/triggers", json!({
+        "key": "mid_autumn", "form": "customer", "title": "中秋关怀",
+        "when": {"festival": "mid_autumn", "at": "09:00", "tz": "Asia/Shanghai"},
+        "condition": "segments.tier == \"A\"",
+        "actions": [{"notify": "owner", "title": "中秋快乐：{{ record.name }}"}]
+    }))
+    .await
+    .expect(201);
+    // Mid-Autumn 2026 is 25 September (lunar 8/15): 09:00 in Shanghai is 01:00 UTC.
+    assert_eq!(s.clock("2026-09-25T00:59:00Z").await["triggers_fired"], 0);
+    assert_eq!(s.clock("2026-09-25T01:00:00Z").await["triggers_fired"], 1, "only tier A");
+    assert_eq!(notes(&s, &staff).await, vec!["中秋快乐：大客户"]);
+    let statuses: Vec<String> = occurrences(&s, "mid_autumn").await.iter().map(|o| o["status"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(statuses.iter().filter(|x| *x == "skipped").count(), 1);
+    // And 2027's on 15 September.
+    assert_eq!(s.clock("2027-09-15T01:00:00Z").await["triggers_fired"], 1);
     s.stop().await;
 }

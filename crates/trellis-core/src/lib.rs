@@ -32,6 +32,7 @@ pub mod query;
 pub mod record;
 pub mod rules;
 pub mod script;
+pub mod calendar;
 pub mod trigger;
 pub mod validate;
 pub mod workflow;

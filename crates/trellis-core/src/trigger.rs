@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use crate::action::{self, Action, Catalog, Site};
 use crate::issue::Issue;
 use crate::script::{self, Inputs, Script, ScriptError};
-use crate::{duration, key};
+use crate::{calendar, duration, key};
 
 /// The time zone of a trigger that names none: our users' (China Standard Time).
 pub const DEFAULT_TZ: &str = "Asia/Shanghai";
@@ -70,17 +70,21 @@ pub struct Zone {
 pub enum Moment {
     /// The date in `field`, moved by `offset` days, at `at` (one-shot).
     Date { field: String, offset: i64, at: Time },
-    /// Every year on the month and day of `field`, moved by `offset` days, at `at`.
-    Anniversary { field: String, offset: i64, at: Time },
+    /// Every year on the month and day of `field` (by the lunar calendar with
+    /// `lunar`: 农历生日), moved by `offset` days, at `at`.
+    Anniversary { field: String, offset: i64, at: Time, lunar: bool },
+    /// Every year on a festival (see [`crate::calendar::FESTIVALS`]), moved by `offset` days, at `at`.
+    Festival { name: String, offset: i64, at: Time },
     /// `for` after the time in `field` (the last contact), at `at` if given (one-shot per silence).
     Inactive { field: String, after: SignedDuration, at: Option<Time> },
 }
 
 impl Moment {
-    /// The field whose change moves the moment.
-    pub fn field(&self) -> &str {
+    /// The field whose change moves the moment (a festival has none).
+    pub fn field(&self) -> Option<&str> {
         match self {
-            Moment::Date { field, .. } | Moment::Anniversary { field, .. } | Moment::Inactive { field, .. } => field,
+            Moment::Date { field, .. } | Moment::Anniversary { field, .. } | Moment::Inactive { field, .. } => Some(field),
+            Moment::Festival { .. } => None,
         }
     }
 }
@@ -125,7 +129,7 @@ impl CompiledTrigger {
     pub fn depends_on(&self) -> Vec<&str> {
         match &self.when {
             When::Event(_) => Vec::new(),
-            When::Moment(m, z) => std::iter::once(m.field()).chain(z.field.as_deref()).collect(),
+            When::Moment(m, z) => m.field().into_iter().chain(z.field.as_deref()).collect(),
         }
     }
 }
@@ -193,10 +197,22 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
             Moment::Date { field, offset: offset(issues).unwrap_or(0), at: at(issues).unwrap_or(Time::midnight()) }
         } else if let Some(field) = text("anniversary", issues) {
             allowed = &["anniversary", "offset", "at", "tz", "tz_field", "calendar"];
-            if let Some(c) = text("calendar", issues).filter(|c| c != "solar") {
-                issues.push(Issue::new("/when/calendar", "enum", format!("calendar '{c}': only \"solar\" anniversaries are scheduled yet; lunar ones (农历生日) come with the lunar calendar")));
+            let lunar = match text("calendar", issues).as_deref() {
+                None | Some("solar") => false,
+                Some("lunar") => true,
+                Some(c) => {
+                    issues.push(Issue::new("/when/calendar", "enum", format!("calendar '{c}' is not solar or lunar")));
+                    false
+                }
+            };
+            Moment::Anniversary { field, offset: offset(issues).unwrap_or(0), at: at(issues).unwrap_or(Time::midnight()), lunar }
+        } else if let Some(name) = text("festival", issues) {
+            allowed = &["festival", "offset", "at", "tz", "tz_field"];
+            if !calendar::is_festival(&name) {
+                let known: Vec<&str> = calendar::FESTIVALS.iter().map(|(k, _)| *k).collect();
+                issues.push(Issue::new("/when/festival", "enum", format!("'{name}' is not a festival; use one of {}", known.join(", "))));
             }
-            Moment::Anniversary { field, offset: offset(issues).unwrap_or(0), at: at(issues).unwrap_or(Time::midnight()) }
+            Moment::Festival { name, offset: offset(issues).unwrap_or(0), at: at(issues).unwrap_or(Time::midnight()) }
         } else if let Some(field) = text("inactive", issues) {
             allowed = &["inactive", "for", "at", "tz", "tz_field"];
             let Some(f) = text("for", issues) else {
@@ -206,12 +222,11 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
             let after = duration::parse(&f).map_err(|m| issues.push(Issue::new("/when/for", "duration", m))).unwrap_or(SignedDuration::ZERO);
             let at = text("at", issues).and_then(|a| parse_at(&a).map_err(|m| issues.push(Issue::new("/when/at", "time", m))).ok());
             Moment::Inactive { field, after, at }
-        } else if o.contains_key("festival") || o.contains_key("cron") {
-            let kind = if o.contains_key("festival") { "festival" } else { "cron" };
-            issues.push(Issue::new(format!("/when/{kind}"), "unsupported", format!("`{kind}` triggers are not scheduled yet (they come with the calendars); use date, anniversary, inactive or an event")));
+        } else if o.contains_key("cron") {
+            issues.push(Issue::new("/when/cron", "unsupported", "`cron` triggers are not scheduled yet; use date, anniversary, festival, inactive or an event"));
             return None;
         } else {
-            issues.push(Issue::new("/when", "required", "`when` needs one of event, date, anniversary, inactive"));
+            issues.push(Issue::new("/when", "required", "`when` needs one of event, date, anniversary, festival, inactive"));
             return None;
         };
         let name = text("tz", issues).unwrap_or_else(|| DEFAULT_TZ.to_owned());
@@ -243,7 +258,7 @@ pub fn compile(def: TriggerDef, version: i64, catalog: Option<Catalog<'_>>, tz_o
     if let (Some(form), Some(when)) = (form, &when) {
         let field = match when {
             When::Event(Event::Changed(f)) => Some(("/when/field", f.as_str())),
-            When::Moment(m, _) => Some(("/when", m.field())),
+            When::Moment(m, _) => m.field().map(|f| ("/when", f)),
             _ => None,
         };
         if let Some((pointer, f)) = field
@@ -315,13 +330,17 @@ pub fn next_fire(m: &Moment, data: &Map<String, Value>, tz: &TimeZone, after: Ti
             let day = day_of(data.get(field)?, tz)?.checked_add(jiff::Span::new().days(*offset)).ok()?;
             local(day, *at, tz).filter(|t| *t > after)
         }
-        Moment::Anniversary { field, offset, at } => {
+        Moment::Anniversary { field, offset, at, lunar } => {
             let born = day_of(data.get(field)?, tz)?;
             let year = after.to_zoned(tz.clone()).year();
-            (year - 1..=year + 1).find_map(|y| {
-                let day = anniversary_in(y, born.month(), born.day())?.checked_add(jiff::Span::new().days(*offset)).ok()?;
-                local(day, *at, tz).filter(|t| *t > after)
+            (year - 1..=year + 2).find_map(|y| {
+                let days = if *lunar { calendar::lunar_anniversaries(born, y) } else { anniversary_in(y, born.month(), born.day()).into_iter().collect() };
+                days.into_iter().find_map(|d| local(d.checked_add(jiff::Span::new().days(*offset)).ok()?, *at, tz).filter(|t| *t > after))
             })
+        }
+        Moment::Festival { name, offset, at } => {
+            let year = after.to_zoned(tz.clone()).year();
+            (year - 1..=year + 1).find_map(|y| local(calendar::festival(name, y)?.checked_add(jiff::Span::new().days(*offset)).ok()?, *at, tz).filter(|t| *t > after))
         }
         Moment::Inactive { field, after: quiet, at } => {
             let v = data.get(field)?;
@@ -363,7 +382,7 @@ mod tests {
 
     #[test]
     fn a_birthday_falls_at_nine_local_time_every_year() {
-        let m = Moment::Anniversary { field: "birthday".into(), offset: 0, at: "09:00".parse().unwrap() };
+        let m = Moment::Anniversary { field: "birthday".into(), offset: 0, at: "09:00".parse().unwrap(), lunar: false };
         let d = data(json!({"birthday": "1988-03-15"}));
         let sh = tz("Asia/Shanghai");
         assert_eq!(next_fire(&m, &d, &sh, ts("2026-03-01T00:00:00Z")), Some(ts("2026-03-15T01:00:00Z")));
@@ -376,7 +395,7 @@ mod tests {
 
     #[test]
     fn february_29_falls_on_february_28_in_common_years() {
-        let m = Moment::Anniversary { field: "birthday".into(), offset: 0, at: "09:00".parse().unwrap() };
+        let m = Moment::Anniversary { field: "birthday".into(), offset: 0, at: "09:00".parse().unwrap(), lunar: false };
         let d = data(json!({"birthday": "2000-02-29"}));
         let utc = TimeZone::UTC;
         assert_eq!(next_fire(&m, &d, &utc, ts("2026-01-01T00:00:00Z")), Some(ts("2026-02-28T09:00:00Z")));
@@ -406,17 +425,30 @@ mod tests {
     }
 
     #[test]
+    fn festivals_and_lunar_birthdays_fall_on_their_days() {
+        let sh = tz("Asia/Shanghai");
+        let m = Moment::Festival { name: "mid_autumn".into(), offset: -1, at: "10:00".parse().unwrap() };
+        // The day before Mid-Autumn 2026 (25 September), 10:00 in Shanghai.
+        assert_eq!(next_fire(&m, &data(json!({})), &sh, ts("2026-03-01T00:00:00Z")), Some(ts("2026-09-24T02:00:00Z")));
+        assert_eq!(next_fire(&m, &data(json!({})), &sh, ts("2026-09-24T02:00:00Z")), Some(ts("2027-09-14T02:00:00Z")));
+        let lunar = Moment::Anniversary { field: "birthday".into(), offset: 0, at: "09:00".parse().unwrap(), lunar: true };
+        assert_eq!(next_fire(&lunar, &data(json!({"birthday": "1990-08-15"})), &sh, ts("2026-03-01T00:00:00Z")), Some(ts("2026-08-07T01:00:00Z")));
+    }
+
+    #[test]
     fn definitions_are_checked() {
         let ok = |_: &str| true;
-        let bad: TriggerDef = serde_json::from_value(json!({"key": "b", "form": "customer", "when": {"anniversary": "birthday", "at": "9am", "calendar": "lunar", "tz": "Mars/Olympus", "colour": 1},
+        let bad: TriggerDef = serde_json::from_value(json!({"key": "b", "form": "customer", "when": {"anniversary": "birthday", "at": "9am", "calendar": "mayan", "tz": "Mars/Olympus", "colour": 1},
             "actions": [{"notify": "owner"}], "max_lateness": "soon"})).unwrap();
         let issues = compile(bad, 1, None, &|n: &str| n != "Mars/Olympus").unwrap_err();
         let pointers: Vec<&str> = issues.iter().map(|i| i.pointer.as_str()).collect();
         for p in ["/when/at", "/when/calendar", "/when/tz", "/when/colour", "/actions/0", "/max_lateness"] {
             assert!(pointers.contains(&p), "{p}: {issues:?}");
         }
-        let festival: TriggerDef = serde_json::from_value(json!({"key": "f", "form": "customer", "when": {"festival": "mid_autumn"}, "actions": [{"notify": "owner", "title": "x"}]})).unwrap();
-        assert_eq!(compile(festival, 1, None, &ok).unwrap_err()[0].code, "unsupported");
+        let festival: TriggerDef = serde_json::from_value(json!({"key": "f", "form": "customer", "when": {"festival": "halloween"}, "actions": [{"notify": "owner", "title": "x"}]})).unwrap();
+        assert_eq!(compile(festival, 1, None, &ok).unwrap_err()[0].pointer, "/when/festival");
+        let cron: TriggerDef = serde_json::from_value(json!({"key": "c", "form": "customer", "when": {"cron": "0 9 * * MON"}, "actions": [{"notify": "owner", "title": "x"}]})).unwrap();
+        assert_eq!(compile(cron, 1, None, &ok).unwrap_err()[0].code, "unsupported");
         let event: TriggerDef = serde_json::from_value(json!({"key": "vip", "form": "customer", "when": {"event": "segment_changed", "segment": "tier", "to": "A"},
             "condition": "record.vip != true", "actions": [{"notify": "owner", "title": "新 VIP"}]})).unwrap();
         let t = compile(event, 1, None, &ok).unwrap();
