@@ -14,7 +14,7 @@ CREATE TABLE occurrences (
     trigger_key TEXT NOT NULL,
     record_id  uuid NOT NULL,
     at         timestamptz NOT NULL,
-    status     TEXT NOT NULL CHECK (status IN ('fired', 'skipped', 'missed')),
+    status     TEXT NOT NULL CHECK (status IN ('fired', 'skipped', 'missed', 'failed')),
     handled_at timestamptz NOT NULL,
     PRIMARY KEY (trigger_key, record_id, at)
 );

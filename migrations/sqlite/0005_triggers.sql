@@ -14,7 +14,7 @@ CREATE TABLE occurrences (
     trigger_key TEXT NOT NULL,
     record_id  BLOB NOT NULL,
     at         TEXT NOT NULL,
-    status     TEXT NOT NULL CHECK (status IN ('fired', 'skipped', 'missed')),
+    status     TEXT NOT NULL CHECK (status IN ('fired', 'skipped', 'missed', 'failed')),
     handled_at TEXT NOT NULL,
     PRIMARY KEY (trigger_key, record_id, at)
 );

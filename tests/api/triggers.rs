@@ -18,6 +18,7 @@ both!(
     entering_and_leaving_tier_a_fire_event_triggers,
     triggers_are_checked_when_saved,
     festival_greetings_go_to_a_segment_on_the_lunar_date,
+    a_failing_moment_is_recorded_and_the_next_one_still_comes,
 );
 
 async fn crm(s: &Server) -> (String, String) {
@@ -242,5 +243,26 @@ async fn festival_greetings_go_to_a_segment_on_the_lunar_date(b: Backend) {
     assert_eq!(statuses.iter().filter(|x| *x == "skipped").count(), 1);
     // And 2027's on 15 September.
     assert_eq!(s.clock("2027-09-15T01:00:00Z").await["triggers_fired"], 1);
+    s.stop().await;
+}
+
+async fn a_failing_moment_is_recorded_and_the_next_one_still_comes(b: Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    let (staff, _) = crm(&s).await;
+    add(&s, &staff, json!({"name": "幽灵", "phone": "13800000010", "birthday": "1990-03-15"})).await;
+    // The greeting goes to a user who does not exist: the action fails when the moment comes.
+    s.post("/api/v1/triggers", json!({
+        "key": "birthday", "form": "customer", "when": {"anniversary": "birthday", "at": "09:00"},
+        "actions": [{"notify": "ghost@example.com", "title": "生日快乐"}]
+    }))
+    .await
+    .expect(201);
+    s.clock("2026-03-15T01:00:00Z").await;
+    s.clock("2027-03-15T01:00:00Z").await;
+    let list = occurrences(&s, "birthday").await;
+    let seen: Vec<(&str, &str)> = list.iter().map(|o| (o["at"].as_str().unwrap(), o["status"].as_str().unwrap())).collect();
+    assert_eq!(seen, vec![("2027-03-15T01:00:00Z", "failed"), ("2026-03-15T01:00:00Z", "failed")]);
+    s.post("/api/v1/triggers", json!({"key": "zero", "form": "customer", "when": {"inactive": "last_contact", "for": "0d"},
+        "actions": [{"notify": "owner", "title": "x"}], "max_lateness": "0s"})).await.expect(422);
     s.stop().await;
 }

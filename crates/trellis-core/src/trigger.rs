@@ -220,6 +220,9 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
                 return None;
             };
             let after = duration::parse(&f).map_err(|m| issues.push(Issue::new("/when/for", "duration", m))).unwrap_or(SignedDuration::ZERO);
+            if after <= SignedDuration::ZERO && !issues.iter().any(|i| i.pointer == "/when/for") {
+                issues.push(Issue::new("/when/for", "duration", "an inactivity lasts a positive time, e.g. 30d"));
+            }
             let at = text("at", issues).and_then(|a| parse_at(&a).map_err(|m| issues.push(Issue::new("/when/at", "time", m))).ok());
             Moment::Inactive { field, after, at }
         } else if o.contains_key("cron") {
@@ -290,7 +293,17 @@ pub fn compile(def: TriggerDef, version: i64, catalog: Option<Catalog<'_>>, tz_o
     }
     let max_lateness = match &def.max_lateness {
         None => DEFAULT_MAX_LATENESS,
-        Some(t) => duration::parse(t).map_err(|m| issues.push(Issue::new("/max_lateness", "duration", m))).unwrap_or(DEFAULT_MAX_LATENESS),
+        Some(t) => match duration::parse(t) {
+            Ok(d) if d >= SignedDuration::from_mins(1) => d,
+            Ok(_) => {
+                issues.push(Issue::new("/max_lateness", "duration", "max_lateness is at least 1m: a shorter one would miss every moment the tick is a second late for"));
+                DEFAULT_MAX_LATENESS
+            }
+            Err(m) => {
+                issues.push(Issue::new("/max_lateness", "duration", m));
+                DEFAULT_MAX_LATENESS
+            }
+        },
     };
     match when {
         Some(when) if issues.is_empty() => Ok(CompiledTrigger { def, version, when, condition, actions, max_lateness }),

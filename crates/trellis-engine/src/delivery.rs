@@ -1,6 +1,6 @@
 //! Delivering the outbox: emails over SMTP and webhooks over HTTP.
 //!
-//! Workflows (and, later, triggers) hand deliveries to the `outbox` table in
+//! Workflows and triggers hand deliveries to the `outbox` table in
 //! their write's transaction; this module sends them afterwards, outside any
 //! transaction, because a network call must never hold a database lock. An
 //! instance leases a batch of due rows (`FOR UPDATE SKIP LOCKED` on

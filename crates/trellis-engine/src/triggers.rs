@@ -35,6 +35,10 @@ impl Engine {
     /// batches of 1,000 (one transaction each).
     pub(crate) async fn reschedule(&self, key: &str) -> Result<usize> {
         let defs = self.defs().await?;
+        // What an earlier version stored (another form, another moment, or none now) goes first.
+        let mut tx = self.store.begin().await?;
+        tx.clear_schedules(key).await?;
+        tx.commit().await?;
         let Some(t) = defs.triggers.get(key).cloned() else { return Ok(0) };
         if !matches!(t.when, When::Moment(..)) {
             return Ok(0);
@@ -73,13 +77,16 @@ impl Engine {
                     Ok(false) => {}
                     Err(e @ EngineError::Store(_)) => tracing::warn!(trigger = %s.trigger, record = %s.record_id, error = %e, "a trigger moment hit a database error; it stays due"),
                     Err(e) => {
-                        // The actions failed: record the occurrence as skipped so it is not retried forever.
-                        tracing::error!(trigger = %s.trigger, record = %s.record_id, error = %e, "a trigger's actions failed; the occurrence is recorded as skipped");
+                        // The condition or the actions failed: record the occurrence as failed (not retried
+                        // forever) and go on to the next moment, so next year's birthday still comes.
+                        tracing::error!(trigger = %s.trigger, record = %s.record_id, error = %e, "a trigger's condition or actions failed; the occurrence is recorded as failed");
                         let mut tx = self.store.begin().await?;
+                        let data = tx.record_for_update(&s.form, s.record_id).await?.map(|r| r.data).unwrap_or_default();
                         if tx.lock_schedule(&s.trigger, s.record_id, s.fire_at).await?.is_some() {
-                            let o = Occurrence { trigger: s.trigger.clone(), record_id: s.record_id, at: s.fire_at, status: "skipped".into(), handled_at: now };
+                            let o = Occurrence { trigger: s.trigger.clone(), record_id: s.record_id, at: s.fire_at, status: "failed".into(), handled_at: now };
                             tx.insert_occurrence(&o).await?;
-                            tx.set_schedule(&s.trigger, s.record_id, &s.form, None).await?;
+                            let next = self.defs().await?.triggers.get(&s.trigger).and_then(|t| next_moment(t, &data, s.fire_at));
+                            tx.set_schedule(&s.trigger, s.record_id, &s.form, next).await?;
                         }
                         tx.commit().await?;
                     }
@@ -97,6 +104,8 @@ impl Engine {
         }
         let mut flow = Flow::new(self, SYSTEM_ACTOR, now).await?;
         let t = flow.defs().triggers.get(&s.trigger).cloned();
+        // A trigger changed since the row was stored (now an event, or on another form) keeps nothing.
+        let t = t.filter(|t| matches!(t.when, When::Moment(..)) && t.def.form == s.form);
         let (Some(t), Some(record)) = (t, record.filter(|r| r.deleted_at.is_none())) else {
             tx.set_schedule(&s.trigger, s.record_id, &s.form, None).await?;
             tx.commit().await?;

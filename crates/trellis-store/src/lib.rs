@@ -348,10 +348,6 @@ impl Store {
         read!(self, occurrences(trigger, record, limit))
     }
 
-    pub async fn schedules_of(&self, record: Uuid) -> Result<Vec<Scheduled>> {
-        read!(self, schedules_of(record))
-    }
-
     /// The outbox, newest first, optionally for one record.
     pub async fn deliveries(&self, record: Option<Uuid>, limit: i64) -> Result<Vec<Delivery>> {
         read!(self, deliveries(record, limit))
@@ -409,6 +405,11 @@ impl Tx {
     /// Stores (or forgets) a trigger's next moment for a record.
     pub async fn set_schedule(&mut self, trigger: &str, record: Uuid, form: &str, fire_at: Option<Timestamp>) -> Result<()> {
         in_tx!(self, set_schedule(trigger, record, form, fire_at))
+    }
+
+    /// Forgets every stored moment of a trigger.
+    pub async fn clear_schedules(&mut self, trigger: &str) -> Result<()> {
+        in_tx!(self, clear_schedules(trigger))
     }
 
     /// Locks a schedule row that still says `fire_at`.

@@ -171,7 +171,8 @@ pub struct Occurrence {
     pub record_id: Uuid,
     /// The moment (the occurrence's identity with trigger and record).
     pub at: Timestamp,
-    /// `fired`, `skipped` (the condition did not hold) or `missed` (found later than `max_lateness`).
+    /// `fired`, `skipped` (the condition did not hold), `missed` (found later
+    /// than `max_lateness`) or `failed` (the condition or an action failed; the reason is logged).
     pub status: String,
     pub handled_at: Timestamp,
 }
@@ -856,10 +857,10 @@ macro_rules! work_queries {
                 .collect()
         }
 
-        /// The schedule rows of a record (for its page: what reminds about it next).
-        pub(crate) async fn schedules_of(pool: &Pool<Db>, record: Uuid) -> Result<Vec<Scheduled>> {
-            let rows = sqlx::query("SELECT * FROM trigger_schedule WHERE record_id = $1 ORDER BY fire_at").bind(record).fetch_all(pool).await?;
-            rows.iter().map(scheduled_from_row).collect()
+        /// Forgets every stored moment of a trigger (before computing them again).
+        pub(crate) async fn clear_schedules(tx: &mut DbTx, trigger: &str) -> Result<()> {
+            sqlx::query("DELETE FROM trigger_schedule WHERE trigger_key = $1").bind(trigger).execute(&mut **tx).await?;
+            Ok(())
         }
     };
 }

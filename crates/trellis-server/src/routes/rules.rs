@@ -80,7 +80,7 @@ pub struct ClockIn {
 }
 
 /// `POST /api/v1/dev/clock {"now"}`: sets the manual clock and runs what became due
-/// (workflow timers, deliveries, sweeps), before answering. Mounted only with `--clock manual`.
+/// (workflow timers, trigger moments, deliveries, sweeps), before answering. Mounted only with `--clock manual`.
 pub async fn set_clock(State(state): State<AppState>, Auth(actor): Auth, JsonBody(body): JsonBody<ClockIn>) -> ApiResult<Json<Value>> {
     let report = state.engine.advance_clock(&actor, &body.now).await?;
     let mut out = serde_json::to_value(&report).map_err(|e| Problem::from(trellis_engine::EngineError::Internal(e.to_string())))?;

@@ -1,5 +1,6 @@
-//! Workflows and messages (`/api/v1/workflows`, `/api/v1/messages`), the
-//! workflows on a record, and transitions by hand.
+//! Workflows, messages and triggers (`/api/v1/workflows`, `/api/v1/messages`,
+//! `/api/v1/triggers`), the workflows on a record, transitions by hand, and
+//! what triggers did (`/api/v1/occurrences`).
 
 use axum::Json;
 use axum::extract::State;
@@ -72,8 +73,8 @@ async fn list_triggers(State(state): State<AppState>, Auth(actor): Auth) -> ApiR
     Ok(Json(DefinitionList { items: state.engine.list_definitions(&actor, TRIGGER).await?.into_iter().map(out).collect() }))
 }
 
-/// Create a trigger (admins): `when` (an event, or a date, anniversary or
-/// inactivity moment with `at` and `tz`), `condition`, `actions`, `max_lateness`.
+/// Create a trigger (admins): `when` (an event, or a date, anniversary,
+/// festival or inactivity moment with `at` and `tz`), `condition`, `actions`, `max_lateness`.
 /// Its next moment is computed for every record of its form.
 #[utoipa::path(post, path = "/api/v1/triggers", tag = "triggers", security(("bearer" = [])), request_body = JsonObject,
     responses((status = 201, body = DefinitionOut), (status = 409, body = Problem, content_type = "application/problem+json"),
