@@ -28,6 +28,7 @@ async fn serve_creates_the_database_and_a_first_admin_then_user_add_works() {
     let ready = lines.find(|l| l.as_ref().is_ok_and(|l| l.starts_with("Trellis listening on"))).unwrap().unwrap();
     assert!(ready.contains(&port.to_string()));
 
+    trellis_engine::install_tls();
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let health: serde_json::Value = http.get(format!("{base}/healthz")).send().await.unwrap().json().await.unwrap();

@@ -132,6 +132,7 @@ impl Server {
     }
 
     async fn serve(engine: Arc<Engine>, token: String, db_url: String, schema: Option<String>, dir: tempfile::TempDir) -> Server {
+        trellis_engine::install_tls();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (router, _) = trellis_server::app(engine.clone());

@@ -73,6 +73,14 @@ impl FormCache {
 
 static STARTED: LazyLock<Instant> = LazyLock::new(Instant::now);
 
+/// Makes ring the process's TLS provider (reqwest is built without one, so as
+/// not to build a second, aws-lc-rs, beside the ring sqlx already uses). Every
+/// HTTP client in the process needs it before it is built; calling it again is
+/// harmless. [`Engine::open`] calls it.
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// One engine per process, shared by every request.
 pub struct Engine {
     store: Store,
@@ -88,8 +96,7 @@ impl Engine {
     /// Opens the database at `url` (creating and migrating it) with `clock`.
     pub async fn open(url: &str, clock: Clock) -> Result<Engine> {
         trellis_core::script::set_monotonic_clock(|| STARTED.elapsed());
-        // HTTPS for webhooks uses ring, the provider sqlx's TLS already builds; a second call is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls();
         let store = Store::connect(url).await?;
         let forms = Arc::new(FormCache::default());
         let defs = Arc::new(definitions::DefCache::default());
