@@ -19,6 +19,7 @@ both!(
     triggers_are_checked_when_saved,
     festival_greetings_go_to_a_segment_on_the_lunar_date,
     a_failing_moment_is_recorded_and_the_next_one_still_comes,
+    two_processes_one_killed_send_every_reminder_once,
 );
 
 async fn crm(s: &Server) -> (String, String) {
@@ -264,5 +265,81 @@ async fn a_failing_moment_is_recorded_and_the_next_one_still_comes(b: Backend) {
     assert_eq!(seen, vec![("2027-03-15T01:00:00Z", "failed"), ("2026-03-15T01:00:00Z", "failed")]);
     s.post("/api/v1/triggers", json!({"key": "zero", "form": "customer", "when": {"inactive": "last_contact", "for": "0d"},
         "actions": [{"notify": "owner", "title": "x"}], "max_lateness": "0s"})).await.expect(422);
+    s.stop().await;
+}
+
+/// Issue 5's fault test: two `trellis serve` processes on one PostgreSQL,
+/// 10,000 reminders falling due together, one process killed with SIGKILL
+/// mid-run — every reminder is handled, and none twice.
+async fn two_processes_one_killed_send_every_reminder_once(b: Backend) {
+    if b == Backend::Sqlite {
+        return; // several processes share PostgreSQL; one process owns a SQLite file.
+    }
+    const N: usize = 10_000;
+    let Some(s) = Server::start(b).await else { return };
+    let (_, _) = crm(&s).await;
+    let staff = s.engine.store().find_user("li@example.com").await.unwrap().unwrap().id;
+    s.post("/api/v1/triggers", json!({
+        "key": "nudge", "form": "customer", "when": {"inactive": "last_contact", "for": "20s"},
+        "actions": [{"notify": "owner", "title": "跟进提醒：{{ record.name }}"}]
+    }))
+    .await
+    .expect(201);
+    let now = jiff::Timestamp::now().to_string();
+    for batch in 0..N / 1000 {
+        let items: Vec<Value> = (0..1000)
+            .map(|i| json!({"name": format!("客户{}", batch * 1000 + i), "phone": format!("139{:08}", batch * 1000 + i), "owner": "li@example.com", "last_contact": now}))
+            .collect();
+        s.post("/api/v1/forms/customer/records", Value::Array(items)).await.expect(201);
+    }
+    let spawn = |name: &str| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = std::fs::File::create(std::env::temp_dir().join(format!("trellis-fault-{name}.log"))).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_trellis"))
+            .args(["serve", "--db", &s.db_url, "--bind", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    };
+    /// A child process killed however the test ends.
+    struct Child(std::process::Child);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let (mut doomed, survivor) = (Child(spawn("doomed")), Child(spawn("survivor")));
+    let handled = || async { s.engine.store().occurrences(Some("nudge"), None, (2 * N) as i64).await.unwrap() };
+    let started = std::time::Instant::now();
+    // Kill one process once the work is under way.
+    loop {
+        let n = handled().await.len();
+        if n >= N / 5 {
+            assert!(n < N, "the kill must come mid-run ({n} of {N} were already handled)");
+            doomed.0.kill().unwrap(); // SIGKILL: no shutdown, transactions cut off mid-way
+            doomed.0.wait().unwrap();
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 240, "the reminders did not start within 4 minutes ({n} handled)");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let occurrences = loop {
+        let list = handled().await;
+        if list.len() >= N || started.elapsed().as_secs() > 400 {
+            break list;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    drop(survivor);
+    assert_eq!(occurrences.len(), N, "every reminder handled");
+    assert!(occurrences.iter().all(|o| o.status == "fired"), "none missed or failed");
+    let records: std::collections::HashSet<_> = occurrences.iter().map(|o| o.record_id).collect();
+    assert_eq!(records.len(), N, "one occurrence per customer");
+    let inbox = s.engine.store().notifications(staff, false, (2 * N) as i64).await.unwrap();
+    assert_eq!(inbox.len(), N, "one notification per reminder: none lost, none twice");
+    let distinct: std::collections::HashSet<_> = inbox.iter().map(|n| n.record_id).collect();
+    assert_eq!(distinct.len(), N);
     s.stop().await;
 }

@@ -24,10 +24,13 @@ use crate::sweep::{SYSTEM_ACTOR, batch_query};
 use crate::{Actor, Engine, EngineError, Result};
 
 /// A record's next moment for a trigger, after `after`; `None` for event triggers.
+/// Moments are kept to the microsecond, as both databases store them: a
+/// moment read back from the schedule must compare equal to the one computed.
 pub(crate) fn next_moment(t: &CompiledTrigger, data: &serde_json::Map<String, serde_json::Value>, after: Timestamp) -> Option<Timestamp> {
     let When::Moment(m, zone) = &t.when else { return None };
     let tz = zone_of(zone, data, &|n| TimeZone::get(n).ok())?;
-    next_fire(m, data, &tz, after)
+    let next = next_fire(m, data, &tz, after)?;
+    Timestamp::from_microsecond(next.as_microsecond()).ok().filter(|t| *t > after)
 }
 
 impl Engine {
