@@ -72,6 +72,23 @@ struct MessageDef {
     template: String,
 }
 
+/// What a definition being saved may refer to, owned, for [`Catalog`].
+struct Known {
+    forms: HashMap<String, Arc<trellis_core::CompiledForm>>,
+    messages: BTreeSet<String>,
+    workflows: BTreeMap<String, WorkflowRef>,
+}
+
+impl Known {
+    fn catalog(&self) -> Catalog<'_> {
+        Catalog { forms: &self.forms, messages: &self.messages, workflows: &self.workflows, roles: BUILT_IN_ROLES }
+    }
+}
+
+fn workflow_ref(form: &str, transitions: impl Iterator<Item = String>) -> WorkflowRef {
+    WorkflowRef { form: form.to_owned(), transitions: transitions.collect() }
+}
+
 fn invalid(pointer: &str, code: &'static str, message: impl Into<String>) -> EngineError {
     EngineError::Invalid(vec![Issue::new(pointer, code, message)])
 }
@@ -148,6 +165,15 @@ impl Engine {
         Ok(defs)
     }
 
+    /// The forms, messages and workflows in force, for checking a definition's references.
+    async fn known(&self) -> Result<Known> {
+        let forms = self.all_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
+        let defs = self.defs().await?;
+        let messages = defs.messages.keys().cloned().collect();
+        let workflows = defs.workflows.iter().map(|(k, w)| (k.clone(), workflow_ref(&w.def.form, w.transitions.iter().map(|t| t.key.clone())))).collect();
+        Ok(Known { forms, messages, workflows })
+    }
+
     /// Workflows and triggers are read by admins only: their webhook URLs carry the robots' access tokens.
     fn may_read(actor: &Actor, kind: &str) -> Result<()> {
         if kind == MESSAGE { Ok(()) } else { actor.require_admin(&format!("read {kind} definitions")) }
@@ -171,15 +197,11 @@ impl Engine {
         actor.require_admin("change workflows")?;
         let body = keyed(WORKFLOW, url_key, body)?;
         let def = parse_workflow(body.clone())?;
-        let forms: HashMap<String, Arc<trellis_core::CompiledForm>> = self.all_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
-        let defs = self.defs().await?;
-        let messages: BTreeSet<String> = defs.messages.keys().cloned().collect();
-        let mut workflows: BTreeMap<String, WorkflowRef> =
-            defs.workflows.iter().map(|(k, w)| (k.clone(), WorkflowRef { form: w.def.form.clone(), transitions: w.transitions.iter().map(|t| t.key.clone()).collect() })).collect();
-        workflows.insert(def.key.clone(), WorkflowRef { form: def.form.clone(), transitions: def.transitions.iter().map(|t| t.key.clone()).collect() });
-        let catalog = Catalog { forms: &forms, messages: &messages, workflows: &workflows, roles: BUILT_IN_ROLES };
+        let mut known = self.known().await?;
+        // The workflow may start or move itself.
+        known.workflows.insert(def.key.clone(), workflow_ref(&def.form, def.transitions.iter().map(|t| t.key.clone())));
         let key = def.key.clone();
-        let compiled = workflow::compile(def, 0, Some(catalog)).map_err(EngineError::Invalid)?;
+        let compiled = workflow::compile(def, 0, Some(known.catalog())).map_err(EngineError::Invalid)?;
         // Records in a state the new version drops would be stranded there.
         let mut issues = Vec::new();
         for (state, n) in self.store.active_states(&key).await? {
@@ -199,14 +221,9 @@ impl Engine {
         actor.require_admin("change triggers")?;
         let body = keyed(TRIGGER, url_key, body)?;
         let def: TriggerDef = serde_json::from_value(body.clone()).map_err(|e| invalid("", "definition", e.to_string()))?;
-        let forms: HashMap<String, Arc<trellis_core::CompiledForm>> = self.all_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
-        let defs = self.defs().await?;
-        let messages: BTreeSet<String> = defs.messages.keys().cloned().collect();
-        let workflows: BTreeMap<String, WorkflowRef> =
-            defs.workflows.iter().map(|(k, w)| (k.clone(), WorkflowRef { form: w.def.form.clone(), transitions: w.transitions.iter().map(|t| t.key.clone()).collect() })).collect();
-        let catalog = Catalog { forms: &forms, messages: &messages, workflows: &workflows, roles: BUILT_IN_ROLES };
+        let known = self.known().await?;
         let key = def.key.clone();
-        trigger::compile(def, 0, Some(catalog), &tz_known).map_err(EngineError::Invalid)?;
+        trigger::compile(def, 0, Some(known.catalog()), &tz_known).map_err(EngineError::Invalid)?;
         let saved = self.store_definition(actor, TRIGGER, &key, body, create).await?;
         self.reschedule(&key).await?;
         Ok(saved)

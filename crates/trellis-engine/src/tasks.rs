@@ -149,6 +149,21 @@ impl Engine {
         Ok(t)
     }
 
+    /// Locks an open task `actor` may work on; with `handing`, one they may also
+    /// cancel or hand on (its assignee, a manager, an admin), else 403 naming `handing`.
+    async fn open_task(tx: &mut trellis_store::Tx, actor: &Actor, id: Uuid, handing: Option<&str>) -> Result<Task> {
+        let t = tx.task_for_update(id).await?.filter(|t| Self::may_work(actor, t)).ok_or_else(|| EngineError::NotFound(format!("there is no task {id}")))?;
+        if let Some(verb) = handing
+            && !Self::may_manage(actor, &t)
+        {
+            return Err(EngineError::Forbidden(format!("a task for a role is {verb} by a manager or an admin; {} is {}", actor.email, actor.role.as_str())));
+        }
+        if t.status != "open" {
+            return Err(EngineError::Conflict { message: format!("the task is already {}", t.status), key: None });
+        }
+        Ok(t)
+    }
+
     /// Tasks by due date (no due date last).
     pub async fn list_tasks(&self, actor: &Actor, f: &TaskFilter) -> Result<Vec<TaskView>> {
         let mut q = TaskQuery { limit: f.limit.unwrap_or(100).clamp(1, MAX_LIMIT), record_id: f.record, ..TaskQuery::default() };
@@ -198,11 +213,7 @@ impl Engine {
     /// workflows run, all in one transaction with the completion.
     pub async fn complete_task(&self, actor: &Actor, id: Uuid, data: Option<Value>) -> Result<TaskDetail> {
         let mut tx = self.store.begin().await?;
-        let missing = || EngineError::NotFound(format!("there is no task {id}"));
-        let mut t = tx.task_for_update(id).await?.filter(|t| Self::may_work(actor, t)).ok_or_else(missing)?;
-        if t.status != "open" {
-            return Err(EngineError::Conflict { message: format!("the task is already {}", t.status), key: None });
-        }
+        let mut t = Self::open_task(&mut tx, actor, id, None).await?;
         let now = self.clock.now();
         match (&t.form, data) {
             (Some(form), Some(data)) => {
@@ -242,13 +253,7 @@ impl Engine {
     /// Cancels an open task (managers and admins, or its assignee).
     pub async fn cancel_task(&self, actor: &Actor, id: Uuid) -> Result<TaskDetail> {
         let mut tx = self.store.begin().await?;
-        let mut t = tx.task_for_update(id).await?.filter(|t| Self::may_work(actor, t)).ok_or_else(|| EngineError::NotFound(format!("there is no task {id}")))?;
-        if !Self::may_manage(actor, &t) {
-            return Err(EngineError::Forbidden(format!("a task for a role is cancelled by a manager or an admin; {} is {}", actor.email, actor.role.as_str())));
-        }
-        if t.status != "open" {
-            return Err(EngineError::Conflict { message: format!("the task is already {}", t.status), key: None });
-        }
+        let mut t = Self::open_task(&mut tx, actor, id, Some("cancelled")).await?;
         t.status = "cancelled".into();
         t.updated_at = self.clock.now();
         tx.update_task(&t).await?;
@@ -260,13 +265,7 @@ impl Engine {
     pub async fn reassign_task(&self, actor: &Actor, id: Uuid, to: &str) -> Result<TaskDetail> {
         let user = self.store.find_user(to).await?.ok_or_else(|| EngineError::Invalid(vec![Issue::new("/assignee", "user", format!("there is no user with email or id '{to}'"))]))?;
         let mut tx = self.store.begin().await?;
-        let mut t = tx.task_for_update(id).await?.filter(|t| Self::may_work(actor, t)).ok_or_else(|| EngineError::NotFound(format!("there is no task {id}")))?;
-        if !Self::may_manage(actor, &t) {
-            return Err(EngineError::Forbidden(format!("a task for a role is handed on by a manager or an admin; {} is {}", actor.email, actor.role.as_str())));
-        }
-        if t.status != "open" {
-            return Err(EngineError::Conflict { message: format!("the task is already {}", t.status), key: None });
-        }
+        let mut t = Self::open_task(&mut tx, actor, id, Some("handed on")).await?;
         let now = self.clock.now();
         t.assignee = Some(user.id);
         t.assignee_role = None;
