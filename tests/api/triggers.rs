@@ -1,7 +1,8 @@
 //! Reminder triggers through the API, with the manual clock: birthdays at
-//! 09:00 where the customer is (S17), contract expiry 30 and 7 days before
-//! (S19), inactivity (S20), VIP entry and exit (S21), missed moments, and
-//! definitions checked on save.
+//! 09:00 where the customer is (S17), festivals (S18), contract expiry 30
+//! and 7 days before (S19), inactivity (S20), VIP entry and exit (S21), the
+//! Monday churn-risk digest (S24), working days and quiet hours, missed
+//! moments, and definitions checked on save.
 
 use serde_json::{Value, json};
 
@@ -20,6 +21,9 @@ both!(
     festival_greetings_go_to_a_segment_on_the_lunar_date,
     a_failing_moment_is_recorded_and_the_next_one_still_comes,
     two_processes_one_killed_send_every_reminder_once,
+    a_monday_digest_lists_each_owners_at_risk_customers,
+    moments_keep_to_working_days_and_quiet_hours,
+    a_cron_trigger_acts_on_each_record_it_picks_once,
 );
 
 async fn crm(s: &Server) -> (String, String) {
@@ -212,8 +216,14 @@ async fn triggers_are_checked_when_saved(b: Backend) {
     for p in ["/when", "/when/at", "/when/tz", "/condition", "/actions/0/message"] {
         assert!(pointers.contains(&p.to_owned()), "{p}: {}", res.body);
     }
-    let res = s.post("/api/v1/triggers", json!({"key": "digest", "form": "customer", "when": {"cron": "0 9 * * MON"}, "actions": [{"notify": "owner", "title": "周报"}]})).await.expect(422);
-    assert_eq!(res.body["errors"][0]["code"], "unsupported");
+    let res = s.post("/api/v1/triggers", json!({"key": "digest", "form": "customer", "when": {"cron": "0 9 * * MONDAY-ish"}, "actions": [{"digest": {"to": "owner", "title": "周报"}}]})).await.expect(422);
+    assert_eq!(res.pointers(), vec!["/when/cron"]);
+    let res = s.post("/api/v1/triggers", json!({"key": "digest", "form": "customer", "when": {"cron": "0 9 * * MON", "on_day_off": "skip", "work_calendar": "moon"}, "actions": [{"digest": {"to": "owner", "title": "周报"}}]})).await.expect(422);
+    assert_eq!(res.pointers(), vec!["/when/work_calendar"]);
+    let res = s.put("/api/v1/calendars/cn", json!({"holidays": ["2027-02-30"], "workdays": ["soon"]})).await.expect(422);
+    assert_eq!(res.pointers(), vec!["/holidays/0", "/workdays/0"]);
+    let res = s.post("/api/v1/triggers", json!({"key": "digest", "form": "customer", "when": {"anniversary": "birthday"}, "actions": [{"digest": {"to": "owner", "title": "周报"}}]})).await.expect(422);
+    assert_eq!(res.pointers(), vec!["/actions/0"], "a digest needs a cron: {}", res.body);
     let res = s.post("/api/v1/triggers", json!({"key": "halloween", "form": "customer", "when": {"festival": "halloween"}, "actions": [{"notify": "owner", "title": "x"}]})).await.expect(422);
     assert_eq!(res.pointers(), vec!["/when/festival"]);
     let res = s.post("/api/v1/triggers", json!({"key": "seg", "form": "customer", "when": {"event": "segment_changed", "segment": "health"}, "actions": [{"notify": "owner", "title": "x"}]})).await.expect(422);
@@ -341,5 +351,138 @@ async fn two_processes_one_killed_send_every_reminder_once(b: Backend) {
     assert_eq!(inbox.len(), N, "one notification per reminder: none lost, none twice");
     let distinct: std::collections::HashSet<_> = inbox.iter().map(|n| n.record_id).collect();
     assert_eq!(distinct.len(), N);
+    s.stop().await;
+}
+
+/// S24: every Monday at 09:00, each owner gets one notification (and an
+/// email) listing their at-risk customers, and their manager one for the team.
+async fn a_monday_digest_lists_each_owners_at_risk_customers(b: Backend) {
+    // Monday 2 March 2026, 09:00 in Shanghai.
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    let (li, wang) = crm(&s).await;
+    let zhao = s.user("zhao@example.com", "staff").await;
+    s.put("/api/v1/users/zhao@example.com/manager", json!({"manager": "wang@example.com"})).await.expect(204);
+    let mut customer = s.get("/api/v1/forms/customer").await.expect(200).body["definition"].clone();
+    customer["segments"]["churn_risk"] = json!({"kind": "label", "script": "let s = record.annual_spend; if s == () || s < 1000 { \"high\" } else { \"low\" }"});
+    s.put("/api/v1/forms/customer", customer).await.expect(200);
+    s.post("/api/v1/messages", json!({"key": "churn_digest",
+        "template": "subject: 本周流失风险客户 {{ count }} 位\n{% for c in records %}- {{ c.record.name }}（{{ c.segments.churn_risk }}）\n{% endfor %}"})).await.expect(201);
+    let mut risky = Vec::new();
+    for (i, name) in ["甲", "乙", "丙"].iter().enumerate() {
+        risky.push(add(&s, &li, json!({"name": name, "phone": format!("1390000000{i}"), "annual_spend": 500})).await);
+    }
+    add(&s, &li, json!({"name": "稳", "phone": "13900000010", "annual_spend": 50000})).await;
+    add(&s, &zhao, json!({"name": "丁", "phone": "13900000011"})).await;
+    add(&s, &zhao, json!({"name": "戊", "phone": "13900000012", "annual_spend": 80000})).await;
+    s.post("/api/v1/triggers", json!({
+        "key": "weekly_churn", "form": "customer", "title": "每周流失风险复盘",
+        "when": {"cron": "0 9 * * MON", "tz": "Asia/Shanghai", "on_day_off": "skip"},
+        "condition": "segments.churn_risk == \"high\"",
+        "actions": [
+            {"digest": {"to": "owner", "message": "churn_digest", "email": true}},
+            {"digest": {"to": "manager", "title": "团队本周流失风险客户 {{ count }} 位"}}
+        ]
+    }))
+    .await
+    .expect(201);
+
+    // Saved at 09:00 on Monday 2 March: the first run is the next Monday.
+    assert_eq!(s.clock("2026-03-09T00:59:00Z").await["triggers_fired"], 0);
+    let run = s.clock("2026-03-09T01:00:00Z").await;
+    assert_eq!(run["triggers_fired"], 1, "{run}");
+    assert_eq!(notes(&s, &li).await, vec!["本周流失风险客户 3 位"]);
+    assert_eq!(notes(&s, &zhao).await, vec!["本周流失风险客户 1 位"]);
+    assert_eq!(notes(&s, &wang).await, vec!["团队本周流失风险客户 4 位"]);
+    let body = s.get_as(&li, "/api/v1/notifications").await.expect(200).body["items"][0]["body"].as_str().unwrap().to_owned();
+    assert_eq!(body, "- 甲（high）\n- 乙（high）\n- 丙（high）\n");
+    let mails = s.get("/api/v1/deliveries").await.expect(200).body["items"].as_array().unwrap().clone();
+    let mut to: Vec<&str> = mails.iter().filter(|d| d["subject"].as_str().is_some_and(|t| t.starts_with("本周"))).map(|d| d["target"].as_str().unwrap()).collect();
+    to.sort();
+    assert_eq!(to, vec!["li@example.com", "zhao@example.com"]);
+    // One occurrence per customer picked, and one (the nil record) for the run.
+    let occ = occurrences(&s, "weekly_churn").await;
+    assert_eq!(occ.len(), 5);
+    assert_eq!(occ.iter().filter(|o| o["record_id"] == "00000000-0000-0000-0000-000000000000").count(), 1);
+
+    // Next week 乙 has spent enough: li's digest lists two.
+    s.patch(&format!("/api/v1/forms/customer/records/{}", risky[1]), json!({"annual_spend": 20000}), None).await.expect(200);
+    assert_eq!(s.clock("2026-03-16T01:00:00Z").await["triggers_fired"], 1);
+    assert_eq!(notes(&s, &li).await, vec!["本周流失风险客户 2 位", "本周流失风险客户 3 位"]);
+
+    // Monday 23 March is made a day off (a team outing): that week's digest is skipped, the next one comes.
+    s.put("/api/v1/calendars/cn", json!({"key": "cn", "title": "公司日历", "holidays": ["2026-03-23"]})).await.expect(201);
+    assert_eq!(s.clock("2026-03-23T01:00:00Z").await["triggers_fired"], 0);
+    assert_eq!(s.clock("2026-03-30T01:00:00Z").await["triggers_fired"], 1);
+    assert_eq!(notes(&s, &li).await.len(), 3);
+    s.stop().await;
+}
+
+/// Moments that fall on a day off move to the next working day (China's
+/// statutory holidays and make-up days built in, more added as data); quiet
+/// hours hold a moment until they end.
+async fn moments_keep_to_working_days_and_quiet_hours(b: Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    let (staff, _) = crm(&s).await;
+    // National Day 2026: 1–7 October off, Saturday 10 October worked (调休).
+    let days = s.get("/api/v1/calendars/cn/days?from=2026-10-01&to=2026-10-11").await.expect(200);
+    let working: Vec<&str> = days.body["days"].as_array().unwrap().iter().filter(|d| d["working"] == true).map(|d| d["date"].as_str().unwrap()).collect();
+    assert_eq!(working, vec!["2026-10-08", "2026-10-09", "2026-10-10"]);
+    assert!(days.body["last_year"].as_i64().unwrap() >= 2026);
+
+    s.post("/api/v1/triggers", json!({
+        "key": "birthday", "form": "customer",
+        "when": {"anniversary": "birthday", "at": "09:00", "on_day_off": "next_working_day"},
+        "actions": [{"notify": "owner", "title": "生日：{{ record.name }}"}]
+    }))
+    .await
+    .expect(201);
+    s.post("/api/v1/triggers", json!({
+        "key": "late_call", "form": "customer",
+        "when": {"date": "birthday", "offset": "-1d", "at": "23:30", "quiet_hours": "21:00-08:00"},
+        "actions": [{"notify": "owner", "title": "明天是生日：{{ record.name }}"}]
+    }))
+    .await
+    .expect(201);
+    add(&s, &staff, json!({"name": "国庆", "phone": "13700000001", "birthday": "1990-10-01"})).await;
+    add(&s, &staff, json!({"name": "周三", "phone": "13700000002", "birthday": "2026-11-25"})).await;
+
+    assert_eq!(s.clock("2026-10-01T01:00:00Z").await["triggers_fired"], 0, "National Day is a day off");
+    assert_eq!(s.clock("2026-10-08T01:00:00Z").await["triggers_fired"], 1, "the first working day after it");
+    assert_eq!(notes(&s, &staff).await, vec!["生日：国庆"]);
+    // 23:30 on 24 November is quiet: the reminder waits until 08:00 (00:00 UTC) on the 25th.
+    assert_eq!(s.clock("2026-11-24T15:30:00Z").await["triggers_fired"], 0);
+    assert_eq!(s.clock("2026-11-25T00:00:00Z").await["triggers_fired"], 1);
+    assert_eq!(s.clock("2026-11-25T01:00:00Z").await["triggers_fired"], 1, "the birthday itself, a Wednesday, at 09:00");
+    assert_eq!(notes(&s, &staff).await, vec!["生日：周三", "明天是生日：周三", "生日：国庆"]);
+    s.stop().await;
+}
+
+/// A cron trigger's per-record actions run once for each record its
+/// condition picks, as the system actor, and not again when the run repeats.
+async fn a_cron_trigger_acts_on_each_record_it_picks_once(b: Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    let (staff, _) = crm(&s).await;
+    for i in 0..3 {
+        add(&s, &staff, json!({"name": format!("客户{i}"), "phone": format!("1360000000{i}"), "vip": i == 0})).await;
+    }
+    s.post("/api/v1/triggers", json!({
+        "key": "monthly_call", "form": "customer",
+        "when": {"cron": "0 10 1 * *", "tz": "Asia/Shanghai"},
+        "condition": "record.vip == true",
+        "actions": [{"create_task": {"title": "月度回访：{{ record.name }}", "assignee": "owner", "due": "3d"}}, {"set": {"level": "\"A\""}}]
+    }))
+    .await
+    .expect(201);
+    // 10:00 on 1 April in Shanghai: one record picked (1), and the run (1).
+    assert_eq!(s.clock("2026-04-01T02:00:00Z").await["triggers_fired"], 2);
+    let tasks = s.get_as(&staff, "/api/v1/tasks").await.expect(200);
+    let titles: Vec<&str> = tasks.body["items"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, vec!["月度回访：客户0"]);
+    let all = s.get("/api/v1/forms/customer/records").await.expect(200);
+    let levels: Vec<(&str, &Value)> = all.body["items"].as_array().unwrap().iter().map(|r| (r["data"]["name"].as_str().unwrap(), &r["data"]["level"])).collect();
+    assert_eq!(levels, vec![("客户2", &Value::Null), ("客户1", &Value::Null), ("客户0", &json!("A"))], "newest first");
+    assert_eq!(s.clock("2026-04-30T00:00:00Z").await["triggers_fired"], 0);
+    assert_eq!(s.clock("2026-05-01T02:00:00Z").await["triggers_fired"], 2, "once a month");
+    assert_eq!(s.get_as(&staff, "/api/v1/tasks").await.expect(200).body["items"].as_array().unwrap().len(), 2);
     s.stop().await;
 }

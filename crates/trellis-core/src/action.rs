@@ -105,9 +105,27 @@ pub enum Action {
     /// `workflow` is the running workflow when the definition leaves it out.
     Transition { workflow: Option<String>, transition: String },
     Assign(Assign),
+    /// One notification per recipient listing the records a cron trigger picked (the Monday digest).
+    Digest(DigestSpec),
 }
 
-const KINDS: &[&str] = &["notify", "email", "webhook", "create_task", "set", "create_record", "start_workflow", "transition", "assign"];
+/// A digest: the records a cron run picked, grouped by recipient.
+#[derive(Debug, Clone)]
+pub struct DigestSpec {
+    pub to: Recipient,
+    pub message: Option<String>,
+    /// A template, when there is no message (or it has no subject).
+    pub title: Option<String>,
+    /// Also email it to each recipient's address.
+    pub email: bool,
+    /// At most this many records are listed per recipient (`count` has them all).
+    pub limit: usize,
+}
+
+/// Records a digest lists per recipient unless it says otherwise.
+pub const DIGEST_LIMIT: usize = 100;
+
+const KINDS: &[&str] = &["notify", "email", "webhook", "create_task", "set", "create_record", "start_workflow", "transition", "assign", "digest"];
 
 /// A workflow as other definitions see it: its form and its transitions.
 #[derive(Debug, Clone)]
@@ -123,6 +141,8 @@ pub struct Catalog<'a> {
     pub messages: &'a BTreeSet<String>,
     pub workflows: &'a BTreeMap<String, WorkflowRef>,
     pub roles: &'a [&'a str],
+    /// Working-day calendars, the built-in `cn` included.
+    pub calendars: &'a BTreeSet<String>,
 }
 
 /// Where actions run: the form of the record they act on, and the workflow (if any).
@@ -367,6 +387,37 @@ impl Reader<'_> {
                     (None, Some(_)) => {}
                 }
                 Action::Transition { workflow, transition }
+            }
+            "digest" => {
+                if site.workflow.is_some() {
+                    self.issue("", "digest", "a digest lists the records a cron trigger picked; a workflow acts on one record: use notify");
+                }
+                let o = self.object(body, &at, &["to", "message", "title", "email", "limit"], &["to"])?;
+                let to = self.recipient(o.get("to")?, &format!("{at}/to"), site, catalog)?;
+                let message = o.get("message").and_then(|m| self.message_key(m, &format!("{at}/message"), catalog));
+                let title = o.get("title").and_then(|t| self.template(t, &format!("{at}/title")));
+                if message.is_none() && title.is_none() {
+                    self.issue(&at, "required", "a digest needs a 'message' (a message key) or a 'title'");
+                }
+                let email = match o.get("email") {
+                    None => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(v) => {
+                        self.issue(&format!("{at}/email"), "type", format!("must be true or false, not {v}"));
+                        false
+                    }
+                };
+                let limit = match o.get("limit") {
+                    None => DIGEST_LIMIT,
+                    Some(v) => match v.as_u64().filter(|n| (1..=1000).contains(n)) {
+                        Some(n) => n as usize,
+                        None => {
+                            self.issue(&format!("{at}/limit"), "range", format!("must be a whole number from 1 to 1000, not {v}"));
+                            DIGEST_LIMIT
+                        }
+                    },
+                };
+                Action::Digest(DigestSpec { to, message, title, email, limit })
             }
             "assign" => {
                 let o = self.object(body, &at, &["role", "script", "user"], &[])?;

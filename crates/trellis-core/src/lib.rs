@@ -33,6 +33,7 @@ pub mod record;
 pub mod rules;
 pub mod script;
 pub mod calendar;
+pub mod workdays;
 pub mod trigger;
 pub mod validate;
 pub mod workflow;

@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use crate::action::{self, Action, Catalog, Site};
 use crate::issue::Issue;
 use crate::script::{self, Inputs, Script, ScriptError};
+use crate::workdays::{self, WorkCalendar};
 use crate::{calendar, duration, key};
 
 /// The time zone of a trigger that names none: our users' (China Standard Time).
@@ -93,6 +94,93 @@ impl Moment {
 pub enum When {
     Event(Event),
     Moment(Moment, Zone),
+    /// By the clock alone, once per form (the Monday digest): a cron pattern in a time zone.
+    Cron(croner::Cron, String),
+}
+
+/// What to do with a moment that falls on a day off (a weekend, a holiday).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayOff {
+    /// Move it to the next working day, at the same local time.
+    Next,
+    /// Move it to the working day before.
+    Previous,
+    /// Drop it; a recurring moment comes again next time.
+    Skip,
+}
+
+/// When a moment may come: on working days only, out of quiet hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Days {
+    /// The working-day calendar (`cn` unless the trigger names another).
+    pub calendar: String,
+    /// `None`: a day off is like any other day.
+    pub on_day_off: Option<DayOff>,
+    /// Local times `[from, to)` with no reminders; a moment in them waits until `to`. May span midnight.
+    pub quiet: Option<(Time, Time)>,
+}
+
+impl Default for Days {
+    fn default() -> Self {
+        Days { calendar: workdays::BUILT_IN.to_owned(), on_day_off: None, quiet: None }
+    }
+}
+
+impl Days {
+    /// Whether moments need a working-day calendar.
+    pub fn needs_calendar(&self) -> bool {
+        self.on_day_off.is_some()
+    }
+
+    /// `t` moved out of quiet hours, then off a day off; `None` when it is skipped.
+    pub fn apply(&self, t: Timestamp, tz: &TimeZone, calendar: Option<&WorkCalendar>) -> Option<Timestamp> {
+        let z = t.to_zoned(tz.clone());
+        let (mut day, mut time) = (z.date(), z.time());
+        if let Some((from, to)) = self.quiet {
+            let quiet = if from <= to { time >= from && time < to } else { time >= from || time < to };
+            if quiet {
+                if from > to && time >= from {
+                    day = day.tomorrow().ok()?;
+                }
+                time = to;
+            }
+        }
+        if let (Some(rule), Some(cal)) = (self.on_day_off, calendar)
+            && !cal.is_working(day)
+        {
+            day = match rule {
+                DayOff::Next => cal.next_working(day)?,
+                DayOff::Previous => cal.previous_working(day)?,
+                DayOff::Skip => return None,
+            };
+        }
+        if day == z.date() && time == z.time() {
+            return Some(t);
+        }
+        local(day, time, tz)
+    }
+}
+
+/// The first moment after `after` that `days` lets come: `raw` gives the
+/// moments as defined (the first one after an instant); each is moved by
+/// `days`, and one moved to `after` or before it (a previous working day
+/// already past) gives way to the next.
+pub fn next_allowed(raw: impl Fn(Timestamp) -> Option<Timestamp>, days: &Days, calendar: Option<&WorkCalendar>, tz: &TimeZone, after: Timestamp) -> Option<Timestamp> {
+    let mut from = after;
+    // A skipped or past moment gives way to the next; a dozen tries covers a calendar's longest break.
+    for _ in 0..12 {
+        let t = raw(from)?;
+        if let Some(moved) = days.apply(t, tz, calendar).filter(|m| *m > after) {
+            return Some(moved);
+        }
+        from = t;
+    }
+    None
+}
+
+/// The first time after `after` that a cron pattern matches, in `tz`.
+pub fn next_cron(cron: &croner::Cron, tz: &TimeZone, after: Timestamp) -> Option<Timestamp> {
+    cron.find_next_occurrence(&after.to_zoned(tz.clone()), false).ok().map(|z| z.timestamp())
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +191,7 @@ pub struct CompiledTrigger {
     pub condition: Option<Script>,
     pub actions: Vec<Action>,
     pub max_lateness: SignedDuration,
+    pub days: Days,
 }
 
 /// When no `max_lateness` is given: a reminder a day late is still worth sending, two days is not.
@@ -128,7 +217,7 @@ impl CompiledTrigger {
     /// The fields whose change moves this trigger's next moment.
     pub fn depends_on(&self) -> Vec<&str> {
         match &self.when {
-            When::Event(_) => Vec::new(),
+            When::Event(_) | When::Cron(..) => Vec::new(),
             When::Moment(m, z) => m.field().into_iter().chain(z.field.as_deref()).collect(),
         }
     }
@@ -147,7 +236,7 @@ fn parse_days(text: &str) -> Result<i64, String> {
 }
 
 /// Reads a `when` object into its kind, each problem at its pointer.
-fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) -> Option<When> {
+fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) -> Option<(When, Days)> {
     let Some(o) = v.as_object() else {
         issues.push(Issue::new("/when", "type", "`when` is an object, e.g. {\"anniversary\": \"birthday\", \"at\": \"09:00\"}"));
         return None;
@@ -163,6 +252,7 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
         }
     };
     let allowed: &[&str];
+    let mut days = Days::default();
     let when = if let Some(event) = text("event", issues) {
         let e = match event.as_str() {
             "created" => Event::Created,
@@ -192,11 +282,12 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
     } else {
         let at = |issues: &mut Vec<Issue>| text("at", issues).map(|a| parse_at(&a).map_err(|m| issues.push(Issue::new("/when/at", "time", m))).ok()).unwrap_or(Some(Time::midnight()));
         let offset = |issues: &mut Vec<Issue>| text("offset", issues).map(|t| parse_days(&t).map_err(|m| issues.push(Issue::new("/when/offset", "duration", m))).ok()).unwrap_or(Some(0));
+        let mut cron = None;
         let moment = if let Some(field) = text("date", issues) {
-            allowed = &["date", "offset", "at", "tz", "tz_field"];
-            Moment::Date { field, offset: offset(issues).unwrap_or(0), at: at(issues).unwrap_or(Time::midnight()) }
+            allowed = &["date", "offset", "at", "tz", "tz_field", "on_day_off", "work_calendar", "quiet_hours"];
+            Some(Moment::Date { field, offset: offset(issues).unwrap_or(0), at: at(issues).unwrap_or(Time::midnight()) })
         } else if let Some(field) = text("anniversary", issues) {
-            allowed = &["anniversary", "offset", "at", "tz", "tz_field", "calendar"];
+            allowed = &["anniversary", "offset", "at", "tz", "tz_field", "calendar", "on_day_off", "work_calendar", "quiet_hours"];
             let lunar = match text("calendar", issues).as_deref() {
                 None | Some("solar") => false,
                 Some("lunar") => true,
@@ -205,16 +296,16 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
                     false
                 }
             };
-            Moment::Anniversary { field, offset: offset(issues).unwrap_or(0), at: at(issues).unwrap_or(Time::midnight()), lunar }
+            Some(Moment::Anniversary { field, offset: offset(issues).unwrap_or(0), at: at(issues).unwrap_or(Time::midnight()), lunar })
         } else if let Some(name) = text("festival", issues) {
-            allowed = &["festival", "offset", "at", "tz", "tz_field"];
+            allowed = &["festival", "offset", "at", "tz", "tz_field", "on_day_off", "work_calendar", "quiet_hours"];
             if !calendar::is_festival(&name) {
                 let known: Vec<&str> = calendar::FESTIVALS.iter().map(|(k, _)| *k).collect();
                 issues.push(Issue::new("/when/festival", "enum", format!("'{name}' is not a festival; use one of {}", known.join(", "))));
             }
-            Moment::Festival { name, offset: offset(issues).unwrap_or(0), at: at(issues).unwrap_or(Time::midnight()) }
+            Some(Moment::Festival { name, offset: offset(issues).unwrap_or(0), at: at(issues).unwrap_or(Time::midnight()) })
         } else if let Some(field) = text("inactive", issues) {
-            allowed = &["inactive", "for", "at", "tz", "tz_field"];
+            allowed = &["inactive", "for", "at", "tz", "tz_field", "on_day_off", "work_calendar", "quiet_hours"];
             let Some(f) = text("for", issues) else {
                 issues.push(Issue::new("/when/for", "required", "an `inactive` trigger says for how long, e.g. \"for\": \"30d\""));
                 return None;
@@ -224,26 +315,54 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
                 issues.push(Issue::new("/when/for", "duration", "an inactivity lasts a positive time, e.g. 30d"));
             }
             let at = text("at", issues).and_then(|a| parse_at(&a).map_err(|m| issues.push(Issue::new("/when/at", "time", m))).ok());
-            Moment::Inactive { field, after, at }
-        } else if o.contains_key("cron") {
-            issues.push(Issue::new("/when/cron", "unsupported", "`cron` triggers are not scheduled yet; use date, anniversary, festival, inactive or an event"));
-            return None;
+            Some(Moment::Inactive { field, after, at })
+        } else if let Some(pattern) = text("cron", issues) {
+            allowed = &["cron", "tz", "on_day_off", "work_calendar", "quiet_hours"];
+            match pattern.parse::<croner::Cron>() {
+                Ok(c) => cron = Some(c),
+                Err(e) => issues.push(Issue::new("/when/cron", "cron", format!("'{pattern}' is not a cron pattern ({e}); e.g. \"0 9 * * MON\" is Mondays at 09:00"))),
+            }
+            None
         } else {
-            issues.push(Issue::new("/when", "required", "`when` needs one of event, date, anniversary, festival, inactive"));
+            issues.push(Issue::new("/when", "required", "`when` needs one of event, date, anniversary, festival, inactive, cron"));
             return None;
         };
         let name = text("tz", issues).unwrap_or_else(|| DEFAULT_TZ.to_owned());
         if !tz_ok(&name) {
             issues.push(Issue::new("/when/tz", "tz", format!("'{name}' is not an IANA time zone (e.g. Asia/Shanghai)")));
         }
-        When::Moment(moment, Zone { name, field: text("tz_field", issues) })
+        days.on_day_off = match text("on_day_off", issues).as_deref() {
+            None => None,
+            Some("next_working_day") => Some(DayOff::Next),
+            Some("previous_working_day") => Some(DayOff::Previous),
+            Some("skip") => Some(DayOff::Skip),
+            Some(other) => {
+                issues.push(Issue::new("/when/on_day_off", "enum", format!("'{other}' is not one of next_working_day, previous_working_day, skip")));
+                None
+            }
+        };
+        if let Some(c) = text("work_calendar", issues) {
+            days.calendar = c;
+        }
+        if let Some(q) = text("quiet_hours", issues) {
+            let parsed = q.split_once('-').and_then(|(a, b)| Some((a.trim().parse::<Time>().ok()?, b.trim().parse::<Time>().ok()?)));
+            match parsed {
+                Some((from, to)) if from != to => days.quiet = Some((from, to)),
+                _ => issues.push(Issue::new("/when/quiet_hours", "time", format!("'{q}' is not a span of local times: write 21:00-08:00"))),
+            }
+        }
+        match (moment, cron) {
+            (Some(m), _) => When::Moment(m, Zone { name, field: text("tz_field", issues) }),
+            (None, Some(c)) => When::Cron(c, name),
+            (None, None) => return None,
+        }
     };
     for k in o.keys() {
         if !allowed.contains(&k.as_str()) {
             issues.push(Issue::new(format!("/when/{k}"), "unknown", format!("'{k}' is not understood here; use {}", allowed.join(", "))));
         }
     }
-    Some(when)
+    Some((when, days))
 }
 
 /// Checks a trigger and compiles its scripts. With a catalog, the form, the
@@ -257,8 +376,14 @@ pub fn compile(def: TriggerDef, version: i64, catalog: Option<Catalog<'_>>, tz_o
     if catalog.is_some() && form.is_none() {
         issues.push(Issue::new("/form", "form", format!("there is no form '{}'", def.form)));
     }
-    let when = parse_when(&def.when, tz_ok, &mut issues);
-    if let (Some(form), Some(when)) = (form, &when) {
+    let parsed = parse_when(&def.when, tz_ok, &mut issues);
+    if let (Some(c), Some((_, days))) = (catalog, &parsed)
+        && (days.needs_calendar() || def.when.get("work_calendar").is_some())
+        && !c.calendars.contains(&days.calendar)
+    {
+        issues.push(Issue::new("/when/work_calendar", "calendar", format!("there is no working-day calendar '{}'; save it under /api/v1/calendars first", days.calendar)));
+    }
+    if let (Some(form), Some((when, _))) = (form, &parsed) {
         let field = match when {
             When::Event(Event::Changed(f)) => Some(("/when/field", f.as_str())),
             When::Moment(m, _) => m.field().map(|f| ("/when", f)),
@@ -305,8 +430,14 @@ pub fn compile(def: TriggerDef, version: i64, catalog: Option<Catalog<'_>>, tz_o
             }
         },
     };
-    match when {
-        Some(when) if issues.is_empty() => Ok(CompiledTrigger { def, version, when, condition, actions, max_lateness }),
+    let cron = def.when.get("cron").is_some();
+    for (i, a) in actions.iter().enumerate() {
+        if matches!(a, Action::Digest(_)) && !cron {
+            issues.push(Issue::new(format!("/actions/{i}"), "digest", "a digest lists the records a cron trigger picked; use it in a trigger whose `when` is a cron"));
+        }
+    }
+    match parsed {
+        Some((when, days)) if issues.is_empty() => Ok(CompiledTrigger { def, version, when, condition, actions, max_lateness, days }),
         _ => Err(issues),
     }
 }
@@ -449,6 +580,50 @@ mod tests {
     }
 
     #[test]
+    fn a_cron_pattern_comes_at_its_local_time() {
+        let monday = "0 9 * * MON".parse::<croner::Cron>().unwrap();
+        // Monday 23 November 2026, 09:00 in Shanghai is 01:00 UTC; the next is a week later.
+        assert_eq!(next_cron(&monday, &tz("Asia/Shanghai"), ts("2026-11-22T12:00:00Z")), Some(ts("2026-11-23T01:00:00Z")));
+        assert_eq!(next_cron(&monday, &tz("Asia/Shanghai"), ts("2026-11-23T01:00:00Z")), Some(ts("2026-11-30T01:00:00Z")));
+        // 09:00 in New York: UTC-4 before the November change, UTC-5 after.
+        assert_eq!(next_cron(&monday, &tz("America/New_York"), ts("2026-10-27T00:00:00Z")), Some(ts("2026-11-02T14:00:00Z")));
+        assert_eq!(next_cron(&monday, &tz("America/New_York"), ts("2026-10-20T00:00:00Z")), Some(ts("2026-10-26T13:00:00Z")));
+    }
+
+    #[test]
+    fn days_off_and_quiet_hours_move_a_moment() {
+        let sh = tz("Asia/Shanghai");
+        let cn = WorkCalendar::china();
+        let next = Days { on_day_off: Some(DayOff::Next), ..Days::default() };
+        // National Day 2026 (Thursday 1 October) at 09:00 moves to Thursday 8 October, the first working day.
+        assert_eq!(next.apply(ts("2026-10-01T01:00:00Z"), &sh, Some(&cn)), Some(ts("2026-10-08T01:00:00Z")));
+        // Saturday 10 October 2026 is a make-up working day (调休): it stays.
+        assert_eq!(next.apply(ts("2026-10-10T01:00:00Z"), &sh, Some(&cn)), Some(ts("2026-10-10T01:00:00Z")));
+        let previous = Days { on_day_off: Some(DayOff::Previous), ..Days::default() };
+        assert_eq!(previous.apply(ts("2026-10-04T01:00:00Z"), &sh, Some(&cn)), Some(ts("2026-09-30T01:00:00Z")));
+        let skip = Days { on_day_off: Some(DayOff::Skip), ..Days::default() };
+        assert_eq!(skip.apply(ts("2026-10-05T01:00:00Z"), &sh, Some(&cn)), None);
+        // Quiet 21:00-08:00: 23:30 on Friday 27 November waits until 08:00 on Saturday; with working days, Monday.
+        let quiet = Days { quiet: Some(("21:00".parse().unwrap(), "08:00".parse().unwrap())), ..Days::default() };
+        assert_eq!(quiet.apply(ts("2026-11-27T15:30:00Z"), &sh, Some(&cn)), Some(ts("2026-11-28T00:00:00Z")));
+        assert_eq!(quiet.apply(ts("2026-11-27T01:00:00Z"), &sh, Some(&cn)), Some(ts("2026-11-27T01:00:00Z")), "09:00 is not quiet");
+        let both = Days { on_day_off: Some(DayOff::Next), ..quiet.clone() };
+        assert_eq!(both.apply(ts("2026-11-27T15:30:00Z"), &sh, Some(&cn)), Some(ts("2026-11-30T00:00:00Z")));
+        // A weekly Monday digest skipped on a holiday Monday comes the Monday after.
+        let monday = "0 9 * * MON".parse::<croner::Cron>().unwrap();
+        let cal = crate::workdays::compile(&serde_json::from_value(json!({"key": "x", "holidays": ["2026-11-30"]})).unwrap()).unwrap();
+        let raw = |after| next_cron(&monday, &sh, after);
+        assert_eq!(next_allowed(raw, &skip, Some(&cal), &sh, ts("2026-11-23T01:00:00Z")), Some(ts("2026-12-07T01:00:00Z")));
+        // A birthday on a Sunday, moved to the Friday before, is not lost when the Friday is past: next year's comes.
+        let m = Moment::Anniversary { field: "birthday".into(), offset: 0, at: "09:00".parse().unwrap(), lunar: false };
+        let d = data(json!({"birthday": "1990-10-04"}));
+        let raw = |after| next_fire(&m, &d, &sh, after);
+        assert_eq!(next_allowed(raw, &previous, Some(&cn), &sh, ts("2026-09-01T00:00:00Z")), Some(ts("2026-09-30T01:00:00Z")));
+        // 4 October 2027 is a Monday, and the built-in calendar has no 2027 holidays yet.
+        assert_eq!(next_allowed(raw, &previous, Some(&cn), &sh, ts("2026-09-30T01:00:00Z")), Some(ts("2027-10-04T01:00:00Z")));
+    }
+
+    #[test]
     fn definitions_are_checked() {
         let ok = |_: &str| true;
         let bad: TriggerDef = serde_json::from_value(json!({"key": "b", "form": "customer", "when": {"anniversary": "birthday", "at": "9am", "calendar": "mayan", "tz": "Mars/Olympus", "colour": 1},
@@ -460,8 +635,15 @@ mod tests {
         }
         let festival: TriggerDef = serde_json::from_value(json!({"key": "f", "form": "customer", "when": {"festival": "halloween"}, "actions": [{"notify": "owner", "title": "x"}]})).unwrap();
         assert_eq!(compile(festival, 1, None, &ok).unwrap_err()[0].pointer, "/when/festival");
-        let cron: TriggerDef = serde_json::from_value(json!({"key": "c", "form": "customer", "when": {"cron": "0 9 * * MON"}, "actions": [{"notify": "owner", "title": "x"}]})).unwrap();
-        assert_eq!(compile(cron, 1, None, &ok).unwrap_err()[0].code, "unsupported");
+        let cron: TriggerDef = serde_json::from_value(json!({"key": "c", "form": "customer", "when": {"cron": "0 9 * * MONDAY-ish"}, "actions": [{"digest": {"to": "owner"}}]})).unwrap();
+        let issues = compile(cron, 1, None, &ok).unwrap_err();
+        let pointers: Vec<&str> = issues.iter().map(|i| i.pointer.as_str()).collect();
+        assert_eq!(pointers, ["/when/cron", "/actions/0/digest"], "{issues:?}");
+        let digest_on_a_birthday: TriggerDef = serde_json::from_value(json!({"key": "d", "form": "customer", "when": {"anniversary": "birthday", "on_day_off": "someday", "quiet_hours": "late"},
+            "actions": [{"digest": {"to": "owner", "title": "x"}}]})).unwrap();
+        let issues = compile(digest_on_a_birthday, 1, None, &ok).unwrap_err();
+        let pointers: Vec<&str> = issues.iter().map(|i| i.pointer.as_str()).collect();
+        assert_eq!(pointers, ["/when/on_day_off", "/when/quiet_hours", "/actions/0"], "{issues:?}");
         let event: TriggerDef = serde_json::from_value(json!({"key": "vip", "form": "customer", "when": {"event": "segment_changed", "segment": "tier", "to": "A"},
             "condition": "record.vip != true", "actions": [{"notify": "owner", "title": "新 VIP"}]})).unwrap();
         let t = compile(event, 1, None, &ok).unwrap();

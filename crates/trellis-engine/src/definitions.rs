@@ -1,4 +1,4 @@
-//! Definitions beside forms: workflows and messages. Checked when saved
+//! Definitions beside forms: workflows, messages, triggers and working-day calendars. Checked when saved
 //! (the version in force stays when a new one does not check), a new version
 //! on every change, and cached compiled per process — on PostgreSQL the cache
 //! is dropped when another instance saves one.
@@ -11,6 +11,7 @@ use serde_json::Value;
 use trellis_core::action::{Catalog, WorkflowRef};
 use trellis_core::message::Message;
 use trellis_core::trigger::{self, CompiledTrigger, TriggerDef};
+use trellis_core::workdays::{self, CalendarDef, WorkCalendar};
 use trellis_core::workflow::{self, BUILT_IN_ROLES, CompiledWorkflow, WorkflowDef};
 use trellis_core::{Issue, key};
 use trellis_store::StoredDefinition;
@@ -20,18 +21,27 @@ use crate::{Actor, Engine, EngineError, Result};
 pub const WORKFLOW: &str = "workflow";
 pub const MESSAGE: &str = "message";
 pub const TRIGGER: &str = "trigger";
+pub const CALENDAR: &str = "calendar";
 
 /// Whether `name` is an IANA time zone the engine knows.
 pub(crate) fn tz_known(name: &str) -> bool {
     jiff::tz::TimeZone::get(name).is_ok()
 }
 
-/// Every workflow and message, compiled.
-#[derive(Default)]
+/// Every workflow, message, trigger and calendar, compiled.
 pub(crate) struct Defs {
     pub(crate) workflows: BTreeMap<String, Arc<CompiledWorkflow>>,
     pub(crate) messages: BTreeMap<String, Arc<Message>>,
     pub(crate) triggers: BTreeMap<String, Arc<CompiledTrigger>>,
+    /// The built-in `cn`, or the saved calendar of that key built on it, and every saved one.
+    pub(crate) calendars: BTreeMap<String, Arc<WorkCalendar>>,
+}
+
+impl Default for Defs {
+    fn default() -> Self {
+        let calendars = BTreeMap::from([(workdays::BUILT_IN.to_owned(), Arc::new(WorkCalendar::china()))]);
+        Defs { workflows: BTreeMap::new(), messages: BTreeMap::new(), triggers: BTreeMap::new(), calendars }
+    }
 }
 
 impl Defs {
@@ -64,6 +74,21 @@ impl DefCache {
     }
 }
 
+/// A span of days as a working-day calendar sees them.
+#[derive(Debug, serde::Serialize)]
+pub struct CalendarDays {
+    pub key: String,
+    /// The last year with holidays or make-up days listed: after it, only weekends are known.
+    pub last_year: Option<i16>,
+    pub days: Vec<Day>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Day {
+    pub date: String,
+    pub working: bool,
+}
+
 /// A message definition: `{"key", "template"}`; the template may start with `subject: …`.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,11 +102,12 @@ struct Known {
     forms: HashMap<String, Arc<trellis_core::CompiledForm>>,
     messages: BTreeSet<String>,
     workflows: BTreeMap<String, WorkflowRef>,
+    calendars: BTreeSet<String>,
 }
 
 impl Known {
     fn catalog(&self) -> Catalog<'_> {
-        Catalog { forms: &self.forms, messages: &self.messages, workflows: &self.workflows, roles: BUILT_IN_ROLES }
+        Catalog { forms: &self.forms, messages: &self.messages, workflows: &self.workflows, roles: BUILT_IN_ROLES, calendars: &self.calendars }
     }
 }
 
@@ -148,6 +174,15 @@ impl Engine {
                 Err(e) => tracing::error!(trigger = %s.key, error = %e, "a stored trigger does not compile; it does not run until it is saved again"),
             }
         }
+        for s in self.store.definitions(CALENDAR).await? {
+            let compiled = serde_json::from_value::<CalendarDef>(s.definition.clone()).map_err(|e| e.to_string()).and_then(|def| workdays::compile(&def).map_err(|issues| format!("{issues:?}")));
+            match compiled {
+                Ok(c) => {
+                    defs.calendars.insert(s.key.clone(), Arc::new(c));
+                }
+                Err(e) => tracing::error!(calendar = %s.key, error = %e, "a stored calendar does not compile; triggers use the built-in one until it is saved again"),
+            }
+        }
         for s in self.store.definitions(MESSAGE).await? {
             match compile_stored_message(&s) {
                 Ok(m) => {
@@ -171,12 +206,13 @@ impl Engine {
         let defs = self.defs().await?;
         let messages = defs.messages.keys().cloned().collect();
         let workflows = defs.workflows.iter().map(|(k, w)| (k.clone(), workflow_ref(&w.def.form, w.transitions.iter().map(|t| t.key.clone())))).collect();
-        Ok(Known { forms, messages, workflows })
+        let calendars = defs.calendars.keys().cloned().collect();
+        Ok(Known { forms, messages, workflows, calendars })
     }
 
     /// Workflows and triggers are read by admins only: their webhook URLs carry the robots' access tokens.
     fn may_read(actor: &Actor, kind: &str) -> Result<()> {
-        if kind == MESSAGE { Ok(()) } else { actor.require_admin(&format!("read {kind} definitions")) }
+        if kind == MESSAGE || kind == CALENDAR { Ok(()) } else { actor.require_admin(&format!("read {kind} definitions")) }
     }
 
     pub async fn list_definitions(&self, actor: &Actor, kind: &str) -> Result<Vec<StoredDefinition>> {
@@ -227,6 +263,42 @@ impl Engine {
         let saved = self.store_definition(actor, TRIGGER, &key, body, create).await?;
         self.reschedule(&key).await?;
         Ok(saved)
+    }
+
+    /// Saves a working-day calendar (admins), then moves the moments of the
+    /// triggers that keep to it.
+    pub async fn save_calendar(&self, actor: &Actor, url_key: Option<&str>, body: Value, create: bool) -> Result<(StoredDefinition, bool)> {
+        actor.require_admin("change calendars")?;
+        let body = keyed(CALENDAR, url_key, body)?;
+        let def: CalendarDef = serde_json::from_value(body.clone()).map_err(|e| invalid("", "definition", e.to_string()))?;
+        workdays::compile(&def).map_err(EngineError::Invalid)?;
+        let saved = self.store_definition(actor, CALENDAR, &def.key, body, create).await?;
+        let users: Vec<String> = self.defs().await?.triggers.values().filter(|t| t.days.needs_calendar() && t.days.calendar == def.key).map(|t| t.key().to_owned()).collect();
+        for key in users {
+            self.reschedule(&key).await?;
+        }
+        Ok(saved)
+    }
+
+    /// Each day from `from` to `to` (at most 366 days) and whether calendar `key` counts it as a working day.
+    pub async fn calendar_days(&self, key: &str, from: &str, to: &str) -> Result<CalendarDays> {
+        let defs = self.defs().await?;
+        let cal = defs.calendars.get(key).ok_or_else(|| EngineError::NotFound(format!("there is no calendar '{key}'")))?;
+        let day = |p: &str, v: &str| v.parse::<jiff::civil::Date>().map_err(|_| invalid(p, "date", format!("'{v}' is not a date: write 2026-10-01")));
+        let (first, last) = (day("/from", from)?, day("/to", to)?);
+        if last < first || first.until(last).map_or(true, |s| s.get_days() > 366) {
+            return Err(invalid("/to", "range", "`to` is a day from `from` to 366 days after it"));
+        }
+        let mut days = Vec::new();
+        let mut d = first;
+        loop {
+            days.push(Day { date: d.to_string(), working: cal.is_working(d) });
+            if d >= last {
+                break;
+            }
+            d = d.tomorrow().map_err(|e| EngineError::Internal(e.to_string()))?;
+        }
+        Ok(CalendarDays { key: key.to_owned(), last_year: cal.last_year(), days })
     }
 
     /// Saves a message template (admins); a template that does not parse is refused with its line.

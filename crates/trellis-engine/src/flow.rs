@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
-use trellis_core::action::{Action, Assign, Recipient, TaskSpec, WebhookFormat};
+use trellis_core::action::{Action, Assign, DigestSpec, Recipient, TaskSpec, WebhookFormat};
 use trellis_core::rules::RuleFailure;
 use trellis_core::script::{self, Inputs, ScriptError};
 use trellis_core::trigger::{CompiledTrigger, Event, When};
@@ -255,9 +255,11 @@ impl<'e> Flow<'e> {
                 When::Moment(..) => {
                     let moved = before_data.is_none_or(|d| t.depends_on().iter().any(|f| d.get(*f) != record.data.get(*f)));
                     if moved {
-                        tx.set_schedule(t.key(), record.id, &record.form, crate::triggers::next_moment(t, &record.data, self.now)).await?;
+                        tx.set_schedule(t.key(), record.id, &record.form, crate::triggers::next_moment(t, &record.data, self.now, &self.defs)).await?;
                     }
                 }
+                // A cron runs by the clock, over the whole form.
+                When::Cron(..) => {}
             }
         }
         Ok(())
@@ -431,19 +433,16 @@ impl<'e> Flow<'e> {
             match action {
                 Action::Notify { to, message, title } => {
                     let (title, body) = self.render_notice(&record, site, message.as_deref(), title.as_deref()).map_err(fail)?;
-                    let users = match self.audience(tx, to, &record).await.map_err(|e| only_workflow(e, &fail))? {
-                        Audience::Users(u) => u,
-                        Audience::Role(r) => self.engine.store().users_with_role(&r).await?,
-                    };
+                    let users = self.recipients(to, &record).await.map_err(|e| only_workflow(e, &fail))?;
                     self.notify(tx, &users, &title, &body, &record, None).await?;
                 }
                 Action::Email { to, message } => {
                     let msg = self.defs.messages.get(message).cloned().ok_or_else(|| fail(format!("there is no message '{message}'")))?;
                     let out = msg.render(&Self::context(&record, site, self.now)).map_err(|e| fail(e.describe()))?;
-                    let addresses = self.addresses(tx, to, &record).await.map_err(|e| only_workflow(e, &fail))?;
+                    let addresses = self.addresses(to, &record).await.map_err(|e| only_workflow(e, &fail))?;
                     let list: Vec<Delivery> = addresses
                         .into_iter()
-                        .map(|a| self.delivery("email", &a, out.subject.clone(), out.body.clone(), None, format!("{occ}:{a}"), record.id))
+                        .map(|a| self.delivery("email", &a, out.subject.clone(), out.body.clone(), None, format!("{occ}:{a}"), Some(record.id)))
                         .collect();
                     tx.enqueue(&list).await?;
                 }
@@ -461,7 +460,7 @@ impl<'e> Flow<'e> {
                         WebhookFormat::Dingtalk => (json!({"msgtype": "text", "text": {"content": text}}), "dingtalk"),
                         WebhookFormat::Feishu => (json!({"msg_type": "text", "content": {"text": text}}), "feishu"),
                     };
-                    tx.enqueue(&[self.delivery("webhook", url, None, body.to_string(), Some(name.into()), occ, record.id)]).await?;
+                    tx.enqueue(&[self.delivery("webhook", url, None, body.to_string(), Some(name.into()), occ, Some(record.id))]).await?;
                 }
                 Action::CreateTask(spec) => {
                     self.create_task(tx, spec, &record, site).await.map_err(|e| only_workflow(e, &fail))?;
@@ -508,6 +507,8 @@ impl<'e> Flow<'e> {
                         Box::pin(self.automatic(tx, moved.id)).await?;
                     }
                 }
+                // Parsing keeps digests to cron triggers, which send them at the end of a run.
+                Action::Digest(_) => return Err(fail("a digest is sent at the end of a cron trigger's run, not for one record".into())),
                 Action::Assign(by) => {
                     let user = match by {
                         Assign::RoundRobin(role) => tx.next_turn(&format!("role:{role}"), role).await?,
@@ -536,7 +537,7 @@ impl<'e> Flow<'e> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn delivery(&self, channel: &str, target: &str, subject: Option<String>, body: String, format: Option<String>, key: String, record: Uuid) -> Delivery {
+    fn delivery(&self, channel: &str, target: &str, subject: Option<String>, body: String, format: Option<String>, key: String, record: Option<Uuid>) -> Delivery {
         Delivery {
             id: Uuid::now_v7(),
             channel: channel.into(),
@@ -545,7 +546,7 @@ impl<'e> Flow<'e> {
             body,
             format,
             idempotency_key: key,
-            record_id: Some(record),
+            record_id: record,
             status: "pending".into(),
             attempts: 0,
             created_at: self.now,
@@ -559,19 +560,57 @@ impl<'e> Flow<'e> {
     /// A notification's title and body: from a message (its subject, or its
     /// first line, is the title) or from a title template.
     fn render_notice(&self, record: &Record, site: Site<'_>, message: Option<&str>, title: Option<&str>) -> std::result::Result<(String, String), String> {
-        let ctx = Self::context(record, site, self.now);
+        self.render_with(&Self::context(record, site, self.now), message, title)
+    }
+
+    fn render_with(&self, ctx: &Value, message: Option<&str>, title: Option<&str>) -> std::result::Result<(String, String), String> {
         if let Some(key) = message {
             let msg = self.defs.messages.get(key).ok_or_else(|| format!("there is no message '{key}'"))?;
-            let out = msg.render(&ctx).map_err(|e| e.describe())?;
+            let out = msg.render(ctx).map_err(|e| e.describe())?;
             let title = match (out.subject, title) {
                 (Some(s), _) => s,
-                (None, Some(t)) => message::render(t, &ctx).map_err(|e| e.describe())?,
+                (None, Some(t)) => message::render(t, ctx).map_err(|e| e.describe())?,
                 (None, None) => out.body.lines().next().unwrap_or_default().to_owned(),
             };
             return Ok((title, out.body));
         }
-        let title = message::render(title.unwrap_or_default(), &ctx).map_err(|e| e.describe())?;
+        let title = message::render(title.unwrap_or_default(), ctx).map_err(|e| e.describe())?;
         Ok((title, String::new()))
+    }
+
+    /// The users a recipient names for a record (every user of a role for `role:R`).
+    pub(crate) async fn recipients(&self, to: &Recipient, record: &Record) -> Result<Vec<Uuid>> {
+        Ok(match self.audience(to, record).await? {
+            Audience::Users(u) => u,
+            Audience::Role(r) => self.engine.store().users_with_role(&r).await?,
+        })
+    }
+
+    /// One recipient's digest: a notification listing the records they get
+    /// (`records`, at most the digest's limit; `count`, all of them), and an
+    /// email when the digest says so. `key` is unique to the run and action.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn send_digest(&self, tx: &mut Tx, spec: &DigestSpec, user: Uuid, form: &str, records: Vec<Value>, count: usize, key: &str) -> Result<()> {
+        let Some(u) = self.engine.store().find_user(&user.to_string()).await? else { return Ok(()) };
+        let ctx = json!({"records": records, "count": count, "form": form, "now": self.now.to_string(), "recipient": {"id": u.id, "email": u.email}});
+        let (title, body) = self.render_with(&ctx, spec.message.as_deref(), spec.title.as_deref()).map_err(EngineError::Workflow)?;
+        let n = Notification {
+            id: Uuid::now_v7(),
+            user_id: u.id,
+            title: title.clone(),
+            body: body.clone(),
+            record_form: Some(form.to_owned()),
+            record_id: None,
+            task_id: None,
+            created_at: self.now,
+            read_at: None,
+        };
+        tx.insert_notifications(&[n]).await?;
+        if spec.email {
+            let text = if body.is_empty() { title.clone() } else { body };
+            tx.enqueue(&[self.delivery("email", &u.email, Some(title), text, None, format!("{key}:{}", u.email), None)]).await?;
+        }
+        Ok(())
     }
 
     async fn notify(&self, tx: &mut Tx, users: &[Uuid], title: &str, body: &str, record: &Record, task: Option<Uuid>) -> Result<()> {
@@ -594,7 +633,7 @@ impl<'e> Flow<'e> {
 
     /// Resolves a recipient against a record. The owner's manager falls back
     /// to every manager when the owner has none.
-    async fn audience(&self, _tx: &mut Tx, to: &Recipient, record: &Record) -> Result<Audience> {
+    async fn audience(&self, to: &Recipient, record: &Record) -> Result<Audience> {
         let store = self.engine.store();
         Ok(match to {
             // The system (a timer's actor) owns nothing a person should hear about.
@@ -619,7 +658,7 @@ impl<'e> Flow<'e> {
     }
 
     /// Email addresses for a recipient: users' emails, or a field holding an address.
-    async fn addresses(&self, tx: &mut Tx, to: &Recipient, record: &Record) -> Result<Vec<String>> {
+    async fn addresses(&self, to: &Recipient, record: &Record) -> Result<Vec<String>> {
         let store = self.engine.store();
         if let Recipient::Field(f) = to {
             let value = record.data.get(f).and_then(Value::as_str).unwrap_or_default();
@@ -628,10 +667,7 @@ impl<'e> Flow<'e> {
             }
             return Ok(if value.contains('@') { vec![value.to_owned()] } else { Vec::new() });
         }
-        let ids = match self.audience(tx, to, record).await? {
-            Audience::Users(u) => u,
-            Audience::Role(r) => store.users_with_role(&r).await?,
-        };
+        let ids = self.recipients(to, record).await?;
         let mut out = Vec::new();
         for id in ids {
             if let Some(u) = store.find_user(&id.to_string()).await? {
@@ -645,7 +681,7 @@ impl<'e> Flow<'e> {
         let ctx = Self::context(record, site, self.now);
         let title = message::render(&spec.title, &ctx).map_err(|e| EngineError::Workflow(format!("task title: {}", e.describe())))?;
         let description = spec.description.as_deref().map(|d| message::render(d, &ctx)).transpose().map_err(|e| EngineError::Workflow(format!("task description: {}", e.describe())))?;
-        let (assignee, role) = match self.audience(tx, &spec.assignee, record).await? {
+        let (assignee, role) = match self.audience(&spec.assignee, record).await? {
             Audience::Users(u) => match u.first() {
                 Some(u) => (Some(*u), None),
                 None => (None, Some("manager".to_owned())),

@@ -10,27 +10,51 @@
 //! twice. A moment found later than the trigger's `max_lateness` (the server
 //! was down, the clock jumped) is recorded as missed and not sent.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use serde_json::{Map, Value, json};
+use trellis_core::Record;
+use trellis_core::action::Action;
 use trellis_core::script::Inputs;
-use trellis_core::trigger::{CompiledTrigger, When, next_fire, zone_of};
+use trellis_core::trigger::{CompiledTrigger, When, next_allowed, next_cron, next_fire, zone_of};
 use trellis_store::{Occurrence, Scheduled};
 use uuid::Uuid;
 
+use crate::definitions::Defs;
 use crate::flow::{Flow, Site};
 use crate::sweep::{SYSTEM_ACTOR, batch_query};
 use crate::{Actor, Engine, EngineError, Result};
 
-/// A record's next moment for a trigger, after `after`; `None` for event triggers.
-/// Moments are kept to the microsecond, as both databases store them: a
-/// moment read back from the schedule must compare equal to the one computed.
-pub(crate) fn next_moment(t: &CompiledTrigger, data: &serde_json::Map<String, serde_json::Value>, after: Timestamp) -> Option<Timestamp> {
+/// Kept to the microsecond, as both databases store instants: a moment read
+/// back from the schedule must compare equal to the one computed.
+fn to_micros(t: Timestamp) -> Option<Timestamp> {
+    Timestamp::from_microsecond(t.as_microsecond()).ok()
+}
+
+/// A record's next moment for a moment trigger, after `after`, moved off
+/// days off and out of quiet hours; `None` for other triggers.
+pub(crate) fn next_moment(t: &CompiledTrigger, data: &Map<String, Value>, after: Timestamp, defs: &Defs) -> Option<Timestamp> {
     let When::Moment(m, zone) = &t.when else { return None };
     let tz = zone_of(zone, data, &|n| TimeZone::get(n).ok())?;
-    let next = next_fire(m, data, &tz, after)?;
-    Timestamp::from_microsecond(next.as_microsecond()).ok().filter(|t| *t > after)
+    let next = next_allowed(|from| next_fire(m, data, &tz, from), &t.days, defs.calendars.get(&t.days.calendar).map(|c| &**c), &tz, after)?;
+    to_micros(next).filter(|t| *t > after)
+}
+
+/// A cron trigger's next run after `after`; `None` for other triggers.
+fn next_run(t: &CompiledTrigger, after: Timestamp, defs: &Defs) -> Option<Timestamp> {
+    let When::Cron(cron, zone) = &t.when else { return None };
+    let tz = TimeZone::get(zone).ok()?;
+    let next = next_allowed(|from| next_cron(cron, &tz, from), &t.days, defs.calendars.get(&t.days.calendar).map(|c| &**c), &tz, after)?;
+    to_micros(next).filter(|t| *t > after)
+}
+
+/// One recipient's digest, as it is gathered.
+#[derive(Default)]
+struct Gathered {
+    count: usize,
+    items: Vec<Value>,
 }
 
 impl Engine {
@@ -43,10 +67,17 @@ impl Engine {
         tx.clear_schedules(key).await?;
         tx.commit().await?;
         let Some(t) = defs.triggers.get(key).cloned() else { return Ok(0) };
+        let now = self.clock.now();
+        if matches!(t.when, When::Cron(..)) {
+            let next = next_run(&t, now, &defs);
+            let mut tx = self.store.begin().await?;
+            tx.set_cron(key, &t.def.form, next).await?;
+            tx.commit().await?;
+            return Ok(usize::from(next.is_some()));
+        }
         if !matches!(t.when, When::Moment(..)) {
             return Ok(0);
         }
-        let now = self.clock.now();
         let mut after = None;
         let mut scheduled = 0;
         loop {
@@ -55,7 +86,7 @@ impl Engine {
             after = Some(last.id);
             let mut tx = self.store.begin().await?;
             for r in &batch {
-                let next = next_moment(&t, &r.data, now);
+                let next = next_moment(&t, &r.data, now, &defs);
                 scheduled += usize::from(next.is_some());
                 tx.set_schedule(t.key(), r.id, &r.form, next).await?;
             }
@@ -63,11 +94,12 @@ impl Engine {
         }
     }
 
-    /// Handles every trigger moment due at the engine clock's time, one per
-    /// transaction, earliest first; returns how many fired.
+    /// Handles every trigger moment and cron run due at the engine clock's
+    /// time, one moment per transaction, earliest first; returns how many
+    /// fired (a cron run counts once, plus once per record its actions ran on).
     pub async fn fire_due_triggers(&self) -> Result<usize> {
         let now = self.clock.now();
-        let mut fired = 0;
+        let mut fired = self.fire_due_crons(now).await?;
         let mut tried = HashSet::new();
         loop {
             let due: Vec<Scheduled> = self.store.due_schedules(now, 200).await?.into_iter().filter(|s| tried.insert((s.trigger.clone(), s.record_id, s.fire_at))).collect();
@@ -88,7 +120,8 @@ impl Engine {
                         if tx.lock_schedule(&s.trigger, s.record_id, s.fire_at).await?.is_some() {
                             let o = Occurrence { trigger: s.trigger.clone(), record_id: s.record_id, at: s.fire_at, status: "failed".into(), handled_at: now };
                             tx.insert_occurrence(&o).await?;
-                            let next = self.defs().await?.triggers.get(&s.trigger).and_then(|t| next_moment(t, &data, s.fire_at));
+                            let defs = self.defs().await?;
+                            let next = defs.triggers.get(&s.trigger).and_then(|t| next_moment(t, &data, s.fire_at, &defs));
                             tx.set_schedule(&s.trigger, s.record_id, &s.form, next).await?;
                         }
                         tx.commit().await?;
@@ -128,7 +161,8 @@ impl Engine {
         }
         // The next moment counts from this one, from the record as it is now.
         let data = tx.record_for_update(&s.form, s.record_id).await?.map(|r| r.data).unwrap_or_default();
-        tx.set_schedule(&s.trigger, s.record_id, &s.form, next_moment(&t, &data, s.fire_at)).await?;
+        let next = next_moment(&t, &data, s.fire_at, flow.defs());
+        tx.set_schedule(&s.trigger, s.record_id, &s.form, next).await?;
         tx.commit().await?;
         if late {
             tracing::warn!(trigger = %s.trigger, record = %s.record_id, due = %s.fire_at, "a trigger moment was found later than its max_lateness and recorded as missed");
@@ -141,4 +175,157 @@ impl Engine {
         actor.require_admin("read trigger occurrences")?;
         Ok(self.store.occurrences(trigger, record, limit.unwrap_or(100).clamp(1, 500)).await?)
     }
+
+    /// Runs the cron triggers due at `now`.
+    async fn fire_due_crons(&self, now: Timestamp) -> Result<usize> {
+        let mut fired = 0;
+        for s in self.store.due_crons(now, 100).await? {
+            match self.run_cron(&s, now).await {
+                Ok(n) => fired += n,
+                Err(e @ EngineError::Store(_)) => tracing::warn!(trigger = %s.trigger, error = %e, "a cron run hit a database error; it stays due"),
+                Err(e) => {
+                    tracing::error!(trigger = %s.trigger, error = %e, "a cron trigger's digest failed; the run is recorded as failed");
+                    self.finish_cron(&s, now, "failed").await?;
+                }
+            }
+        }
+        Ok(fired)
+    }
+
+    /// One cron run: every live record of the form whose condition holds is
+    /// picked (an occurrence each, so a run resumed after a crash, or run by
+    /// two instances, acts on each record once), the per-record actions run
+    /// on it, then the run itself is recorded and its digests sent.
+    async fn run_cron(&self, s: &Scheduled, now: Timestamp) -> Result<usize> {
+        let defs = self.defs().await?;
+        let t = defs.triggers.get(&s.trigger).filter(|t| matches!(t.when, When::Cron(..)) && t.def.form == s.form).cloned();
+        let Some(t) = t else {
+            // Gone, or no longer a cron of this form: forget the run.
+            let mut tx = self.store.begin().await?;
+            if tx.lock_cron(&s.trigger, s.fire_at).await?.is_some() {
+                tx.set_cron(&s.trigger, &s.form, None).await?;
+            }
+            tx.commit().await?;
+            return Ok(0);
+        };
+        if now.duration_since(s.fire_at) > t.max_lateness {
+            tracing::warn!(trigger = %s.trigger, due = %s.fire_at, "a cron run was found later than its max_lateness and recorded as missed");
+            self.finish_cron(s, now, "missed").await?;
+            return Ok(0);
+        }
+        let per_record: Vec<Action> = t.actions.iter().filter(|a| !matches!(a, Action::Digest(_))).cloned().collect();
+        let mut fired = 0;
+        let mut after = None;
+        loop {
+            let batch = self.store.list(&t.def.form, &batch_query(after)).await?;
+            let Some(last) = batch.last() else { break };
+            after = Some(last.id);
+            let mut picked = Vec::new();
+            for r in &batch {
+                match t.holds(&Inputs { record: &r.data, segments: &r.segments, now }) {
+                    Ok(true) => picked.push((r.id, "fired")),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!(trigger = %s.trigger, record = %r.id, error = %e.describe(), "a cron trigger's condition failed on a record; it is left out");
+                        picked.push((r.id, "failed"));
+                    }
+                }
+            }
+            if per_record.is_empty() {
+                let mut tx = self.store.begin().await?;
+                for (id, status) in picked {
+                    tx.insert_occurrence(&Occurrence { trigger: s.trigger.clone(), record_id: id, at: s.fire_at, status: status.into(), handled_at: now }).await?;
+                }
+                tx.commit().await?;
+                continue;
+            }
+            for (id, status) in picked {
+                let ran = match status {
+                    "fired" => self.cron_record(&t, &per_record, s, id, now).await,
+                    _ => Err(EngineError::Workflow("the condition failed".into())),
+                };
+                match ran {
+                    Ok(first) => fired += usize::from(first),
+                    Err(e @ EngineError::Store(_)) => return Err(e),
+                    Err(e) => {
+                        tracing::error!(trigger = %s.trigger, record = %id, error = %e, "a cron trigger's actions failed on a record; its occurrence is recorded as failed");
+                        let mut tx = self.store.begin().await?;
+                        tx.insert_occurrence(&Occurrence { trigger: s.trigger.clone(), record_id: id, at: s.fire_at, status: "failed".into(), handled_at: now }).await?;
+                        tx.commit().await?;
+                    }
+                }
+            }
+        }
+        Ok(fired + usize::from(self.finish_cron(s, now, "fired").await?))
+    }
+
+    /// Runs a cron trigger's per-record actions on one record it picked, once.
+    async fn cron_record(&self, t: &CompiledTrigger, actions: &[Action], s: &Scheduled, id: Uuid, now: Timestamp) -> Result<bool> {
+        let mut tx = self.store.begin().await?;
+        let Some(record) = tx.record_for_update(&s.form, id).await?.filter(|r| r.deleted_at.is_none()) else { return Ok(false) };
+        let o = Occurrence { trigger: s.trigger.clone(), record_id: id, at: s.fire_at, status: "fired".into(), handled_at: now };
+        if !tx.insert_occurrence(&o).await? {
+            return Ok(false);
+        }
+        let mut flow = Flow::new(self, SYSTEM_ACTOR, now).await?;
+        let by = format!("trigger '{}'", t.key());
+        let site = Site { form: &record.form, record_id: record.id, workflow: None, state: None, instance: None, by: &by, deleted_ok: false };
+        flow.run(&mut tx, site, actions, &format!("trigger:{}:{}:{}", t.key(), record.id, s.fire_at), "actions").await?;
+        flow.settle(&mut tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records a cron run (the nil record) with `status`, sends its digests
+    /// when it fired, and schedules the next run — in one transaction, so
+    /// the digests go out once. False when another instance finished it.
+    async fn finish_cron(&self, s: &Scheduled, now: Timestamp, status: &str) -> Result<bool> {
+        let mut tx = self.store.begin().await?;
+        if tx.lock_cron(&s.trigger, s.fire_at).await?.is_none() {
+            return Ok(false);
+        }
+        let flow = Flow::new(self, SYSTEM_ACTOR, now).await?;
+        let defs = flow.defs().clone();
+        let t = defs.triggers.get(&s.trigger).cloned();
+        let o = Occurrence { trigger: s.trigger.clone(), record_id: Uuid::nil(), at: s.fire_at, status: status.into(), handled_at: now };
+        let first = tx.insert_occurrence(&o).await?;
+        if let Some(t) = t.as_ref().filter(|_| first && status == "fired") {
+            for (i, action) in t.actions.iter().enumerate() {
+                let Action::Digest(spec) = action else { continue };
+                let mut groups: BTreeMap<Uuid, Gathered> = BTreeMap::new();
+                let mut after = None;
+                loop {
+                    let ids = self.store.fired_records(&s.trigger, s.fire_at, after, 500).await?;
+                    let Some(last) = ids.last() else { break };
+                    after = Some(*last);
+                    for id in ids {
+                        let Some(record) = self.store.record(&s.form, id).await?.filter(|r| r.deleted_at.is_none()) else { continue };
+                        for user in flow.recipients(&spec.to, &record).await? {
+                            let g = groups.entry(user).or_default();
+                            g.count += 1;
+                            if g.items.len() < spec.limit {
+                                g.items.push(digest_item(&record));
+                            }
+                        }
+                    }
+                }
+                let by = format!("trigger '{}', digest action {i}", t.key());
+                for (user, g) in groups {
+                    flow.send_digest(&mut tx, spec, user, &s.form, g.items, g.count, &format!("cron:{}:{}:{i}", t.key(), s.fire_at)).await.map_err(|e| match e {
+                        EngineError::Workflow(m) => EngineError::Workflow(format!("{by}: {m}")),
+                        e => e,
+                    })?;
+                }
+            }
+        }
+        let next = t.as_ref().and_then(|t| next_run(t, s.fire_at, &defs));
+        tx.set_cron(&s.trigger, &s.form, next).await?;
+        tx.commit().await?;
+        Ok(first && status == "fired")
+    }
+}
+
+/// A record as a digest lists it: what a record's own template sees.
+fn digest_item(r: &Record) -> Value {
+    json!({"id": r.id, "record": r.data, "segments": r.segments, "owner": r.owner})
 }

@@ -343,6 +343,16 @@ impl Store {
         read!(self, due_schedules(now, limit))
     }
 
+    /// Cron runs due at `now`, earliest first.
+    pub async fn due_crons(&self, now: Timestamp, limit: i64) -> Result<Vec<Scheduled>> {
+        read!(self, due_crons(now, limit))
+    }
+
+    /// The records a cron run picked, by id after `after`.
+    pub async fn fired_records(&self, trigger: &str, at: Timestamp, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>> {
+        read!(self, fired_records(trigger, at, after, limit))
+    }
+
     /// Occurrences, newest first, by trigger and/or record.
     pub async fn occurrences(&self, trigger: Option<&str>, record: Option<Uuid>, limit: i64) -> Result<Vec<Occurrence>> {
         read!(self, occurrences(trigger, record, limit))
@@ -418,6 +428,15 @@ impl Tx {
     }
 
     /// Records an occurrence; false when it was handled before.
+    pub async fn set_cron(&mut self, trigger: &str, form: &str, fire_at: Option<Timestamp>) -> Result<()> {
+        in_tx!(self, set_cron(trigger, form, fire_at))
+    }
+
+    /// Locks a cron run if it still says `fire_at` (skipping one another instance holds).
+    pub async fn lock_cron(&mut self, trigger: &str, fire_at: Timestamp) -> Result<Option<Scheduled>> {
+        in_tx!(self, lock_cron(trigger, fire_at))
+    }
+
     pub async fn insert_occurrence(&mut self, o: &Occurrence) -> Result<bool> {
         in_tx!(self, insert_occurrence(o))
     }

@@ -857,10 +857,71 @@ macro_rules! work_queries {
                 .collect()
         }
 
-        /// Forgets every stored moment of a trigger (before computing them again).
+        /// Forgets every stored moment of a trigger (before computing them again), its cron run included.
         pub(crate) async fn clear_schedules(tx: &mut DbTx, trigger: &str) -> Result<()> {
             sqlx::query("DELETE FROM trigger_schedule WHERE trigger_key = $1").bind(trigger).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM cron_schedule WHERE trigger_key = $1").bind(trigger).execute(&mut **tx).await?;
             Ok(())
+        }
+
+        /// Stores (or, with `None`, forgets) a cron trigger's next run.
+        pub(crate) async fn set_cron(tx: &mut DbTx, trigger: &str, form: &str, fire_at: Option<Timestamp>) -> Result<()> {
+            match fire_at {
+                Some(t) => {
+                    sqlx::query(
+                        "INSERT INTO cron_schedule (trigger_key, form, fire_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (trigger_key) DO UPDATE SET form = excluded.form, fire_at = excluded.fire_at",
+                    )
+                    .bind(trigger)
+                    .bind(form)
+                    .bind($to_db(t))
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                None => {
+                    sqlx::query("DELETE FROM cron_schedule WHERE trigger_key = $1").bind(trigger).execute(&mut **tx).await?;
+                }
+            }
+            Ok(())
+        }
+
+        fn cron_from_row(row: &$row) -> Result<Scheduled> {
+            Ok(Scheduled { trigger: row.try_get("trigger_key")?, record_id: Uuid::nil(), form: row.try_get("form")?, fire_at: ts(row, "fire_at")? })
+        }
+
+        /// Cron runs due at `now`, earliest first (read without locks); the record is nil.
+        pub(crate) async fn due_crons(pool: &Pool<Db>, now: Timestamp, limit: i64) -> Result<Vec<Scheduled>> {
+            let rows = sqlx::query("SELECT * FROM cron_schedule WHERE fire_at <= $1 ORDER BY fire_at, trigger_key LIMIT $2")
+                .bind($to_db(now))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(cron_from_row).collect()
+        }
+
+        /// Locks a cron run if it still says `fire_at`; `None` when another instance holds it or it moved on.
+        pub(crate) async fn lock_cron(tx: &mut DbTx, trigger: &str, fire_at: Timestamp) -> Result<Option<Scheduled>> {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM cron_schedule WHERE trigger_key = $1 AND fire_at = $2{}", $lock)))
+                .bind(trigger)
+                .bind($to_db(fire_at))
+                .fetch_optional(&mut **tx)
+                .await?;
+            row.as_ref().map(cron_from_row).transpose()
+        }
+
+        /// The records a run of `trigger` at `at` picked (fired occurrences), by id after `after`.
+        pub(crate) async fn fired_records(pool: &Pool<Db>, trigger: &str, at: Timestamp, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>> {
+            let rows = sqlx::query(
+                "SELECT record_id FROM occurrences WHERE trigger_key = $1 AND at = $2 AND status = 'fired' AND record_id > $3
+                 ORDER BY record_id LIMIT $4",
+            )
+            .bind(trigger)
+            .bind($to_db(at))
+            .bind(after.unwrap_or_else(Uuid::nil))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(|r| Ok(r.try_get("record_id")?)).collect()
         }
     };
 }

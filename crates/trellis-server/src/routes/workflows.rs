@@ -1,5 +1,6 @@
-//! Workflows, messages and triggers (`/api/v1/workflows`, `/api/v1/messages`,
-//! `/api/v1/triggers`), the workflows on a record, transitions by hand, and
+//! Workflows, messages, triggers and working-day calendars
+//! (`/api/v1/workflows`, `/api/v1/messages`, `/api/v1/triggers`,
+//! `/api/v1/calendars`), the workflows on a record, transitions by hand, and
 //! what triggers did (`/api/v1/occurrences`).
 
 use axum::Json;
@@ -8,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trellis_engine::definitions::{MESSAGE, TRIGGER, WORKFLOW};
+use trellis_engine::definitions::{CALENDAR, CalendarDays, MESSAGE, TRIGGER, WORKFLOW};
 use trellis_engine::workflows::InstanceView;
 use trellis_engine::StoredDefinition;
 use utoipa::ToSchema;
@@ -65,6 +66,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_triggers, create_trigger))
         .routes(routes!(get_trigger, put_trigger))
         .routes(routes!(list_occurrences))
+        .routes(routes!(list_calendars, create_calendar))
+        .routes(routes!(get_calendar, put_calendar))
+        .routes(routes!(calendar_days))
 }
 
 /// All triggers (admins).
@@ -170,6 +174,47 @@ async fn get_message(State(state): State<AppState>, Auth(actor): Auth, PathOf(ke
     responses((status = 200, body = DefinitionOut), (status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn put_message(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
     Ok(saved(MESSAGE, state.engine.save_message(&actor, Some(&key), def, false).await?))
+}
+
+/// Saved working-day calendars. The built-in `cn` is not listed unless it was saved (extended).
+#[utoipa::path(get, path = "/api/v1/calendars", tag = "triggers", security(("bearer" = [])), responses((status = 200, body = DefinitionList)))]
+async fn list_calendars(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<DefinitionList>> {
+    Ok(Json(DefinitionList { items: state.engine.list_definitions(&actor, CALENDAR).await?.into_iter().map(out).collect() }))
+}
+
+/// Create a working-day calendar (admins): `{"key", "base", "weekend", "holidays", "workdays"}`.
+#[utoipa::path(post, path = "/api/v1/calendars", tag = "triggers", security(("bearer" = [])), request_body = JsonObject,
+    responses((status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn create_calendar(State(state): State<AppState>, Auth(actor): Auth, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
+    Ok(saved(CALENDAR, state.engine.save_calendar(&actor, None, def, true).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/calendars/{key}", tag = "triggers", security(("bearer" = [])), params(("key" = String, Path)),
+    responses((status = 200, body = DefinitionOut), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_calendar(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>) -> ApiResult<Json<DefinitionOut>> {
+    Ok(Json(out(state.engine.get_definition(&actor, CALENDAR, &key).await?)))
+}
+
+/// Create or change a working-day calendar (admins); `cn` extends the built-in one. Triggers that keep to it are rescheduled.
+#[utoipa::path(put, path = "/api/v1/calendars/{key}", tag = "triggers", security(("bearer" = [])), params(("key" = String, Path)), request_body = JsonObject,
+    responses((status = 200, body = DefinitionOut), (status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn put_calendar(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
+    Ok(saved(CALENDAR, state.engine.save_calendar(&actor, Some(&key), def, false).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct DaysParams {
+    /// First day, `2026-10-01`.
+    from: String,
+    /// Last day (at most 366 days after `from`).
+    to: String,
+}
+
+/// Which days of a span a calendar counts as working days (the built-in `cn` included), and the last year it has holiday data for.
+#[utoipa::path(get, path = "/api/v1/calendars/{key}/days", tag = "triggers", security(("bearer" = [])), params(("key" = String, Path), DaysParams),
+    responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn calendar_days(State(state): State<AppState>, _auth: Auth, PathOf(key): PathOf<String>, crate::extract::Params(p): crate::extract::Params<DaysParams>) -> ApiResult<Json<CalendarDays>> {
+    Ok(Json(state.engine.calendar_days(&key, &p.from, &p.to).await?))
 }
 
 #[derive(Serialize, ToSchema)]
