@@ -9,10 +9,13 @@
 //!   an indexed field, and a few queries on a non-indexed field for contrast.
 //!
 //! - `rules`: the rules engine — rule cost per write, runaway scripts, the sweep.
+//! - `workflows`: cost per write and per transition, and the timer tick.
+//! - `triggers`: the reminder tick over 100,000 and 1,000,000 customers with birthdays.
 //!
 //! See `docs/benchmarks.md` for the method and the numbers.
 
 mod rules;
+mod triggers;
 mod workflows;
 
 use std::str::FromStr;
@@ -85,6 +88,14 @@ enum Cmd {
         /// Single-record writes per variant.
         #[arg(long, default_value_t = 2_000)]
         writes: usize,
+    },
+    /// Triggers: the reminder tick with about 3,000 birthdays due, at 100,000 and at RECORDS customers (needs an empty database).
+    Triggers {
+        /// sqlite://FILE or postgres://…
+        #[arg(long)]
+        db: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
     },
     /// Rules: cost per write (S8 health score), runaway scripts, the sweep.
     Rules {
@@ -558,5 +569,6 @@ async fn main() -> Result<()> {
         Cmd::List { db, records, batch, queries } => list_bench(&db, records, batch, queries).await,
         Cmd::Rules { db, records, writes } => rules::rules_bench(&db, records, writes).await,
         Cmd::Workflows { db, leads, writes } => workflows::workflows_bench(&db, leads, writes).await,
+        Cmd::Triggers { db, records } => triggers::triggers_bench(&db, records).await,
     }
 }

@@ -109,11 +109,14 @@ pub(crate) struct Flow<'e> {
     /// Transitions taken per instance in this flow: an action that moves the
     /// instance on while its transition is under way ends that transition's work.
     moves: HashMap<Uuid, u64>,
+    /// Whether the flow wrote a record (a workflow started or moved, an action changed data).
+    wrote: bool,
 }
 
 impl Engine {
-    /// Lets workflows react to the records a write changed, inside its
-    /// transaction; false when no workflow runs on any of them.
+    /// Lets workflows and triggers react to the records a write changed,
+    /// inside its transaction; true when their reaction wrote a record (so
+    /// the caller reads its records again before answering).
     pub(crate) async fn after_writes(&self, tx: &mut Tx, actor: Uuid, now: Timestamp, written: Vec<Written>) -> Result<bool> {
         let defs = self.defs().await?;
         if !written.iter().any(|w| defs.has_form(&w.form)) {
@@ -122,7 +125,7 @@ impl Engine {
         let mut flow = Flow::with(self, defs, actor, now);
         flow.extend(written);
         flow.settle(tx).await?;
-        Ok(true)
+        Ok(flow.wrote)
     }
 }
 
@@ -132,13 +135,18 @@ impl<'e> Flow<'e> {
     }
 
     fn with(engine: &'e Engine, defs: Arc<Defs>, actor: Uuid, now: Timestamp) -> Flow<'e> {
-        Flow { engine, defs, actor, now, steps: 0, starts: 0, budget: MAX_STEPS, queue: VecDeque::new(), moves: HashMap::new() }
+        Flow { engine, defs, actor, now, steps: 0, starts: 0, budget: MAX_STEPS, queue: VecDeque::new(), moves: HashMap::new(), wrote: false }
     }
 
     /// Queues records a write outside the flow changed, for [`Flow::settle`].
     pub(crate) fn extend(&mut self, written: Vec<Written>) {
         self.budget += MAX_STEPS * written.len();
         self.queue.extend(written);
+    }
+
+    /// Whether the flow wrote a record so far.
+    pub(crate) fn wrote(&self) -> bool {
+        self.wrote
     }
 
     pub(crate) fn defs(&self) -> &Arc<Defs> {
@@ -213,6 +221,10 @@ impl<'e> Flow<'e> {
             }
             self.start(tx, wf, &record).await?;
         }
+        if workflows.is_empty() {
+            // Nothing ran on the record since it was read: the triggers see it as it is.
+            return self.triggers_react(tx, &w, &record, &triggers).await;
+        }
         let running = match instances {
             Some((starts, list)) if starts == self.starts => list,
             _ => tx.instances_of(w.id).await?,
@@ -223,15 +235,16 @@ impl<'e> Flow<'e> {
             }
         }
         if !triggers.is_empty() {
-            self.triggers_react(tx, &w, &triggers).await?;
+            // The workflows' actions may have changed the record.
+            let Some(record) = Self::live(tx, &w.form, w.id).await? else { return Ok(()) };
+            self.triggers_react(tx, &w, &record, &triggers).await?;
         }
         Ok(())
     }
 
     /// Fires the event triggers this write sets off, and moves the next
     /// moment of the moment triggers whose fields changed.
-    async fn triggers_react(&mut self, tx: &mut Tx, w: &Written, triggers: &[Arc<CompiledTrigger>]) -> Result<()> {
-        let Some(record) = Self::live(tx, &w.form, w.id).await? else { return Ok(()) };
+    async fn triggers_react(&mut self, tx: &mut Tx, w: &Written, record: &Record, triggers: &[Arc<CompiledTrigger>]) -> Result<()> {
         let before_data = w.before.as_ref().map(|(d, _)| d);
         let before_segments = w.before.as_ref().map(|(_, s)| s);
         for t in triggers {
@@ -249,7 +262,7 @@ impl<'e> Flow<'e> {
                         }
                     };
                     if fires {
-                        self.fire_event(tx, t, &record, name).await?;
+                        self.fire_event(tx, t, record, name).await?;
                     }
                 }
                 When::Moment(..) => {
@@ -402,6 +415,7 @@ impl<'e> Flow<'e> {
         if !tx.update_record(&next, prev.rev).await? {
             return Err(EngineError::Stale { expected: prev.rev, current: prev.rev + 1 });
         }
+        self.wrote = true;
         let mut change = json!({"from": from, "to": to});
         if let Some(t) = transition {
             change["transition"] = json!(t);
@@ -473,6 +487,7 @@ impl<'e> Flow<'e> {
                     }
                     let form = self.engine.form(site.form).await?;
                     if let Some((_, written)) = self.engine.patch_in(tx, self.actor, &form, &record, &Value::Object(patch), self.now).await? {
+                        self.wrote = true;
                         self.queue.extend(written);
                     }
                 }
@@ -486,6 +501,7 @@ impl<'e> Flow<'e> {
                     link_back(&target, &mut values, &record);
                     let owner = record.owner.unwrap_or(self.actor);
                     let (_, written) = self.engine.create_in(tx, self.actor, owner, &target, Value::Object(values), self.now).await?;
+                    self.wrote = true;
                     self.queue.extend(written);
                 }
                 Action::StartWorkflow(key) => {
@@ -529,6 +545,7 @@ impl<'e> Flow<'e> {
                     };
                     let form = self.engine.form(site.form).await?;
                     let written = self.engine.set_owner_in(tx, self.actor, &form, &record, user, self.now).await?;
+                    self.wrote = true;
                     self.queue.extend(written);
                 }
             }

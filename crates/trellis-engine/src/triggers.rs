@@ -160,7 +160,7 @@ impl Engine {
             flow.settle(&mut tx).await?;
         }
         // The next moment counts from this one, from the record as it is now.
-        let data = tx.record_for_update(&s.form, s.record_id).await?.map(|r| r.data).unwrap_or_default();
+        let data = if flow.wrote() { tx.record_for_update(&s.form, s.record_id).await?.map(|r| r.data).unwrap_or_default() } else { record.data };
         let next = next_moment(&t, &data, s.fire_at, flow.defs());
         tx.set_schedule(&s.trigger, s.record_id, &s.form, next).await?;
         tx.commit().await?;
