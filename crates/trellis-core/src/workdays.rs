@@ -70,24 +70,21 @@ impl WorkCalendar {
 
     /// `d` when it is a working day, else the first working day after it.
     pub fn next_working(&self, d: Date) -> Option<Date> {
-        let mut day = d;
-        for _ in 0..SEARCH_DAYS {
-            if self.is_working(day) {
-                return Some(day);
-            }
-            day = day.tomorrow().ok()?;
-        }
-        None
+        self.first_working(d, Date::tomorrow)
     }
 
     /// `d` when it is a working day, else the last working day before it.
     pub fn previous_working(&self, d: Date) -> Option<Date> {
+        self.first_working(d, Date::yesterday)
+    }
+
+    fn first_working(&self, d: Date, step: impl Fn(Date) -> Result<Date, jiff::Error>) -> Option<Date> {
         let mut day = d;
         for _ in 0..SEARCH_DAYS {
             if self.is_working(day) {
                 return Some(day);
             }
-            day = day.yesterday().ok()?;
+            day = step(day).ok()?;
         }
         None
     }
