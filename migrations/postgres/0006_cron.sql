@@ -8,3 +8,5 @@ CREATE TABLE cron_schedule (
     fire_at    timestamptz NOT NULL
 );
 CREATE INDEX cron_schedule_due ON cron_schedule (fire_at);
+-- A run's digest reads the records it picked: by trigger and moment.
+CREATE INDEX occurrences_run ON occurrences (trigger_key, at, record_id);

@@ -365,8 +365,7 @@ async fn a_monday_digest_lists_each_owners_at_risk_customers(b: Backend) {
     let mut customer = s.get("/api/v1/forms/customer").await.expect(200).body["definition"].clone();
     customer["segments"]["churn_risk"] = json!({"kind": "label", "script": "let s = record.annual_spend; if s == () || s < 1000 { \"high\" } else { \"low\" }"});
     s.put("/api/v1/forms/customer", customer).await.expect(200);
-    s.post("/api/v1/messages", json!({"key": "churn_digest",
-        "template": "subject: 本周流失风险客户 {{ count }} 位\n{% for c in records %}- {{ c.record.name }}（{{ c.segments.churn_risk }}）\n{% endfor %}"})).await.expect(201);
+    s.post("/api/v1/messages", json!({"key": "churn_digest", "template": include_str!("../../templates/crm-starter/messages/churn_digest.jinja")})).await.expect(201);
     let mut risky = Vec::new();
     for (i, name) in ["甲", "乙", "丙"].iter().enumerate() {
         risky.push(add(&s, &li, json!({"name": name, "phone": format!("1390000000{i}"), "annual_spend": 500})).await);
@@ -374,17 +373,8 @@ async fn a_monday_digest_lists_each_owners_at_risk_customers(b: Backend) {
     add(&s, &li, json!({"name": "稳", "phone": "13900000010", "annual_spend": 50000})).await;
     add(&s, &zhao, json!({"name": "丁", "phone": "13900000011"})).await;
     add(&s, &zhao, json!({"name": "戊", "phone": "13900000012", "annual_spend": 80000})).await;
-    s.post("/api/v1/triggers", json!({
-        "key": "weekly_churn", "form": "customer", "title": "每周流失风险复盘",
-        "when": {"cron": "0 9 * * MON", "tz": "Asia/Shanghai", "on_day_off": "skip"},
-        "condition": "segments.churn_risk == \"high\"",
-        "actions": [
-            {"digest": {"to": "owner", "message": "churn_digest", "email": true}},
-            {"digest": {"to": "manager", "title": "团队本周流失风险客户 {{ count }} 位"}}
-        ]
-    }))
-    .await
-    .expect(201);
+    let weekly: Value = serde_json::from_str(include_str!("../../templates/crm-starter/triggers/weekly_churn.json")).unwrap();
+    s.post("/api/v1/triggers", weekly).await.expect(201);
 
     // Saved at 09:00 on Monday 2 March: the first run is the next Monday.
     assert_eq!(s.clock("2026-03-09T00:59:00Z").await["triggers_fired"], 0);
@@ -414,6 +404,17 @@ async fn a_monday_digest_lists_each_owners_at_risk_customers(b: Backend) {
     assert_eq!(s.clock("2026-03-23T01:00:00Z").await["triggers_fired"], 0);
     assert_eq!(s.clock("2026-03-30T01:00:00Z").await["triggers_fired"], 1);
     assert_eq!(notes(&s, &li).await.len(), 3);
+    // Three weeks without the engine. 6 April is a day off (清明, 4–6 April 2026), so the next run was
+    // 13 April's: found a week late, it is missed, and 20 April's, due as the engine wakes, comes once.
+    assert_eq!(s.clock("2026-04-20T01:00:00Z").await["triggers_fired"], 1);
+    assert_eq!(notes(&s, &li).await.len(), 4);
+    let runs: Vec<(String, String)> = occurrences(&s, "weekly_churn")
+        .await
+        .into_iter()
+        .filter(|o| o["record_id"] == "00000000-0000-0000-0000-000000000000")
+        .map(|o| (o["at"].as_str().unwrap().to_owned(), o["status"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(runs[..2], [("2026-04-20T01:00:00Z".to_owned(), "fired".to_owned()), ("2026-04-13T01:00:00Z".to_owned(), "missed".to_owned())]);
     s.stop().await;
 }
 

@@ -161,21 +161,35 @@ impl Days {
     }
 }
 
+/// How far ahead [`next_allowed`] looks past skipped moments: over a year, so
+/// a yearly moment skipped once still comes the year after.
+const LOOK_AHEAD: SignedDuration = SignedDuration::from_hours(24 * 400);
+
 /// The first moment after `after` that `days` lets come: `raw` gives the
 /// moments as defined (the first one after an instant); each is moved by
 /// `days`, and one moved to `after` or before it (a previous working day
-/// already past) gives way to the next.
+/// already past) or skipped gives way to the next — for up to 400 days, so
+/// an hourly cron skipping a long holiday still finds its next run.
 pub fn next_allowed(raw: impl Fn(Timestamp) -> Option<Timestamp>, days: &Days, calendar: Option<&WorkCalendar>, tz: &TimeZone, after: Timestamp) -> Option<Timestamp> {
+    let horizon = after.checked_add(LOOK_AHEAD).ok()?;
     let mut from = after;
-    // A skipped or past moment gives way to the next; a dozen tries covers a calendar's longest break.
-    for _ in 0..12 {
-        let t = raw(from)?;
+    loop {
+        let t = raw(from).filter(|t| *t > from && *t <= horizon)?;
         if let Some(moved) = days.apply(t, tz, calendar).filter(|m| *m > after) {
             return Some(moved);
         }
         from = t;
     }
-    None
+}
+
+/// Reads a cron pattern: five fields (minute, hour, day of month, month, day
+/// of week); a seconds field is refused, as runs go over a whole form.
+pub fn parse_cron(pattern: &str) -> Result<croner::Cron, String> {
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Disallowed)
+        .build()
+        .parse(pattern)
+        .map_err(|e| format!("'{pattern}' is not a cron pattern of five fields ({e}); e.g. \"0 9 * * MON\" is Mondays at 09:00"))
 }
 
 /// The first time after `after` that a cron pattern matches, in `tz`.
@@ -318,9 +332,9 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
             Some(Moment::Inactive { field, after, at })
         } else if let Some(pattern) = text("cron", issues) {
             allowed = &["cron", "tz", "on_day_off", "work_calendar", "quiet_hours"];
-            match pattern.parse::<croner::Cron>() {
+            match parse_cron(&pattern) {
                 Ok(c) => cron = Some(c),
-                Err(e) => issues.push(Issue::new("/when/cron", "cron", format!("'{pattern}' is not a cron pattern ({e}); e.g. \"0 9 * * MON\" is Mondays at 09:00"))),
+                Err(m) => issues.push(Issue::new("/when/cron", "cron", m)),
             }
             None
         } else {
@@ -614,6 +628,11 @@ mod tests {
         let cal = crate::workdays::compile(&serde_json::from_value(json!({"key": "x", "holidays": ["2026-11-30"]})).unwrap()).unwrap();
         let raw = |after| next_cron(&monday, &sh, after);
         assert_eq!(next_allowed(raw, &skip, Some(&cal), &sh, ts("2026-11-23T01:00:00Z")), Some(ts("2026-12-07T01:00:00Z")));
+        // An hourly cron skipping days off finds the first hour after National Day's week.
+        let hourly = parse_cron("0 * * * *").unwrap();
+        let raw = |after| next_cron(&hourly, &sh, after);
+        assert_eq!(next_allowed(raw, &skip, Some(&cn), &sh, ts("2026-09-30T16:00:00Z")), Some(ts("2026-10-07T16:00:00Z")));
+        assert!(parse_cron("* * * * * *").is_err(), "no seconds: a run goes over a whole form");
         // A birthday on a Sunday, moved to the Friday before, is not lost when the Friday is past: next year's comes.
         let m = Moment::Anniversary { field: "birthday".into(), offset: 0, at: "09:00".parse().unwrap(), lunar: false };
         let d = data(json!({"birthday": "1990-10-04"}));

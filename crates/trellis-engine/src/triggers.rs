@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::{Map, Value, json};
 use trellis_core::Record;
-use trellis_core::action::Action;
+use trellis_core::action::{Action, DigestSpec};
 use trellis_core::script::Inputs;
 use trellis_core::trigger::{CompiledTrigger, When, next_allowed, next_cron, next_fire, zone_of};
 use trellis_store::{Occurrence, Scheduled};
@@ -63,16 +63,24 @@ impl Engine {
     pub(crate) async fn reschedule(&self, key: &str) -> Result<usize> {
         let defs = self.defs().await?;
         // What an earlier version stored (another form, another moment, or none now) goes first.
+        let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        tx.clear_schedules(key).await?;
+        tx.clear_schedules(key, now).await?;
         tx.commit().await?;
         let Some(t) = defs.triggers.get(key).cloned() else { return Ok(0) };
-        let now = self.clock.now();
         if matches!(t.when, When::Cron(..)) {
-            let next = next_run(&t, now, &defs);
             let mut tx = self.store.begin().await?;
+            // A run that is due stays: it finishes, then the next is computed from the new version.
+            if tx.cron_of(key).await?.is_some() {
+                tx.commit().await?;
+                return Ok(1);
+            }
+            let next = next_run(&t, now, &defs);
             tx.set_cron(key, &t.def.form, next).await?;
             tx.commit().await?;
+            if next.is_none() {
+                tracing::warn!(trigger = %key, "a cron trigger has no run in the next 400 days that its working days and quiet hours allow");
+            }
             return Ok(usize::from(next.is_some()));
         }
         if !matches!(t.when, When::Moment(..)) {
@@ -179,17 +187,26 @@ impl Engine {
     /// Runs the cron triggers due at `now`.
     async fn fire_due_crons(&self, now: Timestamp) -> Result<usize> {
         let mut fired = 0;
-        for s in self.store.due_crons(now, 100).await? {
-            match self.run_cron(&s, now).await {
-                Ok(n) => fired += n,
-                Err(e @ EngineError::Store(_)) => tracing::warn!(trigger = %s.trigger, error = %e, "a cron run hit a database error; it stays due"),
-                Err(e) => {
-                    tracing::error!(trigger = %s.trigger, error = %e, "a cron trigger's digest failed; the run is recorded as failed");
-                    self.finish_cron(&s, now, "failed").await?;
+        let mut tried = HashSet::new();
+        // A run handled late stores the next one, which may be due already (at `now`): loop until none is new.
+        loop {
+            let due: Vec<Scheduled> = self.store.due_crons(now, 100).await?.into_iter().filter(|s| tried.insert((s.trigger.clone(), s.fire_at))).collect();
+            if due.is_empty() {
+                return Ok(fired);
+            }
+            for s in due {
+                match self.run_cron(&s, now).await {
+                    Ok(n) => fired += n,
+                    Err(e @ EngineError::Store(_)) => tracing::warn!(trigger = %s.trigger, error = %e, "a cron run hit a database error; it stays due"),
+                    Err(e) => {
+                        tracing::error!(trigger = %s.trigger, error = %e, "a cron trigger's digest failed; the run is recorded as failed");
+                        if let Err(e) = self.finish_cron(&s, now, "failed").await {
+                            tracing::warn!(trigger = %s.trigger, error = %e, "recording a failed cron run hit an error; it stays due");
+                        }
+                    }
                 }
             }
         }
-        Ok(fired)
     }
 
     /// One cron run: every live record of the form whose condition holds is
@@ -214,6 +231,9 @@ impl Engine {
             return Ok(0);
         }
         let per_record: Vec<Action> = t.actions.iter().filter(|a| !matches!(a, Action::Digest(_))).cloned().collect();
+        // Records created from here on (by this run's own actions, say) are not
+        // part of it: ids are time-ordered (UUIDv7), so the scan stops at this one.
+        let horizon = Uuid::now_v7();
         let mut fired = 0;
         let mut after = None;
         loop {
@@ -221,7 +241,7 @@ impl Engine {
             let Some(last) = batch.last() else { break };
             after = Some(last.id);
             let mut picked = Vec::new();
-            for r in &batch {
+            for r in batch.iter().filter(|r| r.id < horizon) {
                 match t.holds(&Inputs { record: &r.data, segments: &r.segments, now }) {
                     Ok(true) => picked.push((r.id, "fired")),
                     Ok(false) => {}
@@ -259,6 +279,36 @@ impl Engine {
         Ok(fired + usize::from(self.finish_cron(s, now, "fired").await?))
     }
 
+    /// The digests of a run, per action: each recipient with the records the
+    /// run picked for them. Read from committed occurrences before the run's
+    /// last transaction, so the writer is not held while reading.
+    async fn gather_digests(&self, t: &CompiledTrigger, s: &Scheduled, flow: &Flow<'_>) -> Result<Vec<(usize, BTreeMap<Uuid, Gathered>)>> {
+        let specs: Vec<(usize, &DigestSpec)> = t.actions.iter().enumerate().filter_map(|(i, a)| if let Action::Digest(d) = a { Some((i, d)) } else { None }).collect();
+        let mut out: Vec<(usize, BTreeMap<Uuid, Gathered>)> = specs.iter().map(|(i, _)| (*i, BTreeMap::new())).collect();
+        if specs.is_empty() {
+            return Ok(out);
+        }
+        let mut after = None;
+        loop {
+            let ids = self.store.fired_records(&s.trigger, s.fire_at, after, 500).await?;
+            let Some(last) = ids.last() else { break };
+            after = Some(*last);
+            for id in ids {
+                let Some(record) = self.store.record(&s.form, id).await?.filter(|r| r.deleted_at.is_none()) else { continue };
+                for ((_, spec), (_, groups)) in specs.iter().zip(out.iter_mut()) {
+                    for user in flow.recipients(&spec.to, &record).await? {
+                        let g = groups.entry(user).or_default();
+                        g.count += 1;
+                        if g.items.len() < spec.limit {
+                            g.items.push(digest_item(&record));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Runs a cron trigger's per-record actions on one record it picked, once.
     async fn cron_record(&self, t: &CompiledTrigger, actions: &[Action], s: &Scheduled, id: Uuid, now: Timestamp) -> Result<bool> {
         let mut tx = self.store.begin().await?;
@@ -280,35 +330,22 @@ impl Engine {
     /// when it fired, and schedules the next run — in one transaction, so
     /// the digests go out once. False when another instance finished it.
     async fn finish_cron(&self, s: &Scheduled, now: Timestamp, status: &str) -> Result<bool> {
+        let flow = Flow::new(self, SYSTEM_ACTOR, now).await?;
+        let defs = flow.defs().clone();
+        let t = defs.triggers.get(&s.trigger).cloned();
+        let digests = match (&t, status) {
+            (Some(t), "fired") => self.gather_digests(t, s, &flow).await?,
+            _ => Vec::new(),
+        };
         let mut tx = self.store.begin().await?;
         if tx.lock_cron(&s.trigger, s.fire_at).await?.is_none() {
             return Ok(false);
         }
-        let flow = Flow::new(self, SYSTEM_ACTOR, now).await?;
-        let defs = flow.defs().clone();
-        let t = defs.triggers.get(&s.trigger).cloned();
         let o = Occurrence { trigger: s.trigger.clone(), record_id: Uuid::nil(), at: s.fire_at, status: status.into(), handled_at: now };
         let first = tx.insert_occurrence(&o).await?;
-        if let Some(t) = t.as_ref().filter(|_| first && status == "fired") {
-            for (i, action) in t.actions.iter().enumerate() {
-                let Action::Digest(spec) = action else { continue };
-                let mut groups: BTreeMap<Uuid, Gathered> = BTreeMap::new();
-                let mut after = None;
-                loop {
-                    let ids = self.store.fired_records(&s.trigger, s.fire_at, after, 500).await?;
-                    let Some(last) = ids.last() else { break };
-                    after = Some(*last);
-                    for id in ids {
-                        let Some(record) = self.store.record(&s.form, id).await?.filter(|r| r.deleted_at.is_none()) else { continue };
-                        for user in flow.recipients(&spec.to, &record).await? {
-                            let g = groups.entry(user).or_default();
-                            g.count += 1;
-                            if g.items.len() < spec.limit {
-                                g.items.push(digest_item(&record));
-                            }
-                        }
-                    }
-                }
+        if let Some(t) = t.as_ref().filter(|_| first) {
+            for (i, groups) in digests {
+                let Some(Action::Digest(spec)) = t.actions.get(i) else { continue };
                 let by = format!("trigger '{}', digest action {i}", t.key());
                 for (user, g) in groups {
                     flow.send_digest(&mut tx, spec, user, &s.form, g.items, g.count, &format!("cron:{}:{}:{i}", t.key(), s.fire_at)).await.map_err(|e| match e {
@@ -318,7 +355,12 @@ impl Engine {
                 }
             }
         }
-        let next = t.as_ref().and_then(|t| next_run(t, s.fire_at, &defs));
+        // After downtime the next run is the first still to come (one due right now included), not each one missed.
+        let from = s.fire_at.max(now.checked_sub(jiff::SignedDuration::from_micros(1)).unwrap_or(now));
+        let next = t.as_ref().and_then(|t| next_run(t, from, &defs));
+        if next.is_none() && t.is_some() {
+            tracing::warn!(trigger = %s.trigger, "a cron trigger has no run in the next 400 days that its working days and quiet hours allow");
+        }
         tx.set_cron(&s.trigger, &s.form, next).await?;
         tx.commit().await?;
         Ok(first && status == "fired")

@@ -418,8 +418,8 @@ impl Tx {
     }
 
     /// Forgets every stored moment of a trigger.
-    pub async fn clear_schedules(&mut self, trigger: &str) -> Result<()> {
-        in_tx!(self, clear_schedules(trigger))
+    pub async fn clear_schedules(&mut self, trigger: &str, now: Timestamp) -> Result<()> {
+        in_tx!(self, clear_schedules(trigger, now))
     }
 
     /// Locks a schedule row that still says `fire_at`.
@@ -427,9 +427,14 @@ impl Tx {
         in_tx!(self, lock_schedule(trigger, record, fire_at))
     }
 
-    /// Records an occurrence; false when it was handled before.
+    /// Stores (or, with `None`, forgets) a cron trigger's next run.
     pub async fn set_cron(&mut self, trigger: &str, form: &str, fire_at: Option<Timestamp>) -> Result<()> {
         in_tx!(self, set_cron(trigger, form, fire_at))
+    }
+
+    /// A cron trigger's stored next run.
+    pub async fn cron_of(&mut self, trigger: &str) -> Result<Option<Scheduled>> {
+        in_tx!(self, cron_of(trigger))
     }
 
     /// Locks a cron run if it still says `fire_at` (skipping one another instance holds).
@@ -437,6 +442,7 @@ impl Tx {
         in_tx!(self, lock_cron(trigger, fire_at))
     }
 
+    /// Records an occurrence; false when it was handled before.
     pub async fn insert_occurrence(&mut self, o: &Occurrence) -> Result<bool> {
         in_tx!(self, insert_occurrence(o))
     }

@@ -857,11 +857,19 @@ macro_rules! work_queries {
                 .collect()
         }
 
-        /// Forgets every stored moment of a trigger (before computing them again), its cron run included.
-        pub(crate) async fn clear_schedules(tx: &mut DbTx, trigger: &str) -> Result<()> {
+        /// Forgets every stored moment of a trigger (before computing them
+        /// again), and its next cron run unless that is due at `now`: a run
+        /// under way (or resumed after a crash) finishes and sends its digest.
+        pub(crate) async fn clear_schedules(tx: &mut DbTx, trigger: &str, now: Timestamp) -> Result<()> {
             sqlx::query("DELETE FROM trigger_schedule WHERE trigger_key = $1").bind(trigger).execute(&mut **tx).await?;
-            sqlx::query("DELETE FROM cron_schedule WHERE trigger_key = $1").bind(trigger).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM cron_schedule WHERE trigger_key = $1 AND fire_at > $2").bind(trigger).bind($to_db(now)).execute(&mut **tx).await?;
             Ok(())
+        }
+
+        /// A cron trigger's stored next run.
+        pub(crate) async fn cron_of(tx: &mut DbTx, trigger: &str) -> Result<Option<Scheduled>> {
+            let row = sqlx::query("SELECT * FROM cron_schedule WHERE trigger_key = $1").bind(trigger).fetch_optional(&mut **tx).await?;
+            row.as_ref().map(cron_from_row).transpose()
         }
 
         /// Stores (or, with `None`, forgets) a cron trigger's next run.
