@@ -69,6 +69,8 @@ async fn birthdays_come_at_nine_local_time_every_year(b: Backend) {
     .await
     .expect(201);
 
+    let next = s.get(&format!("/api/v1/forms/customer/records/{shanghai}/reminders")).await.expect(200);
+    assert_eq!(next.body["items"], json!([{"trigger": "birthday", "at": "2026-03-15T01:00:00Z"}]));
     assert_eq!(s.clock("2026-03-15T00:59:00Z").await["triggers_fired"], 0);
     let at_nine = s.clock("2026-03-15T01:00:00Z").await;
     assert_eq!(at_nine["triggers_fired"], 1, "09:00 in Shanghai: {at_nine}");
@@ -77,6 +79,8 @@ async fn birthdays_come_at_nine_local_time_every_year(b: Backend) {
     assert_eq!(mail.body["items"][0]["target"], "wf@example.com");
     assert_eq!(mail.body["items"][0]["subject"], "生日快乐，王芳");
     // 09:00 in New York (EDT since 8 March) is 13:00 UTC.
+    let next = s.get(&format!("/api/v1/forms/customer/records/{shanghai}/reminders")).await.expect(200);
+    assert_eq!(next.body["items"][0]["at"], "2027-03-15T01:00:00Z", "next year's, once this one is handled");
     assert_eq!(s.clock("2026-03-15T12:59:00Z").await["triggers_fired"], 0);
     assert_eq!(s.clock("2026-03-15T13:00:00Z").await["triggers_fired"], 1);
     assert_eq!(notes(&s, &staff).await.len(), 2);

@@ -178,6 +178,12 @@ impl Engine {
         Ok(first && holds)
     }
 
+    /// A record's next reminders: each moment trigger's next moment for it, earliest first.
+    pub async fn next_reminders(&self, form: &str, id: Uuid) -> Result<Vec<Scheduled>> {
+        self.get_record(form, id).await?;
+        Ok(self.store.schedules_of(id).await?)
+    }
+
     /// Occurrences (admins), newest first: what each trigger did, skipped or missed.
     pub async fn occurrences(&self, actor: &Actor, trigger: Option<&str>, record: Option<Uuid>, limit: Option<i64>) -> Result<Vec<Occurrence>> {
         actor.require_admin("read trigger occurrences")?;

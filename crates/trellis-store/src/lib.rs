@@ -343,6 +343,11 @@ impl Store {
         read!(self, due_schedules(now, limit))
     }
 
+    /// A record's stored next moments (one per moment trigger that has one), earliest first.
+    pub async fn schedules_of(&self, record: Uuid) -> Result<Vec<Scheduled>> {
+        read!(self, schedules_of(record))
+    }
+
     /// Cron runs due at `now`, earliest first.
     pub async fn due_crons(&self, now: Timestamp, limit: i64) -> Result<Vec<Scheduled>> {
         read!(self, due_crons(now, limit))

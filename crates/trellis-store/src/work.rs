@@ -801,6 +801,12 @@ macro_rules! work_queries {
             Ok(Scheduled { trigger: row.try_get("trigger_key")?, record_id: row.try_get("record_id")?, form: row.try_get("form")?, fire_at: ts(row, "fire_at")? })
         }
 
+        /// A record's stored next moments, earliest first.
+        pub(crate) async fn schedules_of(pool: &Pool<Db>, record: Uuid) -> Result<Vec<Scheduled>> {
+            let rows = sqlx::query("SELECT * FROM trigger_schedule WHERE record_id = $1 ORDER BY fire_at, trigger_key").bind(record).fetch_all(pool).await?;
+            rows.iter().map(scheduled_from_row).collect()
+        }
+
         /// Moments due at `now`, earliest first (read without locks).
         pub(crate) async fn due_schedules(pool: &Pool<Db>, now: Timestamp, limit: i64) -> Result<Vec<Scheduled>> {
             let rows = sqlx::query("SELECT * FROM trigger_schedule WHERE fire_at <= $1 ORDER BY fire_at, trigger_key, record_id LIMIT $2")

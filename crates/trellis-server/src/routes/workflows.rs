@@ -69,6 +69,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_calendars, create_calendar))
         .routes(routes!(get_calendar, put_calendar))
         .routes(routes!(calendar_days))
+        .routes(routes!(record_reminders))
 }
 
 /// All triggers (admins).
@@ -215,6 +216,27 @@ struct DaysParams {
     responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn calendar_days(State(state): State<AppState>, _auth: Auth, PathOf(key): PathOf<String>, crate::extract::Params(p): crate::extract::Params<DaysParams>) -> ApiResult<Json<CalendarDays>> {
     Ok(Json(state.engine.calendar_days(&key, &p.from, &p.to).await?))
+}
+
+/// A record's next moment for one trigger.
+#[derive(Serialize, ToSchema)]
+pub struct Reminder {
+    pub trigger: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReminderList {
+    pub items: Vec<Reminder>,
+}
+
+/// A record's next reminders: each moment trigger's next moment for it, earliest first.
+#[utoipa::path(get, path = "/api/v1/forms/{form}/records/{id}/reminders", tag = "triggers", security(("bearer" = [])),
+    params(("form" = String, Path), ("id" = Uuid, Path)), responses((status = 200, body = ReminderList), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn record_reminders(State(state): State<AppState>, _auth: Auth, PathOf((form, id)): PathOf<(String, Uuid)>) -> ApiResult<Json<ReminderList>> {
+    let items = state.engine.next_reminders(&form, id).await?.into_iter().map(|s| Reminder { trigger: s.trigger, at: s.fire_at.to_string() }).collect();
+    Ok(Json(ReminderList { items }))
 }
 
 #[derive(Serialize, ToSchema)]
