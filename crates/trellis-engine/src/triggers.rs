@@ -19,7 +19,7 @@ use trellis_core::Record;
 use trellis_core::action::{Action, DigestSpec};
 use trellis_core::script::Inputs;
 use trellis_core::trigger::{CompiledTrigger, When, next_allowed, next_cron, next_fire, zone_of};
-use trellis_store::{Occurrence, Scheduled};
+use trellis_store::{Occurrence, Scheduled, Tx};
 use uuid::Uuid;
 
 use crate::definitions::Defs;
@@ -49,6 +49,9 @@ fn next_run(t: &CompiledTrigger, after: Timestamp, defs: &Defs) -> Option<Timest
     let next = next_allowed(|from| next_cron(cron, &tz, from), &t.days, defs.calendars.get(&t.days.calendar).map(|c| &**c), &tz, after)?;
     to_micros(next).filter(|t| *t > after)
 }
+
+/// Due moments handled per transaction.
+const MOMENTS_PER_TX: usize = 50;
 
 /// One recipient's digest, as it is gathered.
 #[derive(Default)]
@@ -114,34 +117,68 @@ impl Engine {
             if due.is_empty() {
                 return Ok(fired);
             }
-            for s in due {
-                match self.handle_moment(&s, now).await {
-                    Ok(true) => fired += 1,
-                    Ok(false) => {}
-                    Err(e @ EngineError::Store(_)) => tracing::warn!(trigger = %s.trigger, record = %s.record_id, error = %e, "a trigger moment hit a database error; it stays due"),
-                    Err(e) => {
-                        // The condition or the actions failed: record the occurrence as failed (not retried
-                        // forever) and go on to the next moment, so next year's birthday still comes.
-                        tracing::error!(trigger = %s.trigger, record = %s.record_id, error = %e, "a trigger's condition or actions failed; the occurrence is recorded as failed");
-                        let mut tx = self.store.begin().await?;
-                        let data = tx.record_for_update(&s.form, s.record_id).await?.map(|r| r.data).unwrap_or_default();
-                        if tx.lock_schedule(&s.trigger, s.record_id, s.fire_at).await?.is_some() {
-                            let o = Occurrence { trigger: s.trigger.clone(), record_id: s.record_id, at: s.fire_at, status: "failed".into(), handled_at: now };
-                            tx.insert_occurrence(&o).await?;
-                            let defs = self.defs().await?;
-                            let next = defs.triggers.get(&s.trigger).and_then(|t| next_moment(t, &data, s.fire_at, &defs));
-                            tx.set_schedule(&s.trigger, s.record_id, &s.form, next).await?;
+            for chunk in due.chunks(MOMENTS_PER_TX) {
+                // Many moments per transaction (a commit is the dearest statement); when one of them
+                // fails, none of the chunk is kept and each is handled on its own below.
+                match self.handle_moments(chunk, now).await {
+                    Ok(n) => {
+                        fired += n;
+                        continue;
+                    }
+                    Err(e) => tracing::debug!(error = %e, "a batch of trigger moments failed; handling them one by one"),
+                }
+                for s in chunk {
+                    match self.handle_moment(s, now).await {
+                        Ok(true) => fired += 1,
+                        Ok(false) => {}
+                        Err(e @ EngineError::Store(_)) => tracing::warn!(trigger = %s.trigger, record = %s.record_id, error = %e, "a trigger moment hit a database error; it stays due"),
+                        Err(e) => {
+                            // The condition or the actions failed: record the occurrence as failed (not retried
+                            // forever) and go on to the next moment, so next year's birthday still comes.
+                            tracing::error!(trigger = %s.trigger, record = %s.record_id, error = %e, "a trigger's condition or actions failed; the occurrence is recorded as failed");
+                            self.record_failed_moment(s, now).await?;
                         }
-                        tx.commit().await?;
                     }
                 }
             }
         }
     }
 
-    /// Handles one due moment: record, then schedule row, locked in that order.
+    async fn record_failed_moment(&self, s: &Scheduled, now: Timestamp) -> Result<()> {
+        let mut tx = self.store.begin().await?;
+        let data = tx.record_for_update(&s.form, s.record_id).await?.map(|r| r.data).unwrap_or_default();
+        if tx.lock_schedule(&s.trigger, s.record_id, s.fire_at).await?.is_some() {
+            let o = Occurrence { trigger: s.trigger.clone(), record_id: s.record_id, at: s.fire_at, status: "failed".into(), handled_at: now };
+            tx.insert_occurrence(&o).await?;
+            let defs = self.defs().await?;
+            let next = defs.triggers.get(&s.trigger).and_then(|t| next_moment(t, &data, s.fire_at, &defs));
+            tx.set_schedule(&s.trigger, s.record_id, &s.form, next).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Handles due moments in one transaction; how many fired.
+    async fn handle_moments(&self, chunk: &[Scheduled], now: Timestamp) -> Result<usize> {
+        let mut tx = self.store.begin().await?;
+        let mut fired = 0;
+        for s in chunk {
+            fired += usize::from(self.handle_moment_in(&mut tx, s, now).await?);
+        }
+        tx.commit().await?;
+        Ok(fired)
+    }
+
+    /// Handles one due moment in its own transaction.
     async fn handle_moment(&self, s: &Scheduled, now: Timestamp) -> Result<bool> {
         let mut tx = self.store.begin().await?;
+        let fired = self.handle_moment_in(&mut tx, s, now).await?;
+        tx.commit().await?;
+        Ok(fired)
+    }
+
+    /// Handles one due moment inside `tx`: record, then schedule row, locked in that order.
+    async fn handle_moment_in(&self, tx: &mut Tx, s: &Scheduled, now: Timestamp) -> Result<bool> {
         let record = tx.record_for_update(&s.form, s.record_id).await?;
         if tx.lock_schedule(&s.trigger, s.record_id, s.fire_at).await?.is_none() {
             return Ok(false);
@@ -152,7 +189,6 @@ impl Engine {
         let t = t.filter(|t| matches!(t.when, When::Moment(..)) && t.def.form == s.form);
         let (Some(t), Some(record)) = (t, record.filter(|r| r.deleted_at.is_none())) else {
             tx.set_schedule(&s.trigger, s.record_id, &s.form, None).await?;
-            tx.commit().await?;
             return Ok(false);
         };
         let late = now.duration_since(s.fire_at) > t.max_lateness;
@@ -164,14 +200,13 @@ impl Engine {
             let by = format!("trigger '{}'", t.key());
             let site = Site { form: &record.form, record_id: record.id, workflow: None, state: None, instance: None, by: &by, deleted_ok: false };
             let occurrence = format!("trigger:{}:{}:{}", t.key(), record.id, s.fire_at);
-            flow.run(&mut tx, site, &t.actions, &occurrence, "actions").await?;
-            flow.settle(&mut tx).await?;
+            flow.run(tx, site, &t.actions, &occurrence, "actions").await?;
+            flow.settle(tx).await?;
         }
         // The next moment counts from this one, from the record as it is now.
         let data = if flow.wrote() { tx.record_for_update(&s.form, s.record_id).await?.map(|r| r.data).unwrap_or_default() } else { record.data };
         let next = next_moment(&t, &data, s.fire_at, flow.defs());
         tx.set_schedule(&s.trigger, s.record_id, &s.form, next).await?;
-        tx.commit().await?;
         if late {
             tracing::warn!(trigger = %s.trigger, record = %s.record_id, due = %s.fire_at, "a trigger moment was found later than its max_lateness and recorded as missed");
         }
