@@ -106,7 +106,7 @@ impl Engine {
     }
 
     /// Handles every trigger moment and cron run due at the engine clock's
-    /// time, one moment per transaction, earliest first; returns how many
+    /// time, moments 50 to a transaction, earliest first; returns how many
     /// fired (a cron run counts once, plus once per record its actions ran on).
     pub async fn fire_due_triggers(&self) -> Result<usize> {
         let now = self.clock.now();
