@@ -433,6 +433,9 @@ async fn moments_keep_to_working_days_and_quiet_hours(b: Backend) {
     let working: Vec<&str> = days.body["days"].as_array().unwrap().iter().filter(|d| d["working"] == true).map(|d| d["date"].as_str().unwrap()).collect();
     assert_eq!(working, vec!["2026-10-08", "2026-10-09", "2026-10-10"]);
     assert!(days.body["last_year"].as_i64().unwrap() >= 2026);
+    let bad = s.get("/api/v1/calendars/cn/days?from=2026-13-01&to=2026-10-11").await.expect(400);
+    assert_eq!(bad.body["param"], "from");
+    s.get("/api/v1/calendars/moon/days?from=2026-10-01&to=2026-10-11").await.expect(404);
 
     s.post("/api/v1/triggers", json!({
         "key": "birthday", "form": "customer",

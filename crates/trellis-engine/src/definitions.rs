@@ -284,10 +284,10 @@ impl Engine {
     pub async fn calendar_days(&self, key: &str, from: &str, to: &str) -> Result<CalendarDays> {
         let defs = self.defs().await?;
         let cal = defs.calendars.get(key).ok_or_else(|| EngineError::NotFound(format!("there is no calendar '{key}'")))?;
-        let day = |p: &str, v: &str| v.parse::<jiff::civil::Date>().map_err(|_| invalid(p, "date", format!("'{v}' is not a date: write 2026-10-01")));
-        let (first, last) = (day("/from", from)?, day("/to", to)?);
+        let day = |param: &'static str, v: &str| v.parse::<jiff::civil::Date>().map_err(|_| EngineError::BadRequest { param, message: format!("'{v}' is not a date: write 2026-10-01") });
+        let (first, last) = (day("from", from)?, day("to", to)?);
         if last < first || first.until(last).map_or(true, |s| s.get_days() > 366) {
-            return Err(invalid("/to", "range", "`to` is a day from `from` to 366 days after it"));
+            return Err(EngineError::BadRequest { param: "to", message: "`to` is a day from `from` to 366 days after it".into() });
         }
         let mut days = Vec::new();
         let mut d = first;
