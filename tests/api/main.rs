@@ -11,6 +11,7 @@ mod errors;
 mod forms;
 mod list;
 mod ops;
+mod packs;
 mod records;
 mod rules;
 mod sandbox;

@@ -6,6 +6,7 @@
 //! until the next version replaces it.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use jsonschema::{Draft, Validator};
@@ -296,6 +297,44 @@ pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
         Some(validator) if issues.is_empty() => Ok(CompiledForm { def, version, fields, rules, validator, open }),
         _ => Err(issues),
     }
+}
+
+/// Checks what a compiled form needs of other forms: that link targets exist,
+/// and that each rollup's child form links here by its `via` field and has the
+/// fields it names. `other` finds a form by key (the caller's: forms in the
+/// database, or in a pack).
+pub fn check_references(compiled: &CompiledForm, other: &dyn Fn(&str) -> Option<Arc<CompiledForm>>) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    for f in &compiled.fields {
+        if let Some(target) = &f.link
+            && target != compiled.key()
+            && other(target).is_none()
+        {
+            issues.push(Issue::new(format!("/schema/properties/{}/x-link", escape_token(&f.key)), "unknown_form", format!("x-link names form '{target}', which does not exist")));
+        }
+    }
+    for r in &compiled.rules.rollups {
+        let at = format!("/rollups/{}", escape_token(&r.key));
+        let found = if r.def.from == compiled.key() { None } else { other(&r.def.from) };
+        if r.def.from != compiled.key() && found.is_none() {
+            issues.push(Issue::new(format!("{at}/from"), "unknown_form", format!("rollup over form '{}', which does not exist", r.def.from)));
+            continue;
+        }
+        let child: &CompiledForm = found.as_deref().unwrap_or(compiled);
+        match child.field(&r.def.via) {
+            Some(f) if f.link.as_deref() == Some(compiled.key()) => {}
+            Some(_) => issues.push(Issue::new(format!("{at}/via"), "invalid_link", format!("'{}.{}' does not link to form '{}' (it needs \"x-link\": \"{}\")", child.key(), r.def.via, compiled.key(), compiled.key()))),
+            None => issues.push(Issue::new(format!("{at}/via"), "unknown_field", format!("form '{}' has no field '{}'", child.key(), r.def.via))),
+        }
+        for (name, field) in [("field", &r.def.field), ("date", &r.def.date)] {
+            if let Some(field) = field
+                && child.field(field).is_none()
+            {
+                issues.push(Issue::new(format!("{at}/{name}"), "unknown_field", format!("form '{}' has no field '{field}'", child.key())));
+            }
+        }
+    }
+    issues
 }
 
 #[cfg(test)]

@@ -11,11 +11,23 @@ pub struct Issue {
     pub pointer: String,
     pub code: &'static str,
     pub message: String,
+    /// Where in a script or template the problem is, when it is in one (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
 }
 
 impl Issue {
     pub fn new(pointer: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        Issue { pointer: pointer.into(), code, message: message.into() }
+        Issue { pointer: pointer.into(), code, message: message.into(), line: None, column: None }
+    }
+
+    /// The same issue, placed at a line and column of the script or template at `pointer`.
+    pub fn at(mut self, line: Option<usize>, column: Option<usize>) -> Self {
+        self.line = line;
+        self.column = column;
+        self
     }
 
     /// The same issue seen from one level up, e.g. item 3 of a batch.

@@ -19,8 +19,11 @@
 //!   the state machine.
 //! - [`trigger`]: triggers — events and moments (dates, anniversaries,
 //!   inactivity) in a time zone.
+//! - [`dashboard`]: dashboard definitions and their checks.
+//! - [`pack`]: template packs — reading, checking, the three-way merge of upgrades.
 
 pub mod action;
+pub mod dashboard;
 pub mod diff;
 pub mod duration;
 pub mod form;
@@ -28,6 +31,7 @@ pub mod formats;
 pub mod issue;
 pub mod key;
 pub mod message;
+pub mod pack;
 pub mod query;
 pub mod record;
 pub mod rules;

@@ -121,7 +121,7 @@ fn compile_rule(key: &str, pointer: String, source: &str, issues: &mut Vec<Issue
     match script::sandbox().compile(source) {
         Ok(script) => Some(Rule { key: key.to_owned(), pointer, script }),
         Err(e) => {
-            issues.push(Issue::new(pointer, "script", e.describe()));
+            issues.push(Issue::new(pointer, "script", e.describe()).at(e.line, e.column));
             None
         }
     }

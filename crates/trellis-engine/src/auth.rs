@@ -47,6 +47,11 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The command line on the server itself: an admin with no account (what it writes is by the system).
+    pub fn system() -> Actor {
+        Actor { id: crate::sweep::SYSTEM_ACTOR, email: "system".into(), role: Role::Admin }
+    }
+
     fn from_user(u: User) -> Result<Actor> {
         let role = Role::parse(&u.role).ok_or_else(|| EngineError::Internal(format!("user {} has unknown role '{}'", u.email, u.role)))?;
         Ok(Actor { id: u.id, email: u.email, role })

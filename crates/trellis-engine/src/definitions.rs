@@ -120,7 +120,7 @@ fn invalid(pointer: &str, code: &'static str, message: impl Into<String>) -> Eng
 }
 
 /// Fills in `key` from the URL, and refuses a body whose key differs from it.
-fn keyed(kind: &str, url_key: Option<&str>, mut body: Value) -> Result<Value> {
+pub(crate) fn keyed(kind: &str, url_key: Option<&str>, mut body: Value) -> Result<Value> {
     let Some(obj) = body.as_object_mut() else { return Err(invalid("", "type", format!("a {kind} definition is a JSON object"))) };
     if let Some(k) = url_key {
         let given = obj.entry("key").or_insert_with(|| Value::String(k.to_owned()));
@@ -212,7 +212,7 @@ impl Engine {
 
     /// Workflows and triggers are read by admins only: their webhook URLs carry the robots' access tokens.
     fn may_read(actor: &Actor, kind: &str) -> Result<()> {
-        if kind == MESSAGE || kind == CALENDAR { Ok(()) } else { actor.require_admin(&format!("read {kind} definitions")) }
+        if matches!(kind, MESSAGE | CALENDAR | crate::packs::DASHBOARD | crate::packs::ROLE) { Ok(()) } else { actor.require_admin(&format!("read {kind} definitions")) }
     }
 
     pub async fn list_definitions(&self, actor: &Actor, kind: &str) -> Result<Vec<StoredDefinition>> {
@@ -313,7 +313,7 @@ impl Engine {
         self.store_definition(actor, MESSAGE, &def.key, body, create).await
     }
 
-    async fn store_definition(&self, actor: &Actor, kind: &str, key: &str, body: Value, create: bool) -> Result<(StoredDefinition, bool)> {
+    pub(crate) async fn store_definition(&self, actor: &Actor, kind: &str, key: &str, body: Value, create: bool) -> Result<(StoredDefinition, bool)> {
         let current = self.store.definition(kind, key).await?;
         if let Some(c) = &current {
             if create {

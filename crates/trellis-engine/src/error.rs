@@ -36,6 +36,9 @@ pub enum EngineError {
     /// Workflows could not finish what a write set off (a loop, a missing user).
     #[error("{0}")]
     Workflow(String),
+    /// A template pack does not check: every problem at its file, line and column.
+    #[error("the pack has {} problem(s)", .0.len())]
+    Pack(Vec<trellis_core::pack::PackIssue>),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]

@@ -144,40 +144,8 @@ impl Engine {
     /// field and has the fields it names.
     pub(crate) async fn check(&self, def: FormDef, version: i64) -> Result<CompiledForm> {
         let compiled = form::compile(def, version).map_err(EngineError::Invalid)?;
-        let mut issues = Vec::new();
-        for f in &compiled.fields {
-            if let Some(target) = &f.link
-                && target != compiled.key() && self.store.form(target).await?.is_none() {
-                    issues.push(Issue::new(format!("/schema/properties/{}/x-link", f.key), "unknown_form", format!("x-link names form '{target}', which does not exist")));
-                }
-        }
-        for r in &compiled.rules.rollups {
-            let at = format!("/rollups/{}", r.key);
-            let child = if r.def.from == compiled.key() {
-                None
-            } else {
-                match self.form(&r.def.from).await {
-                    Ok(f) => Some(f),
-                    Err(EngineError::NotFound(_)) => {
-                        issues.push(Issue::new(format!("{at}/from"), "unknown_form", format!("rollup over form '{}', which does not exist", r.def.from)));
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                }
-            };
-            let child: &CompiledForm = child.as_deref().unwrap_or(&compiled);
-            match child.field(&r.def.via) {
-                Some(f) if f.link.as_deref() == Some(compiled.key()) => {}
-                Some(_) => issues.push(Issue::new(format!("{at}/via"), "invalid_link", format!("'{}.{}' does not link to form '{}' (it needs \"x-link\": \"{}\")", child.key(), r.def.via, compiled.key(), compiled.key()))),
-                None => issues.push(Issue::new(format!("{at}/via"), "unknown_field", format!("form '{}' has no field '{}'", child.key(), r.def.via))),
-            }
-            for (name, field) in [("field", &r.def.field), ("date", &r.def.date)] {
-                if let Some(field) = field
-                    && child.field(field).is_none() {
-                        issues.push(Issue::new(format!("{at}/{name}"), "unknown_field", format!("form '{}' has no field '{field}'", child.key())));
-                    }
-            }
-        }
+        let others: std::collections::HashMap<String, Arc<CompiledForm>> = self.all_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
+        let issues = form::check_references(&compiled, &|k| others.get(k).cloned());
         if issues.is_empty() { Ok(compiled) } else { Err(EngineError::Invalid(issues)) }
     }
 
@@ -185,9 +153,65 @@ impl Engine {
     /// sweep, so existing records follow the new rules (see [`crate::sweep`]).
     async fn save(&self, actor: &Actor, compiled: CompiledForm, rules_changed: bool) -> Result<FormInfo> {
         let at = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        Self::save_in(&mut tx, actor, &compiled, rules_changed, at).await?;
+        tx.commit().await?;
+        Ok(self.saved(actor, compiled, at))
+    }
+
+    /// Saves several forms in one transaction, each checked against the
+    /// others and the forms in force, so forms that link to and roll up from
+    /// each other (a pack's customer and its follow-ups) land together in any
+    /// order. Identical definitions are left alone. Returns the keys saved.
+    pub(crate) async fn save_forms(&self, actor: &Actor, defs: Vec<FormDef>) -> Result<Vec<String>> {
+        actor.require_admin("change forms")?;
+        let mut current: std::collections::HashMap<String, FormInfo> = std::collections::HashMap::new();
+        for f in self.list_forms().await? {
+            current.insert(f.definition.key.clone(), f);
+        }
+        let mut compiled = Vec::new();
+        let mut issues = Vec::new();
+        for def in defs {
+            let before = current.get(&def.key);
+            if before.is_some_and(|b| b.definition == def) {
+                continue;
+            }
+            let rules_changed = before.is_none_or(|b| (&b.definition.computed, &b.definition.rollups, &b.definition.segments) != (&def.computed, &def.rollups, &def.segments));
+            let key = def.key.clone();
+            match form::compile(def, before.map_or(1, |b| b.version + 1)) {
+                Ok(c) => compiled.push((Arc::new(c), rules_changed && before.is_some())),
+                Err(list) => issues.extend(list.into_iter().map(|i| i.prefixed(&format!("/forms/{key}")))),
+            }
+        }
+        let mut lookup: std::collections::HashMap<String, Arc<CompiledForm>> = self.all_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
+        for (c, _) in &compiled {
+            lookup.insert(c.key().to_owned(), c.clone());
+        }
+        for (c, _) in &compiled {
+            issues.extend(form::check_references(c, &|k| lookup.get(k).cloned()).into_iter().map(|i| i.prefixed(&format!("/forms/{}", c.key()))));
+        }
+        if !issues.is_empty() {
+            return Err(EngineError::Invalid(issues));
+        }
+        let at = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        for (c, rules_changed) in &compiled {
+            Self::save_in(&mut tx, actor, c, *rules_changed, at).await?;
+        }
+        tx.commit().await?;
+        drop(lookup);
+        let mut keys = Vec::new();
+        for (c, _) in compiled {
+            keys.push(c.key().to_owned());
+            let c = Arc::try_unwrap(c).map_err(|_| EngineError::Internal("a saved form is still shared".into()))?;
+            self.saved(actor, c, at);
+        }
+        Ok(keys)
+    }
+
+    async fn save_in(tx: &mut trellis_store::Tx, actor: &Actor, compiled: &CompiledForm, rules_changed: bool, at: jiff::Timestamp) -> Result<()> {
         let definition = serde_json::to_value(&compiled.def).map_err(|e| EngineError::Internal(e.to_string()))?;
         let indexes = index::specs(&compiled.def);
-        let mut tx = self.store.begin().await?;
         let saved = tx
             .save_form(&FormSave { key: compiled.key(), version: compiled.version, definition: &definition, at, by: actor.id, indexes: &indexes })
             .await;
@@ -195,7 +219,7 @@ impl Engine {
             Ok(()) => {}
             Err(StoreError::Unique { index }) => {
                 let message = match indexes.iter().find(|s| s.name == index) {
-                    Some(spec) => format!("existing records share values of the new unique key {:?}; fix them first", spec.fields),
+                    Some(spec) => format!("existing records of form '{}' share values of the new unique key {:?}; fix them first", compiled.key(), spec.fields),
                     None => format!("form '{}' was changed by someone else at the same time; reload and retry", compiled.key()),
                 };
                 return Err(EngineError::Conflict { message, key: indexes.iter().find(|s| s.name == index).map(|s| s.fields.clone()) });
@@ -206,11 +230,15 @@ impl Engine {
             let fresh = SweepState { form: compiled.key().to_owned(), started_at: at, after: None, scanned: 0, changed: 0, failed: 0, finished_at: None };
             tx.save_sweep(&fresh).await?;
         }
-        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Caches a form just saved and says so in the log.
+    fn saved(&self, actor: &Actor, compiled: CompiledForm, at: jiff::Timestamp) -> FormInfo {
         let version = compiled.version;
         let def = compiled.def.clone();
         self.cache(compiled, self.forms.epoch.load(Ordering::SeqCst));
         tracing::info!(form = %def.key, version, actor = %actor.email, "form saved");
-        Ok(FormInfo { version, definition: def, updated_at: at })
+        FormInfo { version, definition: def, updated_at: at }
     }
 }

@@ -32,6 +32,7 @@ mod derive;
 pub mod error;
 mod flow;
 pub mod forms;
+pub mod packs;
 pub mod records;
 pub mod scripts;
 pub mod sweep;

@@ -64,6 +64,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::rules::router())
         .merge(routes::workflows::router())
         .merge(routes::tasks::router())
+        .merge(routes::packs::router())
         .split_for_parts()
 }
 

@@ -22,7 +22,10 @@ pub struct FieldError {
     pub pointer: String,
     pub code: String,
     pub message: String,
-    /// For script errors: where in the script (1-based).
+    /// For a pack: the file inside it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// For script errors: where in the script (1-based); for a pack, in `file`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -70,7 +73,7 @@ impl Problem {
             many => format!("{} problems with the submitted data", many.len()),
         };
         Problem {
-            errors: Some(issues.into_iter().map(|i| FieldError { pointer: i.pointer, code: i.code.to_owned(), message: i.message, line: None, column: None }).collect()),
+            errors: Some(issues.into_iter().map(|i| FieldError { pointer: i.pointer, code: i.code.to_owned(), message: i.message, file: None, line: i.line, column: i.column }).collect()),
             ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail)
         }
     }
@@ -79,7 +82,7 @@ impl Problem {
     /// `pointer` says where the script is (`/script` in a trial, `/segments/tier/script` in a form).
     pub fn script(slug: &str, detail: String, pointer: String, e: &trellis_core::script::ScriptError) -> Problem {
         Problem {
-            errors: Some(vec![FieldError { pointer, code: "script".into(), message: e.message.clone(), line: e.line, column: e.column }]),
+            errors: Some(vec![FieldError { pointer, code: "script".into(), message: e.message.clone(), file: None, line: e.line, column: e.column }]),
             ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, detail)
         }
     }
@@ -110,6 +113,16 @@ impl From<EngineError> for Problem {
             EngineError::NotFound(m) => Problem::new(StatusCode::NOT_FOUND, "not-found", m),
             EngineError::Gone(m) => Problem::new(StatusCode::GONE, "deleted", m),
             EngineError::Invalid(issues) => Problem::validation(issues),
+            EngineError::Pack(issues) => {
+                let detail = match issues.as_slice() {
+                    [one] => one.to_string(),
+                    many => format!("the pack has {} problems; the first: {}", many.len(), many[0]),
+                };
+                Problem {
+                    errors: Some(issues.into_iter().map(|i| FieldError { pointer: String::new(), code: "pack".into(), message: i.message, file: Some(i.file), line: Some(i.line), column: Some(i.column) }).collect()),
+                    ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "pack-invalid", detail)
+                }
+            }
             EngineError::Guard(m) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "guard-failed", m),
             EngineError::Workflow(m) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "workflow-failed", m),
             EngineError::Rule(f) => Problem::script("rule-failed", f.message(), f.pointer.clone(), &f.error),

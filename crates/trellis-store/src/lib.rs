@@ -22,7 +22,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod work;
 
-pub use work::{Attempt, Comment, Delivery, Instance, Notification, Occurrence, Scheduled, StoredDefinition, Task, TaskQuery, Timer};
+pub use work::{Attempt, Comment, Delivery, Instance, Notification, Occurrence, PackMigration, Scheduled, StoredDefinition, StoredPack, Task, TaskQuery, Timer};
 
 pub use index::IndexSpec;
 
@@ -247,6 +247,18 @@ impl Store {
         read!(self, definitions(kind))
     }
 
+    pub async fn packs(&self) -> Result<Vec<StoredPack>> {
+        read!(self, packs())
+    }
+
+    pub async fn pack(&self, name: &str) -> Result<Option<StoredPack>> {
+        read!(self, pack(name))
+    }
+
+    pub async fn pack_migration(&self, pack: &str, step: &str, form: &str) -> Result<Option<PackMigration>> {
+        read!(self, pack_migration(pack, step, form))
+    }
+
     pub async fn definition(&self, kind: &str, key: &str) -> Result<Option<StoredDefinition>> {
         read!(self, definition(kind, key))
     }
@@ -372,6 +384,23 @@ impl Store {
 /// Writes of the work tables, inside the caller's transaction.
 impl Tx {
     /// Stores a new version of a definition (and, on PostgreSQL, tells the other instances).
+    pub async fn save_pack(&mut self, p: &StoredPack) -> Result<()> {
+        in_tx!(self, save_pack(p))
+    }
+
+    pub async fn delete_pack(&mut self, name: &str) -> Result<()> {
+        in_tx!(self, delete_pack(name))
+    }
+
+    /// Removes a definition (its versions stay in `definition_versions`, as history).
+    pub async fn delete_definition(&mut self, kind: &str, key: &str) -> Result<bool> {
+        in_tx!(self, delete_definition(kind, key))
+    }
+
+    pub async fn save_pack_migration(&mut self, m: &PackMigration) -> Result<()> {
+        in_tx!(self, save_pack_migration(m))
+    }
+
     pub async fn save_definition(&mut self, kind: &str, key: &str, version: i64, definition: &Value, at: Timestamp, by: Uuid) -> Result<()> {
         in_tx!(self, save_definition(kind, key, version, definition, at, by))
     }

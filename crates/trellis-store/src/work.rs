@@ -177,6 +177,30 @@ pub struct Occurrence {
     pub handled_at: Timestamp,
 }
 
+/// An installed pack as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPack {
+    pub name: String,
+    pub version: String,
+    pub manifest: Value,
+    /// What the pack shipped at this version: `{"kind/key": definition}`.
+    pub definitions: Value,
+    pub installed_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Progress of one record migration step over one form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackMigration {
+    pub pack: String,
+    /// `1.0.0-1.1.0`.
+    pub step: String,
+    pub form: String,
+    pub after: Option<Uuid>,
+    pub migrated: i64,
+    pub finished_at: Option<Timestamp>,
+}
+
 macro_rules! work_queries {
     (db = $db:ty, row = $row:ty, time = $time:ty, to_db = $to_db:path, from_db = $from_db:path, lock = $lock:expr, notify = $notify:expr) => {
         use jiff::Timestamp;
@@ -936,6 +960,90 @@ macro_rules! work_queries {
             .fetch_all(pool)
             .await?;
             rows.iter().map(|r| Ok(r.try_get("record_id")?)).collect()
+        }
+
+        fn pack_from_row(row: &$row) -> Result<StoredPack> {
+            Ok(StoredPack {
+                name: row.try_get("name")?,
+                version: row.try_get("version")?,
+                manifest: row.try_get::<Json<Value>, _>("manifest")?.0,
+                definitions: row.try_get::<Json<Value>, _>("definitions")?.0,
+                installed_at: ts(row, "installed_at")?,
+                updated_at: ts(row, "updated_at")?,
+            })
+        }
+
+        pub(crate) async fn packs(pool: &Pool<Db>) -> Result<Vec<StoredPack>> {
+            let rows = sqlx::query("SELECT * FROM packs ORDER BY name").fetch_all(pool).await?;
+            rows.iter().map(pack_from_row).collect()
+        }
+
+        pub(crate) async fn pack(pool: &Pool<Db>, name: &str) -> Result<Option<StoredPack>> {
+            let row = sqlx::query("SELECT * FROM packs WHERE name = $1").bind(name).fetch_optional(pool).await?;
+            row.as_ref().map(pack_from_row).transpose()
+        }
+
+        pub(crate) async fn save_pack(tx: &mut DbTx, p: &StoredPack) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO packs (name, version, manifest, definitions, installed_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (name) DO UPDATE SET version = excluded.version, manifest = excluded.manifest,
+                     definitions = excluded.definitions, updated_at = excluded.updated_at",
+            )
+            .bind(&p.name)
+            .bind(&p.version)
+            .bind(Json(&p.manifest))
+            .bind(Json(&p.definitions))
+            .bind($to_db(p.installed_at))
+            .bind($to_db(p.updated_at))
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        pub(crate) async fn delete_pack(tx: &mut DbTx, name: &str) -> Result<()> {
+            sqlx::query("DELETE FROM packs WHERE name = $1").bind(name).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM pack_migrations WHERE pack = $1").bind(name).execute(&mut **tx).await?;
+            Ok(())
+        }
+
+        pub(crate) async fn delete_definition(tx: &mut DbTx, kind: &str, key: &str) -> Result<bool> {
+            let done = sqlx::query("DELETE FROM definitions WHERE kind = $1 AND key = $2").bind(kind).bind(key).execute(&mut **tx).await?;
+            if $notify {
+                sqlx::query("SELECT pg_notify($1, $2)").bind(crate::postgres::DEFINITIONS_CHANNEL).bind(format!("{kind}:{key}")).execute(&mut **tx).await?;
+            }
+            Ok(done.rows_affected() > 0)
+        }
+
+        pub(crate) async fn pack_migration(pool: &Pool<Db>, pack: &str, step: &str, form: &str) -> Result<Option<PackMigration>> {
+            let row = sqlx::query("SELECT * FROM pack_migrations WHERE pack = $1 AND step = $2 AND form = $3").bind(pack).bind(step).bind(form).fetch_optional(pool).await?;
+            row.map(|row| {
+                let after: Option<String> = row.try_get("after_id")?;
+                Ok(PackMigration {
+                    pack: row.try_get("pack")?,
+                    step: row.try_get("step")?,
+                    form: row.try_get("form")?,
+                    after: after.map(|a| a.parse::<Uuid>()).transpose().map_err(|e| crate::StoreError::Corrupt(e.to_string()))?,
+                    migrated: row.try_get("migrated")?,
+                    finished_at: ts_opt(&row, "finished_at")?,
+                })
+            })
+            .transpose()
+        }
+
+        pub(crate) async fn save_pack_migration(tx: &mut DbTx, m: &PackMigration) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO pack_migrations (pack, step, form, after_id, migrated, finished_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (pack, step, form) DO UPDATE SET after_id = excluded.after_id, migrated = excluded.migrated, finished_at = excluded.finished_at",
+            )
+            .bind(&m.pack)
+            .bind(&m.step)
+            .bind(&m.form)
+            .bind(m.after.map(|a| a.to_string()))
+            .bind(m.migrated)
+            .bind(m.finished_at.map($to_db))
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
         }
     };
 }

@@ -10,6 +10,8 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use trellis_engine::{Clock, Engine, EngineError};
 
+mod pack;
+
 #[derive(Debug, Parser)]
 #[command(name = "trellis", version, about = "Zero-code customer management and relationship maintenance")]
 pub struct Cli {
@@ -39,6 +41,15 @@ pub enum Command {
         clock: String,
         #[command(flatten)]
         delivery: DeliveryArgs,
+        /// On an empty database: install the bundled CRM pack with its sample
+        /// data and demo users, and print how to sign in.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Template packs: check, install or upgrade, export, uninstall.
+    Pack {
+        #[command(subcommand)]
+        command: PackCommand,
     },
     /// Segments and the other derived values of a form's rules.
     Segments {
@@ -83,6 +94,51 @@ pub enum SegmentsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum PackCommand {
+    /// Check a pack (a folder, .tar.gz or .zip) without a database: every
+    /// problem as FILE:LINE:COLUMN: MESSAGE; the exit code is 1 when there are any.
+    Check { source: String },
+    /// Install or upgrade a pack: a folder, a .tar.gz or .zip, or the name of a bundled pack.
+    Install {
+        source: String,
+        /// Print what would change (definitions, conflicts, migrations) and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Allow installing an older version over a newer one.
+        #[arg(long)]
+        force: bool,
+        /// Also load the pack's sample data and demo users (first install only).
+        #[arg(long)]
+        sample_data: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Export an installed pack, with the changes made since it was installed:
+    /// OUT ending in .tar.gz or .tgz writes an archive, anything else a folder.
+    Export {
+        name: String,
+        #[arg(short = 'o', long = "out")]
+        out: std::path::PathBuf,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Uninstall a pack: its definitions go, its forms and records stay (unless --purge).
+    Uninstall {
+        name: String,
+        /// Also delete the records of its forms.
+        #[arg(long)]
+        purge: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// List the installed and the bundled packs.
+    List {
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Add a user; the password is read from standard input.
     Add {
@@ -107,13 +163,15 @@ fn explain(e: EngineError) -> anyhow::Error {
         EngineError::Invalid(issues) => {
             anyhow::anyhow!(issues.iter().map(|i| format!("{}: {}", i.pointer.trim_start_matches('/'), i.message)).collect::<Vec<_>>().join("\n"))
         }
+        EngineError::Pack(issues) => anyhow::anyhow!(issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")),
         e => anyhow::anyhow!(e),
     }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { db, bind, clock, delivery } => serve(&db.url, bind, &clock, delivery).await,
+        Command::Serve { db, bind, clock, delivery, demo } => serve(&db.url, bind, &clock, delivery, demo).await,
+        Command::Pack { command } => crate::pack::run(command).await,
         Command::Segments { command: SegmentsCommand::Refresh { form, db } } => refresh(&db.url, &form).await,
         Command::User { command: UserCommand::Add { email, role, password_stdin, manager, db } } => {
             if !password_stdin {
@@ -181,7 +239,7 @@ const SWEEP_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
 /// How often the server fires due workflow timers and sends due deliveries: one indexed read each.
 const TIMER_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
-async fn serve(url: &str, bind: SocketAddr, clock: &str, delivery: DeliveryArgs) -> anyhow::Result<()> {
+async fn serve(url: &str, bind: SocketAddr, clock: &str, delivery: DeliveryArgs, demo: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let clock = if clock == "manual" { Clock::manual(jiff::Timestamp::now()) } else { Clock::System };
     let manual = matches!(clock, Clock::Manual(_));
@@ -195,9 +253,13 @@ async fn serve(url: &str, bind: SocketAddr, clock: &str, delivery: DeliveryArgs)
             ..Default::default()
         })
         .map_err(explain)?;
-    if let Some((email, password)) = engine.ensure_first_admin().await.map_err(explain)? {
+    let first = engine.ensure_first_admin().await.map_err(explain)?;
+    if let Some((email, password)) = &first {
         println!("First start: created {email} with password {password}");
         println!("(shown once; sign in with POST /api/v1/auth/token, add users with `trellis user add`)");
+    }
+    if demo {
+        crate::pack::demo(&engine, first.is_some()).await?;
     }
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("listening on {bind}"))?;
     let (router, _state) = trellis_server::app(engine.clone());

@@ -261,6 +261,27 @@ impl Sandbox {
         Ok(())
     }
 
+    /// Compiles a record migration of a pack upgrade: it sees `form` (the
+    /// record's form key), `record` (its data, a variable it may change) and
+    /// `now`, and evaluates to the new data (or `()` to leave it as it is).
+    pub fn compile_migration(&self, source: &str) -> Result<Script, ScriptError> {
+        let mut scope = Scope::new();
+        for name in ["form", "record", "now"] {
+            scope.push(name, ());
+        }
+        let ast = self.engine.compile_with_scope(&scope, source).map_err(|e| ScriptError::at(e.err_type().to_string(), e.position()))?;
+        Ok(Script { ast: Arc::new(ast), reads_now: reads_now(source) })
+    }
+
+    /// Runs a migration from [`Sandbox::compile_migration`] over one record's data.
+    pub fn run_migration(&self, script: &Script, form: &str, record: &Map<String, Value>, now: Timestamp) -> Result<Value, ScriptError> {
+        let mut scope = Scope::new();
+        scope.push_constant("form", form.to_owned());
+        scope.push("record", record.iter().map(|(k, v)| (k.as_str().into(), to_dynamic(v))).collect::<rhai::Map>());
+        scope.push_constant_dynamic("now", Dynamic::from(now.to_string()));
+        self.eval(script, &mut scope, now)
+    }
+
     fn eval(&self, script: &Script, scope: &mut Scope<'_>, now: Timestamp) -> Result<Value, ScriptError> {
         /// Puts back the evaluation state of this thread however the evaluation ends.
         struct Restore(Option<(Timestamp, Option<Duration>)>);

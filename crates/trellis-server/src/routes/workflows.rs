@@ -37,11 +37,11 @@ pub struct DefinitionList {
     pub items: Vec<DefinitionOut>,
 }
 
-fn out(d: StoredDefinition) -> DefinitionOut {
+pub(crate) fn out(d: StoredDefinition) -> DefinitionOut {
     DefinitionOut { key: d.key, version: d.version, updated_at: d.updated_at.to_string(), definition: d.definition }
 }
 
-fn saved(kind: &str, (d, created): (StoredDefinition, bool)) -> Response {
+pub(crate) fn saved(kind: &str, (d, created): (StoredDefinition, bool)) -> Response {
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     let location = HeaderValue::from_str(&format!("/api/v1/{kind}s/{}", d.key)).ok();
     let etag = HeaderValue::from_str(&format!("\"{}\"", d.version)).ok();

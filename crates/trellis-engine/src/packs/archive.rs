@@ -1,0 +1,153 @@
+//! A pack's files from a folder or an archive (`.tar.gz`, `.zip`), and back
+//! to a `.tar.gz` or a folder. An archive may hold the pack at its root or in
+//! one top folder (`crm-starter/pack.json`), as `tar czf` of a folder makes.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use trellis_core::pack::{Files, PackIssue};
+
+use crate::{EngineError, Result};
+
+/// Largest pack accepted, unpacked: a pack is definitions and sample data, not a data dump.
+pub const MAX_UNPACKED: u64 = 64 * 1024 * 1024;
+
+fn refused(file: &str, message: impl Into<String>) -> EngineError {
+    EngineError::Pack(vec![PackIssue { file: file.into(), line: 1, column: 1, message: message.into() }])
+}
+
+/// Reads a pack from a folder, a `.tar.gz` / `.tgz` or a `.zip`.
+pub fn read_path(path: &Path) -> Result<Files> {
+    let shown = path.display().to_string();
+    if path.is_dir() {
+        let mut files = Files::new();
+        read_dir(path, path, &mut files).map_err(|e| refused(&shown, format!("cannot read the folder: {e}")))?;
+        return Ok(files);
+    }
+    let bytes = std::fs::read(path).map_err(|e| refused(&shown, format!("cannot read: {e}")))?;
+    read_archive(&shown, &bytes)
+}
+
+fn read_dir(root: &Path, dir: &Path, files: &mut Files) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        if p.is_dir() {
+            read_dir(root, &p, files)?;
+        } else {
+            let rel = p.strip_prefix(root).unwrap_or(&p).components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/");
+            files.insert(rel, std::fs::read(&p)?);
+        }
+    }
+    Ok(())
+}
+
+/// Reads an uploaded archive: gzip-compressed tar or zip, told apart by their first bytes.
+pub fn read_archive(name: &str, bytes: &[u8]) -> Result<Files> {
+    let files = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Files::new();
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+        let mut total = 0u64;
+        for entry in archive.entries().map_err(|e| refused(name, format!("not a readable .tar.gz: {e}")))? {
+            let mut entry = entry.map_err(|e| refused(name, format!("not a readable .tar.gz: {e}")))?;
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let path = entry.path().map_err(|e| refused(name, e.to_string()))?.to_string_lossy().into_owned();
+            total += entry.size();
+            if total > MAX_UNPACKED {
+                return Err(refused(name, format!("the pack unpacks to more than {} MiB", MAX_UNPACKED >> 20)));
+            }
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).map_err(|e| refused(name, e.to_string()))?;
+            out.insert(path, data);
+        }
+        out
+    } else if bytes.starts_with(b"PK") {
+        let mut out = Files::new();
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| refused(name, format!("not a readable .zip: {e}")))?;
+        let mut total = 0u64;
+        for i in 0..archive.len() {
+            let mut f = archive.by_index(i).map_err(|e| refused(name, format!("not a readable .zip: {e}")))?;
+            if !f.is_file() {
+                continue;
+            }
+            let Some(path) = f.enclosed_name() else { return Err(refused(name, format!("the archive holds a path outside it: {}", f.name()))) };
+            let path = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/");
+            total += f.size();
+            if total > MAX_UNPACKED {
+                return Err(refused(name, format!("the pack unpacks to more than {} MiB", MAX_UNPACKED >> 20)));
+            }
+            let mut data = Vec::new();
+            f.by_ref().take(MAX_UNPACKED).read_to_end(&mut data).map_err(|e| refused(name, e.to_string()))?;
+            out.insert(path, data);
+        }
+        out
+    } else {
+        return Err(refused(name, "a pack is a folder, a .tar.gz or a .zip"));
+    };
+    Ok(strip_top_folder(files))
+}
+
+/// `crm-starter/pack.json` → `pack.json` when every file is under one folder holding pack.json.
+fn strip_top_folder(files: Files) -> Files {
+    let clean = |p: &str| p.trim_start_matches("./").to_owned();
+    let files: Files = files.into_iter().map(|(p, d)| (clean(&p), d)).filter(|(p, _)| !p.is_empty()).collect();
+    if files.contains_key("pack.json") {
+        return files;
+    }
+    let top: std::collections::BTreeSet<&str> = files.keys().filter_map(|p| p.split_once('/').map(|(t, _)| t)).collect();
+    match top.iter().next() {
+        Some(t) if top.len() == 1 && files.keys().all(|p| p.starts_with(&format!("{t}/"))) && files.contains_key(&format!("{t}/pack.json")) => {
+            let prefix = format!("{t}/");
+            files.into_iter().map(|(p, d)| (p[prefix.len()..].to_owned(), d)).collect()
+        }
+        _ => files,
+    }
+}
+
+/// A `.tar.gz` of the files, under a top folder named `top`.
+pub fn to_tar_gz(top: &str, files: &Files) -> Result<Vec<u8>> {
+    let io = |e: std::io::Error| EngineError::Internal(format!("writing the archive: {e}"));
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
+    for (path, data) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        builder.append_data(&mut header, format!("{top}/{path}"), data.as_slice()).map_err(io)?;
+    }
+    let gz = builder.into_inner().map_err(io)?;
+    gz.finish().map_err(io)
+}
+
+/// Writes the files into a folder (created; existing files of the same name are replaced).
+pub fn write_dir(dir: &Path, files: &Files) -> Result<()> {
+    let io = |e: std::io::Error| EngineError::Internal(format!("writing {}: {e}", dir.display()));
+    for (path, data) in files {
+        let target = dir.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::File::create(&target).and_then(|mut f| f.write_all(data)).map_err(io)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tar_gz_round_trips_and_its_top_folder_is_dropped() {
+        let files: Files = [("pack.json".to_owned(), b"{}".to_vec()), ("forms/a.json".to_owned(), b"{\"x\":1}".to_vec())].into();
+        let bytes = to_tar_gz("mini", &files).unwrap();
+        assert_eq!(read_archive("mini.tar.gz", &bytes).unwrap(), files);
+        assert!(matches!(read_archive("x", b"hello"), Err(EngineError::Pack(_))));
+    }
+}

@@ -1,0 +1,315 @@
+//! Template packs: `trellis pack check` on the bundled CRM pack and on broken
+//! copies of it; install, export and install elsewhere through the API; an
+//! upgrade that renames a field over 10,000 records, killed midway; `serve --demo`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::harness::{Backend, Server};
+
+const BIN: &str = env!("CARGO_BIN_EXE_trellis");
+
+fn bundled() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates/crm-starter")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() { copy_dir(&e.path(), &target) } else { std::fs::copy(e.path(), target).unwrap(); }
+    }
+}
+
+/// Runs `trellis pack check` and returns (success, stderr).
+fn check(dir: &Path) -> (bool, String) {
+    let out = Command::new(BIN).args(["pack", "check"]).arg(dir).output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The 1-based line of the first line of `file` containing `needle`.
+fn line_of(file: &Path, needle: &str) -> usize {
+    std::fs::read_to_string(file).unwrap().lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle} not in {}", file.display())) + 1
+}
+
+#[test]
+fn the_bundled_pack_checks() {
+    let (ok, out) = check(&bundled());
+    assert!(ok, "the bundled CRM pack must check:\n{out}");
+    assert!(out.contains("crm-starter") && out.contains("is valid"), "{out}");
+}
+
+/// One broken copy per kind of error, each reported at its file and line.
+#[test]
+fn broken_copies_fail_at_the_right_file_and_line() {
+    let cases: Vec<(&str, Box<dyn Fn(&Path) -> (String, usize)>)> = vec![
+        ("JSON syntax", Box::new(|d: &Path| {
+            let f = d.join("forms/follow_up.json");
+            let text = std::fs::read_to_string(&f).unwrap();
+            let broken = text.replacen("\"title\"", "\"title\" \"oops\"", 1);
+            std::fs::write(&f, &broken).unwrap();
+            ("forms/follow_up.json".into(), line_of(&f, "\"oops\""))
+        })),
+        ("schema", Box::new(|d: &Path| {
+            let f = d.join("forms/contact.json");
+            let text = std::fs::read_to_string(&f).unwrap();
+            std::fs::write(&f, text.replacen("\"type\": \"string\"", "\"type\": \"strng\"", 1)).unwrap();
+            ("forms/contact.json".into(), line_of(&f, "\"strng\""))
+        })),
+        ("script", Box::new(|d: &Path| {
+            let f = d.join("scripts/tier.rhai");
+            let text = std::fs::read_to_string(&f).unwrap();
+            std::fs::write(&f, format!("let x = ;\n{text}")).unwrap();
+            ("scripts/tier.rhai".into(), 1)
+        })),
+        ("template", Box::new(|d: &Path| {
+            let f = d.join("messages/welcome.jinja");
+            let text = std::fs::read_to_string(&f).unwrap();
+            std::fs::write(&f, format!("{text}\n{{% if record.name %}}never closed\n")).unwrap();
+            let n = std::fs::read_to_string(&f).unwrap().lines().count();
+            ("messages/welcome.jinja".into(), n)
+        })),
+        ("unknown message", Box::new(|d: &Path| {
+            let f = d.join("triggers/weekly_churn.json");
+            let text = std::fs::read_to_string(&f).unwrap();
+            std::fs::write(&f, text.replacen("\"churn_digest\"", "\"no_such_message\"", 1)).unwrap();
+            ("triggers/weekly_churn.json".into(), line_of(&f, "no_such_message"))
+        })),
+        ("unknown state", Box::new(|d: &Path| {
+            let f = d.join("workflows/pipeline.json");
+            let text = std::fs::read_to_string(&f).unwrap();
+            std::fs::write(&f, text.replacen("\"to\": \"contacted\"", "\"to\": \"nowhere\"", 1)).unwrap();
+            ("workflows/pipeline.json".into(), line_of(&f, "\"nowhere\""))
+        })),
+        ("unknown field", Box::new(|d: &Path| {
+            let dir = d.join("dashboards");
+            let f = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+            let text = std::fs::read_to_string(&f).unwrap();
+            std::fs::write(&f, text.replacen("\"form\": \"customer\"", "\"form\": \"no_such_form\"", 1)).unwrap();
+            (format!("dashboards/{}", f.file_name().unwrap().to_string_lossy()), line_of(&f, "no_such_form"))
+        })),
+        ("missing script file", Box::new(|d: &Path| {
+            std::fs::remove_file(d.join("scripts/health.rhai")).unwrap();
+            let f = d.join("forms/customer.json");
+            ("forms/customer.json".into(), line_of(&f, "scripts/health.rhai"))
+        })),
+    ];
+    for (what, break_it) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&bundled(), dir.path());
+        let (file, line) = break_it(dir.path());
+        let (ok, out) = check(dir.path());
+        assert!(!ok, "{what}: a broken pack must fail the check");
+        let want = format!("{file}:{line}:");
+        assert!(out.lines().any(|l| l.starts_with(&want)), "{what}: expected a problem at {want}, got:\n{out}");
+    }
+}
+
+async fn export(s: &Server, name: &str) -> Vec<u8> {
+    let res = s.http.get(format!("{}/api/v1/packs/{name}/export", s.base)).bearer_auth(&s.token).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/gzip");
+    res.bytes().await.unwrap().to_vec()
+}
+
+async fn upload(s: &Server, bytes: Vec<u8>, query: &str) -> (u16, Value) {
+    let res = s.http.post(format!("{}/api/v1/packs{query}", s.base)).bearer_auth(&s.token).header("content-type", "application/gzip").body(bytes).send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+/// Every definition in force, by kind and key (versions and times left out).
+async fn definitions(s: &Server) -> Value {
+    let mut out = serde_json::Map::new();
+    for f in s.get("/api/v1/forms").await.expect(200).body["items"].as_array().unwrap() {
+        out.insert(format!("form/{}", f["key"].as_str().unwrap()), s.get(&format!("/api/v1/forms/{}", f["key"].as_str().unwrap())).await.expect(200).body["definition"].clone());
+    }
+    for kind in ["workflows", "triggers", "messages", "dashboards", "calendars", "roles"] {
+        for d in s.get(&format!("/api/v1/{kind}")).await.expect(200).body["items"].as_array().unwrap() {
+            out.insert(format!("{kind}/{}", d["key"].as_str().unwrap()), d["definition"].clone());
+        }
+    }
+    Value::Object(out)
+}
+
+both!(install_export_install_elsewhere_gives_identical_definitions);
+
+async fn install_export_install_elsewhere_gives_identical_definitions(b: Backend) {
+    let Some(s) = Server::start(b).await else { return };
+    let first = s.call(Method::POST, "/api/v1/packs?bundled=crm-starter", Some(&s.token), None, &[]).await.expect(200);
+    assert!(first.body["changes"].as_array().unwrap().iter().all(|c| c["action"] == "add"), "{}", first.body);
+    let installed = definitions(&s).await;
+    assert!(installed.as_object().unwrap().len() >= 20, "{installed}");
+
+    // The same version again changes nothing.
+    let again = s.call(Method::POST, "/api/v1/packs?bundled=crm-starter", Some(&s.token), None, &[]).await.expect(200);
+    assert!(again.body["changes"].as_array().unwrap().iter().all(|c| c["action"] == "unchanged"), "{}", again.body);
+    assert_eq!(definitions(&s).await, installed);
+
+    // An admin's change in the browser is part of what is exported.
+    let mut customer = s.get("/api/v1/forms/customer").await.expect(200).body["definition"].clone();
+    customer["title"] = json!("我们的客户");
+    s.put("/api/v1/forms/customer", customer).await.expect(200);
+    let local = definitions(&s).await;
+    let listed = s.get("/api/v1/packs").await.expect(200).body;
+    assert_eq!(listed["items"][0]["name"], "crm-starter");
+    assert!(listed["bundled"].as_array().unwrap().iter().any(|p| p["name"] == "crm-starter"));
+
+    let archive = export(&s, "crm-starter").await;
+    let Some(elsewhere) = Server::start(b).await else { return };
+    let (status, report) = upload(&elsewhere, archive.clone(), "").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(definitions(&elsewhere).await, local, "the export installs identically elsewhere");
+    assert_eq!(definitions(&elsewhere).await["form/customer"]["title"], "我们的客户");
+
+    // A broken upload is a problem document naming the file.
+    let (status, problem) = upload(&elsewhere, b"not an archive".to_vec(), "").await;
+    assert_eq!(status, 422);
+    assert_eq!(problem["type"], "https://trellis.dev/problems/pack-invalid");
+    // Staff may not install.
+    let staff = elsewhere.user("sales@example.com", "staff").await;
+    let res = elsewhere.call(Method::POST, "/api/v1/packs?bundled=crm-starter", Some(&staff), None, &[]).await;
+    assert_eq!(res.status, 403);
+    s.stop().await;
+    elsewhere.stop().await;
+}
+
+const V1_FORM: &str = r#"{"title": "会员", "schema": {"type": "object", "required": ["name"], "properties": {
+  "name": {"type": "string", "title": "姓名"}, "phone": {"type": "string", "title": "电话"}}}, "indexes": ["phone"]}"#;
+const V2_FORM: &str = r#"{"title": "会员", "schema": {"type": "object", "required": ["name"], "properties": {
+  "name": {"type": "string", "title": "姓名"}, "mobile": {"type": "string", "title": "手机"}}}, "indexes": ["mobile"]}"#;
+const MIGRATION: &str = "// 1.1.0: phone is called mobile\nif \"phone\" in record {\n    record.mobile = record.phone;\n    record.remove(\"phone\");\n}\nrecord\n";
+
+fn mini_pack(dir: &Path, version: &str, form: &str, migration: bool) {
+    std::fs::create_dir_all(dir.join("forms")).unwrap();
+    std::fs::write(dir.join("pack.json"), format!(r#"{{"name": "members", "version": "{version}", "title": "会员模板"}}"#)).unwrap();
+    std::fs::write(dir.join("forms/member.json"), form).unwrap();
+    std::fs::write(dir.join("messages/hello.jinja").parent().map(|p| { std::fs::create_dir_all(p).unwrap(); p.join("hello.jinja") }).unwrap(), format!("subject: 你好 {version}\n{{{{ record.name }}}}")).unwrap();
+    if migration {
+        std::fs::create_dir_all(dir.join("migrations")).unwrap();
+        std::fs::write(dir.join("migrations/1.0.0-1.1.0.rhai"), MIGRATION).unwrap();
+    }
+}
+
+fn pack_cli(args: &[&str], db: &str) -> std::process::Output {
+    Command::new(BIN).args(args).args(["--db", db]).output().unwrap()
+}
+
+/// An upgrade that renames a field migrates 10,000 records; killed in the
+/// middle of the migration, a second run finishes it, and no record is
+/// migrated twice. The admin's change of a message is kept and its clash with
+/// the new version reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_renaming_a_field_migrates_10000_records_and_survives_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let (v1, v2) = (dir.path().join("v1"), dir.path().join("v2"));
+    mini_pack(&v1, "1.0.0", V1_FORM, false);
+    mini_pack(&v2, "1.1.0", V2_FORM, true);
+    let out = pack_cli(&["pack", "install", v1.to_str().unwrap()], &db);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let engine = trellis_engine::Engine::open(&db, trellis_engine::Clock::System).await.unwrap();
+    let admin = trellis_engine::Actor::system();
+    for chunk in 0..10 {
+        let items: Vec<Value> = (0..1000).map(|i| json!({"name": format!("会员{}", chunk * 1000 + i), "phone": format!("138{:08}", chunk * 1000 + i)})).collect();
+        engine.create_records(&admin, "member", items, true).await.unwrap();
+    }
+    // An admin changes the message the new version also changes: a conflict, the local one kept.
+    engine.save_message(&admin, Some("hello"), json!({"key": "hello", "template": "subject: 本地的问候\n{{ record.name }}"}), false).await.unwrap();
+    engine.close().await;
+
+    // The dry run shows the change and writes nothing.
+    let out = pack_cli(&["pack", "install", v2.to_str().unwrap(), "--dry-run"], &db);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("would upgrade members 1.0.0 → 1.1.0") && text.contains("update form/member (indexes, schema)") && text.contains("conflict message/hello/template"), "{text}");
+
+    // Kill the upgrade once the migration has committed a batch.
+    let mut child = Command::new(BIN).args(["pack", "install", v2.to_str().unwrap(), "--db", &db]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let reader = sqlx::SqlitePool::connect(&db).await.unwrap();
+    let mut killed_at = None;
+    for _ in 0..6000 {
+        let done: Option<i64> = sqlx::query_scalar("SELECT migrated FROM pack_migrations WHERE form = 'member'").fetch_optional(&reader).await.unwrap_or(None);
+        if let Some(n) = done.filter(|n| *n > 0) {
+            child.kill().unwrap();
+            killed_at = Some(n);
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let _ = child.wait();
+    let killed_at = killed_at.expect("the migration was seen midway and killed");
+    assert!(killed_at < 10_000, "killed after {killed_at} records");
+    let version: String = sqlx::query_scalar("SELECT version FROM packs WHERE name = 'members'").fetch_one(&reader).await.unwrap();
+    assert_eq!(version, "1.0.0", "the pack is still at 1.0.0 until its migration finishes");
+
+    let out = pack_cli(&["pack", "install", v2.to_str().unwrap()], &db);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("migration 1.0.0-1.1.0 on member: 10000 records changed"), "{text}");
+
+    let with_phone: i64 = sqlx::query_scalar("SELECT count(*) FROM records WHERE form = 'member' AND json_extract(data, '$.phone') IS NOT NULL").fetch_one(&reader).await.unwrap();
+    let with_mobile: i64 = sqlx::query_scalar("SELECT count(*) FROM records WHERE form = 'member' AND json_extract(data, '$.mobile') IS NOT NULL").fetch_one(&reader).await.unwrap();
+    assert_eq!((with_phone, with_mobile), (0, 10_000));
+    let twice: i64 = sqlx::query_scalar("SELECT count(*) FROM (SELECT record_id FROM record_history WHERE op = 'update' GROUP BY record_id HAVING count(*) > 1)").fetch_one(&reader).await.unwrap();
+    assert_eq!(twice, 0, "no record is migrated twice");
+    let updates: i64 = sqlx::query_scalar("SELECT count(*) FROM record_history WHERE op = 'update'").fetch_one(&reader).await.unwrap();
+    assert_eq!(updates, 10_000);
+    let version: String = sqlx::query_scalar("SELECT version FROM packs WHERE name = 'members'").fetch_one(&reader).await.unwrap();
+    assert_eq!(version, "1.1.0");
+    let hello: String = sqlx::query_scalar("SELECT json_extract(definition, '$.template') FROM definitions WHERE kind = 'message' AND key = 'hello'").fetch_one(&reader).await.unwrap();
+    assert!(hello.starts_with("subject: 本地的问候"), "the local change is kept: {hello}");
+
+    // A downgrade is refused unless forced.
+    let out = pack_cli(&["pack", "install", v1.to_str().unwrap()], &db);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused unless forced"));
+    reader.close().await;
+}
+
+/// `serve --demo` on an empty database installs the CRM pack with its sample
+/// data and demo users, says how to sign in, and serves a working CRM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_starts_a_working_crm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("demo.db").display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(BIN).args(["serve", "--demo", "--db", &db, "--bind", &format!("127.0.0.1:{port}")]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok).take_while(|l| !l.starts_with("Trellis listening")).collect();
+    let all = lines.join("\n");
+    assert!(all.contains("Demo users (password trellis-demo)") && all.contains("admin@demo.trellis"), "{all}");
+
+    trellis_engine::install_tls();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let token: Value = http.post(format!("{base}/api/v1/auth/token")).json(&json!({"email": "admin@demo.trellis", "password": "trellis-demo"})).send().await.unwrap().json().await.unwrap();
+    let token = token["token"].as_str().expect("the demo admin signs in").to_owned();
+    let get = |path: &str| http.get(format!("{base}{path}")).bearer_auth(&token).send();
+    let packs: Value = get("/api/v1/packs").await.unwrap().json().await.unwrap();
+    assert_eq!(packs["items"][0]["name"], "crm-starter");
+    let mut customers = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor { Some(c) => format!("/api/v1/forms/customer/records?limit=500&cursor={c}"), None => "/api/v1/forms/customer/records?limit=500".into() };
+        let page: Value = get(&path).await.unwrap().json().await.unwrap();
+        customers += page["items"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() { Some(c) => cursor = Some(c.to_owned()), None => break }
+    }
+    assert!(customers >= 1000, "{customers} customers");
+    let page: Value = get("/api/v1/forms/customer/records?limit=5").await.unwrap().json().await.unwrap();
+    let first = &page["items"][0];
+    assert!(first["segments"]["tier"].is_string(), "segments are computed: {first}");
+    let follow_ups: Value = get("/api/v1/forms/follow_up/records?limit=5").await.unwrap().json().await.unwrap();
+    assert_eq!(follow_ups["items"].as_array().unwrap().len(), 5);
+    let _ = child.kill();
+    let _ = child.wait();
+}
