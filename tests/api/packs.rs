@@ -137,7 +137,7 @@ async fn definitions(s: &Server) -> Value {
     Value::Object(out)
 }
 
-both!(install_export_install_elsewhere_gives_identical_definitions);
+both!(install_export_install_elsewhere_gives_identical_definitions, an_upgrade_renaming_a_field_migrates_10000_records_and_survives_a_kill);
 
 async fn install_export_install_elsewhere_gives_identical_definitions(b: Backend) {
     let Some(s) = Server::start(b).await else { return };
@@ -200,43 +200,75 @@ fn pack_cli(args: &[&str], db: &str) -> std::process::Output {
     Command::new(BIN).args(args).args(["--db", db]).output().unwrap()
 }
 
+/// A direct reader of the test's database, for what the API does not show.
+enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Pg(sqlx::PgPool),
+}
+
+impl Db {
+    async fn open(url: &str) -> Db {
+        if url.starts_with("sqlite:") { Db::Sqlite(sqlx::SqlitePool::connect(url).await.unwrap()) } else { Db::Pg(sqlx::PgPool::connect(url).await.unwrap()) }
+    }
+
+    /// Runs `sql` (SQLite's `json_extract(data, '$.F')` is rewritten for PostgreSQL) and returns its one text value.
+    async fn text(&self, sql: &str) -> Option<String> {
+        match self {
+            Db::Sqlite(p) => sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(sql.to_owned())).fetch_optional(p).await.unwrap().flatten(),
+            Db::Pg(p) => {
+                let sql = sql.replace("json_extract(data, '$.phone')", "(data->'phone')").replace("json_extract(data, '$.mobile')", "(data->'mobile')");
+                sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(sql)).fetch_optional(p).await.unwrap().flatten()
+            }
+        }
+    }
+
+    async fn number(&self, sql: &str) -> Option<i64> {
+        self.text(&format!("SELECT CAST(({sql}) AS TEXT)")).await.and_then(|t| t.parse().ok())
+    }
+
+    async fn close(self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Pg(p) => p.close().await,
+        }
+    }
+}
+
 /// An upgrade that renames a field migrates 10,000 records; killed in the
 /// middle of the migration, a second run finishes it, and no record is
 /// migrated twice. The admin's change of a message is kept and its clash with
 /// the new version reported.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_upgrade_renaming_a_field_migrates_10000_records_and_survives_a_kill() {
+async fn an_upgrade_renaming_a_field_migrates_10000_records_and_survives_a_kill(b: Backend) {
+    let Some(s) = Server::start(b).await else { return };
+    let db = s.db_url.clone();
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("t.db").display());
     let (v1, v2) = (dir.path().join("v1"), dir.path().join("v2"));
     mini_pack(&v1, "1.0.0", V1_FORM, false);
     mini_pack(&v2, "1.1.0", V2_FORM, true);
     let out = pack_cli(&["pack", "install", v1.to_str().unwrap()], &db);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let engine = trellis_engine::Engine::open(&db, trellis_engine::Clock::System).await.unwrap();
     let admin = trellis_engine::Actor::system();
     for chunk in 0..10 {
         let items: Vec<Value> = (0..1000).map(|i| json!({"name": format!("会员{}", chunk * 1000 + i), "phone": format!("138{:08}", chunk * 1000 + i)})).collect();
-        engine.create_records(&admin, "member", items, true).await.unwrap();
+        s.engine.create_records(&admin, "member", items, true).await.unwrap();
     }
     // An admin changes the message the new version also changes: a conflict, the local one kept.
-    engine.save_message(&admin, Some("hello"), json!({"key": "hello", "template": "subject: 本地的问候\n{{ record.name }}"}), false).await.unwrap();
-    engine.close().await;
+    s.put("/api/v1/messages/hello", json!({"template": "subject: 本地的问候\n{{ record.name }}"})).await.expect(200);
 
     // The dry run shows the change and writes nothing.
     let out = pack_cli(&["pack", "install", v2.to_str().unwrap(), "--dry-run"], &db);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("would upgrade members 1.0.0 → 1.1.0") && text.contains("update form/member (indexes, schema)") && text.contains("conflict message/hello/template"), "{text}");
+    let reader = Db::open(&db).await;
+    assert_eq!(reader.number("SELECT count(*) FROM pack_migrations").await, Some(0), "a dry run writes nothing");
 
     // Kill the upgrade once the migration has committed a batch.
     let mut child = Command::new(BIN).args(["pack", "install", v2.to_str().unwrap(), "--db", &db]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let reader = sqlx::SqlitePool::connect(&db).await.unwrap();
     let mut killed_at = None;
     for _ in 0..6000 {
-        let done: Option<i64> = sqlx::query_scalar("SELECT migrated FROM pack_migrations WHERE form = 'member'").fetch_optional(&reader).await.unwrap_or(None);
-        if let Some(n) = done.filter(|n| *n > 0) {
+        if let Some(n) = reader.number("SELECT migrated FROM pack_migrations WHERE form = 'member'").await.filter(|n| *n > 0) {
             child.kill().unwrap();
             killed_at = Some(n);
             break;
@@ -249,31 +281,70 @@ async fn an_upgrade_renaming_a_field_migrates_10000_records_and_survives_a_kill(
     let _ = child.wait();
     let killed_at = killed_at.expect("the migration was seen midway and killed");
     assert!(killed_at < 10_000, "killed after {killed_at} records");
-    let version: String = sqlx::query_scalar("SELECT version FROM packs WHERE name = 'members'").fetch_one(&reader).await.unwrap();
-    assert_eq!(version, "1.0.0", "the pack is still at 1.0.0 until its migration finishes");
+    assert_eq!(reader.text("SELECT version FROM packs WHERE name = 'members'").await.as_deref(), Some("1.0.0"), "the pack stays at 1.0.0 until its migration finishes");
 
     let out = pack_cli(&["pack", "install", v2.to_str().unwrap()], &db);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("migration 1.0.0-1.1.0 on member: 10000 records changed"), "{text}");
 
-    let with_phone: i64 = sqlx::query_scalar("SELECT count(*) FROM records WHERE form = 'member' AND json_extract(data, '$.phone') IS NOT NULL").fetch_one(&reader).await.unwrap();
-    let with_mobile: i64 = sqlx::query_scalar("SELECT count(*) FROM records WHERE form = 'member' AND json_extract(data, '$.mobile') IS NOT NULL").fetch_one(&reader).await.unwrap();
-    assert_eq!((with_phone, with_mobile), (0, 10_000));
-    let twice: i64 = sqlx::query_scalar("SELECT count(*) FROM (SELECT record_id FROM record_history WHERE op = 'update' GROUP BY record_id HAVING count(*) > 1)").fetch_one(&reader).await.unwrap();
-    assert_eq!(twice, 0, "no record is migrated twice");
-    let updates: i64 = sqlx::query_scalar("SELECT count(*) FROM record_history WHERE op = 'update'").fetch_one(&reader).await.unwrap();
-    assert_eq!(updates, 10_000);
-    let version: String = sqlx::query_scalar("SELECT version FROM packs WHERE name = 'members'").fetch_one(&reader).await.unwrap();
-    assert_eq!(version, "1.1.0");
-    let hello: String = sqlx::query_scalar("SELECT json_extract(definition, '$.template') FROM definitions WHERE kind = 'message' AND key = 'hello'").fetch_one(&reader).await.unwrap();
+    let with_phone = reader.number("SELECT count(*) FROM records WHERE form = 'member' AND json_extract(data, '$.phone') IS NOT NULL").await;
+    let with_mobile = reader.number("SELECT count(*) FROM records WHERE form = 'member' AND json_extract(data, '$.mobile') IS NOT NULL").await;
+    assert_eq!((with_phone, with_mobile), (Some(0), Some(10_000)));
+    let twice = reader.number("SELECT count(*) FROM (SELECT record_id FROM record_history WHERE op = 'update' GROUP BY record_id HAVING count(*) > 1) AS t").await;
+    assert_eq!(twice, Some(0), "no record is migrated twice");
+    assert_eq!(reader.number("SELECT count(*) FROM record_history WHERE op = 'update'").await, Some(10_000));
+    assert_eq!(reader.text("SELECT version FROM packs WHERE name = 'members'").await.as_deref(), Some("1.1.0"));
+    let hello = s.get("/api/v1/messages/hello").await.expect(200).body["definition"]["template"].as_str().unwrap().to_owned();
     assert!(hello.starts_with("subject: 本地的问候"), "the local change is kept: {hello}");
+    // The migrated records answer in their new shape through the API too (a
+    // running server notices another process's install; `serve` checks every second).
+    s.engine.notice_changes().await.unwrap();
+    let page = s.list("member", &[("filter", r#"{"mobile": {"_eq": "13800000042"}}"#)]).await.expect(200);
+    assert_eq!(page.body["items"][0]["data"]["name"], "会员42");
 
     // A downgrade is refused unless forced.
     let out = pack_cli(&["pack", "install", v1.to_str().unwrap()], &db);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("refused unless forced"));
     reader.close().await;
+    s.stop().await;
+}
+
+/// Uninstalling keeps the forms and their records; `--purge` deletes the records too.
+#[test]
+fn uninstall_keeps_records_unless_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("u.db").display());
+    let v1 = dir.path().join("v1");
+    mini_pack(&v1, "1.0.0", V1_FORM, false);
+    assert!(pack_cli(&["pack", "install", v1.to_str().unwrap()], &db).status.success());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let engine = trellis_engine::Engine::open(&db, trellis_engine::Clock::System).await.unwrap();
+        engine.create_records(&trellis_engine::Actor::system(), "member", vec![json!({"name": "甲"}), json!({"name": "乙"})], true).await.unwrap();
+        engine.close().await;
+    });
+    let out = pack_cli(&["pack", "uninstall", "members"], &db);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed 1 definitions; its forms and records are kept"));
+    let out = pack_cli(&["pack", "list"], &db);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("installed  members"));
+    rt.block_on(async {
+        let engine = trellis_engine::Engine::open(&db, trellis_engine::Clock::System).await.unwrap();
+        assert!(engine.store().definition("message", "hello").await.unwrap().is_none());
+        assert_eq!(engine.store().count("member").await.unwrap(), 2);
+        engine.close().await;
+    });
+    // Installed again, then purged: the records go to the trash.
+    assert!(pack_cli(&["pack", "install", v1.to_str().unwrap()], &db).status.success());
+    let out = pack_cli(&["pack", "uninstall", "members", "--purge"], &db);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    rt.block_on(async {
+        let engine = trellis_engine::Engine::open(&db, trellis_engine::Clock::System).await.unwrap();
+        assert_eq!(engine.store().count("member").await.unwrap(), 0);
+        engine.close().await;
+    });
 }
 
 /// `serve --demo` on an empty database installs the CRM pack with its sample

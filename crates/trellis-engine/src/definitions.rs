@@ -323,7 +323,11 @@ impl Engine {
                 return Ok((c.clone(), false));
             }
         }
-        let version = current.as_ref().map_or(1, |c| c.version + 1);
+        let version = match &current {
+            Some(c) => c.version + 1,
+            // A definition removed (by uninstalling its pack) and made again continues its history.
+            None => self.store.last_definition_version(kind, key).await?.map_or(1, |v| v + 1),
+        };
         let at = self.clock.now();
         let mut tx = self.store.begin().await?;
         tx.save_definition(kind, key, version, &body, at, actor.id).await.map_err(|e| match e {

@@ -91,6 +91,8 @@ pub struct Engine {
     sender: delivery::SenderSlot,
     /// On PostgreSQL: the task that hears other instances' definition changes.
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// On SQLite: the definitions stamp last seen (see [`Engine::notice_changes`]).
+    stamp: Mutex<Option<String>>,
 }
 
 impl Engine {
@@ -102,7 +104,24 @@ impl Engine {
         let forms = Arc::new(FormCache::default());
         let defs = Arc::new(definitions::DefCache::default());
         let listener = store.listen_definitions().await?.map(|l| tokio::spawn(listen(l, Arc::downgrade(&forms), Arc::downgrade(&defs))));
-        Ok(Engine { store, clock, forms, defs, sender: delivery::SenderSlot::default(), listener: Mutex::new(listener) })
+        let stamp = Mutex::new(store.definitions_stamp().await?);
+        Ok(Engine { store, clock, forms, defs, sender: delivery::SenderSlot::default(), listener: Mutex::new(listener), stamp })
+    }
+
+    /// Drops cached forms and definitions when another process (a `trellis
+    /// pack install` beside a running server) changed them. SQLite has no
+    /// NOTIFY, so `serve` calls this every second; on PostgreSQL it does nothing.
+    pub async fn notice_changes(&self) -> Result<()> {
+        let Some(now) = self.store.definitions_stamp().await? else { return Ok(()) };
+        let mut seen = self.stamp.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.as_deref() != Some(now.as_str()) {
+            if seen.is_some() {
+                self.forms.forget(None);
+                self.defs.forget();
+            }
+            *seen = Some(now);
+        }
+        Ok(())
     }
 
     pub fn clock(&self) -> &Clock {

@@ -257,6 +257,7 @@ impl Engine {
         if !self.clock.set(now) {
             return Err(EngineError::Forbidden("the clock can be set only when the server runs with --clock manual".into()));
         }
+        self.notice_changes().await?;
         let timers_fired = self.fire_due_timers().await?;
         let triggers_fired = self.fire_due_triggers().await?;
         let (delivered, delivery_failures) = self.deliver_due().await?;

@@ -255,6 +255,28 @@ impl Store {
         read!(self, pack(name))
     }
 
+    /// The last version a definition had, even one since removed (its history stays).
+    /// On SQLite, a stamp that changes whenever a form or definition is saved
+    /// or removed by any process (`None` on PostgreSQL, which announces changes
+    /// with NOTIFY): how a server notices a `trellis pack install` run beside it.
+    pub async fn definitions_stamp(&self) -> Result<Option<String>> {
+        match self {
+            Store::Sqlite(s) => Ok(Some(
+                sqlx::query_scalar(
+                    "SELECT (SELECT count(*) FROM forms) || ':' || coalesce((SELECT max(updated_at) FROM forms), '') || '/' ||
+                            (SELECT count(*) FROM definitions) || ':' || coalesce((SELECT max(updated_at) FROM definitions), '')",
+                )
+                .fetch_one(&s.reader)
+                .await?,
+            )),
+            Store::Postgres(_) => Ok(None),
+        }
+    }
+
+    pub async fn last_definition_version(&self, kind: &str, key: &str) -> Result<Option<i64>> {
+        read!(self, last_definition_version(kind, key))
+    }
+
     pub async fn pack_migration(&self, pack: &str, step: &str, form: &str) -> Result<Option<PackMigration>> {
         read!(self, pack_migration(pack, step, form))
     }

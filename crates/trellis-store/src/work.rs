@@ -1014,6 +1014,10 @@ macro_rules! work_queries {
             Ok(done.rows_affected() > 0)
         }
 
+        pub(crate) async fn last_definition_version(pool: &Pool<Db>, kind: &str, key: &str) -> Result<Option<i64>> {
+            Ok(sqlx::query_scalar("SELECT max(version) FROM definition_versions WHERE kind = $1 AND key = $2").bind(kind).bind(key).fetch_one(pool).await?)
+        }
+
         pub(crate) async fn pack_migration(pool: &Pool<Db>, pack: &str, step: &str, form: &str) -> Result<Option<PackMigration>> {
             let row = sqlx::query("SELECT * FROM pack_migrations WHERE pack = $1 AND step = $2 AND form = $3").bind(pack).bind(step).bind(form).fetch_optional(pool).await?;
             row.map(|row| {

@@ -285,6 +285,9 @@ async fn serve(url: &str, bind: SocketAddr, clock: &str, delivery: DeliveryArgs,
         let engine = engine.clone();
         tokio::spawn(async move {
             loop {
+                if let Err(e) = engine.notice_changes().await {
+                    tracing::error!(error = %e, "reading the definitions stamp failed; retrying at the next tick");
+                }
                 if let Err(e) = engine.fire_due_timers().await {
                     tracing::error!(error = %e, "firing workflow timers failed; retrying at the next tick");
                 }
