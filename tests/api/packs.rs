@@ -48,7 +48,9 @@ fn the_bundled_pack_checks() {
 /// One broken copy per kind of error, each reported at its file and line.
 #[test]
 fn broken_copies_fail_at_the_right_file_and_line() {
-    let cases: Vec<(&str, Box<dyn Fn(&Path) -> (String, usize)>)> = vec![
+    /// Breaks a copy of the pack; returns the file and line the problem must be reported at.
+    type Breaker = Box<dyn Fn(&Path) -> (String, usize)>;
+    let cases: Vec<(&str, Breaker)> = vec![
         ("JSON syntax", Box::new(|d: &Path| {
             let f = d.join("forms/follow_up.json");
             let text = std::fs::read_to_string(&f).unwrap();
@@ -137,7 +139,7 @@ async fn definitions(s: &Server) -> Value {
     Value::Object(out)
 }
 
-both!(install_export_install_elsewhere_gives_identical_definitions, an_upgrade_renaming_a_field_migrates_10000_records_and_survives_a_kill);
+both!(install_export_install_elsewhere_gives_identical_definitions, an_upgrade_renaming_a_field_migrates_10000_records_and_survives_a_kill, the_installed_crm_pack_reminds_at_its_moments, an_upgrade_over_two_steps_migrates_live_and_trashed_records_once);
 
 async fn install_export_install_elsewhere_gives_identical_definitions(b: Backend) {
     let Some(s) = Server::start(b).await else { return };
@@ -383,4 +385,153 @@ async fn serve_demo_starts_a_working_crm() {
     assert_eq!(follow_ups["items"].as_array().unwrap().len(), 5);
     let _ = child.kill();
     let _ = child.wait();
+}
+
+async fn titles(s: &Server, token: &str) -> Vec<String> {
+    let notes = s.get_as(token, "/api/v1/notifications?limit=500").await.expect(200).body;
+    notes["items"].as_array().unwrap().iter().map(|n| n["title"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+async fn customer_now(s: &Server, id: &str) -> Value {
+    s.get(&format!("/api/v1/forms/customer/records/{id}")).await.expect(200).body
+}
+
+/// The bundled pack's own triggers, installed as a team would install them,
+/// driven by the manual clock: birthday (S17), contract expiry (S19),
+/// inactivity raising the churn risk (S20), VIP entry (S21), a low NPS
+/// revisit opening a complaint and an urgent one reaching the manager (S16),
+/// and the Spring Festival greeting for tier A and B (S18).
+async fn the_installed_crm_pack_reminds_at_its_moments(b: Backend) {
+    let Some(s) = Server::start_at(b, "2026-05-01T00:00:00Z").await else { return };
+    s.call(Method::POST, "/api/v1/packs?bundled=crm-starter", Some(&s.token), None, &[]).await.expect(200);
+    let manager = s.user("chen@example.com", "manager").await;
+    let staff = s.user("wang@example.com", "staff").await;
+    s.put("/api/v1/users/wang@example.com/manager", json!({"manager": "chen@example.com"})).await.expect(204);
+
+    let c = s
+        .post("/api/v1/forms/customer/records", json!({"name": "张伟", "phone": "13912345678", "email": "zhang.wei@example.com", "owner": "wang@example.com",
+            "birthday": "1990-05-10", "contract_end": "2026-07-15", "annual_spend": 150000}))
+        .await
+        .expect(201);
+    let id = c.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(c.body["owner"], c.body["data"]["owner"], "a customer with an owner keeps it (lead assignment is for leads without one)");
+    s.post("/api/v1/forms/follow_up/records", json!({"customer": id, "at": "2026-05-02T10:00:00+08:00", "topic": "初次拜访"})).await.expect(201);
+
+    // S21: four orders in a year and 150,000 a year make tier A: a welcome task for the owner.
+    for i in 0..4 {
+        s.post("/api/v1/forms/order/records", json!({"customer": id, "order_no": format!("SO20260420-000{i}"), "date": "2026-04-20", "amount": 40000, "status": "已付款"})).await.expect(201);
+    }
+    assert_eq!(customer_now(&s, &id).await["segments"]["tier"], "A");
+    let tasks = s.get_as(&staff, "/api/v1/tasks").await.expect(200).body;
+    assert!(tasks["items"].as_array().unwrap().iter().any(|t| t["title"] == "VIP 欢迎：张伟"), "{tasks}");
+
+    // S17: on the birthday at 09:00 in Shanghai, the owner is reminded and an email is queued.
+    s.clock("2026-05-10T00:59:00Z").await;
+    assert!(!titles(&s, &staff).await.iter().any(|t| t.contains("生日")));
+    s.clock("2026-05-10T01:00:00Z").await;
+    assert!(titles(&s, &staff).await.iter().any(|t| t.starts_with("今天是客户 张伟 的生日")), "{:?}", titles(&s, &staff).await);
+    let outbox = s.get(&format!("/api/v1/deliveries?record={id}")).await.expect(200).body;
+    assert!(outbox["items"].as_array().unwrap().iter().any(|d| d["target"] == "zhang.wei@example.com" && d["channel"] == "email"), "{outbox}");
+
+    // S20: 30 days after the last follow-up (10:00 on 2 May), at the next 09:00, the owner
+    // is reminded and the churn risk goes high.
+    let next: Vec<String> = s.get(&format!("/api/v1/forms/customer/records/{id}/reminders")).await.expect(200).body["items"].as_array().unwrap().iter().map(|r| format!("{} {}", r["trigger"].as_str().unwrap(), r["at"].as_str().unwrap())).collect();
+    for want in ["inactivity 2026-06-02T01:00:00Z", "contract_expiry_30 2026-06-15T01:00:00Z", "contract_expiry_7 2026-07-08T01:00:00Z", "mid_autumn 2026-09-25T01:00:00Z", "spring_festival 2027-02-06T01:00:00Z", "birthday 2027-05-10T01:00:00Z"] {
+        assert!(next.iter().any(|n| n == want), "{want} is not among the next reminders {next:?}");
+    }
+    s.clock("2026-06-02T00:59:00Z").await;
+    assert_ne!(customer_now(&s, &id).await["segments"]["churn_risk"], "high");
+    s.clock("2026-06-02T01:00:00Z").await;
+    let now = customer_now(&s, &id).await;
+    assert_eq!(now["data"]["at_risk"], true, "{now}");
+    assert!(titles(&s, &staff).await.iter().any(|t| t.contains("张伟")), "{:?}", titles(&s, &staff).await);
+    assert_eq!(now["segments"]["churn_risk"], "high");
+
+    // S19: 30 days before the contract ends: a reminder and a renewal task.
+    s.clock("2026-06-15T01:00:00Z").await;
+    let tasks = s.get_as(&staff, "/api/v1/tasks").await.expect(200).body;
+    assert!(tasks["items"].as_array().unwrap().iter().any(|t| t["title"].as_str().unwrap().starts_with("续约跟进：张伟")), "{tasks}");
+
+    // S16: a revisit with NPS 3 opens a complaint, which, being severe, reaches the owner's manager.
+    s.post("/api/v1/forms/revisit/records", json!({"customer": id, "date": "2026-06-15", "satisfaction": 2, "nps": 3, "comment": "响应太慢"})).await.expect(201);
+    let complaints = s.list("complaint", &[]).await.expect(200).body;
+    assert_eq!(complaints["items"].as_array().unwrap().len(), 1, "{complaints}");
+    assert_eq!(complaints["items"][0]["data"]["severity"], "高");
+    assert!(titles(&s, &manager).await.iter().any(|t| t.starts_with("高投诉")), "{:?}", titles(&s, &manager).await);
+
+    // S18: Spring Festival 2027 (6 February) at 09:00, for tier A and B.
+    let c_tier = s.post("/api/v1/forms/customer/records", json!({"name": "李娜", "phone": "13812345678", "owner": "wang@example.com"})).await.expect(201);
+    assert_eq!(c_tier.body["segments"]["tier"], "C");
+    s.clock("2027-02-06T01:00:00Z").await;
+    let all = titles(&s, &staff).await;
+    assert!(all.iter().any(|t| t.contains("春节关怀") && t.contains("张伟")), "{all:?}");
+    assert!(!all.iter().any(|t| t.contains("春节关怀") && t.contains("李娜")), "a tier C customer gets no greeting: {all:?}");
+    s.stop().await;
+}
+
+fn pack_files(version: &str, form: &str, migrations: &[(&str, &str)]) -> Vec<u8> {
+    let mut files = trellis_core::pack::Files::new();
+    files.insert("pack.json".into(), format!(r#"{{"name": "club", "version": "{version}"}}"#).into_bytes());
+    files.insert("forms/member.json".into(), form.as_bytes().to_vec());
+    for (name, source) in migrations {
+        files.insert(format!("migrations/{name}.rhai"), source.as_bytes().to_vec());
+    }
+    trellis_engine::packs::archive::to_tar_gz("club", &files).unwrap()
+}
+
+const CLUB_V1: &str = r#"{"schema": {"type": "object", "properties": {"name": {"type": "string"},
+  "addr": {"type": "object", "properties": {"city": {"type": "string"}, "zip": {"type": "string"}}}}}}"#;
+const CLUB_V2: &str = r#"{"schema": {"type": "object", "properties": {"name": {"type": "string"}, "grade": {"type": "string"},
+  "addr": {"type": "object", "properties": {"city": {"type": "string"}}, "additionalProperties": false}}}}"#;
+const STEP_1: &str = "record.level = \"普通\";\nrecord";
+const STEP_2: &str = "record.grade = record.level;\nrecord.remove(\"level\");\nif \"addr\" in record { record.addr.remove(\"zip\"); }\nrecord";
+
+/// 1.0.0 → 1.2.0 through 1.1.0: the steps run one after the other on each
+/// record before it is written, so a field 1.1.0 added and 1.2.0 renamed
+/// never meets a schema that refuses it; a key removed inside an object goes;
+/// records in the trash are migrated too; two upgrades sent at once migrate
+/// each record once; the same version again reports nothing changed.
+async fn an_upgrade_over_two_steps_migrates_live_and_trashed_records_once(b: Backend) {
+    let Some(s) = Server::start(b).await else { return };
+    let (status, report) = upload(&s, pack_files("1.0.0", CLUB_V1, &[]), "").await;
+    assert_eq!(status, 200, "{report}");
+    let mut ids = Vec::new();
+    for (i, name) in ["甲", "乙", "丙", "丁"].iter().enumerate() {
+        let r = s.post("/api/v1/forms/member/records", json!({"name": name, "addr": {"city": "上海", "zip": format!("20000{i}")}})).await.expect(201);
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    s.delete(&format!("/api/v1/forms/member/records/{}", ids[3])).await.expect(204);
+
+    let v2 = pack_files("1.2.0", CLUB_V2, &[("1.0.0-1.1.0", STEP_1), ("1.1.0-1.2.0", STEP_2)]);
+    let (a, b2) = tokio::join!(upload(&s, v2.clone(), ""), upload(&s, v2.clone(), ""));
+    assert!(a.0 == 200 || b2.0 == 200, "one of two upgrades at once succeeds: {} {}", a.1, b2.1);
+    for (status, body) in [&a, &b2] {
+        assert!(*status == 200 || *status == 409, "the other succeeds or is refused cleanly: {body}");
+    }
+    let done = if a.0 == 200 && a.1["migrations"].as_array().is_some_and(|m| !m.is_empty()) { &a.1 } else { &b2.1 };
+    assert_eq!(done["migrations"][0]["step"], "1.0.0-1.2.0", "{done}");
+
+    let live = s.list("member", &[]).await.expect(200).body;
+    let trash = s.list("member", &[("deleted", "true")]).await.expect(200).body;
+    let all: Vec<&Value> = live["items"].as_array().unwrap().iter().chain(trash["items"].as_array().unwrap()).collect();
+    assert_eq!(all.len(), 4);
+    for r in &all {
+        assert_eq!(r["data"]["grade"], "普通", "{r}");
+        assert!(r["data"].get("level").is_none(), "{r}");
+        assert_eq!(r["data"]["addr"], json!({"city": "上海"}), "the key removed inside an object is gone: {r}");
+    }
+    for id in &ids {
+        let history = s.get(&format!("/api/v1/forms/member/records/{id}/history")).await.expect(200).body;
+        let updates = history["items"].as_array().unwrap().iter().filter(|h| h["op"] == "update").count();
+        assert_eq!(updates, 1, "migrated once: {history}");
+    }
+    // The trashed record comes back in the new shape and can be edited.
+    s.post(&format!("/api/v1/forms/member/records/{}/restore", ids[3]), json!({})).await.expect(200);
+    s.patch(&format!("/api/v1/forms/member/records/{}", ids[3]), json!({"name": "丁二"}), None).await.expect(200);
+
+    let (status, again) = upload(&s, v2, "").await;
+    assert_eq!(status, 200);
+    assert!(again["changes"].as_array().unwrap().iter().all(|c| c["action"] == "unchanged"), "{again}");
+    assert_eq!(again["migrations"], json!([]));
+    s.stop().await;
 }

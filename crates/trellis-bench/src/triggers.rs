@@ -37,9 +37,9 @@ const QUIET_DAYS: [(i8, i8); 3] = [(5, 31), FIRST_DAY, SECOND_DAY];
 
 fn birthday(i: u64) -> String {
     let year = 1960 + (mix(i) % 45) as i16;
-    let (month, day) = if i < FIRST && i % FIRST_EVERY == 0 {
+    let (month, day) = if i < FIRST && i.is_multiple_of(FIRST_EVERY) {
         FIRST_DAY
-    } else if i >= FIRST && (i - FIRST) % SECOND_EVERY == 0 {
+    } else if i >= FIRST && (i - FIRST).is_multiple_of(SECOND_EVERY) {
         SECOND_DAY
     } else {
         // Any other day of the year: 1 January plus 0–361 days, stepping over the quiet days.
@@ -63,7 +63,7 @@ async fn load(engine: &Engine, actor: &trellis_engine::Actor, from: u64, to: u64
         let n = (to - i).min(1000);
         engine.create_records(actor, FORM, (i..i + n).map(customer).collect(), true).await?;
         i += n;
-        if i % 100_000 == 0 {
+        if i.is_multiple_of(100_000) {
             println!("  loaded {i} ({:.0} records/s)", (i - from) as f64 / s.elapsed().as_secs_f64());
         }
     }

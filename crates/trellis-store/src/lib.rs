@@ -277,10 +277,6 @@ impl Store {
         read!(self, last_definition_version(kind, key))
     }
 
-    pub async fn pack_migration(&self, pack: &str, step: &str, form: &str) -> Result<Option<PackMigration>> {
-        read!(self, pack_migration(pack, step, form))
-    }
-
     pub async fn definition(&self, kind: &str, key: &str) -> Result<Option<StoredDefinition>> {
         read!(self, definition(kind, key))
     }
@@ -417,6 +413,16 @@ impl Tx {
     /// Removes a definition (its versions stay in `definition_versions`, as history).
     pub async fn delete_definition(&mut self, kind: &str, key: &str) -> Result<bool> {
         in_tx!(self, delete_definition(kind, key))
+    }
+
+    /// Locks (creating it if need be) and reads a migration's progress row.
+    pub async fn lock_pack_migration(&mut self, pack: &str, step: &str, form: &str) -> Result<PackMigration> {
+        in_tx!(self, lock_pack_migration(pack, step, form))
+    }
+
+    /// Forgets a pack's migration progress (its migrations are done).
+    pub async fn clear_pack_migrations(&mut self, pack: &str) -> Result<()> {
+        in_tx!(self, clear_pack_migrations(pack))
     }
 
     pub async fn save_pack_migration(&mut self, m: &PackMigration) -> Result<()> {

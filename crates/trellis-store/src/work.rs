@@ -1018,20 +1018,35 @@ macro_rules! work_queries {
             Ok(sqlx::query_scalar("SELECT max(version) FROM definition_versions WHERE kind = $1 AND key = $2").bind(kind).bind(key).fetch_one(pool).await?)
         }
 
-        pub(crate) async fn pack_migration(pool: &Pool<Db>, pack: &str, step: &str, form: &str) -> Result<Option<PackMigration>> {
-            let row = sqlx::query("SELECT * FROM pack_migrations WHERE pack = $1 AND step = $2 AND form = $3").bind(pack).bind(step).bind(form).fetch_optional(pool).await?;
-            row.map(|row| {
-                let after: Option<String> = row.try_get("after_id")?;
-                Ok(PackMigration {
-                    pack: row.try_get("pack")?,
-                    step: row.try_get("step")?,
-                    form: row.try_get("form")?,
-                    after: after.map(|a| a.parse::<Uuid>()).transpose().map_err(|e| crate::StoreError::Corrupt(e.to_string()))?,
-                    migrated: row.try_get("migrated")?,
-                    finished_at: ts_opt(&row, "finished_at")?,
-                })
+        fn pack_migration_from_row(row: &$row) -> Result<PackMigration> {
+            let after: Option<String> = row.try_get("after_id")?;
+            Ok(PackMigration {
+                pack: row.try_get("pack")?,
+                step: row.try_get("step")?,
+                form: row.try_get("form")?,
+                after: after.map(|a| a.parse::<Uuid>()).transpose().map_err(|e| crate::StoreError::Corrupt(e.to_string()))?,
+                migrated: row.try_get("migrated")?,
+                finished_at: ts_opt(row, "finished_at")?,
             })
-            .transpose()
+        }
+
+        /// Takes the write lock on a migration's progress row (an UPDATE: the row lock on
+        /// PostgreSQL, the database's write lock on SQLite) and reads it, creating it first
+        /// if need be: two installs at once take turns, each batch after the other's.
+        pub(crate) async fn lock_pack_migration(tx: &mut DbTx, pack: &str, step: &str, form: &str) -> Result<PackMigration> {
+            sqlx::query("INSERT INTO pack_migrations (pack, step, form, migrated) VALUES ($1, $2, $3, 0) ON CONFLICT (pack, step, form) DO UPDATE SET migrated = pack_migrations.migrated")
+                .bind(pack)
+                .bind(step)
+                .bind(form)
+                .execute(&mut **tx)
+                .await?;
+            let row = sqlx::query("SELECT * FROM pack_migrations WHERE pack = $1 AND step = $2 AND form = $3").bind(pack).bind(step).bind(form).fetch_one(&mut **tx).await?;
+            pack_migration_from_row(&row)
+        }
+
+        pub(crate) async fn clear_pack_migrations(tx: &mut DbTx, pack: &str) -> Result<()> {
+            sqlx::query("DELETE FROM pack_migrations WHERE pack = $1").bind(pack).execute(&mut **tx).await?;
+            Ok(())
         }
 
         pub(crate) async fn save_pack_migration(tx: &mut DbTx, m: &PackMigration) -> Result<()> {

@@ -47,7 +47,7 @@ pub async fn run(command: PackCommand) -> anyhow::Result<()> {
         PackCommand::Install { source: src, dry_run, force, sample_data, db } => {
             let files = source(&src)?;
             let engine = Engine::open(&db.url, Clock::System).await.with_context(|| format!("opening {}", db.url))?;
-            let opts = InstallOptions { dry_run, force, sample_data, demo_password: Some(DEMO_PASSWORD.into()) };
+            let opts = InstallOptions { dry_run, force, sample_data, demo_password: None };
             let report = install_with_bar(&engine, &files, &opts).await;
             engine.close().await;
             print_report(&report?);
@@ -59,6 +59,9 @@ pub async fn run(command: PackCommand) -> anyhow::Result<()> {
             engine.close().await;
             let files = files?;
             let shown = out.display().to_string();
+            if shown.ends_with(".zip") {
+                bail!("export writes a .tar.gz (or a folder); {shown} would be a folder named like a zip");
+            }
             if shown.ends_with(".tar.gz") || shown.ends_with(".tgz") {
                 std::fs::write(&out, archive::to_tar_gz(&name, &files).map_err(explain)?).with_context(|| format!("writing {shown}"))?;
             } else {
@@ -140,16 +143,22 @@ fn print_report(r: &InstallReport) {
     for (form, n) in &r.sample_records {
         println!("  sample data: {n} {form} records");
     }
+    if !r.demo_users.is_empty() {
+        println!("  demo users: {}", r.demo_users.join(", "));
+    }
+    if let Some(p) = &r.demo_password {
+        println!("  their password (shown once): {p}");
+    }
 }
 
-/// `serve --demo`: on an empty database, the bundled CRM pack with its sample data and demo users.
-pub async fn demo(engine: &Engine, fresh: bool) -> anyhow::Result<()> {
+/// `serve --demo`: on a database without forms, the bundled CRM pack with its sample data and demo users.
+pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
     let installed = engine.list_packs().await.map_err(explain)?;
     if installed.iter().any(|p| p.name == DEMO_PACK) {
         println!("Demo: {DEMO_PACK} is installed; sign in as admin@demo.trellis with password {DEMO_PASSWORD}");
         return Ok(());
     }
-    if !fresh || !engine.list_forms().await.map_err(explain)?.is_empty() {
+    if !installed.is_empty() || !engine.list_forms().await.map_err(explain)?.is_empty() {
         println!("Demo: the database is not empty, so the demo pack was not installed (use an empty database, e.g. --db sqlite://demo.db)");
         return Ok(());
     }

@@ -10,12 +10,51 @@
 /// `pointer` in `text`, or of the deepest part of the pointer that exists
 /// (the object that lacks a required key, say). `text` must be valid JSON.
 pub fn locate(text: &str, pointer: &str) -> (usize, usize) {
+    position(text, offset(text, pointer))
+}
+
+/// The byte offset of the value at `pointer` (or its deepest existing part).
+pub fn offset(text: &str, pointer: &str) -> usize {
     let tokens: Vec<String> = if pointer.is_empty() { Vec::new() } else { pointer.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect() };
     let mut w = Walker { s: text.as_bytes(), pos: 0, target: &tokens, best: (0, first_value(text)) };
     w.ws();
     let mut path = Vec::new();
     w.value(&mut path);
-    position(text, w.best.1)
+    w.best.1
+}
+
+/// Where, in the file, line `line` and column `column` (1-based) of the text
+/// of the JSON string starting at byte `at` are: a script written inline is
+/// one JSON line with `\n` escapes, so its line 3 is further along the same
+/// file line. Falls back to the string's start.
+pub fn in_string(text: &str, at: usize, line: usize, column: usize) -> (usize, usize) {
+    let (l, c) = position(text, at);
+    let Some(raw) = text.get(at..).filter(|r| r.starts_with('"')) else { return (l, c) };
+    let (mut dl, mut dc) = (1, 1);
+    let mut chars = raw.char_indices().skip(1).peekable();
+    while let Some((i, ch)) = chars.next() {
+        if (dl, dc) >= (line, column) {
+            return (l, c + raw[..i].chars().count());
+        }
+        match ch {
+            '"' => break,
+            '\\' => match chars.next() {
+                Some((_, 'n')) => {
+                    dl += 1;
+                    dc = 1;
+                }
+                Some((_, 'u')) => {
+                    for _ in 0..4 {
+                        chars.next();
+                    }
+                    dc += 1;
+                }
+                _ => dc += 1,
+            },
+            _ => dc += 1,
+        }
+    }
+    (l, c)
 }
 
 /// The byte offset of the first non-blank byte (the whole document's value).
@@ -143,6 +182,17 @@ mod tests {
     fn a_missing_key_lands_on_its_nearest_existing_parent() {
         assert_eq!(locate(DOC, "/schema/required"), (3, 13));
         assert_eq!(locate(DOC, "/nothing/here"), (1, 1));
+    }
+
+    #[test]
+    fn a_place_in_an_inline_script_is_found_past_its_escapes() {
+        let doc = "{\"s\": \"let a = 1;\\nlet b = recrd;\"}";
+        let at = super::offset(doc, "/s");
+
+        // Line 2, column 9 of the script is `recrd`, at column 28 of the file's one line.
+        assert_eq!(super::in_string(doc, at, 2, 9), (1, 28));
+        assert_eq!(&doc[27..32], "recrd");
+        assert_eq!(super::in_string(doc, at, 1, 1), (1, 8), "the first character after the quote");
     }
 
     #[test]

@@ -155,9 +155,10 @@ impl Pack {
     }
 
     /// The migrations to run when upgrading from version `from`, oldest first:
-    /// those that start at or after it and end at or before this version.
+    /// those that end after it and at or before this version (a site on 1.0.1
+    /// still runs `1.0.0-1.1.0`).
     pub fn migrations_from(&self, from: &semver::Version) -> Vec<&Migration> {
-        let mut path: Vec<&Migration> = self.migrations.iter().filter(|m| m.from >= *from && m.to <= self.version).collect();
+        let mut path: Vec<&Migration> = self.migrations.iter().filter(|m| m.to > *from && m.to <= self.version).collect();
         path.sort_by(|a, b| a.from.cmp(&b.from));
         path
     }
@@ -175,13 +176,12 @@ impl Pack {
         if d.file.ends_with(".jinja") {
             return issue(&d.file, line.unwrap_or(1), column.unwrap_or(1), message);
         }
-        let (l, c) = locate::locate(text, &format!("{}{pointer}", d.within));
-        match line {
-            // A script inside a JSON string: its first line starts after the quote.
-            Some(1) => issue(&d.file, l, c + column.unwrap_or(1), message),
-            Some(n) => issue(&d.file, l + n - 1, column.unwrap_or(1), message),
-            None => issue(&d.file, l, c, message),
-        }
+        let at = locate::offset(text, &format!("{}{pointer}", d.within));
+        let (l, c) = match line {
+            Some(n) => locate::in_string(text, at, n, column.unwrap_or(1)),
+            None => locate::position(text, at),
+        };
+        issue(&d.file, l, c, message)
     }
 }
 

@@ -52,26 +52,21 @@ pub fn read_archive(name: &str, bytes: &[u8]) -> Result<Files> {
     let files = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Files::new();
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-        let mut total = 0u64;
+        let mut budget = Budget::default();
         for entry in archive.entries().map_err(|e| refused(name, format!("not a readable .tar.gz: {e}")))? {
             let mut entry = entry.map_err(|e| refused(name, format!("not a readable .tar.gz: {e}")))?;
             if !entry.header().entry_type().is_file() {
                 continue;
             }
             let path = entry.path().map_err(|e| refused(name, e.to_string()))?.to_string_lossy().into_owned();
-            total += entry.size();
-            if total > MAX_UNPACKED {
-                return Err(refused(name, format!("the pack unpacks to more than {} MiB", MAX_UNPACKED >> 20)));
-            }
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).map_err(|e| refused(name, e.to_string()))?;
+            let data = budget.read(name, &mut entry)?;
             out.insert(path, data);
         }
         out
     } else if bytes.starts_with(b"PK") {
         let mut out = Files::new();
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| refused(name, format!("not a readable .zip: {e}")))?;
-        let mut total = 0u64;
+        let mut budget = Budget::default();
         for i in 0..archive.len() {
             let mut f = archive.by_index(i).map_err(|e| refused(name, format!("not a readable .zip: {e}")))?;
             if !f.is_file() {
@@ -79,12 +74,7 @@ pub fn read_archive(name: &str, bytes: &[u8]) -> Result<Files> {
             }
             let Some(path) = f.enclosed_name() else { return Err(refused(name, format!("the archive holds a path outside it: {}", f.name()))) };
             let path = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/");
-            total += f.size();
-            if total > MAX_UNPACKED {
-                return Err(refused(name, format!("the pack unpacks to more than {} MiB", MAX_UNPACKED >> 20)));
-            }
-            let mut data = Vec::new();
-            f.by_ref().take(MAX_UNPACKED).read_to_end(&mut data).map_err(|e| refused(name, e.to_string()))?;
+            let data = budget.read(name, &mut f)?;
             out.insert(path, data);
         }
         out
@@ -94,10 +84,31 @@ pub fn read_archive(name: &str, bytes: &[u8]) -> Result<Files> {
     Ok(strip_top_folder(files))
 }
 
+/// What an archive may still unpack to: counted on the bytes actually read,
+/// not on the sizes its headers claim (a zip bomb lies about those).
+#[derive(Default)]
+struct Budget {
+    used: u64,
+}
+
+impl Budget {
+    fn read(&mut self, name: &str, r: &mut impl Read) -> Result<Vec<u8>> {
+        let mut data = Vec::new();
+        let left = MAX_UNPACKED - self.used;
+        r.take(left + 1).read_to_end(&mut data).map_err(|e| refused(name, e.to_string()))?;
+        self.used += data.len() as u64;
+        if self.used > MAX_UNPACKED {
+            return Err(refused(name, format!("the pack unpacks to more than {} MiB", MAX_UNPACKED >> 20)));
+        }
+        Ok(data)
+    }
+}
+
 /// `crm-starter/pack.json` → `pack.json` when every file is under one folder holding pack.json.
 fn strip_top_folder(files: Files) -> Files {
     let clean = |p: &str| p.trim_start_matches("./").to_owned();
-    let files: Files = files.into_iter().map(|(p, d)| (clean(&p), d)).filter(|(p, _)| !p.is_empty()).collect();
+    // macOS's Finder adds __MACOSX/ and .DS_Store to the zips it makes.
+    let files: Files = files.into_iter().map(|(p, d)| (clean(&p), d)).filter(|(p, _)| !p.is_empty() && !p.starts_with("__MACOSX/") && !p.ends_with(".DS_Store")).collect();
     if files.contains_key("pack.json") {
         return files;
     }
@@ -126,9 +137,13 @@ pub fn to_tar_gz(top: &str, files: &Files) -> Result<Vec<u8>> {
     gz.finish().map_err(io)
 }
 
-/// Writes the files into a folder (created; existing files of the same name are replaced).
+/// Writes the files into a new or empty folder (a folder holding files is
+/// refused: files of an older export left in it would come back on install).
 pub fn write_dir(dir: &Path, files: &Files) -> Result<()> {
     let io = |e: std::io::Error| EngineError::Internal(format!("writing {}: {e}", dir.display()));
+    if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+        return Err(EngineError::Conflict { message: format!("{} is a folder with files in it; export into a new or empty folder", dir.display()), key: None });
+    }
     for (path, data) in files {
         let target = dir.join(path);
         if let Some(parent) = target.parent() {
@@ -149,5 +164,28 @@ mod tests {
         let bytes = to_tar_gz("mini", &files).unwrap();
         assert_eq!(read_archive("mini.tar.gz", &bytes).unwrap(), files);
         assert!(matches!(read_archive("x", b"hello"), Err(EngineError::Pack(_))));
+    }
+
+    #[test]
+    fn a_zip_reads_like_a_folder_and_finder_litter_is_ignored() {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        for (path, text) in [("mini/pack.json", "{}"), ("mini/forms/a.json", "{\"x\":1}"), ("__MACOSX/mini/._pack.json", "junk"), ("mini/.DS_Store", "junk")] {
+            w.start_file(path, opts).unwrap();
+            w.write_all(text.as_bytes()).unwrap();
+        }
+        let bytes = w.finish().unwrap().into_inner();
+        let files = read_archive("mini.zip", &bytes).unwrap();
+        assert_eq!(files.keys().collect::<Vec<_>>(), ["forms/a.json", "pack.json"]);
+    }
+
+    #[test]
+    fn an_archive_that_unpacks_too_far_is_refused() {
+        // 65 MiB of zeros compresses to a few hundred KiB.
+        let files: Files = [("pack.json".to_owned(), vec![0u8; (MAX_UNPACKED + (1 << 20)) as usize])].into();
+        let bytes = to_tar_gz("big", &files).unwrap();
+        assert!(bytes.len() < 1 << 20);
+        let Err(EngineError::Pack(issues)) = read_archive("big.tar.gz", &bytes) else { panic!("a bomb is refused") };
+        assert!(issues[0].message.contains("more than 64 MiB"), "{issues:?}");
     }
 }

@@ -13,7 +13,7 @@ use trellis_core::dashboard::{self, DashboardCatalog, DashboardDef};
 use trellis_core::form::{CompiledForm, FormDef};
 use trellis_core::pack::{self, Files, Pack, PackIssue, merge};
 use trellis_core::{Issue, script};
-use trellis_store::{PackMigration, StoredPack};
+use trellis_store::StoredPack;
 use uuid::Uuid;
 
 pub mod archive;
@@ -39,7 +39,7 @@ pub struct InstallOptions {
     pub force: bool,
     /// Load the pack's sample data (`data/`) and demo users, on a first install.
     pub sample_data: bool,
-    /// The demo users' password, with `sample_data`.
+    /// The demo users' password, with `sample_data`; a random one (reported) when `None`.
     pub demo_password: Option<String>,
 }
 
@@ -80,6 +80,9 @@ pub struct InstallReport {
     /// Sample records written, per form.
     pub sample_records: BTreeMap<String, usize>,
     pub demo_users: Vec<String>,
+    /// The password of the demo users created, when it was made up here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo_password: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -168,19 +171,21 @@ impl Engine {
         let base: Map<String, Value> = installed.as_ref().and_then(|p| p.definitions.as_object().cloned()).unwrap_or_default();
 
         // The merge: for each definition the new version ships, and each the old one shipped.
-        let mut report = InstallReport { name: name.clone(), from: from.as_ref().map(ToString::to_string), to: pack.version.to_string(), dry_run: opts.dry_run, changes: vec![], conflicts: vec![], migrations: vec![], sample_records: BTreeMap::new(), demo_users: vec![] };
+        let mut report = InstallReport { name: name.clone(), from: from.as_ref().map(ToString::to_string), to: pack.version.to_string(), dry_run: opts.dry_run, changes: vec![], conflicts: vec![], migrations: vec![], sample_records: BTreeMap::new(), demo_users: vec![], demo_password: None };
         let mut plan: Vec<(&'static str, String, Option<Value>)> = Vec::new();
         let mut shipped = Map::new();
         for kind in pack::INSTALL_ORDER {
             for d in pack.definitions.iter().filter(|d| d.kind == *kind) {
                 let at = slot(kind, &d.key);
-                shipped.insert(at.clone(), d.value.clone());
+                let theirs = normalized(kind, &d.value)?;
+                shipped.insert(at.clone(), theirs.clone());
                 let local = self.in_force(kind, &d.key).await?;
-                let (merged, conflicts) = merge::merge(base.get(&at), local.as_ref(), Some(&d.value));
+                let (merged, conflicts) = merge::merge(base.get(&at), local.as_ref(), Some(&theirs));
                 report.conflicts.extend(conflicts.into_iter().map(|c| DefinitionConflict { kind: kind.to_string(), key: d.key.clone(), conflict: c }));
                 let action = match (&local, &merged) {
                     (None, Some(_)) => "add",
-                    (Some(l), Some(m)) if l == m => if base.get(&at).is_some_and(|b| b != l) || (base.get(&at).is_none() && l != &d.value) { "keep" } else { "unchanged" },
+                    // What is in force stays: the pack's own (unchanged) or changed here (kept).
+                    (Some(l), Some(m)) if l == m => if *l == theirs { "unchanged" } else { "keep" },
                     (Some(_), Some(_)) => "update",
                     _ => "unchanged",
                 };
@@ -194,6 +199,7 @@ impl Engine {
                 }
             }
         }
+        let others = self.store.packs().await?.into_iter().filter(|p| p.name != name).collect::<Vec<_>>();
         for (at, old) in &base {
             if shipped.contains_key(at) {
                 continue;
@@ -201,17 +207,29 @@ impl Engine {
             let Some((kind, key)) = at.split_once('/') else { continue };
             let Some(kind) = pack::INSTALL_ORDER.iter().find(|k| **k == kind) else { continue };
             let local = self.in_force(kind, key).await?;
-            // Forms are never removed by an upgrade: their records would be stranded.
-            let action = if local.is_none() { "unchanged" } else if local.as_ref() == Some(old) && *kind != pack::FORM { "remove" } else { "keep" };
+            // Forms are never removed by an upgrade (their records would be stranded), nor
+            // what another installed pack also ships, nor what something kept still names.
+            let shared = others.iter().any(|p| p.definitions.get(at).is_some());
+            let action = if local.is_none() {
+                "unchanged"
+            } else if local.as_ref() == Some(old) && *kind != pack::FORM && !shared && !self.referenced(kind, key, &shipped).await? {
+                "remove"
+            } else {
+                "keep"
+            };
             report.changes.push(Change { kind: kind.to_string(), key: key.to_owned(), action, fields: vec![] });
             if action == "remove" {
                 plan.push((kind, key.to_owned(), None));
             }
         }
         let steps: Vec<&pack::Migration> = from.as_ref().map(|f| pack.migrations_from(f)).unwrap_or_default();
+        let chain = match (&from, steps.is_empty()) {
+            (Some(f), false) => Some(Chain::compile(f, &pack.version, &steps)?),
+            _ => None,
+        };
         if opts.dry_run {
-            for m in &steps {
-                report.migrations.push(MigrationReport { step: format!("{}-{}", m.from, m.to), form: "*".into(), migrated: 0 });
+            if let Some(c) = &chain {
+                report.migrations.push(MigrationReport { step: c.key.clone(), form: "*".into(), migrated: 0 });
             }
             return Ok(report);
         }
@@ -224,19 +242,22 @@ impl Engine {
             .map(|(_, key, v)| serde_json::from_value(v.clone().unwrap_or_default()).map_err(|e| EngineError::Invalid(vec![Issue::new(format!("/forms/{key}"), "definition", e.to_string())])))
             .collect::<Result<_>>()?;
         self.save_forms(actor, forms).await?;
-        for (kind, key, value) in plan.iter().filter(|(k, _, _)| matches!(*k, pack::CALENDAR | pack::ROLE)) {
+        for (kind, key, value) in plan.iter().filter(|(k, _, v)| matches!(*k, pack::CALENDAR | pack::ROLE) && v.is_some()) {
             self.apply(actor, kind, key, value.clone()).await?;
         }
-        for m in &steps {
-            let form_keys: Vec<String> = pack.definitions.iter().filter(|d| d.kind == pack::FORM).map(|d| d.key.clone()).collect();
-            for form in form_keys {
-                let migrated = self.migrate_form(actor, &name, m, &form, progress).await?;
-                report.migrations.push(MigrationReport { step: format!("{}-{}", m.from, m.to), form, migrated });
+        let form_keys: Vec<String> = pack.definitions.iter().filter(|d| d.kind == pack::FORM).map(|d| d.key.clone()).collect();
+        if let Some(chain) = &chain {
+            for form in &form_keys {
+                let mut migrated = 0;
+                for trash in [false, true] {
+                    migrated += self.migrate_form(actor, &name, chain, form, trash, progress).await?;
+                }
+                report.migrations.push(MigrationReport { step: chain.key.clone(), form: form.clone(), migrated });
             }
         }
         for kind in [pack::MESSAGE, pack::WORKFLOW, pack::TRIGGER, pack::DASHBOARD] {
             // Workflows start and move each other: save those whose references exist, then the rest, until none is left.
-            let mut pending: Vec<&(&'static str, String, Option<Value>)> = plan.iter().filter(|(k, _, _)| *k == kind).collect();
+            let mut pending: Vec<&(&'static str, String, Option<Value>)> = plan.iter().filter(|(k, _, v)| *k == kind && v.is_some()).collect();
             while !pending.is_empty() {
                 let mut left = Vec::new();
                 let mut last = None;
@@ -256,8 +277,19 @@ impl Engine {
                 pending = left;
             }
         }
-        if opts.sample_data && installed.is_none() {
-            self.load_sample(actor, &pack, opts, progress, &mut report).await?;
+        // Removals last, dependents first, once what replaces them is in place.
+        for kind in pack::INSTALL_ORDER.iter().rev() {
+            for (k, key, _) in plan.iter().filter(|(k, _, v)| k == kind && v.is_none()) {
+                self.apply(actor, k, key, None).await?;
+            }
+        }
+        // Migrated records' moments move with their data, for the triggers the upgrade left alone too.
+        if chain.is_some() {
+            let saved: std::collections::BTreeSet<&str> = plan.iter().filter(|(k, _, _)| *k == pack::TRIGGER).map(|(_, key, _)| key.as_str()).collect();
+            let stale: Vec<String> = self.defs().await?.triggers.values().filter(|t| form_keys.contains(&t.def.form) && !saved.contains(t.key())).map(|t| t.key().to_owned()).collect();
+            for key in stale {
+                self.reschedule(&key).await?;
+            }
         }
         let now = self.clock.now();
         let stored = StoredPack {
@@ -271,7 +303,13 @@ impl Engine {
         if installed.as_ref().is_none_or(|p| p.version != stored.version || p.definitions != stored.definitions || p.manifest != stored.manifest) {
             let mut tx = self.store.begin().await?;
             tx.save_pack(&stored).await?;
+            // The migrations to this version are done: a later upgrade starts its own afresh.
+            tx.clear_pack_migrations(&name).await?;
             tx.commit().await?;
+        }
+        // Sample data last, once the pack is recorded: a failure leaves an installed pack, not a half one.
+        if opts.sample_data && installed.is_none() {
+            self.load_sample(actor, &pack, opts, progress, &mut report).await?;
         }
         tracing::info!(pack = %name, from = ?report.from, to = %report.to, actor = %actor.email, "pack installed");
         Ok(report)
@@ -329,60 +367,81 @@ impl Engine {
         self.store_definition(actor, DASHBOARD, &def.key, body, create).await
     }
 
-    /// Runs one migration step over the records of one form, in batches, each
-    /// batch in one transaction with its progress row: a killed upgrade resumes
-    /// after the last batch that committed. Returns the records changed.
-    async fn migrate_form(&self, actor: &Actor, pack_name: &str, m: &pack::Migration, form_key: &str, progress: &(dyn Fn(Progress) + Sync)) -> Result<i64> {
-        let step = format!("{}-{}", m.from, m.to);
-        let script = script::sandbox().compile_migration(&m.source).map_err(|e| invalid_pack(vec![PackIssue { file: m.file.clone(), line: e.line.unwrap_or(1), column: e.column.unwrap_or(1), message: e.message }]))?;
+    /// Runs a chain of migration steps over the records of one form (live, or
+    /// with `trash` the deleted ones), in batches. Each batch is one transaction
+    /// that first locks the chain's progress row for this form, reads the batch
+    /// after it, migrates it and stores the new position: a killed upgrade
+    /// resumes after the last batch that committed, and two installs at once
+    /// take turns instead of migrating a record twice. Returns the records changed.
+    async fn migrate_form(&self, actor: &Actor, pack_name: &str, chain: &Chain, form_key: &str, trash: bool, progress: &(dyn Fn(Progress) + Sync)) -> Result<i64> {
         let form = self.form(form_key).await?;
-        let mut state = self.store.pack_migration(pack_name, &step, form_key).await?.unwrap_or(PackMigration { pack: pack_name.into(), step: step.clone(), form: form_key.into(), after: None, migrated: 0, finished_at: None });
-        if state.finished_at.is_some() {
-            return Ok(state.migrated);
-        }
-        let total = self.store.count(form_key).await?.max(0) as u64;
-        let mut done = 0u64;
+        let row = if trash { format!("{form_key}#trash") } else { form_key.to_owned() };
+        let total = if trash { 0 } else { self.store.count(form_key).await?.max(0) as u64 };
         loop {
-            let mut q = crate::sweep::batch_query(state.after);
-            q.limit = MIGRATION_BATCH;
-            let batch = self.store.list(form_key, &q).await?;
             let now = self.clock.now();
             let mut tx = self.store.begin().await?;
-            for prev in &batch {
-                let Some(prev) = tx.record_for_update(form_key, prev.id).await? else { continue };
+            let mut state = tx.lock_pack_migration(pack_name, &chain.key, &row).await?;
+            if state.finished_at.is_some() {
+                tx.commit().await?;
+                return Ok(state.migrated);
+            }
+            let mut q = crate::sweep::batch_query(state.after);
+            q.limit = MIGRATION_BATCH;
+            q.deleted = trash;
+            let batch = tx.list(form_key, &q).await?;
+            for listed in &batch {
+                let Some(prev) = tx.record_for_update(form_key, listed.id).await? else { continue };
                 let input = crate::derive::input_of(&form, &prev.data);
-                let out = script::sandbox().run_migration(&script, form_key, &input, now).map_err(|e| {
-                    invalid_pack(vec![PackIssue { file: m.file.clone(), line: e.line.unwrap_or(1), column: e.column.unwrap_or(1), message: format!("record {} of form '{form_key}': {}", prev.id, e.message) }])
-                })?;
-                let next = match out {
-                    Value::Null => continue,
-                    Value::Object(o) => o,
-                    other => return Err(invalid_pack(vec![PackIssue { file: m.file.clone(), line: 1, column: 1, message: format!("a migration returns the record's new data (a map) or (), not {other}") }])),
-                };
+                let next = chain.run(form_key, &prev.id, &input, now)?;
                 let patch = merge_patch_between(&input, &next);
                 if patch.is_empty() {
                     continue;
                 }
                 let written = self.patch_in(&mut tx, actor.id, &form, &prev, &Value::Object(patch), now).await.map_err(|e| match e {
-                    EngineError::Invalid(issues) => EngineError::Invalid(issues.into_iter().map(|i| Issue { message: format!("record {} after {}: {}", prev.id, m.file, i.message), ..i }).collect()),
+                    EngineError::Invalid(issues) => EngineError::Invalid(issues.into_iter().map(|i| Issue { message: format!("record {} of form '{form_key}' after migration {}: {}", prev.id, chain.key, i.message), ..i }).collect()),
                     e => e,
                 })?;
                 if written.is_some() {
                     state.migrated += 1;
                 }
             }
-            done += batch.len() as u64;
             state.after = batch.last().map(|r| r.id).or(state.after);
             if batch.len() < MIGRATION_BATCH as usize {
                 state.finished_at = Some(now);
             }
             tx.save_pack_migration(&state).await?;
             tx.commit().await?;
-            progress(Progress::Migrating { step: step.clone(), form: form_key.into(), done, total });
+            if !trash {
+                progress(Progress::Migrating { step: chain.key.clone(), form: form_key.into(), done: state.migrated.max(0) as u64, total });
+            }
             if state.finished_at.is_some() {
                 return Ok(state.migrated);
             }
         }
+    }
+
+    /// Whether a definition other than those being replaced names `key` (a
+    /// message, workflow or calendar an admin's kept workflow or trigger uses).
+    /// Conservative: any string equal to the key counts.
+    async fn referenced(&self, kind: &str, key: &str, shipped: &Map<String, Value>) -> Result<bool> {
+        if !matches!(kind, MESSAGE | WORKFLOW | CALENDAR) {
+            return Ok(false);
+        }
+        for k in [WORKFLOW, TRIGGER, DASHBOARD] {
+            for d in self.store.definitions(k).await? {
+                if d.key == key && d.kind == kind {
+                    continue;
+                }
+                // A definition the new version ships is replaced by it: its names are checked when it is saved.
+                if shipped.get(&slot(k, &d.key)).is_some_and(|v| *v == d.definition) {
+                    continue;
+                }
+                if names(&d.definition, key) {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Exports an installed pack: its manifest and the definitions in force
@@ -408,9 +467,20 @@ impl Engine {
         actor.require_admin("uninstall packs")?;
         let p = self.store.pack(name).await?.ok_or_else(|| EngineError::NotFound(format!("there is no pack '{name}' installed")))?;
         let mut removed = Vec::new();
-        let slots: Vec<String> = p.definitions.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
-        for at in slots.iter().rev() {
+        let others = self.store.packs().await?.into_iter().filter(|o| o.name != name).collect::<Vec<_>>();
+        // Dependents first (dashboards, triggers, workflows…), forms last: on PostgreSQL the
+        // stored map comes back in its own key order, so the order is the kinds'.
+        let mut slots: Vec<(usize, String)> = p
+            .definitions
+            .as_object()
+            .map(|o| o.keys().filter_map(|at| Some((pack::INSTALL_ORDER.iter().position(|k| at.split_once('/').is_some_and(|(kind, _)| kind == *k))?, at.clone()))).collect())
+            .unwrap_or_default();
+        slots.sort();
+        for (_, at) in slots.iter().rev() {
             let Some((kind, key)) = at.split_once('/') else { continue };
+            if others.iter().any(|o| o.definitions.get(at).is_some()) {
+                continue;
+            }
             if kind == pack::FORM {
                 if purge {
                     let form = self.form(key).await?;
@@ -440,7 +510,16 @@ impl Engine {
     /// days from the pack's `as_of` to today.
     async fn load_sample(&self, actor: &Actor, pack: &Pack, opts: &InstallOptions, progress: &(dyn Fn(Progress) + Sync), report: &mut InstallReport) -> Result<()> {
         if let Some(users) = &pack.users {
-            let password = opts.demo_password.clone().unwrap_or_else(|| "trellis-demo".into());
+            // A well-known password only when the caller chose it (`serve --demo`): sample
+            // data loaded on a real server must not open a door everyone knows.
+            let password = match &opts.demo_password {
+                Some(p) => p.clone(),
+                None => {
+                    let p = crate::auth::random_hex(8)?;
+                    report.demo_password = Some(p.clone());
+                    p
+                }
+            };
             let rows = csv_rows(&users.file, &users.text)?;
             for row in &rows {
                 let email = row.get("email").cloned().unwrap_or_default();
@@ -501,12 +580,74 @@ impl Engine {
     }
 }
 
-/// The merge patch (RFC 7396) that turns `from` into `to` at the top level.
+/// A definition as the engine stores it: forms go through their type, which
+/// fills in defaults (`title`, `ui`), so what a pack ships compares equal to
+/// what is in force when nobody changed it.
+fn normalized(kind: &str, v: &Value) -> Result<Value> {
+    if kind != pack::FORM {
+        return Ok(v.clone());
+    }
+    let def: FormDef = serde_json::from_value(v.clone()).map_err(|e| EngineError::Invalid(vec![Issue::new("", "definition", e.to_string())]))?;
+    serde_json::to_value(def).map_err(|e| EngineError::Internal(e.to_string()))
+}
+
+/// Whether any string in `v` is `key`.
+fn names(v: &Value, key: &str) -> bool {
+    match v {
+        Value::String(s) => s == key,
+        Value::Array(a) => a.iter().any(|x| names(x, key)),
+        Value::Object(o) => o.values().any(|x| names(x, key)),
+        _ => false,
+    }
+}
+
+/// The migration steps from the installed version to the new one, compiled,
+/// run one after the other over each record before anything is written (so
+/// only the new version's schema is asked to accept the result).
+struct Chain {
+    /// `1.0.0-1.2.0`: names the progress rows.
+    key: String,
+    steps: Vec<(String, script::Script)>,
+}
+
+impl Chain {
+    fn compile(from: &semver::Version, to: &semver::Version, steps: &[&pack::Migration]) -> Result<Chain> {
+        let mut compiled = Vec::new();
+        for m in steps {
+            let s = script::sandbox().compile_migration(&m.source).map_err(|e| invalid_pack(vec![PackIssue { file: m.file.clone(), line: e.line.unwrap_or(1), column: e.column.unwrap_or(1), message: e.message }]))?;
+            compiled.push((m.file.clone(), s));
+        }
+        Ok(Chain { key: format!("{from}-{to}"), steps: compiled })
+    }
+
+    fn run(&self, form: &str, id: &Uuid, input: &Map<String, Value>, now: jiff::Timestamp) -> Result<Map<String, Value>> {
+        let mut data = input.clone();
+        for (file, s) in &self.steps {
+            let place = |line: Option<usize>, column: Option<usize>, message: String| invalid_pack(vec![PackIssue { file: file.clone(), line: line.unwrap_or(1), column: column.unwrap_or(1), message }]);
+            match script::sandbox().run_migration(s, form, &data, now) {
+                Ok(Value::Null) => {}
+                Ok(Value::Object(o)) => data = o,
+                Ok(other) => return Err(place(None, None, format!("record {id} of form '{form}': a migration returns the record's new data (a map) or (), not {other}"))),
+                Err(e) => return Err(place(e.line, e.column, format!("record {id} of form '{form}': {}", e.message))),
+            }
+        }
+        Ok(data)
+    }
+}
+
+/// The merge patch (RFC 7396) that turns `from` into `to`: nested objects
+/// are diffed too, so a key removed inside one becomes `null` there.
 fn merge_patch_between(from: &Map<String, Value>, to: &Map<String, Value>) -> Map<String, Value> {
     let mut patch = Map::new();
     for (k, v) in to {
-        if from.get(k) != Some(v) {
-            patch.insert(k.clone(), v.clone());
+        match (from.get(k), v) {
+            (Some(a), b) if a == b => {}
+            (Some(Value::Object(a)), Value::Object(b)) => {
+                patch.insert(k.clone(), Value::Object(merge_patch_between(a, b)));
+            }
+            _ => {
+                patch.insert(k.clone(), v.clone());
+            }
         }
     }
     for k in from.keys() {
