@@ -11,9 +11,11 @@
 //! - `rules`: the rules engine — rule cost per write, runaway scripts, the sweep.
 //! - `workflows`: cost per write and per transition, and the timer tick.
 //! - `triggers`: the reminder tick over 100,000 and 1,000,000 customers with birthdays.
+//! - `packs`: checking and installing the CRM pack, its sample data, an upgrade's record migration.
 //!
 //! See `docs/benchmarks.md` for the method and the numbers.
 
+mod packs;
 mod rules;
 mod triggers;
 mod workflows;
@@ -96,6 +98,14 @@ enum Cmd {
         db: String,
         #[arg(long, default_value_t = 1_000_000)]
         records: u64,
+    },
+    /// Packs: check and install the CRM pack, load its sample data, migrate RECORDS records in an upgrade (needs an empty database).
+    Packs {
+        /// sqlite://FILE or postgres://…
+        #[arg(long)]
+        db: String,
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
     },
     /// Rules: cost per write (S8 health score), runaway scripts, the sweep.
     Rules {
@@ -570,5 +580,6 @@ async fn main() -> Result<()> {
         Cmd::Rules { db, records, writes } => rules::rules_bench(&db, records, writes).await,
         Cmd::Workflows { db, leads, writes } => workflows::workflows_bench(&db, leads, writes).await,
         Cmd::Triggers { db, records } => triggers::triggers_bench(&db, records).await,
+        Cmd::Packs { db, records } => packs::packs_bench(&db, records).await,
     }
 }

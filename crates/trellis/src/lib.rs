@@ -259,7 +259,7 @@ async fn serve(url: &str, bind: SocketAddr, clock: &str, delivery: DeliveryArgs,
         println!("(shown once; sign in with POST /api/v1/auth/token, add users with `trellis user add`)");
     }
     if demo {
-        crate::pack::demo(&engine).await?;
+        crate::pack::demo(&engine, bind).await?;
     }
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("listening on {bind}"))?;
     let (router, _state) = trellis_server::app(engine.clone());

@@ -152,7 +152,7 @@ fn print_report(r: &InstallReport) {
 }
 
 /// `serve --demo`: on a database without forms, the bundled CRM pack with its sample data and demo users.
-pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
+pub async fn demo(engine: &Engine, bind: std::net::SocketAddr) -> anyhow::Result<()> {
     let installed = engine.list_packs().await.map_err(explain)?;
     if installed.iter().any(|p| p.name == DEMO_PACK) {
         println!("Demo: {DEMO_PACK} is installed; sign in as admin@demo.trellis with password {DEMO_PASSWORD}");
@@ -169,6 +169,6 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
     let records: usize = report.sample_records.values().sum();
     println!("Demo: {} {} installed with {records} sample records.", report.name, report.to);
     println!("Demo users (password {DEMO_PASSWORD}): {}", report.demo_users.join(", "));
-    println!("Sign in: curl -s localhost:8080/api/v1/auth/token -H 'content-type: application/json' -d '{{\"email\":\"{}\",\"password\":\"{DEMO_PASSWORD}\"}}'", report.demo_users.first().map_or("admin@demo.trellis", String::as_str));
+    println!("Sign in: curl -s http://{bind}/api/v1/auth/token -H 'content-type: application/json' -d '{{\"email\":\"{}\",\"password\":\"{DEMO_PASSWORD}\"}}'", report.demo_users.first().map_or("admin@demo.trellis", String::as_str));
     Ok(())
 }
