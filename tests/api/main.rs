@@ -6,6 +6,7 @@ mod fakes;
 mod harness;
 
 mod auth;
+mod browser;
 mod cli;
 mod errors;
 mod forms;

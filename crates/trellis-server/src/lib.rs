@@ -84,6 +84,10 @@ pub fn app(engine: Arc<Engine>) -> (Router, AppState) {
     let manual_clock = matches!(state.engine.clock(), trellis_engine::Clock::Manual(_));
     let api = if manual_clock { api.route("/api/v1/dev/clock", post(routes::rules::set_clock)) } else { api };
     let router = api
+        .route("/", get(routes::pages::root))
+        .route("/app", get(routes::pages::app))
+        .route("/app/", get(routes::pages::app))
+        .route("/app/static/{*path}", get(routes::pages::asset))
         .route("/healthz", get(routes::ops::healthz))
         .route("/metrics", get(routes::ops::metrics))
         .route("/api/v1/openapi.json", get(routes::ops::openapi))

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod forms;
 pub mod ops;
 pub mod packs;
+pub mod pages;
 pub mod records;
 pub mod rules;
 pub mod tasks;

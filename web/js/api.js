@@ -1,0 +1,40 @@
+// The JSON API client. The token lives in sessionStorage: it goes when the tab closes.
+const KEY = 'trellis.token';
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+  }
+  /** The field errors of a problem, by JSON pointer. */
+  get errors() { return this.problem.errors || []; }
+}
+
+export const auth = {
+  get token() { return sessionStorage.getItem(KEY); },
+  set token(t) { t ? sessionStorage.setItem(KEY, t) : sessionStorage.removeItem(KEY); },
+};
+
+export async function api(method, path, body, { headers = {}, raw = false } = {}) {
+  const h = { ...headers };
+  if (auth.token) h.authorization = `Bearer ${auth.token}`;
+  let payload = body;
+  if (body !== undefined && !(body instanceof Blob) && !(body instanceof ArrayBuffer)) {
+    h['content-type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  const res = await fetch(path, { method, headers: h, body: payload });
+  if (raw && res.ok) return res;
+  const text = await res.text();
+  const data = text ? (() => { try { return JSON.parse(text); } catch { return { detail: text }; } })() : null;
+  if (!res.ok) {
+    if (res.status === 401 && path !== '/api/v1/auth/token') { auth.token = null; location.hash = '#/login'; }
+    throw new ApiError(res.status, data);
+  }
+  return data;
+}
+
+export const get = (p) => api('GET', p);
+export const post = (p, b) => api('POST', p, b);
+export const put = (p, b, o) => api('PUT', p, b, o);

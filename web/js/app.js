@@ -1,0 +1,201 @@
+// The app: sign-in, the shell (navigation), a hash router and the views.
+// Views talk to the JSON API only; nothing here knows SQL or rules.
+import { t, lang, setLang } from './i18n.js';
+import { api, auth, get, post, put, ApiError } from './api.js';
+import { Designer, modelOf, definitionOf, changeSummary } from './designer.js';
+import { renderForm } from './renderer.js';
+import { rulesView } from './rules.js';
+import { packsView } from './packs.js';
+
+const root = document.getElementById('app');
+const el = (tag, attrs = {}, ...kids) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (v === true) e.setAttribute(k, '');
+    else if (v !== false && v !== undefined && v !== null) e.setAttribute(k, v);
+  }
+  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) e.append(kid);
+  return e;
+};
+
+let me = null;
+
+function loginView() {
+  const email = el('input', { type: 'email', name: 'email', autocomplete: 'username', required: true, autofocus: true });
+  const password = el('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true });
+  const err = el('div', { class: 'field-error', role: 'alert' });
+  const form = el('form', {}, el('div', { class: 'brand' }, 'Trellis'), el('div', { class: 'muted' }, '客户管理 · 客户关系维护'),
+    el('label', { for: 'email' }, t('email')), Object.assign(email, { id: 'email' }),
+    el('label', { for: 'password' }, t('password')), Object.assign(password, { id: 'password' }), err,
+    el('button', { class: 'primary', type: 'submit' }, t('signin')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    err.textContent = '';
+    try {
+      const r = await post('/api/v1/auth/token', { email: email.value, password: password.value });
+      auth.token = r.token;
+      me = null;
+      location.hash = '#/forms';
+    } catch (x) {
+      err.textContent = x instanceof ApiError && x.status === 401 ? t('wrong') : x.message;
+    }
+  });
+  root.innerHTML = '';
+  root.append(el('div', { class: 'login' }, form));
+}
+
+function shell(active) {
+  const link = (href, label, key) => el('a', { href, class: active === key ? 'active' : '', 'data-nav': key }, label);
+  const main = el('main', { class: 'main', id: 'main' });
+  const side = el('nav', { class: 'side', 'aria-label': 'Trellis' },
+    el('div', { class: 'brand' }, 'Trellis'),
+    link('#/forms', t('forms'), 'forms'), link('#/records', t('records'), 'records'), link('#/tasks', t('tasks'), 'tasks'),
+    el('div', { class: 'group' }, t('settings')), link('#/settings/packs', t('packs'), 'packs'), link('#/settings/roles', t('roles'), 'roles'),
+    el('div', { class: 'foot' }, el('div', {}, me ? `${me.email} · ${me.role}` : ''),
+      el('button', { class: 'small', onclick: () => { setLang(lang === 'en' ? 'zh-CN' : 'en'); route(); } }, t('language')), ' ',
+      el('button', { class: 'small', id: 'signout', onclick: async () => { try { await api('DELETE', '/api/v1/auth/token'); } catch { /* signed out anyway */ } auth.token = null; location.hash = '#/login'; } }, t('signout'))));
+  root.innerHTML = '';
+  root.append(el('div', { class: 'shell' }, side, main));
+  return main;
+}
+
+async function formsView(main) {
+  const { items } = await get('/api/v1/forms');
+  const key = el('input', { name: 'new-key', placeholder: 'customer', pattern: '[a-z][a-z0-9_]*', required: true, spellcheck: 'false' });
+  const title = el('input', { name: 'new-title', placeholder: '客户', required: true });
+  const dialog = el('dialog', { id: 'new-form' }, el('form', { method: 'dialog' }, el('h2', {}, t('newform')),
+    el('label', {}, t('formkey')), key, el('label', {}, t('formtitle')), title,
+    el('div', { class: 'actions', style: 'margin-top:16px;justify-content:flex-end' }, el('button', { value: 'cancel', formnovalidate: true }, t('cancel')), el('button', { class: 'primary', value: 'ok', id: 'create-form' }, t('create')))));
+  dialog.addEventListener('close', () => {
+    if (dialog.returnValue === 'ok' && /^[a-z][a-z0-9_]*$/.test(key.value)) location.hash = `#/forms/${key.value}/design?new=${encodeURIComponent(title.value || key.value)}`;
+  });
+  main.innerHTML = '';
+  main.append(el('div', { class: 'head' }, el('h1', {}, t('forms')), el('button', { class: 'primary', id: 'new-form-button', onclick: () => dialog.showModal() }, '+ ' + t('newform'))), dialog,
+    items.length ? el('div', { class: 'grid' }, items.map((f) => el('div', { class: 'card', 'data-form': f.key },
+      el('div', { style: 'display:flex;justify-content:space-between' }, el('strong', {}, f.title || f.key), el('span', { class: 'muted' }, `v${f.version}`)),
+      el('div', { class: 'muted', style: 'margin:4px 0 10px' }, `${f.key} · ${Object.keys(f.definition?.schema?.properties || {}).length} ${t('fields')}`),
+      el('div', { class: 'actions' }, el('a', { class: 'btn', href: `#/forms/${f.key}/design` }, t('design')), el('a', { class: 'btn', href: `#/forms/${f.key}/rules` }, t('rules')),
+        el('a', { class: 'btn', href: `#/forms/${f.key}/records` }, t('records')), el('a', { class: 'btn', href: `#/forms/${f.key}/new` }, t('entry'))))))
+      : el('p', { class: 'muted' }, t('noForms')));
+}
+
+async function designView(main, key, params) {
+  const forms = (await get('/api/v1/forms')).items.map((f) => f.key);
+  let current = null;
+  try { current = await get(`/api/v1/forms/${key}`); } catch (e) { if (!(e instanceof ApiError && e.status === 404)) throw e; }
+  const def = current ? current.definition : { key, title: params.get('new') || key, schema: { type: 'object', properties: {} }, ui: { layout: [{ section: '基本信息', fields: [] }], widgets: {} } };
+  const model = modelOf(def);
+  const status = el('div', { role: 'status' });
+  const titleInput = el('input', { value: model.title, name: 'form-title', style: 'font-size:18px;font-weight:600;max-width:360px' });
+  titleInput.addEventListener('input', () => { model.title = titleInput.value; });
+  const host = el('div');
+  main.innerHTML = '';
+  main.append(el('div', { class: 'head' }, el('div', {}, titleInput, el('div', { class: 'muted' }, `${key}${current ? ` · v${current.version}` : ''}`)),
+    el('div', { class: 'actions' }, current ? el('a', { class: 'btn', href: `#/forms/${key}/rules` }, t('rules')) : null, current ? el('a', { class: 'btn', href: `#/forms/${key}/new` }, t('entry')) : null,
+      el('button', { class: 'primary', id: 'publish', onclick: () => publish() }, t('publish')))), status, host);
+  const designer = new Designer(host, model, { forms: [...new Set([...forms, key])] });
+
+  async function publish() {
+    const next = definitionOf(model);
+    const s = changeSummary(current?.definition, next);
+    const list = (label, keys) => (keys.length ? el('li', {}, `${label}: ${keys.join(', ')}`) : null);
+    const items = [list(t('added'), s.added), list(t('removed'), s.removed), list(t('changed'), s.changed), s.layout ? el('li', {}, 'layout') : null, s.title ? el('li', {}, t('formtitle')) : null].filter(Boolean);
+    const dialog = el('dialog', { id: 'publish-dialog' }, el('form', { method: 'dialog' }, el('h2', {}, t('changeSummary')),
+      items.length ? el('ul', { class: 'summary' }, items) : el('p', { class: 'muted' }, t('nochange')),
+      el('div', { class: 'actions', style: 'justify-content:flex-end;margin-top:14px' }, el('button', { value: 'cancel' }, t('cancel')), el('button', { class: 'primary', value: 'ok', id: 'confirm-publish' }, t('confirm')))));
+    document.body.append(dialog);
+    dialog.showModal();
+    dialog.addEventListener('close', async () => {
+      dialog.remove();
+      if (dialog.returnValue !== 'ok') return;
+      status.className = ''; status.textContent = '';
+      try {
+        const saved = current ? await put(`/api/v1/forms/${key}`, next, { headers: { 'if-match': `"${current.version}"` } }) : await post('/api/v1/forms', next);
+        current = saved;
+        status.className = 'notice ok'; status.textContent = t('published', { v: saved.version });
+        history.replaceState(null, '', `#/forms/${key}/design`);
+      } catch (err) {
+        status.className = 'notice error';
+        status.textContent = [err.message, ...(err.errors || []).map((e) => `${e.pointer}: ${e.message}`)].join(' — ');
+      }
+    });
+  }
+  return designer;
+}
+
+async function entryView(main, key) {
+  const f = await get(`/api/v1/forms/${key}`);
+  const box = el('div');
+  main.innerHTML = '';
+  main.append(el('div', { class: 'head' }, el('div', {}, el('h1', {}, f.definition.title || key), el('div', { class: 'muted' }, t('entry'))),
+    el('div', { class: 'actions' }, el('a', { class: 'btn', href: `#/forms/${key}/records` }, t('records')))), box);
+  renderForm(box, f.definition, {
+    onSubmit: async (data) => {
+      const r = await post(`/api/v1/forms/${key}/records`, data);
+      return t('createdRecord', { id: r.id });
+    },
+  });
+}
+
+async function recordsView(main, key) {
+  if (!key) {
+    const { items } = await get('/api/v1/forms');
+    main.innerHTML = '';
+    main.append(el('h1', {}, t('records')), el('div', { class: 'grid', style: 'margin-top:12px' }, items.map((f) => el('a', { class: 'card', href: `#/forms/${f.key}/records` }, el('strong', {}, f.title || f.key), el('div', { class: 'muted' }, f.key)))));
+    return;
+  }
+  const [f, page] = await Promise.all([get(`/api/v1/forms/${key}`), get(`/api/v1/forms/${key}/records?limit=50`)]);
+  const props = f.definition.schema.properties;
+  const cols = Object.keys(props).slice(0, 6);
+  const segs = Object.keys(f.definition.segments || {}).slice(0, 3);
+  const show = (v) => (v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  main.innerHTML = '';
+  main.append(el('div', { class: 'head' }, el('h1', {}, `${f.definition.title || key} · ${t('records')}`), el('a', { class: 'btn primary', href: `#/forms/${key}/new` }, '+ ' + t('entry'))),
+    el('table', { class: 'list card', style: 'padding:0' }, el('thead', {}, el('tr', {}, cols.map((c) => el('th', {}, props[c].title || c)), segs.map((s) => el('th', {}, f.definition.segments[s].title || s)))),
+      el('tbody', {}, page.items.map((r) => el('tr', {}, cols.map((c) => el('td', {}, show(r.data[c]))), segs.map((s) => el('td', {}, r.segments[s] === undefined ? '' : el('span', { class: 'tag' }, show(r.segments[s])))))))));
+}
+
+async function tasksView(main) {
+  const { items } = await get('/api/v1/tasks');
+  main.innerHTML = '';
+  main.append(el('h1', {}, t('tasks')), items.length
+    ? el('table', { class: 'list card', style: 'padding:0;margin-top:12px' }, el('tbody', {}, items.map((x) => el('tr', {}, el('td', {}, x.title), el('td', { class: 'muted' }, x.due_at || ''), el('td', {}, x.overdue ? el('span', { class: 'tag', style: 'background:var(--danger-soft);color:var(--danger)' }, 'overdue') : '')))))
+    : el('p', { class: 'muted' }, '—'));
+}
+
+async function rolesView(main) {
+  const { items } = await get('/api/v1/roles');
+  main.innerHTML = '';
+  main.append(el('h1', {}, t('roles')), el('table', { class: 'list card', style: 'padding:0;margin-top:12px' }, el('tbody', {},
+    ['admin', 'manager', 'staff'].map((k) => { const d = items.find((i) => i.key === k)?.definition || {}; return el('tr', {}, el('td', {}, el('code', {}, k)), el('td', {}, d.title || ''), el('td', { class: 'muted' }, d.description || '')); }))));
+}
+
+async function route() {
+  const [path, query] = (location.hash.slice(1) || '/forms').split('?');
+  const params = new URLSearchParams(query || '');
+  if (!auth.token || path === '/login') { if (path !== '/login') location.hash = '#/login'; loginView(); return; }
+  try {
+    if (!me) me = await get('/api/v1/auth/me');
+  } catch { return; }
+  const parts = path.split('/').filter(Boolean);
+  const active = parts[0] === 'settings' ? parts[1] : parts[0] === 'forms' && parts[2] === 'records' ? 'records' : parts[0];
+  const main = shell(active);
+  try {
+    if (parts[0] === 'forms' && parts[1] && parts[2] === 'design') await designView(main, parts[1], params);
+    else if (parts[0] === 'forms' && parts[1] && parts[2] === 'rules') await rulesView(main, parts[1]);
+    else if (parts[0] === 'forms' && parts[1] && parts[2] === 'new') await entryView(main, parts[1]);
+    else if (parts[0] === 'forms' && parts[1] && parts[2] === 'records') await recordsView(main, parts[1]);
+    else if (parts[0] === 'records') await recordsView(main);
+    else if (parts[0] === 'tasks') await tasksView(main);
+    else if (parts[0] === 'settings' && parts[1] === 'packs') await packsView(main);
+    else if (parts[0] === 'settings' && parts[1] === 'roles') await rolesView(main);
+    else await formsView(main);
+  } catch (err) {
+    main.append(el('div', { class: 'notice error' }, err.message || String(err)));
+  }
+}
+
+document.documentElement.lang = lang;
+window.addEventListener('hashchange', route);
+route();

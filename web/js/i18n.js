@@ -1,0 +1,42 @@
+// Strings of the UI, zh-CN first (our users' language), English beside.
+const zh = {
+  signin: '登录', email: '邮箱', password: '密码', signout: '退出', wrong: '邮箱或密码不正确',
+  forms: '表单', records: '记录', tasks: '任务', dashboards: '看板', settings: '设置', users: '用户', roles: '角色', packs: '模板',
+  design: '设计', rules: '规则', entry: '录入', newform: '新建表单', formkey: '表单标识', formtitle: '表单名称', create: '创建',
+  palette: '字段', canvas: '表单', properties: '属性', preview: '预览', json: 'JSON', publish: '发布', published: '已发布为第 {v} 版',
+  dragHere: '把左侧的字段拖到这里', addSection: '添加分组', section: '分组', label: '名称', key: '标识', help: '说明', required: '必填',
+  options: '选项（每行一个）', min: '最小值', max: '最大值', minLength: '最少字数', maxLength: '最多字数', pattern: '格式（正则）', default: '默认值',
+  linkTo: '关联表单', columns: '子表列（逗号分隔）', remove: '删除字段', removeRule: '删除规则', nothingSelected: '点选一个字段来编辑它的属性',
+  changeSummary: '本次发布的变化', added: '新增', removed: '删除', changed: '修改', nochange: '没有变化', confirm: '确认发布', cancel: '取消',
+  save: '保存', saved: '已保存', submit: '提交', createdRecord: '已创建记录 {id}', sample: '示例记录（JSON）', test: '测试', testOn: '用记录测试',
+  computed: '计算字段', segments: '分层规则', addRule: '添加规则', ruleKey: '规则标识', kind: '类型', value: '结果', compiles: '脚本可以运行',
+  installed: '已安装', bundled: '内置模板', install: '安装', upload: '上传模板包', export: '导出', version: '版本', noForms: '还没有表单',
+  fields: '个字段', definitions: '定义', language: 'English',
+  k_text: '单行文本', k_textarea: '多行文本', k_number: '数字', k_money: '金额', k_date: '日期', k_datetime: '日期时间', k_select: '单选',
+  k_multiselect: '多选', k_checkbox: '复选框', k_user: '成员', k_link: '关联记录', k_subtable: '子表', k_phone: '手机号', k_email: '邮箱',
+  k_rating: '评分', k_nps: 'NPS',
+};
+const en = {
+  signin: 'Sign in', email: 'Email', password: 'Password', signout: 'Sign out', wrong: 'Wrong email or password',
+  forms: 'Forms', records: 'Records', tasks: 'Tasks', dashboards: 'Dashboards', settings: 'Settings', users: 'Users', roles: 'Roles', packs: 'Packs',
+  design: 'Design', rules: 'Rules', entry: 'Entry', newform: 'New form', formkey: 'Form key', formtitle: 'Form title', create: 'Create',
+  palette: 'Fields', canvas: 'Form', properties: 'Properties', preview: 'Preview', json: 'JSON', publish: 'Publish', published: 'Published as version {v}',
+  dragHere: 'Drag fields from the left here', addSection: 'Add section', section: 'Section', label: 'Label', key: 'Key', help: 'Help', required: 'Required',
+  options: 'Options (one per line)', min: 'Minimum', max: 'Maximum', minLength: 'Min length', maxLength: 'Max length', pattern: 'Pattern (regex)', default: 'Default',
+  linkTo: 'Links to form', columns: 'Sub-table columns (comma separated)', remove: 'Remove field', removeRule: 'Remove rule', nothingSelected: 'Select a field to edit its properties',
+  changeSummary: 'What this version changes', added: 'Added', removed: 'Removed', changed: 'Changed', nochange: 'No changes', confirm: 'Publish', cancel: 'Cancel',
+  save: 'Save', saved: 'Saved', submit: 'Submit', createdRecord: 'Created record {id}', sample: 'Sample record (JSON)', test: 'Test', testOn: 'Test on a record',
+  computed: 'Computed fields', segments: 'Segments', addRule: 'Add rule', ruleKey: 'Rule key', kind: 'Kind', value: 'Result', compiles: 'The script runs',
+  installed: 'Installed', bundled: 'Bundled packs', install: 'Install', upload: 'Upload a pack', export: 'Export', version: 'Version', noForms: 'No forms yet',
+  fields: 'fields', definitions: 'Definitions', language: '中文',
+  k_text: 'Text', k_textarea: 'Long text', k_number: 'Number', k_money: 'Money', k_date: 'Date', k_datetime: 'Date & time', k_select: 'Select',
+  k_multiselect: 'Multi-select', k_checkbox: 'Checkbox', k_user: 'User', k_link: 'Link', k_subtable: 'Sub-table', k_phone: 'Phone', k_email: 'Email',
+  k_rating: 'Rating', k_nps: 'NPS',
+};
+const LANG = 'trellis.lang';
+export let lang = localStorage.getItem(LANG) || (navigator.language?.startsWith('zh') ? 'zh-CN' : 'zh-CN');
+export function setLang(l) { lang = l; localStorage.setItem(LANG, l); document.documentElement.lang = l; }
+export function t(key, vars = {}) {
+  const s = (lang === 'en' ? en : zh)[key] ?? key;
+  return s.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? '');
+}

@@ -1,0 +1,182 @@
+// A form as staff fill it in, built from the definition's schema and layout.
+// `renderForm(box, def, {record, onSubmit})` draws it; the server's validation
+// errors are shown at their fields (a problem's `errors[].pointer` is `/field`).
+import { t } from './i18n.js';
+import { get } from './api.js';
+
+const el = (tag, attrs = {}, ...kids) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (v === true) e.setAttribute(k, '');
+    else if (v !== false && v !== undefined && v !== null) e.setAttribute(k, v);
+  }
+  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) e.append(kid);
+  return e;
+};
+
+function kind(s, w) {
+  if (w?.kind) return w.kind;
+  if (s['x-link']) return 'link';
+  if (s.type === 'array') return s.items?.type === 'object' ? 'subtable' : 'multiselect';
+  if (s.type === 'boolean') return 'checkbox';
+  if (['money', 'rating', 'nps'].includes(s.format)) return s.format;
+  if (s.type === 'number' || s.type === 'integer') return 'number';
+  if (s.enum) return 'select';
+  return { date: 'date', 'date-time': 'datetime', user: 'user', phone: 'phone', email: 'email' }[s.format] || 'text';
+}
+
+/** One field's control: `get()` reads its value (undefined when empty), `set(v)` writes it. */
+function control(key, s, k, value) {
+  const id = `f_${key}`;
+  let node; let read; let write;
+  switch (k) {
+    case 'textarea':
+      node = el('textarea', { id, name: key, rows: 3 });
+      read = () => node.value || undefined; write = (v) => { node.value = v ?? ''; };
+      break;
+    case 'number': case 'money':
+      node = el('input', { id, name: key, type: 'number', step: k === 'money' ? '0.01' : 'any', min: s.minimum, max: s.maximum, inputmode: 'decimal' });
+      read = () => (node.value === '' ? undefined : Number(node.value)); write = (v) => { node.value = v ?? ''; };
+      break;
+    case 'date': case 'datetime':
+      node = el('input', { id, name: key, type: k === 'date' ? 'date' : 'datetime-local' });
+      read = () => {
+        if (!node.value) return undefined;
+        if (k === 'date') return node.value;
+        const d = new Date(node.value);
+        return Number.isNaN(d.getTime()) ? node.value : d.toISOString();
+      };
+      write = (v) => { node.value = !v ? '' : k === 'date' ? v : new Date(v).toISOString().slice(0, 16); };
+      break;
+    case 'select':
+      node = el('select', { id, name: key }, el('option', { value: '' }, '—'), (s.enum || []).map((o) => el('option', { value: o }, o)));
+      read = () => node.value || undefined; write = (v) => { node.value = v ?? ''; };
+      break;
+    case 'multiselect': {
+      const opts = s.items?.enum || [];
+      node = el('div', { id, class: 'multi' }, opts.map((o) => el('label', { class: 'check', style: 'display:inline-flex;margin-right:12px;font-weight:400' }, el('input', { type: 'checkbox', value: o, name: key }), o)));
+      read = () => { const v = [...node.querySelectorAll('input:checked')].map((i) => i.value); return v.length ? v : undefined; };
+      write = (v) => node.querySelectorAll('input').forEach((i) => { i.checked = (v || []).includes(i.value); });
+      break;
+    }
+    case 'checkbox':
+      node = el('input', { id, name: key, type: 'checkbox' });
+      read = () => node.checked; write = (v) => { node.checked = !!v; };
+      break;
+    case 'rating': {
+      const max = s.maximum || 5;
+      let cur;
+      node = el('div', { id, class: 'stars', role: 'radiogroup' });
+      const paint = () => node.querySelectorAll('button').forEach((b, i) => b.classList.toggle('on', cur !== undefined && i < cur));
+      for (let i = 1; i <= max; i++) node.append(el('button', { type: 'button', 'aria-label': String(i), onclick: () => { cur = i; paint(); } }, '★'));
+      read = () => cur; write = (v) => { cur = v ?? undefined; paint(); };
+      break;
+    }
+    case 'nps': {
+      let cur;
+      node = el('div', { id, class: 'nps', role: 'radiogroup' });
+      const paint = () => node.querySelectorAll('button').forEach((b, i) => b.classList.toggle('on', i === cur));
+      for (let i = 0; i <= 10; i++) node.append(el('button', { type: 'button', onclick: () => { cur = i; paint(); } }, String(i)));
+      read = () => cur; write = (v) => { cur = v ?? undefined; paint(); };
+      break;
+    }
+    case 'link': {
+      node = el('select', { id, name: key }, el('option', { value: '' }, '—'));
+      const target = s['x-link'];
+      if (target) {
+        Promise.all([get(`/api/v1/forms/${target}`), get(`/api/v1/forms/${target}/records?limit=200`)]).then(([f, page]) => {
+          const tf = f.definition.title_field;
+          for (const r of page.items) node.append(el('option', { value: r.id }, String((tf && r.data[tf]) || r.id)));
+          if (node.dataset.want) node.value = node.dataset.want;
+        }).catch(() => {});
+      }
+      read = () => node.value || undefined; write = (v) => { node.dataset.want = v ?? ''; node.value = v ?? ''; };
+      break;
+    }
+    case 'subtable': {
+      const cols = Object.keys(s.items?.properties || {});
+      const body = el('tbody');
+      const addRow = (row = {}) => body.append(el('tr', {}, cols.map((c) => el('td', {}, el('input', { 'data-col': c, value: row[c] ?? '' }))), el('td', {}, el('button', { type: 'button', class: 'small', onclick: (e) => e.target.closest('tr').remove() }, '×'))));
+      node = el('div', { id, class: 'subtable' }, el('table', { class: 'list' }, el('thead', {}, el('tr', {}, cols.map((c) => el('th', {}, s.items.properties[c].title || c)), el('th'))), body),
+        el('button', { type: 'button', class: 'small', style: 'margin-top:6px', onclick: () => addRow() }, '+'));
+      read = () => {
+        const rows = [...body.querySelectorAll('tr')].map((tr) => Object.fromEntries([...tr.querySelectorAll('input')].filter((i) => i.value).map((i) => [i.dataset.col, i.value]))).filter((r) => Object.keys(r).length);
+        return rows.length ? rows : undefined;
+      };
+      write = (v) => { body.innerHTML = ''; (v || []).forEach(addRow); };
+      break;
+    }
+    default: {
+      const type = { phone: 'tel', email: 'email' }[k] || 'text';
+      node = el('input', { id, name: key, type, inputmode: k === 'phone' ? 'tel' : undefined, maxlength: s.maxLength, placeholder: k === 'phone' ? '13800138000' : k === 'user' ? 'name@example.com' : undefined });
+      read = () => node.value.trim() || undefined; write = (v) => { node.value = v ?? ''; };
+    }
+  }
+  write(value ?? s.default);
+  return { node, get: read, set: write };
+}
+
+/**
+ * Draws `def` into `box`. With `onSubmit(data)` (a promise), a submit button
+ * sends the data and shows the server's field errors; `preview` draws it inert.
+ */
+export function renderForm(box, def, { record, onSubmit, preview = false } = {}) {
+  box.innerHTML = '';
+  const props = def.schema?.properties || {};
+  const required = new Set(def.schema?.required || []);
+  const derived = new Set([...Object.keys(def.computed || {}), ...Object.keys(def.rollups || {})]);
+  const widgets = def.ui?.widgets || {};
+  let layout = (def.ui?.layout || []).filter((l) => Array.isArray(l?.fields));
+  const placed = new Set(layout.flatMap((l) => l.fields));
+  const rest = Object.keys(props).filter((k) => !placed.has(k) && !derived.has(k));
+  if (rest.length) layout = [...layout, { section: layout.length ? '' : def.title, fields: rest }];
+  const controls = {};
+  const form = el('form', { class: 'rform', novalidate: true });
+  for (const sec of layout) {
+    const set = el('fieldset', {}, sec.section ? el('legend', {}, sec.section) : null);
+    const cols = el('div', { class: 'cols' });
+    for (const key of sec.fields) {
+      const s = props[key];
+      if (!s || derived.has(key)) continue;
+      const k = kind(s, widgets[key]);
+      const c = control(key, s, k, record?.data?.[key]);
+      controls[key] = c;
+      const wide = ['textarea', 'subtable', 'multiselect', 'nps'].includes(k);
+      cols.append(el('div', { class: 'fld', 'data-field': key, style: wide ? 'grid-column: 1 / -1' : undefined },
+        el('label', { for: `f_${key}`, class: required.has(key) ? 'req' : '' }, s.title || key),
+        c.node, s.description ? el('div', { class: 'field-help' }, s.description) : null, el('div', { class: 'field-error', role: 'alert' })));
+    }
+    set.append(cols);
+    form.append(set);
+  }
+  const status = el('div', { role: 'status' });
+  if (onSubmit && !preview) {
+    form.append(el('div', { class: 'actions' }, el('button', { class: 'primary', type: 'submit' }, t('submit'))), status);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      form.querySelectorAll('.fld').forEach((f) => { f.classList.remove('has-error'); f.querySelector('.field-error').textContent = ''; });
+      status.className = ''; status.textContent = '';
+      const data = {};
+      for (const [k, c] of Object.entries(controls)) { const v = c.get(); if (v !== undefined) data[k] = v; }
+      try {
+        const msg = await onSubmit(data);
+        status.className = 'notice ok'; status.textContent = msg || t('saved');
+      } catch (err) {
+        const errors = err.errors || [];
+        let placedAny = false;
+        for (const fe of errors) {
+          const key = (fe.pointer || '').split('/')[1];
+          const f = key && form.querySelector(`.fld[data-field="${CSS.escape(key)}"]`);
+          if (f) { f.classList.add('has-error'); f.querySelector('.field-error').textContent = fe.message; placedAny = true; }
+        }
+        status.className = 'notice error';
+        status.textContent = placedAny && errors.length ? err.message : err.message || String(err);
+        form.querySelector('.has-error input, .has-error select, .has-error textarea')?.focus();
+      }
+    });
+  }
+  if (preview) form.querySelectorAll('input, select, textarea, button').forEach((x) => { x.tabIndex = -1; });
+  box.append(form);
+  return { form, values: () => Object.fromEntries(Object.entries(controls).map(([k, c]) => [k, c.get()]).filter(([, v]) => v !== undefined)) };
+}
