@@ -93,6 +93,11 @@ impl Browser {
 
     /// Drags `from` with the mouse and drops it at the bottom of `to`, through pointer events as a person would.
     async fn drag(&self, from: &str, to: &str) {
+        self.drag_to(from, to, 0.5).await;
+    }
+
+    /// Drags `from` and drops it at `at` of `to`'s height (0: its top edge, 0.5: its bottom edge).
+    async fn drag_to(&self, from: &str, to: &str, at: f64) {
         let src = self.find(from).await;
         let dst = self.find(to).await;
         let (_, _, _, h) = dst.rectangle().await.unwrap();
@@ -100,7 +105,7 @@ impl Browser {
             .then(PointerAction::MoveToElement { element: src, duration: None, x: 0.0, y: 0.0 })
             .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
             .then(PointerAction::MoveBy { duration: Some(Duration::from_millis(100)), x: 12.0, y: 8.0 })
-            .then(PointerAction::MoveToElement { element: dst.clone(), duration: Some(Duration::from_millis(250)), x: 0.0, y: h / 2.0 - 6.0 })
+            .then(PointerAction::MoveToElement { element: dst.clone(), duration: Some(Duration::from_millis(250)), x: 0.0, y: (at - 0.5) * h + if at > 0.4 { h / 2.0 - 6.0 } else { 4.0 } })
             .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
         self.client.perform_actions(mouse).await.unwrap();
     }
@@ -143,6 +148,11 @@ async fn an_admin_designs_a_form_adds_a_rule_and_enters_a_record_in_the_browser(
         b.fill(".props input[name=label]", label).await;
         b.fill(".props input[name=key]", key).await;
     }
+    // Reorder: the spend card dragged above the name card goes first, then back to the end.
+    b.drag_to(".fcard[data-key=spend] .grip", ".fcard[data-key=name]", 0.0).await;
+    b.find(".fcard:first-child[data-key=spend]").await;
+    b.drag(".fcard[data-key=spend] .grip", "[data-section-box='0']").await;
+    b.find(".fcard:last-child[data-key=spend]").await;
     // The first field is required; the preview shows all three.
     b.find(".fcard[data-key=name]").await.click().await.unwrap();
     b.find(".props input[name=required]").await.click().await.unwrap();
@@ -216,6 +226,57 @@ async fn an_admin_designs_a_form_adds_a_rule_and_enters_a_record_in_the_browser(
     b.shot("09-packs").await;
     let packs: Value = s.get("/api/v1/packs").await.expect(200).body;
     assert_eq!(packs["items"][0]["name"], "crm-starter");
+
+    // Users: an admin adds a staff member to a manager's team.
+    b.client.goto(&format!("{app}#/settings/users")).await.unwrap();
+    b.fill("input[name=user-email]", "wang@example.com").await;
+    b.fill("input[name=user-password]", "wang-password-1").await;
+    b.find("#add-user").await.click().await.unwrap();
+    b.find("tr[data-user='wang@example.com']").await;
+    b.shot("13-users").await;
+    let users = s.get("/api/v1/users").await.expect(200).body;
+    assert!(users["items"].as_array().unwrap().iter().any(|u| u["email"] == "wang@example.com" && u["role"] == "staff"), "{users}");
+    b.client.goto(&format!("{app}#/dashboards")).await.unwrap();
+    b.find("[data-dashboard=overview]").await;
+
+    // The workflow designer draws the pack's pipeline; a bad timer is refused, and the problem shown at its input.
+    b.client.goto(&format!("{app}#/workflows/pipeline")).await.unwrap();
+    b.find(".wf-diagram rect[data-state=new_lead]").await;
+    assert!(b.client.find_all(Locator::Css(".wf-diagram rect")).await.unwrap().len() >= 6, "every state is drawn");
+    b.fill("[data-pointer='/states/new_lead/timers/0/after']", "soon").await;
+    b.find("#publish-workflow").await.click().await.unwrap();
+    b.find("[data-pointer='/states/new_lead/timers/0/after'].bad-input").await;
+    b.text_of(".inline-error", "soon").await;
+    b.shot("10-workflow-designer-error").await;
+    b.fill("[data-pointer='/states/new_lead/timers/0/after']", "48h").await;
+    b.find("#publish-workflow").await.click().await.unwrap();
+    b.text_of(".notice.ok", "2").await;
+    let wf = s.get("/api/v1/workflows/pipeline").await.expect(200).body;
+    assert_eq!(wf["definition"]["states"]["new_lead"]["timers"][0]["after"], "48h");
+
+    // The trigger designer: the message previews against a sample record as it is typed; a new date trigger is published.
+    b.client.goto(&format!("{app}#/triggers/birthday")).await.unwrap();
+    b.text_of("#message-preview", "张三").await;
+    b.fill("textarea[name=template]", "subject: 生日快乐\n{{ record.name }}，祝您生日快乐！").await;
+    b.text_of("#message-preview .subject", "生日快乐").await;
+    b.text_of("#message-preview .body", "张三，祝您生日快乐").await;
+    b.shot("11-trigger-designer").await;
+    b.client.goto(&format!("{app}#/triggers/renewal_60?new=1")).await.unwrap();
+    b.find("select[name=form]").await.select_by_value("customer").await.unwrap();
+    b.find("select[name=when-kind]").await.select_by_value("date").await.unwrap();
+    b.fill("input[name=when-date]", "contract_end").await;
+    b.fill("input[name=when-offset]", "-60d").await;
+    b.find("#publish-trigger").await.click().await.unwrap();
+    b.text_of(".notice.ok", "1").await;
+    b.shot("12-trigger-new").await;
+    let tr = s.get("/api/v1/triggers/renewal_60").await.expect(200).body;
+    assert_eq!(tr["definition"]["when"], json!({"date": "contract_end", "offset": "-60d", "at": "09:00"}));
+
+    // On a phone's width the shell folds and the entry form takes one column.
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.client.goto(&format!("{app}#/forms/member/new")).await.unwrap();
+    b.find("#f_name").await;
+    b.shot("14-entry-phone").await;
 
     b.stop().await;
     s.stop().await;

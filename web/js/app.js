@@ -6,6 +6,7 @@ import { Designer, modelOf, definitionOf, changeSummary } from './designer.js';
 import { renderForm } from './renderer.js';
 import { rulesView } from './rules.js';
 import { packsView } from './packs.js';
+import { workflowsView, workflowView, triggersView, triggerView } from './flows.js';
 
 const root = document.getElementById('app');
 const el = (tag, attrs = {}, ...kids) => {
@@ -51,7 +52,8 @@ function shell(active) {
   const side = el('nav', { class: 'side', 'aria-label': 'Trellis' },
     el('div', { class: 'brand' }, 'Trellis'),
     link('#/forms', t('forms'), 'forms'), link('#/records', t('records'), 'records'), link('#/tasks', t('tasks'), 'tasks'),
-    el('div', { class: 'group' }, t('settings')), link('#/settings/packs', t('packs'), 'packs'), link('#/settings/roles', t('roles'), 'roles'),
+    link('#/dashboards', t('dashboards'), 'dashboards'), link('#/workflows', t('workflows'), 'workflows'), link('#/triggers', t('triggers'), 'triggers'),
+    el('div', { class: 'group' }, t('settings')), link('#/settings/users', t('users'), 'users'), link('#/settings/packs', t('packs'), 'packs'), link('#/settings/roles', t('roles'), 'roles'),
     el('div', { class: 'foot' }, el('div', {}, me ? `${me.email} · ${me.role}` : ''),
       el('button', { class: 'small', onclick: () => { setLang(lang === 'en' ? 'zh-CN' : 'en'); route(); } }, t('language')), ' ',
       el('button', { class: 'small', id: 'signout', onclick: async () => { try { await api('DELETE', '/api/v1/auth/token'); } catch { /* signed out anyway */ } auth.token = null; location.hash = '#/login'; } }, t('signout'))));
@@ -164,6 +166,43 @@ async function tasksView(main) {
     : el('p', { class: 'muted' }, '—'));
 }
 
+async function usersView(main) {
+  const [{ items }, roles] = await Promise.all([get('/api/v1/users'), get('/api/v1/roles')]);
+  const roleTitle = (k) => roles.items.find((r) => r.key === k)?.definition.title || k;
+  const email = el('input', { type: 'email', name: 'user-email', required: true });
+  const role = el('select', { name: 'user-role' }, ['staff', 'manager', 'admin'].map((r) => el('option', { value: r }, `${roleTitle(r)} (${r})`)));
+  const password = el('input', { type: 'password', name: 'user-password', minlength: 10, required: true, autocomplete: 'new-password' });
+  const manager = el('select', { name: 'user-manager' }, el('option', { value: '' }, '—'), items.filter((u) => u.role !== 'staff').map((u) => el('option', { value: u.email }, u.email)));
+  const status = el('div', { role: 'status' });
+  const form = el('form', { class: 'card', style: 'margin-bottom:14px' }, el('h2', {}, `+ ${t('addUser')}`),
+    el('div', { class: 'row4' }, el('div', {}, el('label', {}, t('email')), email), el('div', {}, el('label', {}, t('role')), role), el('div', {}, el('label', {}, t('password')), password), el('div', {}, el('label', {}, t('manager')), manager)),
+    el('div', { class: 'actions', style: 'margin-top:10px' }, el('button', { class: 'primary', type: 'submit', id: 'add-user' }, t('create'))), status);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      await post('/api/v1/users', { email: email.value, role: role.value, password: password.value, manager: manager.value || null });
+      await usersView(main);
+    } catch (err) {
+      status.className = 'notice error';
+      status.textContent = [err.message, ...(err.errors || []).map((x) => `${x.pointer}: ${x.message}`)].join(' — ');
+    }
+  });
+  main.innerHTML = '';
+  main.append(el('h1', {}, t('users')), el('div', { style: 'height:12px' }), form,
+    el('table', { class: 'list card', style: 'padding:0' }, el('thead', {}, el('tr', {}, el('th', {}, t('email')), el('th', {}, t('role')), el('th', {}, t('manager')))),
+      el('tbody', {}, items.map((u) => el('tr', { 'data-user': u.email }, el('td', {}, u.email), el('td', {}, roleTitle(u.role)), el('td', { class: 'muted' }, u.manager || ''))))));
+}
+
+async function dashboardsView(main) {
+  const { items } = await get('/api/v1/dashboards');
+  main.innerHTML = '';
+  main.append(el('h1', {}, t('dashboards')), el('p', { class: 'muted' }, t('dashboardsNote')),
+    items.length ? el('div', {}, items.map((d) => el('div', { class: 'card', style: 'margin-bottom:14px', 'data-dashboard': d.key }, el('h2', {}, d.definition.title || d.key),
+      el('table', { class: 'list' }, el('tbody', {}, d.definition.widgets.map((w) => el('tr', {}, el('td', {}, w.title || w.key), el('td', {}, el('span', { class: 'tag' }, w.kind)),
+        el('td', { class: 'muted' }, [w.form, w.measure ? `${w.measure.op}${w.measure.field ? `(${w.measure.field})` : ''}` : '', w.group_by ? `by ${w.group_by}${w.bucket ? `/${w.bucket}` : ''}` : '', w.workflow ? `workflow ${w.workflow}` : ''].filter(Boolean).join(' · ')))))))))
+      : el('p', { class: 'muted' }, '—'));
+}
+
 async function rolesView(main) {
   const { items } = await get('/api/v1/roles');
   main.innerHTML = '';
@@ -187,9 +226,15 @@ async function route() {
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'new') await entryView(main, parts[1]);
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'records') await recordsView(main, parts[1]);
     else if (parts[0] === 'records') await recordsView(main);
+    else if (parts[0] === 'workflows' && parts[1]) await workflowView(main, parts[1], params);
+    else if (parts[0] === 'workflows') await workflowsView(main);
+    else if (parts[0] === 'triggers' && parts[1]) await triggerView(main, parts[1], params);
+    else if (parts[0] === 'triggers') await triggersView(main);
     else if (parts[0] === 'tasks') await tasksView(main);
     else if (parts[0] === 'settings' && parts[1] === 'packs') await packsView(main);
     else if (parts[0] === 'settings' && parts[1] === 'roles') await rolesView(main);
+    else if (parts[0] === 'settings' && parts[1] === 'users') await usersView(main);
+    else if (parts[0] === 'dashboards') await dashboardsView(main);
     else await formsView(main);
   } catch (err) {
     main.append(el('div', { class: 'notice error' }, err.message || String(err)));

@@ -119,6 +119,29 @@ impl Engine {
         Actor::from_user(user)
     }
 
+    /// Every user with their role and manager (admins).
+    pub async fn list_users(&self, actor: &Actor) -> Result<Vec<UserView>> {
+        actor.require_admin("list users")?;
+        let users = self.store.users().await?;
+        let emails: std::collections::HashMap<Uuid, String> = users.iter().map(|u| (u.id, u.email.clone())).collect();
+        Ok(users.into_iter().map(|u| UserView { manager: u.manager.and_then(|m| emails.get(&m).cloned()), id: u.id, email: u.email, role: u.role, created_at: u.created_at }).collect())
+    }
+
+    /// Adds a user (admins), optionally into a manager's team.
+    pub async fn create_user(&self, actor: &Actor, email: &str, role: &str, password: &str, manager: Option<&str>) -> Result<UserView> {
+        actor.require_admin("add users")?;
+        if let Some(m) = manager
+            && self.store.find_user(m).await?.is_none()
+        {
+            return Err(EngineError::Invalid(vec![trellis_core::Issue::new("/manager", "user", format!("there is no user '{m}'"))]));
+        }
+        let user = self.add_user(email, role, password).await?;
+        if let Some(m) = manager {
+            self.set_manager(Some(actor), &user.email, Some(m)).await?;
+        }
+        Ok(UserView { id: user.id, email: user.email, role: user.role.as_str().into(), manager: manager.map(str::to_owned), created_at: self.clock.now() })
+    }
+
     /// Puts a user in a manager's team (or, with `None`, in no team). The
     /// manager must be a manager or an admin, and not the user themself.
     /// `actor` is who asks (an admin); `None` is the command line on the server itself.
@@ -185,6 +208,17 @@ impl Engine {
         let admin = self.add_user(FIRST_ADMIN, "admin", &password).await?;
         Ok(Some((admin.email, password)))
     }
+}
+
+/// A user as an admin sees them: never the password hash.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub role: String,
+    /// The manager's email.
+    pub manager: Option<String>,
+    pub created_at: jiff::Timestamp,
 }
 
 /// The account created on first start.

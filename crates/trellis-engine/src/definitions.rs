@@ -301,6 +301,24 @@ impl Engine {
         Ok(CalendarDays { key: key.to_owned(), last_year: cal.last_year(), days })
     }
 
+    /// Renders a message template against a sample record (`record`, `segments`) or a
+    /// stored one, as a notification or email would see it, writing nothing.
+    /// A template that does not parse or render is refused with its line.
+    pub async fn preview_message(&self, actor: &Actor, template: &str, sample: (Option<serde_json::Map<String, Value>>, Option<serde_json::Map<String, Value>>), stored: Option<(&str, uuid::Uuid)>) -> Result<(Option<String>, String)> {
+        actor.require_admin("preview messages")?;
+        let (data, segments, id, form) = match stored {
+            Some((form, id)) => {
+                let r = self.get_record(form, id).await?;
+                (r.data, r.segments, Some(r.id), Some(r.form))
+            }
+            None => (sample.0.unwrap_or_default(), sample.1.unwrap_or_default(), None, None),
+        };
+        let m = Message::parse(template).map_err(|e| EngineError::Invalid(vec![Issue::new("/template", "template", e.describe()).at(e.line, None)]))?;
+        let ctx = serde_json::json!({"record": data, "segments": segments, "id": id, "form": form, "now": self.clock.now().to_string()});
+        let out = m.render(&ctx).map_err(|e| EngineError::Invalid(vec![Issue::new("/template", "template", e.describe()).at(e.line, None)]))?;
+        Ok((out.subject, out.body))
+    }
+
     /// Saves a message template (admins); a template that does not parse is refused with its line.
     pub async fn save_message(&self, actor: &Actor, url_key: Option<&str>, body: Value, create: bool) -> Result<(StoredDefinition, bool)> {
         actor.require_admin("change messages")?;

@@ -195,6 +195,11 @@ impl Store {
         dispatch!(self, s => s.find_user(email_or_id).await)
     }
 
+    /// Every user, by email.
+    pub async fn users(&self) -> Result<Vec<User>> {
+        dispatch!(self, s => s.users().await)
+    }
+
     pub async fn insert_token(&self, id: Uuid, user: Uuid, hash: &str, at: Timestamp) -> Result<()> {
         dispatch!(self, s => s.insert_token(id, user, hash, at).await)
     }

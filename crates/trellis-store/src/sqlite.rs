@@ -192,6 +192,11 @@ impl SqliteStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    pub async fn users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY email").fetch_all(&self.reader).await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
     pub async fn insert_token(&self, id: Uuid, user: Uuid, hash: &str, at: Timestamp) -> Result<()> {
         sqlx::query("INSERT INTO api_tokens (id, user_id, token_hash, created_at) VALUES (?, ?, ?, ?)")
             .bind(id)

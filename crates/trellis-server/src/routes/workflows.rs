@@ -61,6 +61,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_workflow, put_workflow))
         .routes(routes!(list_messages, create_message))
         .routes(routes!(get_message, put_message))
+        .routes(routes!(preview_message))
         .routes(routes!(record_workflows, start_workflow))
         .routes(routes!(transition))
         .routes(routes!(list_triggers, create_trigger))
@@ -175,6 +176,40 @@ async fn get_message(State(state): State<AppState>, Auth(actor): Auth, PathOf(ke
     responses((status = 200, body = DefinitionOut), (status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn put_message(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
     Ok(saved(MESSAGE, state.engine.save_message(&actor, Some(&key), def, false).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PreviewIn {
+    /// minijinja source; an optional first line `subject: …`.
+    template: String,
+    /// A sample record's data (`record` in the template)…
+    #[schema(value_type = Option<Object>)]
+    record: Option<serde_json::Map<String, Value>>,
+    #[schema(value_type = Option<Object>)]
+    segments: Option<serde_json::Map<String, Value>>,
+    /// …or a stored record: its form and id.
+    form: Option<String>,
+    record_id: Option<Uuid>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct PreviewOut {
+    subject: Option<String>,
+    body: String,
+}
+
+/// Render a message template against a sample or stored record (admins), writing nothing: the designer's live preview.
+#[utoipa::path(post, path = "/api/v1/messages/preview", tag = "workflows", security(("bearer" = [])), request_body = PreviewIn,
+    responses((status = 200, body = PreviewOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn preview_message(State(state): State<AppState>, Auth(actor): Auth, JsonBody(body): JsonBody<PreviewIn>) -> ApiResult<Json<PreviewOut>> {
+    let stored = match (&body.form, body.record_id) {
+        (Some(f), Some(id)) => Some((f.as_str(), id)),
+        (None, None) => None,
+        _ => return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", "a stored record needs both form and record_id")),
+    };
+    let (subject, body) = state.engine.preview_message(&actor, &body.template, (body.record, body.segments), stored).await?;
+    Ok(Json(PreviewOut { subject, body }))
 }
 
 /// Saved working-day calendars. The built-in `cn` is not listed unless it was saved (extended).
