@@ -6,6 +6,7 @@
 // palette item (or Enter on it) adds the field at the end instead.
 import { t } from './i18n.js';
 import { renderForm } from './renderer.js';
+import { el, kindOf } from './dom.js';
 
 export const KINDS = [
   ['text', 'T'], ['textarea', '¶'], ['number', '#'], ['money', '¥'], ['date', '日'], ['datetime', '时'],
@@ -49,20 +50,6 @@ function fieldSchema(f) {
     s.default = ['number', 'money', 'rating', 'nps'].includes(f.kind) ? Number(f.default) : f.kind === 'checkbox' ? f.default === true || f.default === 'true' : f.default;
   }
   return s;
-}
-
-/** Which kind a stored property is, from its widget or its schema. */
-function kindOf(s, widget) {
-  if (widget?.kind) return widget.kind;
-  if (s['x-link']) return 'link';
-  if (s.type === 'array') return s.items?.type === 'object' ? 'subtable' : 'multiselect';
-  if (s.type === 'boolean') return 'checkbox';
-  if (s.format === 'money') return 'money';
-  if (s.format === 'rating') return 'rating';
-  if (s.format === 'nps') return 'nps';
-  if (s.type === 'number' || s.type === 'integer') return 'number';
-  if (s.enum) return 'select';
-  return { date: 'date', 'date-time': 'datetime', user: 'user', phone: 'phone', email: 'email' }[s.format] || 'text';
 }
 
 /** The designer's model of a stored definition. */
@@ -125,16 +112,6 @@ export function changeSummary(before, after) {
   return { added, removed, changed, layout, title };
 }
 
-const el = (tag, attrs = {}, ...kids) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else if (v === true) e.setAttribute(k, '');
-    else if (v !== false && v !== undefined && v !== null) e.setAttribute(k, v);
-  }
-  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) e.append(kid);
-  return e;
-};
 
 export class Designer {
   constructor(root, model, { forms = [], onChange = () => {} } = {}) {

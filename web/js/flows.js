@@ -6,23 +6,8 @@
 import { t } from './i18n.js';
 import { api, get, post } from './api.js';
 import './code-editor.js';
+import { el, svg } from './dom.js';
 
-const el = (tag, attrs = {}, ...kids) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else if (v === true) e.setAttribute(k, '');
-    else if (v !== false && v !== undefined && v !== null) e.setAttribute(k, v);
-  }
-  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) e.append(kid);
-  return e;
-};
-const svg = (tag, attrs = {}, ...kids) => {
-  const e = document.createElementNS('http://www.w3.org/2000/svg', tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  for (const kid of kids) e.append(kid);
-  return e;
-};
 
 /** An input bound to `obj[key]`; its `data-pointer` is where the server's problems about it point. */
 function bound(obj, key, pointer, attrs = {}, onChange = () => {}) {

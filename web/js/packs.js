@@ -2,17 +2,8 @@
 // button, the installed ones with export, and upload of a pack archive.
 import { t } from './i18n.js';
 import { api, get, ApiError } from './api.js';
+import { el } from './dom.js';
 
-const el = (tag, attrs = {}, ...kids) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else if (v === true) e.setAttribute(k, '');
-    else if (v !== false && v !== undefined && v !== null) e.setAttribute(k, v);
-  }
-  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) e.append(kid);
-  return e;
-};
 
 function describe(report) {
   const n = (a) => report.changes.filter((c) => c.action === a).length;

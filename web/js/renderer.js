@@ -3,28 +3,8 @@
 // errors are shown at their fields (a problem's `errors[].pointer` is `/field`).
 import { t } from './i18n.js';
 import { get } from './api.js';
+import { el, kindOf } from './dom.js';
 
-const el = (tag, attrs = {}, ...kids) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else if (v === true) e.setAttribute(k, '');
-    else if (v !== false && v !== undefined && v !== null) e.setAttribute(k, v);
-  }
-  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) e.append(kid);
-  return e;
-};
-
-function kind(s, w) {
-  if (w?.kind) return w.kind;
-  if (s['x-link']) return 'link';
-  if (s.type === 'array') return s.items?.type === 'object' ? 'subtable' : 'multiselect';
-  if (s.type === 'boolean') return 'checkbox';
-  if (['money', 'rating', 'nps'].includes(s.format)) return s.format;
-  if (s.type === 'number' || s.type === 'integer') return 'number';
-  if (s.enum) return 'select';
-  return { date: 'date', 'date-time': 'datetime', user: 'user', phone: 'phone', email: 'email' }[s.format] || 'text';
-}
 
 /** One field's control: `get()` reads its value (undefined when empty), `set(v)` writes it. */
 function control(key, s, k, value) {
@@ -139,7 +119,7 @@ export function renderForm(box, def, { record, onSubmit, preview = false } = {})
     for (const key of sec.fields) {
       const s = props[key];
       if (!s || derived.has(key)) continue;
-      const k = kind(s, widgets[key]);
+      const k = kindOf(s, widgets[key]);
       const c = control(key, s, k, record?.data?.[key]);
       controls[key] = c;
       const wide = ['textarea', 'subtable', 'multiselect', 'nps'].includes(k);

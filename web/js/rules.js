@@ -6,17 +6,8 @@
 import { t } from './i18n.js';
 import { get, post, put, ApiError } from './api.js';
 import './code-editor.js';
+import { el } from './dom.js';
 
-const el = (tag, attrs = {}, ...kids) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else if (v === true) e.setAttribute(k, '');
-    else if (v !== false && v !== undefined && v !== null) e.setAttribute(k, v);
-  }
-  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) e.append(kid);
-  return e;
-};
 
 export async function rulesView(main, key) {
   const form = await get(`/api/v1/forms/${key}`);

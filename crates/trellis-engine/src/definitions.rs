@@ -89,6 +89,13 @@ pub struct Day {
     pub working: bool,
 }
 
+/// A sample record a message is previewed against: its data and segments.
+#[derive(Debug, Clone, Default)]
+pub struct MessageSample {
+    pub record: Option<serde_json::Map<String, Value>>,
+    pub segments: Option<serde_json::Map<String, Value>>,
+}
+
 /// A message definition: `{"key", "template"}`; the template may start with `subject: …`.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -304,14 +311,14 @@ impl Engine {
     /// Renders a message template against a sample record (`record`, `segments`) or a
     /// stored one, as a notification or email would see it, writing nothing.
     /// A template that does not parse or render is refused with its line.
-    pub async fn preview_message(&self, actor: &Actor, template: &str, sample: (Option<serde_json::Map<String, Value>>, Option<serde_json::Map<String, Value>>), stored: Option<(&str, uuid::Uuid)>) -> Result<(Option<String>, String)> {
+    pub async fn preview_message(&self, actor: &Actor, template: &str, sample: MessageSample, stored: Option<(&str, uuid::Uuid)>) -> Result<(Option<String>, String)> {
         actor.require_admin("preview messages")?;
         let (data, segments, id, form) = match stored {
             Some((form, id)) => {
                 let r = self.get_record(form, id).await?;
                 (r.data, r.segments, Some(r.id), Some(r.form))
             }
-            None => (sample.0.unwrap_or_default(), sample.1.unwrap_or_default(), None, None),
+            None => (sample.record.unwrap_or_default(), sample.segments.unwrap_or_default(), None, None),
         };
         let m = Message::parse(template).map_err(|e| EngineError::Invalid(vec![Issue::new("/template", "template", e.describe()).at(e.line, None)]))?;
         let ctx = serde_json::json!({"record": data, "segments": segments, "id": id, "form": form, "now": self.clock.now().to_string()});

@@ -208,7 +208,7 @@ async fn preview_message(State(state): State<AppState>, Auth(actor): Auth, JsonB
         (None, None) => None,
         _ => return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", "a stored record needs both form and record_id")),
     };
-    let (subject, body) = state.engine.preview_message(&actor, &body.template, (body.record, body.segments), stored).await?;
+    let (subject, body) = state.engine.preview_message(&actor, &body.template, trellis_engine::definitions::MessageSample { record: body.record, segments: body.segments }, stored).await?;
     Ok(Json(PreviewOut { subject, body }))
 }
 

@@ -1,0 +1,33 @@
+// Small DOM helpers every view uses.
+
+/** An element: attributes (`onclick` etc. become listeners; `true` is a bare attribute), then children (arrays flattened). */
+export const el = (tag, attrs = {}, ...kids) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (v === true) e.setAttribute(k, '');
+    else if (v !== false && v !== undefined && v !== null) e.setAttribute(k, v);
+  }
+  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) e.append(kid);
+  return e;
+};
+
+/** An SVG element. */
+export const svg = (tag, attrs = {}, ...kids) => {
+  const e = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const kid of kids) e.append(kid);
+  return e;
+};
+
+/** Which field kind (the designer's palette) a stored property is, from its widget or its schema. */
+export function kindOf(s, widget) {
+  if (widget?.kind) return widget.kind;
+  if (s['x-link']) return 'link';
+  if (s.type === 'array') return s.items?.type === 'object' ? 'subtable' : 'multiselect';
+  if (s.type === 'boolean') return 'checkbox';
+  if (['money', 'rating', 'nps'].includes(s.format)) return s.format;
+  if (s.type === 'number' || s.type === 'integer') return 'number';
+  if (s.enum) return 'select';
+  return { date: 'date', 'date-time': 'datetime', user: 'user', phone: 'phone', email: 'email' }[s.format] || 'text';
+}
