@@ -227,6 +227,31 @@ async fn an_admin_designs_a_form_adds_a_rule_and_enters_a_record_in_the_browser(
     let packs: Value = s.get("/api/v1/packs").await.expect(200).body;
     assert_eq!(packs["items"][0]["name"], "crm-starter");
 
+    // The designer writes back every form it reads unchanged: the pack's 7 forms (rollups, computed
+    // fields, integers, free tags, sub-tables, widgets) survive designer → definition → designer as they are.
+    let differ = b
+        .client
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            (async () => {
+              const d = await import('/app/static/js/designer.js');
+              const api = await import('/app/static/js/api.js');
+              const stable = (v) => Array.isArray(v) ? `[${v.map(stable).join(',')}]` : v && typeof v === 'object' ? `{${Object.keys(v).sort().map((k) => JSON.stringify(k) + ':' + stable(v[k])).join(',')}}` : JSON.stringify(v);
+              const out = [];
+              for (const f of (await api.get('/api/v1/forms')).items) {
+                const def = (await api.get(`/api/v1/forms/${f.key}`)).definition;
+                const again = d.definitionOf(d.modelOf(def));
+                const s = d.changeSummary(def, again);
+                if (stable(again) !== stable(def) || s.changed.length || s.added.length || s.removed.length || s.layout) out.push(f.key);
+              }
+              done(out);
+            })().catch((e) => done(['error: ' + e]));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(differ, json!([]), "forms the designer would change without an edit");
+
     // Users: an admin adds a staff member to a manager's team.
     b.client.goto(&format!("{app}#/settings/users")).await.unwrap();
     b.fill("input[name=user-email]", "wang@example.com").await;

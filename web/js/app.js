@@ -2,7 +2,7 @@
 // Views talk to the JSON API only; nothing here knows SQL or rules.
 import { t, lang, setLang } from './i18n.js';
 import { api, auth, get, post, put, ApiError } from './api.js';
-import { Designer, modelOf, definitionOf, changeSummary } from './designer.js';
+import { Designer, modelOf, definitionOf, changeSummary, problemsOf } from './designer.js';
 import { renderForm } from './renderer.js';
 import { rulesView } from './rules.js';
 import { packsView } from './packs.js';
@@ -59,7 +59,7 @@ async function formsView(main) {
   const title = el('input', { name: 'new-title', placeholder: '客户', required: true });
   const dialog = el('dialog', { id: 'new-form' }, el('form', { method: 'dialog' }, el('h2', {}, t('newform')),
     el('label', {}, t('formkey')), key, el('label', {}, t('formtitle')), title,
-    el('div', { class: 'actions', style: 'margin-top:16px;justify-content:flex-end' }, el('button', { value: 'cancel', formnovalidate: true }, t('cancel')), el('button', { class: 'primary', value: 'ok', id: 'create-form' }, t('create')))));
+    el('div', { class: 'actions', style: 'margin-top:16px;justify-content:flex-end' }, el('button', { type: 'button', onclick: () => dialog.close('cancel') }, t('cancel')), el('button', { class: 'primary', value: 'ok', id: 'create-form' }, t('create')))));
   dialog.addEventListener('close', () => {
     if (dialog.returnValue === 'ok' && /^[a-z][a-z0-9_]*$/.test(key.value)) location.hash = `#/forms/${key.value}/design?new=${encodeURIComponent(title.value || key.value)}`;
   });
@@ -90,13 +90,15 @@ async function designView(main, key, params) {
   const designer = new Designer(host, model, { forms: [...new Set([...forms, key])] });
 
   async function publish() {
+    const problems = problemsOf(model);
+    if (problems.length) { status.className = 'notice error'; status.textContent = problems.join(' — '); return; }
     const next = definitionOf(model);
     const s = changeSummary(current?.definition, next);
     const list = (label, keys) => (keys.length ? el('li', {}, `${label}: ${keys.join(', ')}`) : null);
     const items = [list(t('added'), s.added), list(t('removed'), s.removed), list(t('changed'), s.changed), s.layout ? el('li', {}, 'layout') : null, s.title ? el('li', {}, t('formtitle')) : null].filter(Boolean);
     const dialog = el('dialog', { id: 'publish-dialog' }, el('form', { method: 'dialog' }, el('h2', {}, t('changeSummary')),
       items.length ? el('ul', { class: 'summary' }, items) : el('p', { class: 'muted' }, t('nochange')),
-      el('div', { class: 'actions', style: 'justify-content:flex-end;margin-top:14px' }, el('button', { value: 'cancel' }, t('cancel')), el('button', { class: 'primary', value: 'ok', id: 'confirm-publish' }, t('confirm')))));
+      el('div', { class: 'actions', style: 'justify-content:flex-end;margin-top:14px' }, el('button', { type: 'button', onclick: () => dialog.close('cancel') }, t('cancel')), el('button', { class: 'primary', value: 'ok', id: 'confirm-publish' }, t('confirm')))));
     document.body.append(dialog);
     dialog.showModal();
     dialog.addEventListener('close', async () => {
@@ -207,7 +209,12 @@ async function route() {
   if (!auth.token || path === '/login') { if (path !== '/login') location.hash = '#/login'; loginView(); return; }
   try {
     if (!me) me = await get('/api/v1/auth/me');
-  } catch { return; }
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return;
+    root.innerHTML = '';
+    root.append(el('div', { class: 'notice error', style: 'margin:40px' }, err.message || String(err)));
+    return;
+  }
   const parts = path.split('/').filter(Boolean);
   const active = parts[0] === 'settings' ? parts[1] : parts[0] === 'forms' && parts[2] === 'records' ? 'records' : parts[0];
   const main = shell(active);

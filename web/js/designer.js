@@ -14,45 +14,67 @@ export const KINDS = [
   ['phone', '☎'], ['email', '@'], ['rating', '★'], ['nps', 'N'],
 ];
 
-/** The JSON Schema of one field of the model. */
+/** Sets `s[k]`, or removes it when `v` is undefined (so an emptied property goes). */
+function set(s, k, v) {
+  if (v === undefined) delete s[k]; else s[k] = v;
+}
+
+/**
+ * The JSON Schema of one field of the model. A stored field starts from its
+ * stored schema (`f.orig`), so what the designer does not edit — `integer`,
+ * a phone's pattern, `multipleOf`, sub-table column types — stays as it was.
+ */
 function fieldSchema(f) {
-  const s = {};
-  if (f.label) s.title = f.label;
-  if (f.help) s.description = f.help;
-  const num = (v) => (v === '' || v === undefined || v === null ? undefined : Number(v));
+  const s = f.orig ? structuredClone(f.orig) : {};
+  const num = (v) => (v === '' || v === undefined || v === null || Number.isNaN(Number(v)) ? undefined : Number(v));
+  set(s, 'title', f.label || undefined);
+  set(s, 'description', f.help || undefined);
+  const fmt = { money: 'money', date: 'date', datetime: 'date-time', user: 'user', phone: 'phone', email: 'email', rating: 'rating', nps: 'nps' }[f.kind];
   switch (f.kind) {
     case 'text': case 'textarea': s.type = 'string'; break;
-    case 'number': s.type = 'number'; break;
-    case 'money': s.type = 'number'; s.format = 'money'; break;
-    case 'date': s.type = 'string'; s.format = 'date'; break;
-    case 'datetime': s.type = 'string'; s.format = 'date-time'; break;
-    case 'select': s.type = 'string'; s.enum = f.options?.length ? f.options : ['选项1']; break;
-    case 'multiselect': s.type = 'array'; s.items = { type: 'string', enum: f.options?.length ? f.options : ['选项1'] }; s.uniqueItems = true; break;
+    case 'number': case 'money': if (s.type !== 'integer') s.type = 'number'; break;
+    case 'date': case 'datetime': case 'user': case 'phone': case 'email': s.type = 'string'; break;
+    case 'select': s.type = 'string'; s.enum = f.options.length ? f.options : s.enum || ['选项1']; break;
+    case 'multiselect':
+      s.type = 'array';
+      if (f.options.length) s.items = { ...(s.items || {}), type: 'string', enum: f.options };
+      else s.items ||= { type: 'string' };
+      if (!f.orig) s.uniqueItems = true;
+      break;
     case 'checkbox': s.type = 'boolean'; break;
-    case 'user': s.type = 'string'; s.format = 'user'; break;
-    case 'link': s.type = 'string'; if (f.link) s['x-link'] = f.link; break;
-    case 'subtable': s.type = 'array'; s.items = { type: 'object', properties: Object.fromEntries((f.columns || []).map((c) => [c, { type: 'string', title: c }])) }; break;
-    case 'phone': s.type = 'string'; s.format = 'phone'; break;
-    case 'email': s.type = 'string'; s.format = 'email'; break;
-    case 'rating': s.type = 'integer'; s.format = 'rating'; s.minimum = 1; s.maximum = num(f.max) ?? 5; break;
-    case 'nps': s.type = 'integer'; s.format = 'nps'; s.minimum = 0; s.maximum = 10; break;
+    case 'link': s.type = 'string'; set(s, 'x-link', f.link || undefined); break;
+    case 'subtable': {
+      s.type = 'array';
+      const items = s.items?.type === 'object' ? s.items : { type: 'object', properties: {} };
+      const old = items.properties || {};
+      items.properties = Object.fromEntries(f.columns.map((c) => [c, old[c] || { type: 'string', title: c }]));
+      if (items.required) items.required = items.required.filter((c) => f.columns.includes(c));
+      s.items = items;
+      break;
+    }
+    case 'rating': s.type = 'integer'; s.minimum ??= 1; s.maximum = num(f.max) ?? s.maximum ?? 5; break;
+    case 'nps': s.type = 'integer'; s.minimum = 0; s.maximum = 10; break;
   }
-  if (['text', 'textarea', 'phone', 'email'].includes(f.kind)) {
-    if (num(f.minLength) !== undefined) s.minLength = num(f.minLength);
-    if (num(f.maxLength) !== undefined) s.maxLength = num(f.maxLength);
-    if (f.pattern && f.kind !== 'phone') s.pattern = f.pattern;
+  if (fmt) s.format = fmt;
+  if (['text', 'textarea', 'email'].includes(f.kind)) {
+    set(s, 'minLength', num(f.minLength));
+    set(s, 'maxLength', num(f.maxLength));
+    if (f.kind === 'text') set(s, 'pattern', f.pattern || undefined);
   }
   if (['number', 'money'].includes(f.kind)) {
-    if (num(f.min) !== undefined) s.minimum = num(f.min);
-    if (num(f.max) !== undefined) s.maximum = num(f.max);
+    set(s, 'minimum', num(f.min));
+    set(s, 'maximum', num(f.max));
   }
-  if (f.default !== undefined && f.default !== '') {
-    s.default = ['number', 'money', 'rating', 'nps'].includes(f.kind) ? Number(f.default) : f.kind === 'checkbox' ? f.default === true || f.default === 'true' : f.default;
+  if (!['subtable', 'multiselect', 'link', 'user'].includes(f.kind)) {
+    const d = f.default;
+    set(s, 'default', d === undefined || d === '' ? undefined
+      : ['number', 'money', 'rating', 'nps'].includes(f.kind) ? num(d)
+        : f.kind === 'checkbox' ? d === true || d === 'true' : d);
   }
   return s;
 }
 
-/** The designer's model of a stored definition. */
+/** The designer's model of a stored definition: every part it does not edit is kept to be written back. */
 export function modelOf(def) {
   const props = def.schema?.properties || {};
   const required = new Set(def.schema?.required || []);
@@ -61,42 +83,75 @@ export function modelOf(def) {
   const field = (key) => {
     const s = props[key];
     return {
-      key, kind: kindOf(s, widgets[key]), label: s.title || '', help: s.description || '', required: required.has(key),
+      key, origKey: key, orig: s, kind: kindOf(s, widgets[key]), label: s.title || '', help: s.description || '', required: required.has(key),
       options: s.enum || s.items?.enum || [], min: s.minimum ?? '', max: s.maximum ?? '', minLength: s.minLength ?? '', maxLength: s.maxLength ?? '',
       pattern: s.pattern || '', default: s.default ?? '', link: s['x-link'] || '', columns: Object.keys(s.items?.properties || {}),
     };
   };
   const placed = new Set();
-  const sections = (def.ui?.layout || []).filter((l) => l && Array.isArray(l.fields)).map((l) => ({
-    title: l.section || l.title || '',
-    fields: l.fields.filter((k) => props[k] && !derived.has(k) && !placed.has(k)).map((k) => { placed.add(k); return field(k); }),
-  }));
+  const layout = def.ui?.layout || [];
+  const sections = layout.filter((l) => l && Array.isArray(l.fields)).map((l) => {
+    const { fields, ...rest } = l;
+    const titleKey = 'section' in l ? 'section' : 'title' in l ? 'title' : 'section';
+    const entries = fields.filter((k) => (props[k] || derived.has(k)) && !placed.has(k)).map((k) => { placed.add(k); return derived.has(k) ? { derived: k, key: k } : field(k); });
+    return { title: l[titleKey] || '', titleKey, rest, fields: entries };
+  });
   const rest = Object.keys(props).filter((k) => !placed.has(k) && !derived.has(k));
-  if (rest.length || !sections.length) sections.push({ title: sections.length ? '其他' : '基本信息', fields: rest.map(field) });
+  if (rest.length || !sections.length) sections.push({ title: sections.length ? '其他' : '基本信息', titleKey: 'section', rest: {}, fields: rest.map(field) });
   const extra = { ...def };
   delete extra.schema; delete extra.ui;
-  // Computed and rollup fields are the rules', not the designer's: keep their schema as it is.
-  const derivedProps = Object.fromEntries(Object.entries(props).filter(([k]) => derived.has(k)));
-  return { key: def.key, title: def.title || '', sections, extra, derivedProps, widgetsExtra: widgets };
+  const { properties: _p, required: _r, ...schemaExtra } = def.schema || {};
+  const { layout: _l, widgets: _w, ...uiExtra } = def.ui || {};
+  return {
+    key: def.key, title: def.title || '', sections, extra, schemaExtra, uiExtra,
+    // Layout entries that are not sections, computed and rollup fields (the rules' own), the stored order of properties and of `required`.
+    layoutExtra: layout.filter((l) => !(l && Array.isArray(l.fields))),
+    derivedProps: Object.fromEntries(Object.entries(props).filter(([k]) => derived.has(k))),
+    derivedKeys: [...derived], order: Object.keys(props), requiredOrder: def.schema?.required || [], widgetsExtra: widgets,
+  };
+}
+
+/** Problems that stop a publish: keys that are not keys, or are used twice. */
+export function problemsOf(m) {
+  const seen = new Set();
+  const out = [];
+  for (const f of m.sections.flatMap((s) => s.fields).filter((f) => !f.derived)) {
+    if (!/^[a-z][a-z0-9_]*$/.test(f.key)) out.push(`'${f.key}': a key is lowercase letters, digits and _, starting with a letter`);
+    else if (seen.has(f.key) || (m.derivedKeys || []).includes(f.key)) out.push(`'${f.key}' is used twice`);
+    seen.add(f.key);
+  }
+  return out;
 }
 
 /** The stored definition of the designer's model. */
 export function definitionOf(m) {
-  const properties = {};
-  const required = [];
-  const widgets = {};
-  for (const sec of m.sections) {
-    for (const f of sec.fields) {
-      properties[f.key] = fieldSchema(f);
-      if (f.required) required.push(f.key);
-      widgets[f.key] = { ...(m.widgetsExtra?.[f.key] || {}), kind: f.kind };
-    }
-  }
-  Object.assign(properties, m.derivedProps || {});
-  const schema = { type: 'object', properties };
+  const fields = m.sections.flatMap((s) => s.fields).filter((f) => !f.derived);
+  const built = Object.fromEntries(fields.map((f) => [f.key, fieldSchema(f)]));
+  const all = { ...built, ...(m.derivedProps || {}) };
+  // Stored order first, new fields after: an unchanged publish writes the same document.
+  const keys = [...(m.order || []).filter((k) => k in all), ...Object.keys(all).filter((k) => !(m.order || []).includes(k))];
+  const properties = Object.fromEntries(keys.map((k) => [k, all[k]]));
+  const want = new Set(fields.filter((f) => f.required).map((f) => f.key));
+  const required = [...(m.requiredOrder || []).filter((k) => want.has(k) || (k in (m.derivedProps || {}))), ...[...want].filter((k) => !(m.requiredOrder || []).includes(k))];
+  const schema = { type: 'object', ...(m.schemaExtra || {}), properties };
   if (required.length) schema.required = required;
-  const layout = m.sections.map((s) => ({ section: s.title, fields: s.fields.map((f) => f.key) }));
-  return { ...m.extra, key: m.key, title: m.title, schema, ui: { layout, widgets } };
+  const widgets = {};
+  for (const [k, w] of Object.entries(m.widgetsExtra || {})) if ((m.derivedKeys || []).includes(k)) widgets[k] = w;
+  for (const f of fields) {
+    const w = m.widgetsExtra?.[f.origKey ?? f.key];
+    // A widget says the kind only where the schema cannot (a long text).
+    const next = w && kindOf(built[f.key], w) === f.kind ? w : kindOf(built[f.key], {}) === f.kind ? (w ? { ...w } : undefined) : { ...(w || {}), kind: f.kind };
+    if (next) widgets[f.key] = next;
+  }
+  const layout = [...m.sections.map((s) => ({ ...(s.rest || {}), [s.titleKey || 'section']: s.title, fields: s.fields.map((f) => f.key) })), ...(m.layoutExtra || [])];
+  return { ...m.extra, key: m.key, title: m.title, schema, ui: { ...(m.uiExtra || {}), layout, widgets } };
+}
+
+/** JSON with object keys sorted, so two documents compare by content, not by key order. */
+function stable(v) {
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stable(v[k])}`).join(',')}}`;
+  return JSON.stringify(v);
 }
 
 /** Fields added, removed and changed between two definitions. */
@@ -106,8 +161,8 @@ export function changeSummary(before, after) {
   const req = (d, k) => (d?.schema?.required || []).includes(k);
   const added = Object.keys(b).filter((k) => !(k in a));
   const removed = Object.keys(a).filter((k) => !(k in b));
-  const changed = Object.keys(b).filter((k) => k in a && (JSON.stringify(a[k]) !== JSON.stringify(b[k]) || req(before, k) !== req(after, k)));
-  const layout = JSON.stringify(before?.ui?.layout || []) !== JSON.stringify(after.ui.layout);
+  const changed = Object.keys(b).filter((k) => k in a && (stable(a[k]) !== stable(b[k]) || req(before, k) !== req(after, k)));
+  const layout = stable(before?.ui || {}) !== stable(after.ui);
   const title = (before?.title || '') !== after.title;
   return { added, removed, changed, layout, title };
 }
@@ -125,12 +180,12 @@ export class Designer {
   }
 
   nextKey(kind) {
-    const taken = new Set(this.m.sections.flatMap((s) => s.fields.map((f) => f.key)));
+    const taken = new Set([...this.m.sections.flatMap((s) => s.fields.map((f) => f.key)), ...(this.m.derivedKeys || [])]);
     for (let i = 1; ; i++) if (!taken.has(`${kind}_${i}`)) return `${kind}_${i}`;
   }
 
   newField(kind) {
-    const f = { key: this.nextKey(kind), kind, label: t(`k_${kind}`), help: '', required: false, options: [], min: '', max: '', minLength: '', maxLength: '', pattern: '', default: '', link: '', columns: [] };
+    const f = { key: this.nextKey(kind), origKey: undefined, orig: undefined, kind, label: t(`k_${kind}`), help: '', required: false, options: [], min: '', max: '', minLength: '', maxLength: '', pattern: '', default: '', link: '', columns: [] };
     if (kind === 'select' || kind === 'multiselect') f.options = ['选项1', '选项2'];
     if (kind === 'subtable') f.columns = ['item', 'qty'];
     if (kind === 'link') f.link = this.forms[0] || '';
@@ -162,6 +217,11 @@ export class Designer {
       title.addEventListener('input', () => { sec.title = title.value; this.changed(false); });
       const drop = el('div', { class: 'drop' + (sec.fields.length ? '' : ' empty'), 'data-section': si, 'data-empty': t('dragHere') });
       sec.fields.forEach((f, fi) => {
+        if (f.derived) {
+          // Computed and rollup fields belong to the rules: shown where they sit, not edited here.
+          drop.append(el('div', { class: 'fcard locked', 'data-key': f.key, title: t('derivedHint') }, el('span', { class: 'grip' }, '·'), el('span', { class: 'name' }, this.m.derivedProps?.[f.key]?.title || this.m.widgetsExtra?.[f.key]?.title || f.key), el('span', { class: 'key' }, f.key), el('span', { class: 'tag kind' }, t('derived'))));
+          return;
+        }
         const on = this.selected && this.selected[0] === si && this.selected[1] === fi;
         const grip = el('span', { class: 'grip', title: 'drag' }, '⠿');
         const card = el('div', { class: 'fcard' + (on ? ' selected' : ''), 'data-key': f.key, tabindex: '0' },
@@ -316,9 +376,18 @@ export class Designer {
       placeholder.remove();
       if (target) target.drop.insertBefore(placeholder, target.cards[target.index] || null);
     };
-    const up = (ev) => {
+    const cancel = () => {
       document.removeEventListener('pointermove', move);
       document.removeEventListener('pointerup', up);
+      document.removeEventListener('pointercancel', cancel);
+      placeholder.remove();
+      ghost?.remove();
+      source.style.opacity = '';
+    };
+    const up = () => {
+      document.removeEventListener('pointermove', move);
+      document.removeEventListener('pointerup', up);
+      document.removeEventListener('pointercancel', cancel);
       placeholder.remove();
       if (!ghost) {
         // A click: a palette item adds its field at the end; a card is selected.
@@ -328,7 +397,7 @@ export class Designer {
       }
       ghost.remove();
       source.style.opacity = '';
-      target = where(ev.clientX, ev.clientY);
+      // Where the marker was shown is where it lands (measured before the marker took its space).
       if (!target) { this.render(); return; }
       if (what.kind) { this.insert(this.newField(what.kind), target.si, target.index); return; }
       const [si, fi] = what.move;
@@ -338,6 +407,7 @@ export class Designer {
     };
     document.addEventListener('pointermove', move);
     document.addEventListener('pointerup', up);
+    document.addEventListener('pointercancel', cancel);
     e.preventDefault();
   }
 }

@@ -23,6 +23,7 @@ export const svg = (tag, attrs = {}, ...kids) => {
 /** Which field kind (the designer's palette) a stored property is, from its widget or its schema. */
 export function kindOf(s, widget) {
   if (widget?.kind) return widget.kind;
+  if (widget?.widget === 'textarea') return 'textarea';
   if (s['x-link']) return 'link';
   if (s.type === 'array') return s.items?.type === 'object' ? 'subtable' : 'multiselect';
   if (s.type === 'boolean') return 'checkbox';

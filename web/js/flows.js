@@ -44,6 +44,13 @@ function showProblems(box, status, err) {
 
 async function publish(kind, key, isNew, def, box, status) {
   status.className = ''; status.textContent = '';
+  const invalid = box.querySelector(':invalid');
+  if (invalid) {
+    status.className = 'notice error';
+    status.textContent = `${invalid.dataset.pointer || ''}: ${invalid.validationMessage}`;
+    invalid.focus();
+    return null;
+  }
   try {
     const saved = isNew ? await post(`/api/v1/${kind}s`, def) : await api('PUT', `/api/v1/${kind}s/${key}`, def);
     box.querySelectorAll('.inline-error').forEach((x) => x.remove());
@@ -164,7 +171,8 @@ export async function workflowView(main, key, params) {
       const timers = el('div', {}, (st.timers || []).map((tm, i) => el('div', { class: 'timer row3' },
         el('div', {}, el('label', {}, t('after')), bound(tm, 'after', `${p}/timers/${i}/after`, { placeholder: '72h' })),
         el('div', {}, el('label', {}, t('every')), bound(tm, 'every', `${p}/timers/${i}/every`, { placeholder: '7d' })),
-        el('div', {}, el('label', {}, t('actions')), jsonArea(tm, 'actions', `${p}/timers/${i}/actions`)))));
+        el('div', {}, el('label', {}, t('actions')), jsonArea(tm, 'actions', `${p}/timers/${i}/actions`),
+          el('button', { class: 'small danger', style: 'margin-top:4px', onclick: () => { st.timers.splice(i, 1); draw(); redraw(); } }, `${t('removeItem')} ${t('timer')}`)))));
       editor.append(el('div', { class: 'state-box', 'data-state-row': sk },
         el('div', { class: 'row3' }, el('div', {}, el('label', {}, t('key')), el('input', { value: sk, disabled: true, 'data-pointer': p })),
           el('div', {}, el('label', {}, t('label')), bound(st, 'title', `${p}/title`, {}, redraw)),
@@ -181,8 +189,9 @@ export async function workflowView(main, key, params) {
     const stateKeys = Object.keys(def.states);
     def.transitions.forEach((tr, i) => {
       const p = `/transitions/${i}`;
-      const fromSel = el('select', { 'data-pointer': `${p}/from` }, stateKeys.map((s) => el('option', { value: s, selected: (Array.isArray(tr.from) ? tr.from : [tr.from]).includes(s) }, s)));
-      fromSel.addEventListener('change', () => { tr.from = fromSel.value; redraw(); });
+      // One state, several (comma separated) or * (every state that is not final).
+      const fromSel = el('input', { 'data-pointer': `${p}/from`, value: Array.isArray(tr.from) ? tr.from.join(', ') : tr.from ?? '', list: 'state-keys', name: 'from' });
+      fromSel.addEventListener('input', () => { const v = fromSel.value.split(',').map((x) => x.trim()).filter(Boolean); tr.from = v.length > 1 ? v : v[0] ?? ''; redraw(); });
       const toSel = el('select', { 'data-pointer': `${p}/to` }, stateKeys.map((s) => el('option', { value: s, selected: tr.to === s }, s)));
       toSel.addEventListener('change', () => { tr.to = toSel.value; redraw(); });
       const guard = el('code-editor', { label: 'guard', 'data-pointer': `${p}/guard` });
@@ -198,6 +207,7 @@ export async function workflowView(main, key, params) {
         el('label', {}, t('actions')), jsonArea(tr, 'actions', `${p}/actions`),
         el('button', { class: 'small danger', style: 'margin-top:6px', onclick: () => { def.transitions.splice(i, 1); draw(); redraw(); } }, t('removeItem'))));
     });
+    editor.append(el('datalist', { id: 'state-keys' }, ['*', ...stateKeys].map((s) => el('option', { value: s }))));
     editor.append(el('button', { class: 'small', id: 'add-transition', onclick: () => { def.transitions.push({ key: `t${def.transitions.length + 1}`, from: stateKeys[0], to: stateKeys[stateKeys.length - 1] }); draw(); redraw(); } }, `+ ${t('transition')}`));
   }
   draw();
@@ -294,7 +304,12 @@ export async function triggerView(main, key, params) {
   side.append(el('h2', {}, t('message')), msgSel, el('label', {}, t('template')), tpl, el('label', {}, t('sample')), sample,
     el('label', {}, t('preview')), out,
     el('div', { class: 'actions', style: 'margin-top:8px' }, el('button', { id: 'save-message', onclick: async () => {
-      try { const s = await api('PUT', `/api/v1/messages/${msgSel.value}`, { template: tpl.value }); mstatus.className = 'notice ok'; mstatus.textContent = t('published', { v: s.version }); }
+      try {
+        const s = await api('PUT', `/api/v1/messages/${msgSel.value}`, { template: tpl.value });
+        const m = messages.find((x) => x.key === msgSel.value);
+        if (m) m.definition = s.definition;
+        mstatus.className = 'notice ok'; mstatus.textContent = t('published', { v: s.version });
+      }
       catch (err) { mstatus.className = 'notice error'; mstatus.textContent = err.message; }
     } }, t('save'))), mstatus);
   if (messages.length) load();

@@ -27,6 +27,7 @@ export async function packsView(main, note = null) {
   const upload = async () => {
     const f = file.files[0];
     if (!f) return;
+    file.value = '';
     try { await packsView(main, [true, describe(await api('POST', '/api/v1/packs', f, { headers: { 'content-type': f.type || 'application/octet-stream' } }))]); }
     catch (err) { show(false, problem(err)); }
   };

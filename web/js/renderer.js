@@ -24,10 +24,16 @@ function control(key, s, k, value) {
       read = () => {
         if (!node.value) return undefined;
         if (k === 'date') return node.value;
+        // datetime-local is the browser's local time: an instant with its offset, as RFC 3339 wants.
         const d = new Date(node.value);
         return Number.isNaN(d.getTime()) ? node.value : d.toISOString();
       };
-      write = (v) => { node.value = !v ? '' : k === 'date' ? v : new Date(v).toISOString().slice(0, 16); };
+      write = (v) => {
+        if (!v || k === 'date') { node.value = v ?? ''; return; }
+        const d = new Date(v);
+        const p = (n) => String(n).padStart(2, '0');
+        node.value = Number.isNaN(d.getTime()) ? '' : `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+      };
       break;
     case 'select':
       node = el('select', { id, name: key }, el('option', { value: '' }, '—'), (s.enum || []).map((o) => el('option', { value: o }, o)));
@@ -35,6 +41,13 @@ function control(key, s, k, value) {
       break;
     case 'multiselect': {
       const opts = s.items?.enum || [];
+      if (!opts.length) {
+        // Free tags (a list of text without set choices): typed, separated by commas.
+        node = el('input', { id, name: key, placeholder: 'a, b' });
+        read = () => { const v = node.value.split(/[,，|]/).map((x) => x.trim()).filter(Boolean); return v.length ? v : undefined; };
+        write = (v) => { node.value = (v || []).join(', '); };
+        break;
+      }
       node = el('div', { id, class: 'multi' }, opts.map((o) => el('label', { class: 'check', style: 'display:inline-flex;margin-right:12px;font-weight:400' }, el('input', { type: 'checkbox', value: o, name: key }), o)));
       read = () => { const v = [...node.querySelectorAll('input:checked')].map((i) => i.value); return v.length ? v : undefined; };
       write = (v) => node.querySelectorAll('input').forEach((i) => { i.checked = (v || []).includes(i.value); });
@@ -81,7 +94,8 @@ function control(key, s, k, value) {
       node = el('div', { id, class: 'subtable' }, el('table', { class: 'list' }, el('thead', {}, el('tr', {}, cols.map((c) => el('th', {}, s.items.properties[c].title || c)), el('th'))), body),
         el('button', { type: 'button', class: 'small', style: 'margin-top:6px', onclick: () => addRow() }, '+'));
       read = () => {
-        const rows = [...body.querySelectorAll('tr')].map((tr) => Object.fromEntries([...tr.querySelectorAll('input')].filter((i) => i.value).map((i) => [i.dataset.col, i.value]))).filter((r) => Object.keys(r).length);
+        const typed = (c, v) => (['number', 'integer'].includes(s.items.properties[c]?.type) && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v);
+        const rows = [...body.querySelectorAll('tr')].map((tr) => Object.fromEntries([...tr.querySelectorAll('input')].filter((i) => i.value).map((i) => [i.dataset.col, typed(i.dataset.col, i.value)]))).filter((r) => Object.keys(r).length);
         return rows.length ? rows : undefined;
       };
       write = (v) => { body.innerHTML = ''; (v || []).forEach(addRow); };

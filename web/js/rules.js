@@ -111,9 +111,11 @@ export async function rulesView(main, key) {
       version = saved.version;
       def = structuredClone(saved.definition);
       status.className = 'notice ok'; status.textContent = t('published', { v: version });
+      // The editors held the old definition's objects: open the rule again on the saved one.
+      if (current && def[current[0]]?.[current[1]] !== undefined) open(...current); else { current = null; drawList(); editor.innerHTML = ''; }
     } catch (err) {
       status.className = 'notice error';
-      status.textContent = [err.message, ...err.errors.map((e) => `${e.pointer}${e.line ? ` (line ${e.line})` : ''}: ${e.message}`)].join(' — ');
+      status.textContent = [err.message, ...(err.errors || []).map((e) => `${e.pointer}${e.line ? ` (line ${e.line})` : ''}: ${e.message}`)].join(' — ');
     }
   }
 
