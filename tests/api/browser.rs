@@ -262,7 +262,7 @@ async fn an_admin_designs_a_form_adds_a_rule_and_enters_a_record_in_the_browser(
     let users = s.get("/api/v1/users").await.expect(200).body;
     assert!(users["items"].as_array().unwrap().iter().any(|u| u["email"] == "wang@example.com" && u["role"] == "staff"), "{users}");
     b.client.goto(&format!("{app}#/dashboards")).await.unwrap();
-    b.find("[data-dashboard=overview]").await;
+    b.find("[data-widget=customers_total] .metric").await;
 
     // The workflow designer draws the pack's pipeline; a bad timer is refused, and the problem shown at its input.
     b.client.goto(&format!("{app}#/workflows/pipeline")).await.unwrap();
@@ -303,6 +303,103 @@ async fn an_admin_designs_a_form_adds_a_rule_and_enters_a_record_in_the_browser(
     b.find("#f_name").await;
     b.shot("14-entry-phone").await;
 
+    b.stop().await;
+    s.stop().await;
+}
+
+/// The staff workspace: a customer entered with an invalid then a valid
+/// phone, its tier badge, a follow-up logged on its page and seen on the
+/// timeline, the pipeline advanced by its buttons (a guard's message shown),
+/// a revisit task completed with its form (satisfaction, NPS), the
+/// notifications, and the dashboard's charts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_work_a_customer_from_entry_to_revisit_and_see_the_dashboard() {
+    let Some(s) = Server::start_at(Backend::Sqlite, "2026-12-01T02:00:00Z").await else { return };
+    let Some(b) = Browser::start().await else { return };
+    s.call(reqwest::Method::POST, "/api/v1/packs?bundled=crm-starter", Some(&s.token), None, &[]).await.expect(200);
+    let app = format!("{}/app/", s.base);
+    b.client.goto(&app).await.unwrap();
+    b.fill("#email", ADMIN).await;
+    b.fill("#password", PASSWORD).await;
+    b.find("button[type=submit]").await.click().await.unwrap();
+    b.text_of("main h1", "表单").await;
+
+    // Entry: an invalid phone is refused at its field, a valid one saved.
+    b.client.goto(&format!("{app}#/forms/customer/new")).await.unwrap();
+    b.fill("#f_name", "王小明").await;
+    b.fill("#f_phone", "1380013").await;
+    b.fill("#f_email", "xiaoming@example.com").await;
+    b.find("form.rform button[type=submit]").await.click().await.unwrap();
+    b.find(".fld.has-error[data-field=phone]").await;
+    b.shot("20-customer-invalid-phone").await;
+    b.fill("#f_phone", "13912340000").await;
+    b.find("form.rform button[type=submit]").await.click().await.unwrap();
+    b.text_of(".notice.ok", "已创建记录").await;
+    let id = s.list("customer", &[]).await.expect(200).body["items"][0]["id"].as_str().unwrap().to_owned();
+
+    // Its page: the tier badge, the pipeline at its first stage.
+    b.client.goto(&format!("{app}#/forms/customer/records")).await.unwrap();
+    b.find(&format!("tr[data-record='{id}']")).await.click().await.unwrap();
+    b.text_of("[data-segment=tier]", "C").await;
+    b.find("[data-workflow=pipeline] .stage.on[data-stage=new_lead]").await;
+
+    // A follow-up logged on the page: on the timeline, and the pipeline moves on by itself (有跟进记录).
+    b.fill(".card #f_topic", "电话沟通需求").await;
+    b.client.execute("document.querySelector('.card #f_at').value = '2026-12-01T10:00'", vec![]).await.unwrap();
+    b.find(".card form.rform button[type=submit]").await.click().await.unwrap();
+    b.text_of("ol.timeline", "电话沟通需求").await;
+    b.find("[data-workflow=pipeline] .stage.on[data-stage=contacted]").await;
+    b.shot("21-record-page").await;
+
+    // The pipeline by its buttons; the quote's guard says why it refuses until there is an amount.
+    for step in ["discover", "propose"] {
+        b.find(&format!("[data-transition={step}]")).await.click().await.unwrap();
+        b.find(&format!("[data-workflow=pipeline] .stage.on[data-stage={}]", if step == "discover" { "needs" } else { "proposal" })).await;
+    }
+    b.find("[data-transition=quote]").await.click().await.unwrap();
+    let refusal = b.text_of(".notice.error", "").await;
+    assert!(!refusal.is_empty());
+    s.patch(&format!("/api/v1/forms/customer/records/{id}"), json!({"quote_amount": 80000}), None).await.expect(200);
+    b.client.refresh().await.unwrap();
+    b.find("[data-transition=quote]").await.click().await.unwrap();
+    b.find("[data-workflow=pipeline] .stage.on[data-stage=negotiation]").await;
+    b.find("[data-transition=win]").await.click().await.unwrap();
+    b.find("[data-workflow=revisit_plan]").await;
+    b.shot("22-pipeline-won").await;
+
+    // A week later the revisit task is in the inbox; it is completed with its form.
+    s.clock("2026-12-08T03:00:00Z").await;
+    b.client.goto(&format!("{app}#/tasks")).await.unwrap();
+    b.text_of(".task", "7天回访").await;
+    b.find("[data-complete]").await.click().await.unwrap();
+    b.find(".task-form .stars").await;
+    b.client.execute("document.querySelector('.task-form #f_date').value = '2026-12-08'", vec![]).await.unwrap();
+    b.find(".task-form .stars button:nth-child(5)").await.click().await.unwrap();
+    b.find(".task-form .nps button:nth-child(10)").await.click().await.unwrap();
+    b.shot("23-task-revisit-form").await;
+    b.find(".task-form button[type=submit]").await.click().await.unwrap();
+    b.text_of("main", "没有待办任务").await;
+    let revisits = s.list("revisit", &[]).await.expect(200).body;
+    assert_eq!(revisits["items"][0]["data"]["nps"], 9, "{revisits}");
+    assert_eq!(revisits["items"][0]["data"]["satisfaction"], 5);
+    assert_eq!(revisits["items"][0]["data"]["customer"], id.as_str());
+
+    // Notifications: the bell's inbox lists them.
+    b.client.goto(&format!("{app}#/notifications")).await.unwrap();
+    b.find("main h1").await;
+    b.shot("24-notifications").await;
+
+    // The dashboard draws its charts from the records.
+    b.client.goto(&format!("{app}#/dashboards")).await.unwrap();
+    b.find("[data-widget=customers_by_tier]").await;
+    b.shot("25-dashboard").await;
+    b.find("[data-widget=customers_by_tier] svg.chart.pie path").await;
+    b.find("[data-widget=pipeline_funnel] svg.chart.funnel rect").await;
+    let won = b.find("[data-widget=pipeline_funnel] text:nth-of-type(6)").await.text().await.unwrap();
+    assert_eq!(won.split_whitespace().collect::<Vec<_>>(), ["成交", "1"], "the won deal counts in the funnel");
+    b.find("[data-widget=follow_ups_per_week] svg.chart.line circle").await;
+    b.text_of("[data-widget=customers_total] .metric", "1").await;
+    b.shot("25-dashboard").await;
     b.stop().await;
     s.stop().await;
 }

@@ -7,6 +7,7 @@ import { renderForm } from './renderer.js';
 import { rulesView } from './rules.js';
 import { packsView } from './packs.js';
 import { workflowsView, workflowView, triggersView, triggerView } from './flows.js';
+import { recordView, tasksView, notificationsView, dashboardsView, unreadCount } from './workspace.js';
 import { el } from './dom.js';
 
 const root = document.getElementById('app');
@@ -41,7 +42,7 @@ function shell(active) {
   const link = (href, label, key) => el('a', { href, class: active === key ? 'active' : '', 'data-nav': key }, label);
   const main = el('main', { class: 'main', id: 'main' });
   const side = el('nav', { class: 'side', 'aria-label': 'Trellis' },
-    el('div', { class: 'brand' }, 'Trellis'),
+    el('div', { class: 'brand' }, 'Trellis', el('a', { href: '#/notifications', class: 'bell', id: 'bell', 'aria-label': t('notifications') }, '✉', el('span', { class: 'count', id: 'unread' }))),
     link('#/forms', t('forms'), 'forms'), link('#/records', t('records'), 'records'), link('#/tasks', t('tasks'), 'tasks'),
     link('#/dashboards', t('dashboards'), 'dashboards'), link('#/workflows', t('workflows'), 'workflows'), link('#/triggers', t('triggers'), 'triggers'),
     el('div', { class: 'group' }, t('settings')), link('#/settings/users', t('users'), 'users'), link('#/settings/packs', t('packs'), 'packs'), link('#/settings/roles', t('roles'), 'roles'),
@@ -50,6 +51,7 @@ function shell(active) {
       el('button', { class: 'small', id: 'signout', onclick: async () => { try { await api('DELETE', '/api/v1/auth/token'); } catch { /* signed out anyway */ } auth.token = null; location.hash = '#/login'; } }, t('signout'))));
   root.innerHTML = '';
   root.append(el('div', { class: 'shell' }, side, main));
+  unreadCount().then((n) => { const c = document.getElementById('unread'); if (c) c.textContent = n ? String(n) : ''; });
   return main;
 }
 
@@ -148,15 +150,7 @@ async function recordsView(main, key) {
   main.innerHTML = '';
   main.append(el('div', { class: 'head' }, el('h1', {}, `${f.definition.title || key} · ${t('records')}`), el('a', { class: 'btn primary', href: `#/forms/${key}/new` }, '+ ' + t('entry'))),
     el('table', { class: 'list card', style: 'padding:0' }, el('thead', {}, el('tr', {}, cols.map((c) => el('th', {}, props[c].title || c)), segs.map((s) => el('th', {}, f.definition.segments[s].title || s)))),
-      el('tbody', {}, page.items.map((r) => el('tr', {}, cols.map((c) => el('td', {}, show(r.data[c]))), segs.map((s) => el('td', {}, r.segments[s] === undefined ? '' : el('span', { class: 'tag' }, show(r.segments[s])))))))));
-}
-
-async function tasksView(main) {
-  const { items } = await get('/api/v1/tasks');
-  main.innerHTML = '';
-  main.append(el('h1', {}, t('tasks')), items.length
-    ? el('table', { class: 'list card', style: 'padding:0;margin-top:12px' }, el('tbody', {}, items.map((x) => el('tr', {}, el('td', {}, x.title), el('td', { class: 'muted' }, x.due_at || ''), el('td', {}, x.overdue ? el('span', { class: 'tag', style: 'background:var(--danger-soft);color:var(--danger)' }, 'overdue') : '')))))
-    : el('p', { class: 'muted' }, '—'));
+      el('tbody', {}, page.items.map((r) => el('tr', { 'data-record': r.id, class: 'clickable', onclick: () => { location.hash = `#/forms/${key}/records/${r.id}`; } }, cols.map((c) => el('td', {}, show(r.data[c]))), segs.map((s) => el('td', {}, r.segments[s] === undefined ? '' : el('span', { class: 'tag' }, show(r.segments[s])))))))));
 }
 
 async function usersView(main) {
@@ -186,16 +180,6 @@ async function usersView(main) {
       el('tbody', {}, items.map((u) => el('tr', { 'data-user': u.email }, el('td', {}, u.email), el('td', {}, roleTitle(u.role)), el('td', { class: 'muted' }, u.manager || ''))))));
 }
 
-async function dashboardsView(main) {
-  const { items } = await get('/api/v1/dashboards');
-  main.innerHTML = '';
-  main.append(el('h1', {}, t('dashboards')), el('p', { class: 'muted' }, t('dashboardsNote')),
-    items.length ? el('div', {}, items.map((d) => el('div', { class: 'card', style: 'margin-bottom:14px', 'data-dashboard': d.key }, el('h2', {}, d.definition.title || d.key),
-      el('table', { class: 'list' }, el('tbody', {}, d.definition.widgets.map((w) => el('tr', {}, el('td', {}, w.title || w.key), el('td', {}, el('span', { class: 'tag' }, w.kind)),
-        el('td', { class: 'muted' }, [w.form, w.measure ? `${w.measure.op}${w.measure.field ? `(${w.measure.field})` : ''}` : '', w.group_by ? `by ${w.group_by}${w.bucket ? `/${w.bucket}` : ''}` : '', w.workflow ? `workflow ${w.workflow}` : ''].filter(Boolean).join(' · ')))))))))
-      : el('p', { class: 'muted' }, '—'));
-}
-
 async function rolesView(main) {
   const { items } = await get('/api/v1/roles');
   main.innerHTML = '';
@@ -222,7 +206,9 @@ async function route() {
     if (parts[0] === 'forms' && parts[1] && parts[2] === 'design') await designView(main, parts[1], params);
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'rules') await rulesView(main, parts[1]);
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'new') await entryView(main, parts[1]);
+    else if (parts[0] === 'forms' && parts[1] && parts[2] === 'records' && parts[3]) await recordView(main, parts[1], parts[3]);
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'records') await recordsView(main, parts[1]);
+    else if (parts[0] === 'notifications') await notificationsView(main);
     else if (parts[0] === 'records') await recordsView(main);
     else if (parts[0] === 'workflows' && parts[1]) await workflowView(main, parts[1], params);
     else if (parts[0] === 'workflows') await workflowsView(main);
@@ -232,7 +218,7 @@ async function route() {
     else if (parts[0] === 'settings' && parts[1] === 'packs') await packsView(main);
     else if (parts[0] === 'settings' && parts[1] === 'roles') await rolesView(main);
     else if (parts[0] === 'settings' && parts[1] === 'users') await usersView(main);
-    else if (parts[0] === 'dashboards') await dashboardsView(main);
+    else if (parts[0] === 'dashboards') await dashboardsView(main, parts[1]);
     else await formsView(main);
   } catch (err) {
     main.append(el('div', { class: 'notice error' }, err.message || String(err)));

@@ -26,6 +26,7 @@ use trellis_store::postgres::Heard;
 
 pub mod auth;
 pub mod clock;
+pub mod dashboards;
 pub mod definitions;
 pub mod delivery;
 mod derive;

@@ -310,6 +310,11 @@ impl Store {
     }
 
     /// How many running instances of a workflow are in each state.
+    /// Instances by state, ended ones included, cancelled ones not: a funnel's counts.
+    pub async fn instance_states(&self, workflow: &str) -> Result<Vec<(String, i64)>> {
+        read!(self, instance_states(workflow))
+    }
+
     pub async fn active_states(&self, workflow: &str) -> Result<Vec<(String, i64)>> {
         read!(self, active_states(workflow))
     }

@@ -457,6 +457,15 @@ macro_rules! work_queries {
             rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
         }
 
+        /// Instances of a workflow by the state they are in, ended ones included (a won deal stays won), not cancelled ones.
+        pub(crate) async fn instance_states(pool: &Pool<Db>, workflow: &str) -> Result<Vec<(String, i64)>> {
+            let rows = sqlx::query("SELECT state, count(*) AS n FROM workflow_instances WHERE workflow = $1 AND status <> 'cancelled' GROUP BY state ORDER BY state")
+                .bind(workflow)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
+        }
+
         /// Writes a timer's new state, only if it is still as `seen` left it (pending,
         /// fired `seen.fired` times); false when someone else moved it first.
         pub(crate) async fn update_timer(tx: &mut DbTx, t: &Timer, seen: &Timer) -> Result<bool> {

@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(export_pack, uninstall_pack))
         .routes(routes!(list_dashboards, create_dashboard))
         .routes(routes!(get_dashboard, put_dashboard))
+        .routes(routes!(dashboard_data))
         .routes(routes!(list_roles))
 }
 
@@ -152,6 +153,13 @@ async fn get_dashboard(State(state): State<AppState>, Auth(actor): Auth, PathOf(
     responses((status = 200, body = DefinitionOut), (status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn put_dashboard(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
     Ok(saved(packs::DASHBOARD, state.engine.save_dashboard(&actor, Some(&key), def, false).await?))
+}
+
+/// A dashboard's figures, computed now: per widget a metric's `value`, a chart's `points` `[{label, value}]` or a table's `rows`.
+#[utoipa::path(get, path = "/api/v1/dashboards/{key}/data", tag = "packs", security(("bearer" = [])), params(("key" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn dashboard_data(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>) -> ApiResult<Json<trellis_engine::dashboards::DashboardData>> {
+    Ok(Json(state.engine.dashboard_data(&actor, &key).await?))
 }
 
 /// The roles' titles and descriptions, as packs name them (the roles are admin, manager and staff).
