@@ -384,6 +384,42 @@ async fn staff_work_a_customer_from_entry_to_revisit_and_see_the_dashboard() {
     assert_eq!(revisits["items"][0]["data"]["satisfaction"], 5);
     assert_eq!(revisits["items"][0]["data"]["customer"], id.as_str());
 
+    // The list: 60 more customers; the count, a segment filter, a sort by a column, paging, a saved view.
+    let batch: Vec<Value> = (0..60).map(|i| json!({"name": format!("客户{i:02}"), "phone": format!("1390000{i:04}"), "owner": ADMIN, "annual_spend": if i % 3 == 0 { 50000 } else { 1000 + i }})).collect();
+    s.post("/api/v1/forms/customer/records", Value::Array(batch)).await.expect(201);
+    b.client.goto(&format!("{app}#/forms/customer/records")).await.unwrap();
+    b.text_of("#record-count", "61").await;
+    assert_eq!(b.client.find_all(Locator::Css("tbody tr[data-record]")).await.unwrap().len(), 50, "a page is 50");
+    b.find("#more").await.click().await.unwrap();
+    for _ in 0..50 {
+        if b.client.find_all(Locator::Css("tbody tr[data-record]")).await.unwrap().len() == 61 { break; }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(b.client.find_all(Locator::Css("tbody tr[data-record]")).await.unwrap().len(), 61, "more loads the rest");
+    b.find("#add-cond").await.click().await.unwrap();
+    b.find("select[name=cond-target-0]").await.select_by_value("segments.tier").await.unwrap();
+    b.fill("input[name=cond-value-0]", "B").await;
+    b.find("#apply-filter").await.click().await.unwrap();
+    b.text_of("#record-count", "20").await;
+    b.find(".cols-pick summary").await.click().await.unwrap();
+    b.find("input[data-column=annual_spend]").await.click().await.unwrap();
+    b.find(".cols-pick summary").await.click().await.unwrap();
+    b.find("th[data-sort=annual_spend]").await.click().await.unwrap();
+    b.find("th[data-sort=annual_spend]").await.click().await.unwrap();
+    b.text_of("th[data-sort=annual_spend]", "↓").await;
+    b.fill("input[name=view-name]", "B级客户").await;
+    b.find("#save-view").await.click().await.unwrap();
+    b.shot("26-list-filtered").await;
+    b.client.refresh().await.unwrap();
+    b.find("select[name=view]").await.select_by_value("B级客户").await.unwrap();
+    b.text_of("#record-count", "20").await;
+
+    // A link field searches the linked form by its title.
+    b.client.goto(&format!("{app}#/forms/follow_up/new")).await.unwrap();
+    b.fill("input[name=customer-search]", "王小").await;
+    b.text_of("#f_customer", "王小明").await;
+    assert_eq!(b.client.find_all(Locator::Css("#f_customer option")).await.unwrap().len(), 2, "only the match (and the empty choice)");
+
     // Notifications: the bell's inbox lists them.
     b.client.goto(&format!("{app}#/notifications")).await.unwrap();
     b.find("main h1").await;

@@ -8,6 +8,7 @@ import { rulesView } from './rules.js';
 import { packsView } from './packs.js';
 import { workflowsView, workflowView, triggersView, triggerView } from './flows.js';
 import { recordView, tasksView, notificationsView, dashboardsView, unreadCount } from './workspace.js';
+import { listView } from './list.js';
 import { el } from './dom.js';
 
 const root = document.getElementById('app');
@@ -142,15 +143,7 @@ async function recordsView(main, key) {
     main.append(el('h1', {}, t('records')), el('div', { class: 'grid', style: 'margin-top:12px' }, items.map((f) => el('a', { class: 'card', href: `#/forms/${f.key}/records` }, el('strong', {}, f.title || f.key), el('div', { class: 'muted' }, f.key)))));
     return;
   }
-  const [f, page] = await Promise.all([get(`/api/v1/forms/${key}`), get(`/api/v1/forms/${key}/records?limit=50`)]);
-  const props = f.definition.schema.properties;
-  const cols = Object.keys(props).slice(0, 6);
-  const segs = Object.keys(f.definition.segments || {}).slice(0, 3);
-  const show = (v) => (v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
-  main.innerHTML = '';
-  main.append(el('div', { class: 'head' }, el('h1', {}, `${f.definition.title || key} · ${t('records')}`), el('a', { class: 'btn primary', href: `#/forms/${key}/new` }, '+ ' + t('entry'))),
-    el('table', { class: 'list card', style: 'padding:0' }, el('thead', {}, el('tr', {}, cols.map((c) => el('th', {}, props[c].title || c)), segs.map((s) => el('th', {}, f.definition.segments[s].title || s)))),
-      el('tbody', {}, page.items.map((r) => el('tr', { 'data-record': r.id, class: 'clickable', onclick: () => { location.hash = `#/forms/${key}/records/${r.id}`; } }, cols.map((c) => el('td', {}, show(r.data[c]))), segs.map((s) => el('td', {}, r.segments[s] === undefined ? '' : el('span', { class: 'tag' }, show(r.segments[s])))))))));
+  await listView(main, key);
 }
 
 async function usersView(main) {

@@ -75,16 +75,31 @@ function control(key, s, k, value) {
       break;
     }
     case 'link': {
-      node = el('select', { id, name: key }, el('option', { value: '' }, '—'));
+      // A search box over the linked form's title field, and the matches to pick from.
+      const pick = el('select', { id, name: key }, el('option', { value: '' }, '—'));
+      const search = el('input', { type: 'search', placeholder: t('searchLink'), 'aria-label': t('searchLink'), name: `${key}-search` });
+      const note = el('div', { class: 'field-help' });
+      node = el('div', { class: 'link-pick' }, search, pick, note);
       const target = s['x-link'];
-      if (target) {
-        Promise.all([get(`/api/v1/forms/${target}`), get(`/api/v1/forms/${target}/records?limit=200`)]).then(([f, page]) => {
+      let want = '';
+      const fill = async (q) => {
+        try {
+          const f = await get(`/api/v1/forms/${target}`);
           const tf = f.definition.title_field;
-          for (const r of page.items) node.append(el('option', { value: r.id }, String((tf && r.data[tf]) || r.id)));
-          if (node.dataset.want) node.value = node.dataset.want;
-        }).catch(() => {});
-      }
-      read = () => node.value || undefined; write = (v) => { node.dataset.want = v ?? ''; node.value = v ?? ''; };
+          const filter = q && tf ? `&filter=${encodeURIComponent(JSON.stringify({ [tf]: { _contains: q } }))}` : '';
+          const page = await get(`/api/v1/forms/${target}/records?limit=50${filter}`);
+          const keep = pick.value || want;
+          pick.innerHTML = '';
+          pick.append(el('option', { value: '' }, '—'), ...page.items.map((r) => el('option', { value: r.id }, String((tf && r.data[tf]) || r.id))));
+          if (keep && ![...pick.options].some((o) => o.value === keep)) pick.append(el('option', { value: keep }, keep));
+          pick.value = keep;
+          note.textContent = '';
+        } catch (err) { note.textContent = err.message; }
+      };
+      let timer;
+      search.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(() => fill(search.value.trim()), 250); });
+      if (target) fill('');
+      read = () => pick.value || undefined; write = (v) => { want = v ?? ''; pick.value = want; };
       break;
     }
     case 'subtable': {

@@ -443,6 +443,19 @@ impl Engine {
         Ok(Page { items, next_cursor })
     }
 
+    /// How many live records match a list filter (the list's count).
+    pub async fn count_records(&self, form: &str, filter: Option<&str>) -> Result<i64> {
+        let compiled = self.form(form).await?;
+        let parsed = match filter {
+            Some(f) => {
+                let v: serde_json::Value = serde_json::from_str(f).map_err(|e| EngineError::BadRequest { param: "filter", message: format!("filter is not JSON: {e}") })?;
+                Some(query::parse_filter(&compiled, &v)?)
+            }
+            None => None,
+        };
+        Ok(self.store.count_matching(compiled.key(), parsed.as_ref()).await?)
+    }
+
     /// Every change of a record, oldest first (deleted records included).
     pub async fn history(&self, form: &str, id: Uuid) -> Result<Vec<HistoryEntry>> {
         let compiled = self.form(form).await?;

@@ -41,6 +41,18 @@ pub(crate) fn list_query<D: Dialect>(columns: &str, form: &str, q: &ListQuery) -
     qb
 }
 
+/// How many live records of `form` match `filter`.
+pub(crate) fn count_query<D: Dialect>(form: &str, filter: Option<&Filter>) -> QueryBuilder<D::DB> {
+    let mut qb = QueryBuilder::<D::DB>::new("SELECT count(*) FROM records WHERE form = ");
+    D::bind_text(&mut qb, form);
+    qb.push(" AND deleted_at IS NULL");
+    if let Some(f) = filter {
+        qb.push(" AND ");
+        push_filter::<D>(&mut qb, f);
+    }
+    qb
+}
+
 pub(crate) fn push_filter<D: Dialect>(qb: &mut QueryBuilder<D::DB>, f: &Filter) {
     match f {
         Filter::All(parts) | Filter::Any(parts) if parts.is_empty() => {

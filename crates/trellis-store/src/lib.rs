@@ -232,6 +232,11 @@ impl Store {
     }
 
     /// How many live records `form` has.
+    /// How many live records of `form` match `filter` (all of them without one).
+    pub async fn count_matching(&self, form: &str, filter: Option<&trellis_core::query::Filter>) -> Result<i64> {
+        dispatch!(self, s => s.count_matching(form, filter).await)
+    }
+
     pub async fn count(&self, form: &str) -> Result<i64> {
         dispatch!(self, s => s.count(form).await)
     }

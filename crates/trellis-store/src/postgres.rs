@@ -287,6 +287,10 @@ impl PgStore {
         rows.iter().map(form_from_row).collect()
     }
 
+    pub async fn count_matching(&self, form: &str, filter: Option<&trellis_core::query::Filter>) -> Result<i64> {
+        Ok(filter::count_query::<Pg>(form, filter).build_query_scalar().fetch_one(&self.pool).await?)
+    }
+
     pub async fn count(&self, form: &str) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT count(*) FROM records WHERE form = $1 AND deleted_at IS NULL").bind(form).fetch_one(&self.pool).await?)
     }

@@ -255,6 +255,10 @@ impl SqliteStore {
         Ok(records)
     }
 
+    pub async fn count_matching(&self, form: &str, filter: Option<&trellis_core::query::Filter>) -> Result<i64> {
+        Ok(filter::count_query::<Lite>(form, filter).build_query_scalar().fetch_one(&self.reader).await?)
+    }
+
     pub async fn count(&self, form: &str) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT count(*) FROM records WHERE form = ? AND deleted_at IS NULL").bind(form).fetch_one(&self.reader).await?)
     }

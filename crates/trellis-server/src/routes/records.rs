@@ -130,6 +130,7 @@ fn record_response(status: StatusCode, r: Record) -> Response {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_records, list_records))
+        .routes(routes!(count_records))
         .routes(routes!(get_record, patch_record, delete_record))
         .routes(routes!(restore_record))
         .routes(routes!(record_history))
@@ -164,6 +165,25 @@ async fn list_records(State(state): State<AppState>, _auth: Auth, PathOf(form): 
     let params = ListParams { filter: q.filter.as_deref(), sort: q.sort.as_deref(), cursor: q.cursor.as_deref(), limit: q.limit, deleted: q.deleted.unwrap_or(false) };
     let page = state.engine.list_records(&form, &params).await?;
     Ok(Json(RecordList { items: page.items.into_iter().map(RecordOut::from).collect(), next_cursor: page.next_cursor }))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct CountParams {
+    /// The list's filter (JSON), as for listing.
+    filter: Option<String>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct CountOut {
+    count: i64,
+}
+
+/// How many live records match a filter: the count a list view shows.
+#[utoipa::path(get, path = "/api/v1/forms/{form}/records/count", tag = "records", security(("bearer" = [])), params(("form" = String, Path), CountParams),
+    responses((status = 200, body = CountOut), (status = 400, body = Problem, content_type = "application/problem+json")))]
+async fn count_records(State(state): State<AppState>, _auth: Auth, PathOf(form): PathOf<String>, Params(q): Params<CountParams>) -> ApiResult<Json<CountOut>> {
+    Ok(Json(CountOut { count: state.engine.count_records(&form, q.filter.as_deref()).await? }))
 }
 
 /// One record. A deleted record answers 410.

@@ -1,0 +1,135 @@
+// A form's record list: chosen columns (fields and segments), filters (a
+// field or segment with an operator, date ranges such as "this week"), sort
+// by a column, keyset paging ("more"), the count, and saved views (kept in
+// this browser). Filtering, sorting and paging are the API's: the list is
+// as fast as its indexes, at a million records too.
+import { t } from './i18n.js';
+import { get } from './api.js';
+import { el } from './dom.js';
+
+const VIEWS = (form) => `trellis.views.${form}`;
+const show = (v) => (v === undefined || v === null ? '' : Array.isArray(v) ? v.join('、') : typeof v === 'object' ? JSON.stringify(v) : String(v));
+
+/** A date range by name, as `_between` bounds (local days). */
+function range(name) {
+  const d = new Date();
+  const day = (x) => `${x.getFullYear()}-${String(x.getMonth() + 1).padStart(2, '0')}-${String(x.getDate()).padStart(2, '0')}`;
+  const add = (x, n) => { const y = new Date(x); y.setDate(y.getDate() + n); return y; };
+  if (name === 'today') return [day(d), day(d)];
+  if (name === 'this_week') { const mon = add(d, -((d.getDay() + 6) % 7)); return [day(mon), day(add(mon, 6))]; }
+  if (name === 'last_7') return [day(add(d, -6)), day(d)];
+  if (name === 'this_month') return [day(new Date(d.getFullYear(), d.getMonth(), 1)), day(new Date(d.getFullYear(), d.getMonth() + 1, 0))];
+  if (name === 'next_30') return [day(d), day(add(d, 30))];
+  return null;
+}
+
+/** The API filter of the view's conditions. */
+function filterOf(conds, props) {
+  const parts = [];
+  for (const c of conds) {
+    if (!c.target) continue;
+    const p = props[c.target] || {};
+    const isDate = p.format === 'date' || p.format === 'date-time';
+    const val = (v) => (['number', 'integer'].includes(p.type) && v !== '' && !Number.isNaN(Number(v)) ? Number(v) : v === 'true' ? true : v === 'false' ? false : v);
+    if (c.op === '_range') {
+      const r = range(c.value);
+      if (r) parts.push({ [c.target]: { _between: p.format === 'date-time' ? [`${r[0]}T00:00:00+08:00`, `${r[1]}T23:59:59+08:00`] : r } });
+    } else if (c.op === '_null' || c.op === '_nnull') parts.push({ [c.target]: { [c.op]: true } });
+    else if (c.value !== '') parts.push({ [c.target]: { [c.op]: isDate ? c.value : val(c.value) } });
+  }
+  return parts.length === 0 ? null : parts.length === 1 ? parts[0] : { _and: parts };
+}
+
+export async function listView(main, key) {
+  const f = await get(`/api/v1/forms/${key}`);
+  const def = f.definition;
+  const props = def.schema.properties;
+  const fieldKeys = Object.keys(props);
+  const segKeys = Object.keys(def.segments || {});
+  const label = (k) => (k.startsWith('segments.') ? def.segments[k.slice(9)]?.title?.split(/[（(]/)[0] || k.slice(9) : props[k]?.title || def.ui?.widgets?.[k]?.title || k);
+  const saved = () => JSON.parse(localStorage.getItem(VIEWS(key)) || '[]');
+  let view = { name: '', columns: [...fieldKeys.slice(0, 6), ...segKeys.slice(0, 3).map((s) => `segments.${s}`)], conds: [], sort: '' };
+  let cursor = null;
+  let rows = [];
+
+  const status = el('div', { role: 'status' });
+  const count = el('span', { class: 'muted', id: 'record-count' });
+  const bar = el('div', { class: 'card filters' });
+  const table = el('table', { class: 'list card', style: 'padding:0' });
+  const more = el('button', { id: 'more', onclick: () => load(false) }, t('more'));
+  const targets = [...fieldKeys, ...segKeys.map((s) => `segments.${s}`)];
+
+  function drawBar() {
+    bar.innerHTML = '';
+    const views = saved();
+    const pick = el('select', { name: 'view' }, el('option', { value: '' }, t('allRecords')), views.map((v) => el('option', { value: v.name, selected: v.name === view.name }, v.name)));
+    pick.addEventListener('change', () => { const v = saved().find((x) => x.name === pick.value); view = v ? structuredClone(v) : { ...view, name: '', conds: [], sort: '' }; drawBar(); load(true); });
+    const name = el('input', { name: 'view-name', placeholder: t('viewName'), style: 'max-width:160px' });
+    const save = el('button', { id: 'save-view', onclick: () => { if (!name.value) return; const v = { ...structuredClone(view), name: name.value }; localStorage.setItem(VIEWS(key), JSON.stringify([...saved().filter((x) => x.name !== v.name), v])); view = v; drawBar(); } }, t('saveView'));
+    const condRows = view.conds.map((c, i) => {
+      const p = props[c.target] || {};
+      const isDate = p.format === 'date' || p.format === 'date-time';
+      const target = el('select', { name: `cond-target-${i}` }, targets.map((k) => el('option', { value: k, selected: k === c.target }, label(k))));
+      target.addEventListener('change', () => { c.target = target.value; c.op = '_eq'; c.value = ''; drawBar(); });
+      const ops = isDate ? [['_range', t('within')], ['_eq', '='], ['_gte', '≥'], ['_lte', '≤'], ['_null', t('empty')]] : [['_eq', '='], ['_neq', '≠'], ['_gt', '>'], ['_gte', '≥'], ['_lt', '<'], ['_lte', '≤'], ['_contains', t('containsOp')], ['_null', t('empty')], ['_nnull', t('notEmpty')]];
+      const op = el('select', { name: `cond-op-${i}` }, ops.map(([v, l]) => el('option', { value: v, selected: v === c.op }, l)));
+      op.addEventListener('change', () => { c.op = op.value; drawBar(); });
+      let value;
+      if (c.op === '_range') {
+        value = el('select', { name: `cond-value-${i}` }, ['today', 'this_week', 'last_7', 'this_month', 'next_30'].map((r) => el('option', { value: r, selected: c.value === r }, t(`r_${r}`))));
+        if (!c.value) c.value = 'this_week';
+      } else if (c.op === '_null' || c.op === '_nnull') value = el('span');
+      else if (p.enum || p.items?.enum) value = el('select', { name: `cond-value-${i}` }, el('option', { value: '' }, '—'), (p.enum || p.items.enum).map((o) => el('option', { value: o, selected: c.value === o }, o)));
+      else value = el('input', { name: `cond-value-${i}`, value: c.value, type: isDate ? 'date' : 'text', style: 'max-width:180px' });
+      value.addEventListener?.('change', () => { c.value = value.value; });
+      value.addEventListener?.('input', () => { c.value = value.value; });
+      return el('div', { class: 'cond' }, target, op, value, el('button', { class: 'small', onclick: () => { view.conds.splice(i, 1); drawBar(); load(true); } }, '×'));
+    });
+    const cols = el('details', { class: 'cols-pick' }, el('summary', {}, t('pickColumns')), el('div', {}, targets.map((k) => {
+      const box = el('input', { type: 'checkbox', checked: view.columns.includes(k), 'data-column': k });
+      box.addEventListener('change', () => { view.columns = box.checked ? [...view.columns, k] : view.columns.filter((x) => x !== k); draw(); });
+      return el('label', { class: 'check' }, box, label(k));
+    })));
+    bar.append(el('div', { class: 'actions' }, pick, name, save, cols, count),
+      el('div', { class: 'conds' }, condRows), el('div', { class: 'actions' }, el('button', { class: 'small', id: 'add-cond', onclick: () => { view.conds.push({ target: targets[0], op: '_eq', value: '' }); drawBar(); } }, `+ ${t('addCond')}`),
+        el('button', { class: 'primary small', id: 'apply-filter', onclick: () => load(true) }, t('apply'))));
+  }
+
+  function draw() {
+    table.innerHTML = '';
+    const head = el('tr', {}, view.columns.map((k) => {
+      const sortKey = k;
+      const on = view.sort === sortKey ? '↑' : view.sort === `-${sortKey}` ? '↓' : '';
+      const sortable = !(k.startsWith('segments.') && def.segments[k.slice(9)]?.kind === 'labels') && !['array', 'object'].includes(props[k]?.type);
+      return el('th', { 'data-sort': k, class: sortable ? 'sortable' : '', onclick: sortable ? () => { view.sort = view.sort === sortKey ? `-${sortKey}` : sortKey; load(true); } : undefined }, `${label(k)} ${on}`);
+    }));
+    const body = el('tbody', {}, rows.map((r) => el('tr', { 'data-record': r.id, class: 'clickable', onclick: () => { location.hash = `#/forms/${key}/records/${r.id}`; } },
+      view.columns.map((k) => el('td', {}, k.startsWith('segments.') ? (r.segments[k.slice(9)] === undefined ? '' : el('span', { class: 'tag' }, show(r.segments[k.slice(9)]))) : show(r.data[k]))))));
+    table.append(el('thead', {}, head), body);
+    more.style.display = cursor ? '' : 'none';
+  }
+
+  async function load(reset) {
+    status.className = ''; status.textContent = '';
+    const filter = filterOf(view.conds, props);
+    const q = new URLSearchParams({ limit: '50' });
+    if (filter) q.set('filter', JSON.stringify(filter));
+    if (view.sort) q.set('sort', view.sort);
+    if (!reset && cursor) q.set('cursor', cursor);
+    try {
+      const [page, n] = await Promise.all([get(`/api/v1/forms/${key}/records?${q}`), reset ? get(`/api/v1/forms/${key}/records/count${filter ? `?filter=${encodeURIComponent(JSON.stringify(filter))}` : ''}`) : null]);
+      rows = reset ? page.items : [...rows, ...page.items];
+      cursor = page.next_cursor;
+      if (n) count.textContent = t('nRecords', { n: n.count });
+      draw();
+    } catch (err) {
+      status.className = 'notice error'; status.textContent = err.message;
+    }
+  }
+
+  main.innerHTML = '';
+  main.append(el('div', { class: 'head' }, el('h1', {}, `${def.title || key} · ${t('records')}`), el('a', { class: 'btn primary', href: `#/forms/${key}/new` }, '+ ' + t('entry'))),
+    bar, status, table, el('div', { class: 'actions', style: 'margin-top:10px' }, more));
+  drawBar();
+  await load(true);
+}
