@@ -85,6 +85,17 @@ impl Browser {
         panic!("{css} never said {want:?}; it says {last:?}");
     }
 
+    /// Clicks `css`, finding it again if the page redrew it in between.
+    async fn click(&self, css: &str) {
+        for _ in 0..5 {
+            if self.find(css).await.click().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css} could not be clicked");
+    }
+
     async fn fill(&self, css: &str, text: &str) {
         let e = self.find(css).await;
         e.clear().await.unwrap();
@@ -356,15 +367,18 @@ async fn staff_work_a_customer_from_entry_to_revisit_and_see_the_dashboard() {
         b.find(&format!("[data-transition={step}]")).await.click().await.unwrap();
         b.find(&format!("[data-workflow=pipeline] .stage.on[data-stage={}]", if step == "discover" { "needs" } else { "proposal" })).await;
     }
-    b.find("[data-transition=quote]").await.click().await.unwrap();
-    let refusal = b.text_of(".notice.error", "").await;
+    // Without an amount the quote is refused: its button is disabled and the guard's message shown beside it.
+    let refusal = b.text_of("[data-blocked=quote]", "").await;
     assert!(!refusal.is_empty());
+    assert!(b.find("[data-transition=quote]").await.attr("disabled").await.unwrap().is_some());
     s.patch(&format!("/api/v1/forms/customer/records/{id}"), json!({"quote_amount": 80000}), None).await.expect(200);
     b.client.refresh().await.unwrap();
     b.find("[data-transition=quote]").await.click().await.unwrap();
     b.find("[data-workflow=pipeline] .stage.on[data-stage=negotiation]").await;
     b.find("[data-transition=win]").await.click().await.unwrap();
     b.find("[data-workflow=revisit_plan]").await;
+    // The welcome email the win queued is on the timeline (the admin sees the outbox).
+    b.find("ol.timeline li[data-kind=email]").await;
     b.shot("22-pipeline-won").await;
 
     // A week later the revisit task is in the inbox; it is completed with its form.
@@ -401,11 +415,12 @@ async fn staff_work_a_customer_from_entry_to_revisit_and_see_the_dashboard() {
     b.fill("input[name=cond-value-0]", "B").await;
     b.find("#apply-filter").await.click().await.unwrap();
     b.text_of("#record-count", "20").await;
-    b.find(".cols-pick summary").await.click().await.unwrap();
-    b.find("input[data-column=annual_spend]").await.click().await.unwrap();
-    b.find(".cols-pick summary").await.click().await.unwrap();
-    b.find("th[data-sort=annual_spend]").await.click().await.unwrap();
-    b.find("th[data-sort=annual_spend]").await.click().await.unwrap();
+    b.click(".cols-pick summary").await;
+    b.click("input[data-column=annual_spend]").await;
+    b.click(".cols-pick summary").await;
+    b.click("th[data-sort=annual_spend]").await;
+    b.text_of("th[data-sort=annual_spend]", "↑").await;
+    b.click("th[data-sort=annual_spend]").await;
     b.text_of("th[data-sort=annual_spend]", "↓").await;
     b.fill("input[name=view-name]", "B级客户").await;
     b.find("#save-view").await.click().await.unwrap();

@@ -23,19 +23,49 @@ function range(name) {
   return null;
 }
 
+/** What a filter target holds: `text`, `number`, `boolean`, `list`, `date` or `datetime`. */
+export function typeOf(target, props, segments) {
+  if (target.startsWith('segments.')) {
+    const kind = segments[target.slice(9)]?.kind;
+    return kind === 'score' ? 'number' : kind === 'flag' ? 'boolean' : kind === 'labels' ? 'list' : 'text';
+  }
+  const p = props[target] || {};
+  if (p.type === 'array') return 'list';
+  if (p.type === 'number' || p.type === 'integer') return 'number';
+  if (p.type === 'boolean') return 'boolean';
+  if (p.format === 'date') return 'date';
+  if (p.format === 'date-time') return 'datetime';
+  return 'text';
+}
+
+/** The operators a target of `type` takes (the API refuses the others). */
+export function opsFor(type) {
+  const cmp = [['_eq', '='], ['_neq', '≠'], ['_gt', '>'], ['_gte', '≥'], ['_lt', '<'], ['_lte', '≤']];
+  const nulls = [['_null', t('empty')], ['_nnull', t('notEmpty')]];
+  if (type === 'list') return [['_contains', t('containsOp')], ...nulls];
+  if (type === 'boolean') return [['_eq', '='], ['_neq', '≠'], ...nulls];
+  if (type === 'date' || type === 'datetime') return [['_range', t('within')], ['_gte', '≥'], ['_lte', '≤'], ...nulls];
+  if (type === 'number') return [...cmp, ...nulls];
+  return [...cmp, ['_contains', t('containsOp')], ...nulls];
+}
+
 /** The API filter of the view's conditions. */
-function filterOf(conds, props) {
+function filterOf(conds, props, segments) {
   const parts = [];
   for (const c of conds) {
     if (!c.target) continue;
-    const p = props[c.target] || {};
-    const isDate = p.format === 'date' || p.format === 'date-time';
-    const val = (v) => (['number', 'integer'].includes(p.type) && v !== '' && !Number.isNaN(Number(v)) ? Number(v) : v === 'true' ? true : v === 'false' ? false : v);
+    const type = typeOf(c.target, props, segments);
+    const val = (v) => (type === 'number' && v !== '' && !Number.isNaN(Number(v)) ? Number(v) : type === 'boolean' ? v === 'true' || v === true : v);
+    // Local days as instants: a date-time matches by the time it is, whatever offset it was written with.
+    const instant = (day, end) => { const [y, m, d] = day.split('-').map(Number); return new Date(y, m - 1, d + (end ? 1 : 0), 0, 0, 0, end ? -1 : 0).toISOString(); };
     if (c.op === '_range') {
       const r = range(c.value);
-      if (r) parts.push({ [c.target]: { _between: p.format === 'date-time' ? [`${r[0]}T00:00:00+08:00`, `${r[1]}T23:59:59+08:00`] : r } });
+      if (r) parts.push({ [c.target]: { _between: type === 'datetime' ? [instant(r[0], false), instant(r[1], true)] : r } });
     } else if (c.op === '_null' || c.op === '_nnull') parts.push({ [c.target]: { [c.op]: true } });
-    else if (c.value !== '') parts.push({ [c.target]: { [c.op]: isDate ? c.value : val(c.value) } });
+    else if (c.value !== '' && c.value !== undefined) {
+      const v = type === 'datetime' && /^\d{4}-\d{2}-\d{2}$/.test(c.value) ? instant(c.value, c.op === '_lte') : val(c.value);
+      parts.push({ [c.target]: { [c.op]: v } });
+    }
   }
   return parts.length === 0 ? null : parts.length === 1 ? parts[0] : { _and: parts };
 }
@@ -68,17 +98,20 @@ export async function listView(main, key) {
     const save = el('button', { id: 'save-view', onclick: () => { if (!name.value) return; const v = { ...structuredClone(view), name: name.value }; localStorage.setItem(VIEWS(key), JSON.stringify([...saved().filter((x) => x.name !== v.name), v])); view = v; drawBar(); } }, t('saveView'));
     const condRows = view.conds.map((c, i) => {
       const p = props[c.target] || {};
-      const isDate = p.format === 'date' || p.format === 'date-time';
+      const type = typeOf(c.target, props, def.segments || {});
+      const isDate = type === 'date' || type === 'datetime';
+      const ops = opsFor(type);
+      if (!ops.some(([v]) => v === c.op)) c.op = ops[0][0];
       const target = el('select', { name: `cond-target-${i}` }, targets.map((k) => el('option', { value: k, selected: k === c.target }, label(k))));
-      target.addEventListener('change', () => { c.target = target.value; c.op = '_eq'; c.value = ''; drawBar(); });
-      const ops = isDate ? [['_range', t('within')], ['_eq', '='], ['_gte', '≥'], ['_lte', '≤'], ['_null', t('empty')]] : [['_eq', '='], ['_neq', '≠'], ['_gt', '>'], ['_gte', '≥'], ['_lt', '<'], ['_lte', '≤'], ['_contains', t('containsOp')], ['_null', t('empty')], ['_nnull', t('notEmpty')]];
+      target.addEventListener('change', () => { c.target = target.value; c.op = opsFor(typeOf(c.target, props, def.segments || {}))[0][0]; c.value = ''; drawBar(); });
       const op = el('select', { name: `cond-op-${i}` }, ops.map(([v, l]) => el('option', { value: v, selected: v === c.op }, l)));
-      op.addEventListener('change', () => { c.op = op.value; drawBar(); });
+      op.addEventListener('change', () => { c.op = op.value; c.value = ''; drawBar(); });
       let value;
       if (c.op === '_range') {
         value = el('select', { name: `cond-value-${i}` }, ['today', 'this_week', 'last_7', 'this_month', 'next_30'].map((r) => el('option', { value: r, selected: c.value === r }, t(`r_${r}`))));
         if (!c.value) c.value = 'this_week';
       } else if (c.op === '_null' || c.op === '_nnull') value = el('span');
+      else if (type === 'boolean') value = el('select', { name: `cond-value-${i}` }, el('option', { value: '' }, '—'), [['true', '✓'], ['false', '✗']].map(([v, l]) => el('option', { value: v, selected: String(c.value) === v }, l)));
       else if (p.enum || p.items?.enum) value = el('select', { name: `cond-value-${i}` }, el('option', { value: '' }, '—'), (p.enum || p.items.enum).map((o) => el('option', { value: o, selected: c.value === o }, o)));
       else value = el('input', { name: `cond-value-${i}`, value: c.value, type: isDate ? 'date' : 'text', style: 'max-width:180px' });
       value.addEventListener?.('change', () => { c.value = value.value; });
@@ -111,7 +144,7 @@ export async function listView(main, key) {
 
   async function load(reset) {
     status.className = ''; status.textContent = '';
-    const filter = filterOf(view.conds, props);
+    const filter = filterOf(view.conds, props, def.segments || {});
     const q = new URLSearchParams({ limit: '50' });
     if (filter) q.set('filter', JSON.stringify(filter));
     if (view.sort) q.set('sort', view.sort);

@@ -22,14 +22,19 @@ function badges(def, segments) {
 export async function recordView(main, formKey, id) {
   const [f, r] = await Promise.all([get(`/api/v1/forms/${formKey}`), get(`/api/v1/forms/${formKey}/records/${id}`)]);
   const def = f.definition;
-  const [history, instances, tasks, forms] = await Promise.all([
+  const [history, instances, tasks, forms, deliveries] = await Promise.all([
     get(`/api/v1/forms/${formKey}/records/${id}/history`), get(`/api/v1/forms/${formKey}/records/${id}/workflows`),
-    get(`/api/v1/tasks?record=${id}&assignee=me&status=any`).catch(() => ({ items: [] })), get('/api/v1/forms'),
+    // Managers and admins see everyone's tasks on the record; staff theirs (the API refuses them `all`).
+    get(`/api/v1/tasks?record=${id}&assignee=all&status=any`).catch(() => get(`/api/v1/tasks?record=${id}&status=any`)).catch(() => ({ items: [] })), get('/api/v1/forms'),
+    // The outbox is the admins' (webhook targets carry robot keys): others see the timeline without it.
+    get(`/api/v1/deliveries?record=${id}`).catch(() => ({ items: [] })),
   ]);
   // Forms whose records link here (follow-ups, orders…): their records join the timeline; the first named follow_up (else the first) gets quick logging.
   const children = forms.items.map((x) => x.definition).filter((d) => Object.values(d.schema?.properties || {}).some((p) => p['x-link'] === formKey) && d.key !== formKey);
   const linkOf = (d) => Object.entries(d.schema.properties).find(([, p]) => p['x-link'] === formKey)[0];
   const childRecords = await Promise.all(children.map((d) => get(`/api/v1/forms/${d.key}/records?limit=50&filter=${encodeURIComponent(JSON.stringify({ [linkOf(d)]: { _eq: id } }))}`).then((p) => p.items.map((x) => ({ ...x, def: d }))).catch(() => [])));
+  // A linked record happened when its first date or date-time field says (a follow-up's time, an order's date).
+  const dateOf = (x) => { const k = Object.entries(x.def.schema.properties).find(([, p]) => p.format === 'date-time' || p.format === 'date')?.[0]; return k ? x.data[k] : undefined; };
   const titleOf = (d, x) => show((d.title_field && x.data[d.title_field]) || x.data.topic || x.data.name || x.data.order_no || '');
   const props = def.schema.properties;
   const status = el('div', { role: 'status' });
@@ -41,21 +46,23 @@ export async function recordView(main, formKey, id) {
     try { states = Object.entries((await get(`/api/v1/workflows/${inst.workflow}`)).definition.states).filter(([, s]) => !s.final || true); } catch { /* staff read only what the instance says */ }
     const bar = el('div', { class: 'stagebar', 'data-workflow': inst.workflow },
       (states || [[inst.state, { title: inst.state_title }]]).map(([k, s]) => el('span', { class: `stage${k === inst.state ? ' on' : ''}`, 'data-stage': k }, s.title || k)));
-    const buttons = el('div', { class: 'actions' }, inst.transitions.filter((tr) => !tr.automatic).map((tr) => el('button', {
-      class: tr.blocked ? '' : 'primary', 'data-transition': tr.key, title: tr.blocked || '',
+    // Every transition leaving the state, automatic ones too (they may be taken by hand); a guard's refusal is said beside its button.
+    const buttons = el('div', { class: 'actions' }, inst.transitions.map((tr) => el('span', { class: 'tr' }, el('button', {
+      class: tr.blocked ? '' : 'primary', 'data-transition': tr.key, disabled: !!tr.blocked,
       onclick: async () => {
         try { await post(`/api/v1/instances/${inst.id}/transitions/${tr.key}`); await recordView(main, formKey, id); }
         catch (err) { status.className = 'notice error'; status.textContent = err.message; }
       },
-    }, `${tr.title || tr.key} →`)));
+    }, `${tr.title || tr.key} →`), tr.blocked ? el('span', { class: 'blocked-reason', 'data-blocked': tr.key }, tr.blocked) : null)));
     stages.append(el('div', { class: 'card', style: 'margin-bottom:12px' }, el('div', { class: 'widget-title' }, inst.title || inst.workflow), bar, buttons));
   }
 
   const events = [
     ...history.items.map((h) => ({ at: h.at, kind: h.op, text: h.op === 'transition' ? Object.values(h.changes).map((c) => `${c.from ?? '—'} → ${c.to}`).join('; ') : h.op === 'create' ? t('created') : Object.keys(h.changes).map((k) => (props[k]?.title || k)).join('、'), who: h.actor_email })),
-    ...childRecords.flat().map((x) => ({ at: x.data.at || x.created_at, kind: x.def.key, text: `${x.def.title || x.def.key}：${titleOf(x.def, x)}`, who: '' })),
+    ...childRecords.flat().map((x) => ({ at: dateOf(x) || x.created_at, kind: x.def.key, text: `${x.def.title || x.def.key}：${titleOf(x.def, x)}`, who: '' })),
     ...tasks.items.map((x) => ({ at: x.completed_at || x.created_at, kind: 'task', text: `${t('task')}：${x.title}${x.status === 'done' ? ' ✓' : ''}`, who: x.assignee || '' })),
-  ].sort((a, b) => (a.at < b.at ? 1 : -1));
+    ...deliveries.items.map((d) => ({ at: d.sent_at || d.created_at, kind: d.channel, text: `${d.subject || d.channel} → ${d.channel === 'email' ? d.target : d.format || 'webhook'} (${d.status})`, who: '' })),
+  ].sort((a, b) => (Date.parse(b.at) || 0) - (Date.parse(a.at) || 0));
   const timeline = el('ol', { class: 'timeline' }, events.map((e) => el('li', { 'data-kind': e.kind }, el('span', { class: 'when' }, when(e.at)), el('span', { class: `tag k-${e.kind}` }, e.kind), ' ', e.text, e.who ? el('span', { class: 'muted' }, ` · ${e.who}`) : null)));
 
   const quick = children.find((d) => d.key === 'follow_up') || children[0];
@@ -90,7 +97,13 @@ export async function tasksView(main) {
   for (const x of items) {
     const box = el('div', { class: `card task${x.overdue ? ' overdue' : ''}`, 'data-task': x.id });
     const done = async (data) => {
-      await post(`/api/v1/tasks/${x.id}/complete`, data === undefined ? {} : { data });
+      try {
+        await post(`/api/v1/tasks/${x.id}/complete`, data === undefined ? {} : { data });
+      } catch (err) {
+        // The outcome's problems point into `/data/FIELD`: the form shows them at FIELD.
+        if (err instanceof ApiError) err.problem.errors = err.errors.map((e) => ({ ...e, pointer: e.pointer.replace(/^\/data/, '') }));
+        throw err;
+      }
       await tasksView(main);
       return t('saved');
     };

@@ -97,7 +97,8 @@ fn labels(v: Option<Value>, bucket: Option<Bucket>) -> Vec<String> {
 
 /// `2026-03-04` or a time → its day, the Monday of its week, or its month.
 fn bucket_of(s: &str, b: Bucket) -> Option<String> {
-    let day = s.parse::<jiff::civil::Date>().ok().or_else(|| s.parse::<jiff::Timestamp>().ok().map(|t| t.to_zoned(jiff::tz::TimeZone::get(trellis_core::trigger::DEFAULT_TZ).unwrap_or(jiff::tz::TimeZone::UTC)).date()))?;
+    // An instant first (a plain-date parse would keep a time's own offset's date), then a plain date.
+    let day = s.parse::<jiff::Timestamp>().ok().map(|t| t.to_zoned(jiff::tz::TimeZone::get(trellis_core::trigger::DEFAULT_TZ).unwrap_or(jiff::tz::TimeZone::UTC)).date()).or_else(|| s.parse::<jiff::civil::Date>().ok())?;
     Some(match b {
         Bucket::Day => day.to_string(),
         Bucket::Week => {
@@ -106,6 +107,37 @@ fn bucket_of(s: &str, b: Bucket) -> Option<String> {
         }
         Bucket::Month => format!("{:04}-{:02}", day.year(), day.month()),
     })
+}
+
+/// Every bucket label from `first` to `last` (both bucket labels of kind `b`), at most 1,000.
+fn buckets_between(first: &str, last: &str, b: Bucket) -> Vec<String> {
+    let start = match b {
+        Bucket::Month => format!("{first}-01").parse::<jiff::civil::Date>().ok(),
+        _ => first.parse::<jiff::civil::Date>().ok(),
+    };
+    let Some(mut d) = start else { return vec![] };
+    let step = match b {
+        Bucket::Day => jiff::Span::new().days(1),
+        Bucket::Week => jiff::Span::new().weeks(1),
+        Bucket::Month => jiff::Span::new().months(1),
+    };
+    let mut out = Vec::new();
+    while out.len() < 1000 {
+        let label = match b {
+            Bucket::Month => format!("{:04}-{:02}", d.year(), d.month()),
+            _ => d.to_string(),
+        };
+        let done = label.as_str() >= last;
+        out.push(label);
+        if done {
+            break;
+        }
+        match d.checked_add(step) {
+            Ok(n) => d = n,
+            Err(_) => break,
+        }
+    }
+    out
 }
 
 /// Sum and count, for every measure.
@@ -129,8 +161,10 @@ impl Acc {
         }
     }
 
-    fn value(&self, op: MeasureOp) -> Option<f64> {
+    /// The measure; `count` of a field counts the records that have it.
+    fn value(&self, op: MeasureOp, of_field: bool) -> Option<f64> {
         match op {
+            MeasureOp::Count if of_field => Some(self.n as f64),
             MeasureOp::Count => Some(self.seen as f64),
             MeasureOp::Sum => Some(self.sum),
             MeasureOp::Avg => (self.n > 0).then(|| (self.sum / self.n as f64 * 100.0).round() / 100.0),
@@ -194,12 +228,40 @@ impl Engine {
             }
             after = batch.last().map(|r| r.id);
         }
-        out.value = total.value(op);
-        let mut points: Vec<Point> = groups.into_iter().filter_map(|(label, acc)| acc.value(op).map(|value| Point { label, value })).collect();
-        // Time runs left to right; other groups go largest first.
-        if w.bucket.is_none() && w.kind != WidgetKind::Line {
-            points.sort_by(|a, b| b.value.total_cmp(&a.value));
-            points.truncate(limit.max(12));
+        let of_field = field.is_some();
+        out.value = total.value(op, of_field);
+        if let Some(b) = w.bucket {
+            // Time runs left to right, every bucket from the first to the last shown, empty ones as 0.
+            groups.remove("—");
+            let zero = matches!(op, MeasureOp::Count | MeasureOp::Sum);
+            let keys: Vec<String> = groups.keys().cloned().collect();
+            if let (true, Some(first), Some(last)) = (zero, keys.first(), keys.last()) {
+                for k in buckets_between(first, last, b) {
+                    groups.entry(k).or_default();
+                }
+            }
+            out.points = groups.into_iter().filter_map(|(label, acc)| acc.value(op, of_field).map(|value| Point { label, value })).collect();
+            return Ok(out);
+        }
+        let mut points: Vec<Point> = groups.iter().filter_map(|(label, acc)| acc.value(op, of_field).map(|value| Point { label: label.clone(), value })).collect();
+        points.sort_by(|a, b| b.value.total_cmp(&a.value));
+        let keep = w.limit.map_or(12, |l| l as usize);
+        if points.len() > keep {
+            // The rest as one group, so shares (a donut's percentages) stay true.
+            let rest: Vec<&String> = points[keep..].iter().map(|p| &p.label).collect();
+            let mut other = Acc::default();
+            for l in rest {
+                let a = groups[l];
+                other.n += a.n;
+                other.sum += a.sum;
+                other.seen += a.seen;
+            }
+            points.truncate(keep);
+            if matches!(op, MeasureOp::Count | MeasureOp::Sum)
+                && let Some(value) = other.value(op, of_field)
+            {
+                points.push(Point { label: "其他".into(), value });
+            }
         }
         out.points = points;
         Ok(out)
@@ -217,6 +279,9 @@ mod tests {
         assert_eq!(bucket_of("2026-12-03T01:00:00Z", Bucket::Month).as_deref(), Some("2026-12"));
         // 2026-12-06T20:00Z is already Monday the 7th in Shanghai.
         assert_eq!(bucket_of("2026-12-06T20:00:00Z", Bucket::Week).as_deref(), Some("2026-12-07"));
+        assert_eq!(bucket_of("2026-12-06T20:00:00+00:00", Bucket::Week).as_deref(), Some("2026-12-07"), "an offset time is placed by its instant");
+        assert_eq!(buckets_between("2026-11-16", "2026-12-07", Bucket::Week), ["2026-11-16", "2026-11-23", "2026-11-30", "2026-12-07"]);
+        assert_eq!(buckets_between("2026-11", "2027-01", Bucket::Month), ["2026-11", "2026-12", "2027-01"]);
         assert_eq!(labels(Some(serde_json::json!(["a", "b"])), None), ["a", "b"]);
         assert_eq!(labels(None, None), ["—"]);
     }

@@ -231,12 +231,12 @@ impl Store {
         dispatch!(self, s => s.list(form, q).await)
     }
 
-    /// How many live records `form` has.
     /// How many live records of `form` match `filter` (all of them without one).
     pub async fn count_matching(&self, form: &str, filter: Option<&trellis_core::query::Filter>) -> Result<i64> {
         dispatch!(self, s => s.count_matching(form, filter).await)
     }
 
+    /// How many live records `form` has.
     pub async fn count(&self, form: &str) -> Result<i64> {
         dispatch!(self, s => s.count(form).await)
     }
@@ -314,12 +314,12 @@ impl Store {
         read!(self, due_timers(now, limit))
     }
 
-    /// How many running instances of a workflow are in each state.
     /// Instances by state, ended ones included, cancelled ones not: a funnel's counts.
     pub async fn instance_states(&self, workflow: &str) -> Result<Vec<(String, i64)>> {
         read!(self, instance_states(workflow))
     }
 
+    /// How many running instances of a workflow are in each state.
     pub async fn active_states(&self, workflow: &str) -> Result<Vec<(String, i64)>> {
         read!(self, active_states(workflow))
     }
