@@ -20,6 +20,9 @@ export const svg = (tag, attrs = {}, ...kids) => {
   return e;
 };
 
+/** A stored value as text: lists joined, objects as JSON, nothing as empty. */
+export const show = (v) => (v === undefined || v === null ? '' : Array.isArray(v) ? v.join('、') : typeof v === 'object' ? JSON.stringify(v) : String(v));
+
 /** Which field kind (the designer's palette) a stored property is, from its widget or its schema. */
 export function kindOf(s, widget) {
   if (widget?.kind) return widget.kind;

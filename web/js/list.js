@@ -5,10 +5,9 @@
 // as fast as its indexes, at a million records too.
 import { t } from './i18n.js';
 import { get } from './api.js';
-import { el } from './dom.js';
+import { el, show } from './dom.js';
 
 const VIEWS = (form) => `trellis.views.${form}`;
-const show = (v) => (v === undefined || v === null ? '' : Array.isArray(v) ? v.join('、') : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
 /** A date range by name, as `_between` bounds (local days). */
 function range(name) {

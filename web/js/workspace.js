@@ -3,11 +3,10 @@
 // task inbox (complete with the task's form), notifications and dashboards.
 import { t } from './i18n.js';
 import { api, get, post, ApiError } from './api.js';
-import { el } from './dom.js';
+import { el, show } from './dom.js';
 import { renderForm } from './renderer.js';
 import { widgetCard } from './charts.js';
 
-const show = (v) => (v === undefined || v === null ? '' : Array.isArray(v) ? v.join('、') : typeof v === 'object' ? JSON.stringify(v) : String(v));
 const when = (s) => (s ? new Date(s).toLocaleString(document.documentElement.lang === 'en' ? 'en' : 'zh-CN', { dateStyle: 'short', timeStyle: 'short' }) : '');
 
 /** Badges for a record's segments. */

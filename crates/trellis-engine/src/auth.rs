@@ -133,7 +133,7 @@ impl Engine {
         if let Some(m) = manager
             && self.store.find_user(m).await?.is_none()
         {
-            return Err(EngineError::Invalid(vec![trellis_core::Issue::new("/manager", "user", format!("there is no user '{m}'"))]));
+            return Err(EngineError::Invalid(vec![trellis_core::Issue::new("/manager", "user", format!("there is no user '{m}' to be the manager; add them first"))]));
         }
         let user = self.add_user(email, role, password).await?;
         if let Some(m) = manager {

@@ -321,7 +321,7 @@ impl Engine {
             None => (sample.record.unwrap_or_default(), sample.segments.unwrap_or_default(), None, None),
         };
         let m = Message::parse(template).map_err(|e| EngineError::Invalid(vec![Issue::new("/template", "template", e.describe()).at(e.line, None)]))?;
-        let ctx = serde_json::json!({"record": data, "segments": segments, "id": id, "form": form, "now": self.clock.now().to_string()});
+        let ctx = crate::flow::template_context(&crate::flow::Subject { data: &data, segments: &segments, id, form: form.as_deref() }, (None, None), self.clock.now());
         let out = m.render(&ctx).map_err(|e| EngineError::Invalid(vec![Issue::new("/template", "template", e.describe()).at(e.line, None)]))?;
         Ok((out.subject, out.body))
     }

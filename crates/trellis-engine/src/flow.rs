@@ -55,6 +55,20 @@ impl Written {
     }
 }
 
+/// The record a message is rendered for (a sample one has no id or form).
+pub(crate) struct Subject<'a> {
+    pub(crate) data: &'a serde_json::Map<String, Value>,
+    pub(crate) segments: &'a serde_json::Map<String, Value>,
+    pub(crate) id: Option<Uuid>,
+    pub(crate) form: Option<&'a str>,
+}
+
+/// What templates see — one shape for the messages sent and for the designer's preview.
+/// `at` is the running workflow and its state, if any.
+pub(crate) fn template_context(s: &Subject<'_>, at: (Option<&str>, Option<&str>), now: Timestamp) -> Value {
+    json!({"record": s.data, "segments": s.segments, "id": s.id, "form": s.form, "now": now.to_string(), "workflow": at.0, "state": at.1})
+}
+
 /// Where actions run: the record, and the workflow (or trigger) that runs them.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Site<'a> {
@@ -428,10 +442,7 @@ impl<'e> Flow<'e> {
 
     /// What templates see.
     fn context(record: &Record, site: Site<'_>, now: Timestamp) -> Value {
-        json!({
-            "record": record.data, "segments": record.segments, "id": record.id, "form": record.form,
-            "now": now.to_string(), "workflow": site.workflow, "state": site.state,
-        })
+        template_context(&Subject { data: &record.data, segments: &record.segments, id: Some(record.id), form: Some(&record.form) }, (site.workflow, site.state), now)
     }
 
     /// Runs actions in order. `occurrence` is unique to this moment (an

@@ -165,25 +165,22 @@ impl Engine {
     /// order. Identical definitions are left alone. Returns the keys saved.
     pub(crate) async fn save_forms(&self, actor: &Actor, defs: Vec<FormDef>) -> Result<Vec<String>> {
         actor.require_admin("change forms")?;
-        let mut current: std::collections::HashMap<String, FormInfo> = std::collections::HashMap::new();
-        for f in self.list_forms().await? {
-            current.insert(f.definition.key.clone(), f);
-        }
+        // The forms in force, compiled, once: what each new version replaces, and what links and rollups may name.
+        let mut lookup: std::collections::HashMap<String, Arc<CompiledForm>> = self.all_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
         let mut compiled = Vec::new();
         let mut issues = Vec::new();
         for def in defs {
-            let before = current.get(&def.key);
-            if before.is_some_and(|b| b.definition == def) {
+            let before = lookup.get(&def.key);
+            if before.is_some_and(|b| b.def == def) {
                 continue;
             }
-            let rules_changed = before.is_none_or(|b| (&b.definition.computed, &b.definition.rollups, &b.definition.segments) != (&def.computed, &def.rollups, &def.segments));
+            let rules_changed = before.is_none_or(|b| (&b.def.computed, &b.def.rollups, &b.def.segments) != (&def.computed, &def.rollups, &def.segments));
             let key = def.key.clone();
             match form::compile(def, before.map_or(1, |b| b.version + 1)) {
                 Ok(c) => compiled.push((Arc::new(c), rules_changed && before.is_some())),
                 Err(list) => issues.extend(list.into_iter().map(|i| i.prefixed(&format!("/forms/{key}")))),
             }
         }
-        let mut lookup: std::collections::HashMap<String, Arc<CompiledForm>> = self.all_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
         for (c, _) in &compiled {
             lookup.insert(c.key().to_owned(), c.clone());
         }

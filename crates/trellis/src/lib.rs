@@ -181,18 +181,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\n', '\r']);
             let engine = Engine::open(&db.url, Clock::System).await.with_context(|| format!("opening {}", db.url))?;
-            if let Some(m) = &manager
-                && engine.store().find_user(m).await?.is_none()
-            {
-                bail!("there is no user '{m}' to be the manager; add them first");
-            }
-            let user = engine.add_user(&email, &role, password).await.map_err(explain)?;
-            if let Some(m) = &manager {
-                engine.set_manager(None, &user.email, Some(m)).await.map_err(explain)?;
-            }
+            let user = engine.create_user(&trellis_engine::Actor::system(), &email, &role, password, manager.as_deref()).await.map_err(explain)?;
             match &manager {
-                Some(m) => println!("added {} ({}) to the team of {m}", user.email, user.role.as_str()),
-                None => println!("added {} ({})", user.email, user.role.as_str()),
+                Some(m) => println!("added {} ({}) to the team of {m}", user.email, user.role),
+                None => println!("added {} ({})", user.email, user.role),
             }
             engine.close().await;
             Ok(())
@@ -204,14 +196,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The progress bar of the commands' long work (sweeps, migrations, sample data).
+pub(crate) fn progress_bar() -> indicatif::ProgressBar {
+    let style = indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} records ({per_sec}, {eta} left)")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(style);
+    bar
+}
+
 async fn refresh(url: &str, form: &str) -> anyhow::Result<()> {
     let engine = Engine::open(url, Clock::System).await.with_context(|| format!("opening {url}"))?;
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} records ({per_sec}, {eta} left)")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
+    let bar = progress_bar();
     bar.set_message(format!("sweeping {form}"));
     let progress = |done: i64, total: i64| {
         bar.set_length(total.max(0) as u64);

@@ -96,8 +96,7 @@ pub async fn run(command: PackCommand) -> anyhow::Result<()> {
 
 /// Installs with a progress bar for migrations and sample data.
 async fn install_with_bar(engine: &Engine, files: &Files, opts: &InstallOptions) -> anyhow::Result<InstallReport> {
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} records ({per_sec}, {eta} left)").expect("a valid template").progress_chars("=> "));
+    let bar = crate::progress_bar();
     let progress = |p: Progress| match p {
         Progress::Migrating { step, form, done, total } => {
             bar.set_message(format!("migrating {form} ({step})"));

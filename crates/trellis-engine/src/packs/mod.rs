@@ -152,6 +152,15 @@ impl Engine {
         Ok(self.store.definition(kind, key).await?.map(|d| d.definition))
     }
 
+    /// Installs or upgrades a pack uploaded as a `.tar.gz` or `.zip` (admins):
+    /// who may install is checked before anything is unpacked, and unpacking
+    /// (bounded by [`archive::MAX_UNPACKED`]) runs on the blocking pool.
+    pub async fn install_archive(&self, actor: &Actor, bytes: Vec<u8>, opts: &InstallOptions, progress: &(dyn Fn(Progress) + Sync)) -> Result<InstallReport> {
+        actor.require_admin("install packs")?;
+        let files = tokio::task::spawn_blocking(move || archive::read_archive("upload", &bytes)).await.map_err(|e| EngineError::Internal(format!("unpacking: {e}")))??;
+        self.install_pack(actor, &files, opts, progress).await
+    }
+
     /// Installs or upgrades a pack (admins). See the module documentation and `docs/packs.md`.
     pub async fn install_pack(&self, actor: &Actor, files: &Files, opts: &InstallOptions, progress: &(dyn Fn(Progress) + Sync)) -> Result<InstallReport> {
         actor.require_admin("install packs")?;

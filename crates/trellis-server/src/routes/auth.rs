@@ -8,6 +8,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use trellis_engine::auth::UserView;
+
 use crate::AppState;
 use crate::extract::{Auth, JsonBody, bearer};
 use crate::problem::{ApiResult, Problem};
@@ -37,19 +39,19 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_token, revoke_token)).routes(routes!(me)).routes(routes!(list_users, create_user))
 }
 
-#[derive(serde::Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 struct UserList {
     #[schema(value_type = Vec<Object>)]
-    items: Vec<trellis_engine::auth::UserView>,
+    items: Vec<UserView>,
 }
 
 /// Every user: email, role, manager (admins).
 #[utoipa::path(get, path = "/api/v1/users", tag = "auth", security(("bearer" = [])), responses((status = 200, body = UserList)))]
-async fn list_users(axum::extract::State(state): axum::extract::State<AppState>, Auth(actor): Auth) -> ApiResult<axum::Json<UserList>> {
+async fn list_users(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<axum::Json<UserList>> {
     Ok(axum::Json(UserList { items: state.engine.list_users(&actor).await? }))
 }
 
-#[derive(serde::Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUser {
     email: String,
@@ -63,9 +65,9 @@ struct NewUser {
 /// Add a user (admins); 409 when the email is taken, 422 naming the field for a bad email, role, password or manager.
 #[utoipa::path(post, path = "/api/v1/users", tag = "auth", security(("bearer" = [])), request_body = NewUser,
     responses((status = 201, body = Object), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
-async fn create_user(axum::extract::State(state): axum::extract::State<AppState>, Auth(actor): Auth, crate::extract::JsonBody(u): crate::extract::JsonBody<NewUser>) -> ApiResult<(axum::http::StatusCode, axum::Json<trellis_engine::auth::UserView>)> {
+async fn create_user(State(state): State<AppState>, Auth(actor): Auth, JsonBody(u): JsonBody<NewUser>) -> ApiResult<(StatusCode, axum::Json<UserView>)> {
     let user = state.engine.create_user(&actor, &u.email, &u.role, &u.password, u.manager.as_deref().filter(|m| !m.is_empty())).await?;
-    Ok((axum::http::StatusCode::CREATED, axum::Json(user)))
+    Ok((StatusCode::CREATED, axum::Json(user)))
 }
 
 /// Sign in with email and password; answers a bearer token.

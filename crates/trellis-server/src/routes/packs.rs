@@ -80,17 +80,16 @@ struct InstallParams {
     request_body(content = Vec<u8>, content_type = "application/gzip", description = "the pack archive (.tar.gz or .zip)"),
     responses((status = 200, body = Object, description = "the install report"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn install_pack(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<InstallParams>, body: Bytes) -> ApiResult<Json<InstallReport>> {
-    // Before unpacking anything: only admins may make the server read an archive.
-    actor.require_admin("install packs")?;
-    let files = match &p.bundled {
-        Some(name) => bundled::files(name).ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "not-found", format!("no pack '{name}' is bundled with this binary")))?,
-        None if body.is_empty() => return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", "send the pack as a .tar.gz or .zip body, or name a bundled one with ?bundled=NAME")),
-        None => tokio::task::spawn_blocking(move || archive::read_archive("upload", &body))
-            .await
-            .map_err(|e| Problem::from(trellis_engine::EngineError::Internal(e.to_string())))??,
-    };
     let opts = InstallOptions { dry_run: p.dry_run, force: p.force, sample_data: p.sample_data, demo_password: None };
-    Ok(Json(state.engine.install_pack(&actor, &files, &opts, &|_| {}).await?))
+    let report = match &p.bundled {
+        Some(name) => {
+            let files = bundled::files(name).ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "not-found", format!("no pack '{name}' is bundled with this binary")))?;
+            state.engine.install_pack(&actor, &files, &opts, &|_| {}).await?
+        }
+        None if body.is_empty() => return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", "send the pack as a .tar.gz or .zip body, or name a bundled one with ?bundled=NAME")),
+        None => state.engine.install_archive(&actor, body.to_vec(), &opts, &|_| {}).await?,
+    };
+    Ok(Json(report))
 }
 
 /// Export an installed pack (admins) as a `.tar.gz`: its definitions as they
