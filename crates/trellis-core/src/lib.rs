@@ -20,6 +20,8 @@
 //! - [`trigger`]: triggers — events and moments (dates, anniversaries,
 //!   inactivity) in a time zone.
 //! - [`dashboard`]: dashboard definitions and their checks.
+//! - [`sheet`], [`import`]: spreadsheets read as rows of text, and their
+//!   columns and cells mapped to a form's fields and typed values.
 //! - [`pack`]: template packs — reading, checking, the three-way merge of upgrades.
 
 pub mod action;
@@ -28,6 +30,7 @@ pub mod diff;
 pub mod duration;
 pub mod form;
 pub mod formats;
+pub mod import;
 pub mod issue;
 pub mod key;
 pub mod message;
@@ -36,6 +39,7 @@ pub mod query;
 pub mod record;
 pub mod rules;
 pub mod script;
+pub mod sheet;
 pub mod calendar;
 pub mod workdays;
 pub mod trigger;
