@@ -20,14 +20,16 @@
 //! - [`trigger`]: triggers — events and moments (dates, anniversaries,
 //!   inactivity) in a time zone.
 //! - [`dashboard`]: dashboard definitions and their checks.
-//! - [`sheet`], [`import`]: spreadsheets read as rows of text, and their
-//!   columns and cells mapped to a form's fields and typed values.
+//! - [`sheet`], [`import`], [`export`]: spreadsheets read as rows of text,
+//!   their columns and cells mapped to a form's fields and typed values, and
+//!   records written back out as columns that import again.
 //! - [`pack`]: template packs — reading, checking, the three-way merge of upgrades.
 
 pub mod action;
 pub mod dashboard;
 pub mod diff;
 pub mod duration;
+pub mod export;
 pub mod form;
 pub mod formats;
 pub mod import;

@@ -125,18 +125,23 @@ pub(crate) struct Flow<'e> {
     moves: HashMap<Uuid, u64>,
     /// Whether the flow wrote a record (a workflow started or moved, an action changed data).
     wrote: bool,
+    /// Whether event triggers fire (see [`Engine::after_writes`]).
+    events: bool,
 }
 
 impl Engine {
     /// Lets workflows and triggers react to the records a write changed,
     /// inside its transaction; true when their reaction wrote a record (so
-    /// the caller reads its records again before answering).
-    pub(crate) async fn after_writes(&self, tx: &mut Tx, actor: Uuid, now: Timestamp, written: Vec<Written>) -> Result<bool> {
+    /// the caller reads its records again before answering). Without
+    /// `events`, event triggers stay quiet (an import that should not greet
+    /// every customer it brings in); workflows and moment triggers still react.
+    pub(crate) async fn after_writes(&self, tx: &mut Tx, actor: Uuid, now: Timestamp, written: Vec<Written>, events: bool) -> Result<bool> {
         let defs = self.defs().await?;
         if !written.iter().any(|w| defs.has_form(&w.form)) {
             return Ok(false);
         }
         let mut flow = Flow::with(self, defs, actor, now);
+        flow.events = events;
         flow.extend(written);
         flow.settle(tx).await?;
         Ok(flow.wrote)
@@ -149,7 +154,7 @@ impl<'e> Flow<'e> {
     }
 
     fn with(engine: &'e Engine, defs: Arc<Defs>, actor: Uuid, now: Timestamp) -> Flow<'e> {
-        Flow { engine, defs, actor, now, steps: 0, starts: 0, budget: MAX_STEPS, queue: VecDeque::new(), moves: HashMap::new(), wrote: false }
+        Flow { engine, defs, actor, now, steps: 0, starts: 0, budget: MAX_STEPS, queue: VecDeque::new(), moves: HashMap::new(), wrote: false, events: true }
     }
 
     /// Queues records a write outside the flow changed, for [`Flow::settle`].
@@ -263,6 +268,7 @@ impl<'e> Flow<'e> {
         let before_segments = w.before.as_ref().map(|(_, s)| s);
         for t in triggers {
             match &t.when {
+                When::Event(_) if !self.events => {}
                 When::Event(e) => {
                     let (fires, name) = match e {
                         Event::Created => (w.before.is_none(), "created"),

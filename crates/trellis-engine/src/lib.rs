@@ -14,6 +14,8 @@
 //! - [`tasks`]: tasks, notifications, the delivery outbox.
 //! - [`triggers`]: trigger moments scheduled per record and the tick that handles them.
 //! - [`delivery`]: sending the outbox — SMTP, webhooks, retries, dead letters.
+//! - [`imports`]: spreadsheets through the write path as resumable jobs;
+//!   [`exports`]: any list streamed out as CSV or XLSX.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,8 +33,10 @@ pub mod definitions;
 pub mod delivery;
 mod derive;
 pub mod error;
+pub mod exports;
 mod flow;
 pub mod forms;
+pub mod imports;
 pub mod packs;
 pub mod records;
 pub mod scripts;

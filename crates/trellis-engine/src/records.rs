@@ -74,7 +74,7 @@ impl Engine {
     /// Resolves the `user` fields of `data` to user ids in place (a user field
     /// takes an email or an id; it is stored as the id). Only `fields` are
     /// looked at when given.
-    async fn resolve_users(
+    pub(crate) async fn resolve_users(
         &self,
         form: &CompiledForm,
         data: &mut Map<String, Value>,
@@ -114,7 +114,7 @@ impl Engine {
     }
 
     /// Checks inside `tx` that every linked record exists and is live.
-    async fn check_links(tx: &mut Tx, form: &CompiledForm, items: &[(String, &Map<String, Value>)], only: Option<&Map<String, Value>>) -> Result<Vec<Issue>> {
+    pub(crate) async fn check_links(tx: &mut Tx, form: &CompiledForm, items: &[(String, &Map<String, Value>)], only: Option<&Map<String, Value>>) -> Result<Vec<Issue>> {
         let mut wanted: BTreeMap<String, Vec<(String, Uuid)>> = BTreeMap::new();
         for (prefix, data) in items {
             for r in validate::references(form, data) {
@@ -175,14 +175,38 @@ impl Engine {
         }
 
         let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let (records, wrote) = self.insert_new(&mut tx, actor.id, &form, prefixes, datas, now, batch.then_some(0), true).await?;
+        let records = if wrote { Self::reread(&mut tx, records).await? } else { records };
+        tx.commit().await?;
+        Ok(records)
+    }
+
+    /// Stores new records inside `tx` — data already validated, users
+    /// resolved: checks their links, derives rollups, computed fields and
+    /// segments, writes them with their history, moves the parents' rollups
+    /// and lets workflows and triggers react (event triggers only when
+    /// `events`). `first_item` numbers rule failures (`item 3: …`) in a batch.
+    /// Returns the records and whether the reaction wrote any record.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn insert_new(
+        &self,
+        tx: &mut Tx,
+        actor: Uuid,
+        form: &CompiledForm,
+        prefixes: Vec<String>,
+        mut datas: Vec<Map<String, Value>>,
+        now: jiff::Timestamp,
+        first_item: Option<usize>,
+        events: bool,
+    ) -> Result<(Vec<Record>, bool)> {
         let mut derived = Vec::with_capacity(datas.len());
         for (i, data) in datas.iter_mut().enumerate() {
-            derive::set_rollups(&form, data, &HashMap::new(), None, now)?;
-            derived.push(derive::evaluate(&form, data, now).map_err(|e| in_item(e, batch.then_some(i)))?);
+            derive::set_rollups(form, data, &HashMap::new(), None, now)?;
+            derived.push(derive::evaluate(form, data, now).map_err(|e| in_item(e, first_item.map(|f| f + i)))?);
         }
-        let mut tx = self.store.begin().await?;
         let refs: Vec<(String, &Map<String, Value>)> = prefixes.into_iter().zip(&datas).collect();
-        let issues = Self::check_links(&mut tx, &form, &refs, None).await?;
+        let issues = Self::check_links(tx, form, &refs, None).await?;
         if !issues.is_empty() {
             return Err(EngineError::Invalid(issues));
         }
@@ -194,11 +218,11 @@ impl Engine {
                 form: form.key().to_owned(),
                 form_version: form.version,
                 rev: 1,
-                owner: Some(Self::owner_of(&form, &data).unwrap_or(actor.id)),
+                owner: Some(Self::owner_of(form, &data).unwrap_or(actor)),
                 data,
                 segments,
-                created_by: actor.id,
-                updated_by: actor.id,
+                created_by: actor,
+                updated_by: actor,
                 created_at: now,
                 updated_at: now,
                 deleted_at: None,
@@ -206,16 +230,15 @@ impl Engine {
             .collect();
         let history: Vec<HistoryEntry> = records
             .iter()
-            .map(|r| HistoryEntry { record_id: r.id, rev: 1, op: Op::Create, actor: actor.id, actor_email: None, at: now, changes: Map::new() })
+            .map(|r| HistoryEntry { record_id: r.id, rev: 1, op: Op::Create, actor, actor_email: None, at: now, changes: Map::new() })
             .collect();
-        tx.insert_records(&records).await.map_err(|e| unique_conflict(&form, e))?;
+        tx.insert_records(&records).await.map_err(|e| unique_conflict(form, e))?;
         tx.insert_history(&history).await?;
         let datas: Vec<&Map<String, Value>> = records.iter().map(|r| &r.data).collect();
         let mut written: Vec<Written> = records.iter().map(Written::created).collect();
-        written.extend(self.update_parents(&mut tx, form.key(), &datas, actor.id, now).await?);
-        let records = if self.after_writes(&mut tx, actor.id, now, written).await? { Self::reread(&mut tx, records).await? } else { records };
-        tx.commit().await?;
-        Ok(records)
+        written.extend(self.update_parents(tx, form.key(), &datas, actor, now).await?);
+        let wrote = self.after_writes(tx, actor, now, written, events).await?;
+        Ok((records, wrote))
     }
 
     /// The records as the transaction holds them now: workflows may have
@@ -320,7 +343,7 @@ impl Engine {
         if c.op == Op::Delete {
             tx.cancel_instances(c.next.id, c.next.updated_at).await?;
         }
-        let ran = self.after_writes(&mut tx, c.next.updated_by, c.next.updated_at, written).await?;
+        let ran = self.after_writes(&mut tx, c.next.updated_by, c.next.updated_at, written, true).await?;
         let next = if ran { Self::reread(&mut tx, vec![c.next]).await?.remove(0) } else { c.next };
         tx.commit().await?;
         Ok(next)
@@ -337,7 +360,7 @@ impl Engine {
         let (mut tx, prev) = self.lock(&form, id, false, expected_rev).await?;
         let now = self.clock.now();
         let Some((next, written)) = self.patch_in(&mut tx, actor.id, &form, &prev, &patch, now).await? else { return Ok(prev) };
-        let next = if self.after_writes(&mut tx, actor.id, now, written).await? { Self::reread(&mut tx, vec![next]).await?.remove(0) } else { next };
+        let next = if self.after_writes(&mut tx, actor.id, now, written, true).await? { Self::reread(&mut tx, vec![next]).await?.remove(0) } else { next };
         tx.commit().await?;
         Ok(next)
     }

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 mod filter;
 pub mod index;
+pub mod jobs;
 pub mod postgres;
 pub mod sqlite;
 pub mod work;
@@ -25,6 +26,7 @@ pub mod work;
 pub use work::{Attempt, Comment, Delivery, Instance, Notification, Occurrence, PackMigration, Scheduled, StoredDefinition, StoredPack, Task, TaskQuery, Timer};
 
 pub use index::IndexSpec;
+pub use jobs::{Job, JobError};
 
 /// What can go wrong in the store. Anything but a unique violation is an
 /// infrastructure failure the caller reports as a 500 and logs.

@@ -1,0 +1,728 @@
+//! Imports: a spreadsheet's rows through the write path, as a job that a
+//! crash cannot make lose or repeat a row.
+//!
+//! A job keeps its file. Rows are planned a batch at a time outside any
+//! transaction (cells typed, users and linked records looked up, rows whose
+//! key exists split off as updates), then written in one transaction that
+//! first locks the job row, checks that `done` is still where the plan
+//! started, and moves it past the batch before committing. A killed run
+//! leaves `done` at its last commit; running the job again (the same import
+//! started again, or the server's tick picking up a job nobody moves) goes on
+//! from there. A batch the database refuses as a whole (a key taken
+//! meanwhile, a rule failing on one record) is written again row by row, each
+//! row in its own transaction, so the good rows land and the bad one is
+//! reported.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use trellis_core::import::{self, ColumnMap};
+use trellis_core::query::{self, ListParams};
+use trellis_core::record::merge_patch;
+use trellis_core::sheet::{self, Sheet};
+use trellis_core::{CompiledForm, Issue, Record, diff, validate};
+use trellis_store::{Job, JobError, Tx};
+use uuid::Uuid;
+
+use crate::flow::Written;
+use crate::{Actor, Engine, EngineError, Result, Role, derive};
+
+/// Rows per transaction.
+pub const BATCH: usize = 500;
+
+/// How an import reads its file and writes its rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportOptions {
+    /// Check every row and count what would happen; write no record.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Column → field, by hand; an empty field leaves the column out.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub map: BTreeMap<String, String>,
+    /// A unique field: a row whose value exists updates that record instead of creating one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upsert_on: Option<String>,
+    /// Whether event triggers (created, updated, changed) fire for the rows.
+    #[serde(default = "yes")]
+    pub events: bool,
+    /// The zone a date-time written without an offset is read in (default Asia/Shanghai).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tz: Option<String>,
+    /// Rows per transaction (default [`BATCH`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<usize>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions { dry_run: false, map: BTreeMap::new(), upsert_on: None, events: true, tz: None, batch: None }
+    }
+}
+
+/// A job as users see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobView {
+    pub id: Uuid,
+    pub kind: String,
+    pub form: String,
+    pub file_name: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub status: String,
+    pub options: Value,
+    pub total: i64,
+    pub done: i64,
+    /// With `dry_run`, what would be created, updated or left alone.
+    pub created: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub failed: i64,
+    pub columns: Value,
+    pub encoding: Value,
+    pub error: Option<String>,
+    pub created_by: Uuid,
+    pub created_at: jiff::Timestamp,
+    pub updated_at: jiff::Timestamp,
+    pub finished_at: Option<jiff::Timestamp>,
+}
+
+impl From<Job> for JobView {
+    fn from(j: Job) -> JobView {
+        JobView {
+            columns: j.summary.get("columns").cloned().unwrap_or(Value::Null),
+            encoding: j.summary.get("encoding").cloned().unwrap_or(Value::Null),
+            id: j.id,
+            kind: j.kind,
+            form: j.form,
+            file_name: j.file_name,
+            status: j.status,
+            options: j.options,
+            total: j.total,
+            done: j.done,
+            created: j.created,
+            updated: j.updated,
+            unchanged: j.unchanged,
+            failed: j.failed,
+            error: j.error,
+            created_by: j.created_by,
+            created_at: j.created_at,
+            updated_at: j.updated_at,
+            finished_at: j.finished_at,
+        }
+    }
+}
+
+/// One row refused, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowError {
+    pub row: i64,
+    pub column: Option<String>,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl From<JobError> for RowError {
+    fn from(e: JobError) -> RowError {
+        RowError { row: e.row, column: e.column, field: e.field, message: e.message }
+    }
+}
+
+impl From<&RowError> for JobError {
+    fn from(e: &RowError) -> JobError {
+        JobError { row: e.row, column: e.column.clone(), field: e.field.clone(), message: e.message.clone() }
+    }
+}
+
+/// What a dry run found, without a job.
+#[derive(Debug, Clone, Serialize)]
+pub struct DryRun {
+    pub total: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+    pub columns: Vec<ColumnMap>,
+    pub encoding: &'static str,
+    pub errors: Vec<RowError>,
+}
+
+/// Counts of one batch.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    created: i64,
+    updated: i64,
+    unchanged: i64,
+}
+
+/// A file read and mapped, ready to be planned batch by batch.
+struct Prepared {
+    form: Arc<CompiledForm>,
+    sheet: Sheet,
+    mapping: Vec<ColumnMap>,
+    tz: jiff::tz::TimeZone,
+    upsert_on: Option<String>,
+    /// Rows that repeat a unique key of an earlier row: the reason.
+    repeats: HashMap<usize, String>,
+    batch: usize,
+}
+
+/// What to do with one row.
+enum Action {
+    Create(Map<String, Value>),
+    /// `would_change` is what a dry run predicts.
+    Update { id: Uuid, patch: Map<String, Value>, would_change: bool },
+}
+
+struct Planned {
+    action: Action,
+}
+
+/// Lookups kept across batches.
+#[derive(Default)]
+struct Caches {
+    users: HashMap<String, Option<Uuid>>,
+    /// (form, key text) → id.
+    links: HashMap<(String, String), Option<Uuid>>,
+}
+
+fn bad(param: &'static str, message: impl Into<String>) -> EngineError {
+    EngineError::BadRequest { param, message: message.into() }
+}
+
+fn cell_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), |f| f.to_string()),
+        other => other.to_string(),
+    }
+}
+
+/// The field a problem's pointer names (`/tags/1` → `tags`).
+fn pointer_field(pointer: &str) -> Option<String> {
+    pointer.trim_start_matches('/').split('/').next().filter(|s| !s.is_empty()).map(|s| s.replace("~1", "/").replace("~0", "~"))
+}
+
+/// Whether an error belongs to the rows being written (retry them one by one)
+/// rather than to the database or the server (stop, and resume later).
+fn row_fault(e: &EngineError) -> bool {
+    matches!(
+        e,
+        EngineError::Invalid(_) | EngineError::Conflict { .. } | EngineError::Rule(_) | EngineError::Workflow(_) | EngineError::Guard(_) | EngineError::Gone(_) | EngineError::NotFound(_) | EngineError::Stale { .. }
+    )
+}
+
+impl Prepared {
+    fn column_of(&self, field: &str) -> Option<String> {
+        self.mapping.iter().find(|m| m.field.as_deref() == Some(field)).map(|m| m.column.clone())
+    }
+
+    fn row_error(&self, number: usize, field: Option<String>, message: impl Into<String>) -> RowError {
+        let column = field.as_deref().and_then(|f| self.column_of(f));
+        RowError { row: number as i64, column, field, message: message.into() }
+    }
+
+    /// Errors of an engine refusal, at the fields its problems point to.
+    fn errors_of(&self, number: usize, e: &EngineError) -> Vec<RowError> {
+        match e {
+            EngineError::Invalid(issues) => issues.iter().map(|i| self.issue_error(number, i)).collect(),
+            EngineError::Conflict { message, key } => vec![self.row_error(number, key.as_ref().and_then(|k| k.first().cloned()), message.clone())],
+            other => vec![self.row_error(number, None, other.to_string())],
+        }
+    }
+
+    fn issue_error(&self, number: usize, i: &Issue) -> RowError {
+        let field = pointer_field(&i.pointer);
+        let mut e = self.row_error(number, field.clone(), i.message.clone());
+        if e.column.is_none()
+            && let Some(f) = field
+            && i.code == "required"
+        {
+            e.message = format!("{} (no column of the file fills '{f}')", i.message);
+        }
+        e
+    }
+
+    fn fields_mapped(&self) -> impl Iterator<Item = &str> {
+        self.mapping.iter().filter_map(|m| m.field.as_deref())
+    }
+}
+
+impl Engine {
+    /// Reads the file and maps its columns; refuses at once what cannot run.
+    async fn prepare(&self, form: &str, source: &[u8], opts: &ImportOptions) -> Result<Prepared> {
+        let form = self.form(form).await?;
+        let sheet = sheet::read(source).map_err(|e| bad("file", e.to_string()))?;
+        let mapping = import::map_columns(&form, &sheet.columns, &opts.map).map_err(|e| bad("map", e.0))?;
+        if !mapping.iter().any(|m| m.field.is_some()) {
+            return Err(bad(
+                "map",
+                format!("no column of the file matches a field of form '{}' by key or title (columns: {}); map them with COLUMN=field", form.key(), sheet.columns.join(", ")),
+            ));
+        }
+        let tz_name = opts.tz.as_deref().unwrap_or(trellis_core::trigger::DEFAULT_TZ);
+        let tz = jiff::tz::TimeZone::get(tz_name).map_err(|e| bad("tz", format!("unknown time zone '{tz_name}': {e}")))?;
+        if let Some(f) = &opts.upsert_on {
+            if !form.def.unique.iter().any(|u| u.len() == 1 && &u[0] == f) {
+                let keys: Vec<String> = form.def.unique.iter().filter(|u| u.len() == 1).map(|u| u[0].clone()).collect();
+                return Err(bad(
+                    "upsert_on",
+                    format!("'{f}' is not a unique key of form '{}'; {}", form.key(), if keys.is_empty() { "the form has no single-field unique key".to_owned() } else { format!("its unique keys: {}", keys.join(", ")) }),
+                ));
+            }
+            if !mapping.iter().any(|m| m.field.as_ref() == Some(f)) {
+                return Err(bad("upsert_on", format!("no column of the file fills '{f}', which rows are matched on")));
+            }
+        }
+        let batch = opts.batch.unwrap_or(BATCH).clamp(1, 1000);
+        let mut p = Prepared { form, sheet, mapping, tz, upsert_on: opts.upsert_on.clone(), repeats: HashMap::new(), batch };
+        p.repeats = repeats(&p);
+        Ok(p)
+    }
+
+    /// Starts an import of `source` into `form` as a job (run it with
+    /// [`Engine::run_job`]). The same import started again — same form,
+    /// options and file — while unfinished answers its job, which goes on
+    /// where it stopped.
+    pub async fn start_import(&self, actor: &Actor, form: &str, file_name: &str, source: Vec<u8>, opts: ImportOptions) -> Result<JobView> {
+        let p = self.prepare(form, &source, &opts).await?;
+        let options = serde_json::to_value(&opts).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let mut hash = Sha256::new();
+        hash.update(p.form.key().as_bytes());
+        hash.update([0]);
+        hash.update(options.to_string().as_bytes());
+        hash.update([0]);
+        hash.update(actor.id.as_bytes());
+        hash.update(&source);
+        let fingerprint = hex::encode(hash.finalize());
+        if let Some(open) = self.store.open_job(&fingerprint).await? {
+            return Ok(open.into());
+        }
+        let now = self.clock.now();
+        let job = Job {
+            id: Uuid::now_v7(),
+            kind: "import".into(),
+            form: p.form.key().to_owned(),
+            fingerprint,
+            options,
+            file_name: file_name.to_owned(),
+            status: "queued".into(),
+            total: p.sheet.rows.len() as i64,
+            done: 0,
+            created: 0,
+            updated: 0,
+            unchanged: 0,
+            failed: 0,
+            summary: json!({"columns": p.mapping, "encoding": p.sheet.encoding}),
+            error: None,
+            created_by: actor.id,
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_job(&job, &source).await?;
+        tx.commit().await?;
+        Ok(job.into())
+    }
+
+    /// A job, to the user who started it or an admin.
+    pub async fn job(&self, actor: &Actor, id: Uuid) -> Result<JobView> {
+        let job = self.store.job(id).await?.filter(|j| j.created_by == actor.id || actor.role == Role::Admin).ok_or_else(|| EngineError::NotFound(format!("there is no job {id}")))?;
+        Ok(job.into())
+    }
+
+    /// The newest jobs: the actor's own, or everyone's for an admin.
+    pub async fn jobs(&self, actor: &Actor, limit: i64) -> Result<Vec<JobView>> {
+        let mine = (actor.role != Role::Admin).then_some(actor.id);
+        Ok(self.store.jobs(mine, limit.clamp(1, 200)).await?.into_iter().map(JobView::from).collect())
+    }
+
+    /// The rows a job refused, in file order.
+    pub async fn job_errors(&self, actor: &Actor, id: Uuid) -> Result<Vec<RowError>> {
+        self.job(actor, id).await?;
+        Ok(self.store.job_errors(id, i64::MAX).await?.into_iter().map(RowError::from).collect())
+    }
+
+    /// Takes over unfinished jobs nobody has moved for `idle` (their worker
+    /// died): returns their ids for the caller to run.
+    pub async fn claim_stale_jobs(&self, idle: jiff::SignedDuration) -> Result<Vec<Uuid>> {
+        let now = self.clock.now();
+        let mut claimed = Vec::new();
+        for id in self.store.stale_jobs(now - idle).await? {
+            let Some(job) = self.store.job(id).await? else { continue };
+            let mut tx = self.store.begin().await?;
+            if tx.claim_job(id, job.updated_at, now).await? {
+                claimed.push(id);
+            }
+            tx.commit().await?;
+        }
+        Ok(claimed)
+    }
+
+    /// Checks every row of a file and counts what an import would do, writing nothing.
+    pub async fn dry_run_import(&self, form: &str, source: &[u8], opts: &ImportOptions, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<DryRun> {
+        let p = self.prepare(form, source, opts).await?;
+        let total = p.sheet.rows.len();
+        let mut caches = Caches::default();
+        let mut out = DryRun { total, created: 0, updated: 0, unchanged: 0, failed: 0, columns: p.mapping.clone(), encoding: p.sheet.encoding, errors: Vec::new() };
+        let mut start = 0;
+        while start < total {
+            let range = start..(start + p.batch).min(total);
+            let (planned, errors) = self.plan(&p, range.clone(), &mut caches).await?;
+            let c = predicted(&planned);
+            out.created += c.created as usize;
+            out.updated += c.updated as usize;
+            out.unchanged += c.unchanged as usize;
+            out.failed += failed_rows(&errors);
+            out.errors.extend(errors);
+            start = range.end;
+            progress(start, total);
+        }
+        Ok(out)
+    }
+
+    /// Runs (or resumes) a job to its end, calling `progress` after every batch.
+    pub async fn run_job(&self, id: Uuid, progress: &(dyn Fn(&JobView) + Sync)) -> Result<JobView> {
+        let job = self.store.job(id).await?.ok_or_else(|| EngineError::NotFound(format!("there is no job {id}")))?;
+        if matches!(job.status.as_str(), "done" | "failed") {
+            return Ok(job.into());
+        }
+        let source = self.store.job_source(id).await?.unwrap_or_default();
+        let opts: ImportOptions = serde_json::from_value(job.options.clone()).map_err(|e| EngineError::Internal(format!("job {id} has options this version cannot read: {e}")))?;
+        let p = match self.prepare(&job.form, &source, &opts).await {
+            Ok(p) => p,
+            // The form changed or went away since the job started: it cannot go on.
+            Err(e) => return self.fail_job(id, e.to_string()).await,
+        };
+        let actor = job.created_by;
+        let total = p.sheet.rows.len();
+        let mut caches = Caches::default();
+        loop {
+            let Some(seen) = self.store.job(id).await? else { return Err(EngineError::NotFound(format!("there is no job {id}"))) };
+            if matches!(seen.status.as_str(), "done" | "failed") {
+                return Ok(seen.into());
+            }
+            let start = seen.done as usize;
+            if start >= total {
+                return self.finish_job(id).await;
+            }
+            let range = start..(start + p.batch).min(total);
+            let (planned, errors) = self.plan(&p, range.clone(), &mut caches).await?;
+            let now = self.clock.now();
+            let mut tx = self.store.begin().await?;
+            let Some(mut locked) = tx.lock_job(id).await? else { return Err(EngineError::NotFound(format!("there is no job {id}"))) };
+            if locked.done as usize != start || matches!(locked.status.as_str(), "done" | "failed") {
+                // Another worker moved the job meanwhile: plan again from where it is.
+                continue;
+            }
+            let counts = if opts.dry_run {
+                Ok(predicted(&planned))
+            } else {
+                self.write_batch(&mut tx, actor, &p, planned, now, opts.events).await
+            };
+            match counts {
+                Ok(c) => {
+                    self.advance(&mut tx, &mut locked, range.end, c, &errors, now).await?;
+                    tx.commit().await?;
+                    progress(&locked.into());
+                }
+                Err(e) if row_fault(&e) => {
+                    drop(tx);
+                    self.rows_one_by_one(id, actor, &p, range, &mut caches, opts.events, progress).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Moves the locked job past a batch and stores the rows it refused.
+    async fn advance(&self, tx: &mut Tx, job: &mut Job, to: usize, c: Counts, errors: &[RowError], now: jiff::Timestamp) -> Result<()> {
+        if !errors.is_empty() {
+            let seq = tx.count_job_errors(job.id).await?;
+            let stored: Vec<JobError> = errors.iter().map(JobError::from).collect();
+            tx.insert_job_errors(job.id, seq, &stored).await?;
+        }
+        job.status = "running".into();
+        job.done = to as i64;
+        job.created += c.created;
+        job.updated += c.updated;
+        job.unchanged += c.unchanged;
+        job.failed += failed_rows(errors) as i64;
+        job.updated_at = now;
+        tx.save_job(job).await?;
+        Ok(())
+    }
+
+    /// Writes a batch the database refused as a whole again, a row per
+    /// transaction: good rows land, the one at fault is reported.
+    #[allow(clippy::too_many_arguments)]
+    async fn rows_one_by_one(&self, id: Uuid, actor: Uuid, p: &Prepared, range: Range<usize>, caches: &mut Caches, events: bool, progress: &(dyn Fn(&JobView) + Sync)) -> Result<()> {
+        for i in range {
+            let (planned, mut errors) = self.plan(p, i..i + 1, caches).await?;
+            let number = p.sheet.rows[i].number;
+            let now = self.clock.now();
+            let mut tx = self.store.begin().await?;
+            let Some(mut locked) = tx.lock_job(id).await? else { return Err(EngineError::NotFound(format!("there is no job {id}"))) };
+            if locked.done as usize != i {
+                return Ok(());
+            }
+            let c = match self.write_batch(&mut tx, actor, p, planned, now, events).await {
+                Ok(c) => c,
+                Err(e) if row_fault(&e) => {
+                    drop(tx);
+                    tx = self.store.begin().await?;
+                    locked = tx.lock_job(id).await?.ok_or_else(|| EngineError::NotFound(format!("there is no job {id}")))?;
+                    if locked.done as usize != i {
+                        return Ok(());
+                    }
+                    errors.extend(p.errors_of(number, &e));
+                    Counts::default()
+                }
+                Err(e) => return Err(e),
+            };
+            self.advance(&mut tx, &mut locked, i + 1, c, &errors, now).await?;
+            tx.commit().await?;
+            progress(&locked.into());
+        }
+        Ok(())
+    }
+
+    async fn finish_job(&self, id: Uuid) -> Result<JobView> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let mut job = tx.lock_job(id).await?.ok_or_else(|| EngineError::NotFound(format!("there is no job {id}")))?;
+        if !matches!(job.status.as_str(), "done" | "failed") {
+            job.status = "done".into();
+            job.updated_at = now;
+            job.finished_at = Some(now);
+            tx.save_job(&job).await?;
+        }
+        tx.commit().await?;
+        Ok(job.into())
+    }
+
+    async fn fail_job(&self, id: Uuid, error: String) -> Result<JobView> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let mut job = tx.lock_job(id).await?.ok_or_else(|| EngineError::NotFound(format!("there is no job {id}")))?;
+        job.status = "failed".into();
+        job.error = Some(error);
+        job.updated_at = now;
+        job.finished_at = Some(now);
+        tx.save_job(&job).await?;
+        tx.commit().await?;
+        Ok(job.into())
+    }
+
+    /// Plans rows `range`: typed, checked, looked up; no writes.
+    async fn plan(&self, p: &Prepared, range: Range<usize>, caches: &mut Caches) -> Result<(Vec<Planned>, Vec<RowError>)> {
+        let form = &p.form;
+        let mut errors = Vec::new();
+        let mut rows: Vec<(usize, Map<String, Value>)> = Vec::with_capacity(range.len());
+        for i in range {
+            let row = &p.sheet.rows[i];
+            if let Some(why) = p.repeats.get(&i) {
+                errors.push(p.row_error(row.number, p.upsert_on.clone().or_else(|| form.def.unique.first().and_then(|u| u.first().cloned())), why.clone()));
+                continue;
+            }
+            match import::row_data(form, &p.mapping, &row.cells, &p.tz) {
+                Ok(data) => rows.push((row.number, data)),
+                Err(cells) => errors.extend(cells.into_iter().map(|c| RowError { row: row.number as i64, column: Some(c.column), field: Some(c.field), message: c.message })),
+            }
+        }
+        self.resolve_link_cells(p, &mut rows, caches, &mut errors).await?;
+
+        // Existing records by the upsert key; without one, a taken unique key is the row's error.
+        let mut existing: HashMap<String, Record> = HashMap::new();
+        if let Some(key) = &p.upsert_on {
+            existing = self.find_by(form, key, rows.iter().filter_map(|(_, d)| d.get(key).cloned()).collect()).await?;
+        } else {
+            for key in form.def.unique.iter().filter(|u| u.len() == 1).map(|u| &u[0]) {
+                if !p.fields_mapped().any(|f| f == key) {
+                    continue;
+                }
+                let taken = self.find_by(form, key, rows.iter().filter_map(|(_, d)| d.get(key).cloned()).collect()).await?;
+                rows.retain(|(number, d)| match d.get(key).map(cell_text).filter(|t| taken.contains_key(t)) {
+                    Some(t) => {
+                        let title = import::header_of(form, key);
+                        errors.push(p.row_error(*number, Some(key.clone()), format!("another {} record already has the {title} '{t}'; import with upsert on '{key}' to update it", form.key())));
+                        false
+                    }
+                    None => true,
+                });
+            }
+        }
+
+        let mut planned = Vec::with_capacity(rows.len());
+        for (number, mut data) in rows {
+            let prev = p.upsert_on.as_ref().and_then(|k| data.get(k)).and_then(|v| existing.get(&cell_text(v)));
+            let mut issues = match prev {
+                None => validate::validate(form, &Value::Object(data.clone())),
+                Some(prev) => validate::validate(form, &Value::Object(merge_patch(&derive::input_of(form, &prev.data), &Value::Object(data.clone())))),
+            };
+            if issues.is_empty() {
+                self.resolve_users(form, &mut data, None, &mut caches.users, "", &mut issues).await?;
+            }
+            if !issues.is_empty() {
+                errors.extend(issues.iter().map(|i| p.issue_error(number, i)));
+                continue;
+            }
+            let action = match prev {
+                None => Action::Create(data),
+                Some(prev) => {
+                    let input = derive::input_of(form, &prev.data);
+                    let would_change = !diff::changes(&input, &merge_patch(&input, &Value::Object(data.clone()))).is_empty();
+                    Action::Update { id: prev.id, patch: data, would_change }
+                }
+            };
+            planned.push(Planned { action });
+        }
+        Ok((planned, errors))
+    }
+
+    /// Link cells given as the linked record's key (`13800000000`) or title
+    /// become its id; an id is kept as it is and checked when written.
+    async fn resolve_link_cells(&self, p: &Prepared, rows: &mut Vec<(usize, Map<String, Value>)>, caches: &mut Caches, errors: &mut Vec<RowError>) -> Result<()> {
+        for field in p.form.fields.iter().filter(|f| f.link.is_some() && p.fields_mapped().any(|m| m == f.key)) {
+            let target = field.link.clone().unwrap_or_default();
+            let wanted: HashSet<String> = rows
+                .iter()
+                .filter_map(|(_, d)| d.get(&field.key).and_then(Value::as_str))
+                .filter(|s| Uuid::parse_str(s).is_err() && !caches.links.contains_key(&(target.clone(), (*s).to_owned())))
+                .map(str::to_owned)
+                .collect();
+            if !wanted.is_empty() {
+                let linked = self.form(&target).await?;
+                let by = linked.def.unique.iter().find(|u| u.len() == 1).map(|u| u[0].clone()).or_else(|| linked.def.title_field.clone());
+                let found = match &by {
+                    Some(by) => self.find_by(&linked, by, wanted.iter().map(|s| json!(s)).collect()).await?,
+                    None => HashMap::new(),
+                };
+                for w in wanted {
+                    let id = found.get(&w).map(|r| r.id);
+                    caches.links.insert((target.clone(), w), id);
+                }
+            }
+            rows.retain_mut(|(number, d)| {
+                let Some(cell) = d.get(&field.key).and_then(Value::as_str).map(str::to_owned) else { return true };
+                if Uuid::parse_str(&cell).is_ok() {
+                    return true;
+                }
+                match caches.links.get(&(target.clone(), cell.clone())).copied().flatten() {
+                    Some(id) => {
+                        d.insert(field.key.clone(), json!(id.to_string()));
+                        true
+                    }
+                    None => {
+                        errors.push(p.row_error(*number, Some(field.key.clone()), format!("no {target} record has the key '{cell}'")));
+                        false
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Live records of `form` whose `field` is one of `values`, by the value's text.
+    async fn find_by(&self, form: &CompiledForm, field: &str, values: Vec<Value>) -> Result<HashMap<String, Record>> {
+        let mut out = HashMap::new();
+        for chunk in values.chunks(query::MAX_LIMIT as usize) {
+            let filter = json!({field: {"_in": chunk}}).to_string();
+            let q = query::parse_list(form, &ListParams { filter: Some(&filter), sort: None, cursor: None, limit: Some(query::MAX_LIMIT), deleted: false })?;
+            for r in self.store.list(form.key(), &q).await? {
+                if let Some(v) = r.data.get(field) {
+                    out.insert(cell_text(v), r);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes planned rows in `tx`: new records in one go, updates one by one,
+    /// then lets workflows and triggers react.
+    async fn write_batch(&self, tx: &mut Tx, actor: Uuid, p: &Prepared, planned: Vec<Planned>, now: jiff::Timestamp, events: bool) -> Result<Counts> {
+        let mut c = Counts::default();
+        let mut creates = Vec::new();
+        let mut prefixes = Vec::new();
+        let mut written: Vec<Written> = Vec::new();
+        for pl in planned {
+            match pl.action {
+                Action::Create(data) => {
+                    prefixes.push(String::new());
+                    creates.push(data);
+                }
+                Action::Update { id, patch, .. } => {
+                    let prev = tx.record_for_update(p.form.key(), id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| EngineError::Gone(format!("record {id} was deleted during the import")))?;
+                    match self.patch_in(tx, actor, &p.form, &prev, &Value::Object(patch), now).await? {
+                        Some((_, w)) => {
+                            c.updated += 1;
+                            written.extend(w);
+                        }
+                        None => c.unchanged += 1,
+                    }
+                }
+            }
+        }
+        if !creates.is_empty() {
+            c.created = creates.len() as i64;
+            self.insert_new(tx, actor, &p.form, prefixes, creates, now, None, events).await?;
+        }
+        if !written.is_empty() {
+            self.after_writes(tx, actor, now, written, events).await?;
+        }
+        Ok(c)
+    }
+}
+
+/// What a dry run predicts for planned rows.
+fn predicted(planned: &[Planned]) -> Counts {
+    let mut c = Counts::default();
+    for pl in planned {
+        match pl.action {
+            Action::Create(_) => c.created += 1,
+            Action::Update { would_change: true, .. } => c.updated += 1,
+            Action::Update { would_change: false, .. } => c.unchanged += 1,
+        }
+    }
+    c
+}
+
+/// Rows with at least one error.
+fn failed_rows(errors: &[RowError]) -> usize {
+    errors.iter().map(|e| e.row).collect::<HashSet<_>>().len()
+}
+
+/// Rows whose unique key repeats an earlier row's: the first one counts.
+fn repeats(p: &Prepared) -> HashMap<usize, String> {
+    let mut out = HashMap::new();
+    let keys: Vec<&Vec<String>> = p.form.def.unique.iter().filter(|k| k.iter().all(|f| p.fields_mapped().any(|m| m == f))).collect();
+    if keys.is_empty() {
+        return out;
+    }
+    let mut seen: Vec<HashMap<Vec<String>, usize>> = vec![HashMap::new(); keys.len()];
+    for (i, row) in p.sheet.rows.iter().enumerate() {
+        let Ok(data) = import::row_data(&p.form, &p.mapping, &row.cells, &p.tz) else { continue };
+        for (k, key) in keys.iter().enumerate() {
+            let Some(values) = key.iter().map(|f| data.get(f).map(cell_text)).collect::<Option<Vec<String>>>() else { continue };
+            match seen[k].get(&values) {
+                Some(first) => {
+                    let title: Vec<String> = key.iter().map(|f| import::header_of(&p.form, f)).collect();
+                    out.insert(i, format!("repeats the {} '{}' of row {first}; only the first is imported", title.join(" + "), values.join(" + ")));
+                    break;
+                }
+                None => {
+                    seen[k].insert(values, row.number);
+                }
+            }
+        }
+    }
+    out
+}
