@@ -97,11 +97,17 @@ impl Engine {
     }
 
     /// Streams the export into `out`; returns the number of records written.
+    /// A failure midway ends the stream with an error, so a receiver never
+    /// takes a cut-off file for a whole one.
     pub async fn run_export(&self, e: Export, out: Chunks) -> Result<u64> {
-        match e.format {
+        let result = match e.format {
             ExportFormat::Csv => self.export_csv(&e, &out).await,
-            ExportFormat::Xlsx => self.export_xlsx(e, out).await,
+            ExportFormat::Xlsx => self.export_xlsx(e, out.clone()).await,
+        };
+        if let Err(err) = &result {
+            let _ = out.send(Err(std::io::Error::other(err.to_string()))).await;
         }
+        result
     }
 
     /// One page from `cursor` (the first without), and the cursor past it.
@@ -199,7 +205,6 @@ impl Engine {
         let wrote = writer.await.map_err(internal)?;
         read?;
         if let Err(message) = wrote {
-            let _ = out.send(Err(std::io::Error::other(message.clone()))).await;
             return Err(EngineError::Internal(message));
         }
         Ok(n)

@@ -726,3 +726,14 @@ fn repeats(p: &Prepared) -> HashMap<usize, String> {
     }
     out
 }
+
+/// The refused rows as a CSV report (with a BOM, for Excel): row, column, field, reason.
+pub fn errors_csv(errors: &[RowError]) -> Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new().from_writer(vec![0xEF, 0xBB, 0xBF]);
+    let internal = |e: csv::Error| EngineError::Internal(e.to_string());
+    w.write_record(["行号 row", "列 column", "字段 field", "原因 reason"]).map_err(internal)?;
+    for e in errors {
+        w.write_record([e.row.to_string(), e.column.clone().unwrap_or_default(), e.field.clone().unwrap_or_default(), e.message.clone()]).map_err(internal)?;
+    }
+    w.into_inner().map_err(|e| EngineError::Internal(e.to_string()))
+}

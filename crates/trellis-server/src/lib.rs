@@ -65,6 +65,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::workflows::router())
         .merge(routes::tasks::router())
         .merge(routes::packs::router())
+        .merge(routes::sheets::router())
         .split_for_parts()
 }
 

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use trellis_engine::{Clock, Engine, EngineError};
 
 mod pack;
+mod sheets;
 
 #[derive(Debug, Parser)]
 #[command(name = "trellis", version, about = "Zero-code customer management and relationship maintenance")]
@@ -60,6 +61,51 @@ pub enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Import a CSV (UTF-8, GBK, UTF-16) or Excel file into a form, through
+    /// the write path, in batches; an import cut off resumes when run again.
+    /// The exit code is 1 when any row was refused.
+    Import {
+        form: String,
+        file: std::path::PathBuf,
+        /// Check every row and print what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// COLUMN=field, for columns whose header is neither the field's key
+        /// nor its title; COLUMN= leaves a column out. Repeat for more.
+        #[arg(long = "map", value_name = "COLUMN=field")]
+        map: Vec<String>,
+        /// A unique field: rows whose value exists update that record.
+        #[arg(long, value_name = "FIELD")]
+        upsert_on: Option<String>,
+        /// Do not fire event triggers (welcome messages…) for the imported rows.
+        #[arg(long)]
+        no_events: bool,
+        /// The time zone of date-times written without an offset (default Asia/Shanghai).
+        #[arg(long)]
+        tz: Option<String>,
+        /// Write every refused row, with the reason, to this CSV file.
+        #[arg(long, value_name = "FILE")]
+        errors: Option<std::path::PathBuf>,
+        /// Rows per transaction.
+        #[arg(long, hide = true)]
+        batch: Option<usize>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Export a form's records (optionally filtered and sorted as lists are) to FILE.csv or FILE.xlsx.
+    Export {
+        form: String,
+        #[arg(short = 'o', long = "out")]
+        out: std::path::PathBuf,
+        /// A list filter, e.g. '{"level": {"_eq": "VIP"}}'.
+        #[arg(long)]
+        filter: Option<String>,
+        /// A list sort, e.g. -created_at,name.
+        #[arg(long)]
+        sort: Option<String>,
+        #[command(flatten)]
+        db: DbArg,
     },
     /// Print the OpenAPI document.
     Openapi,
@@ -189,6 +235,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             engine.close().await;
             Ok(())
         }
+        Command::Import { form, file, dry_run, map, upsert_on, no_events, tz, errors, batch, db } => {
+            crate::sheets::import(crate::sheets::ImportArgs { url: db.url, form, file, dry_run, map, upsert_on, no_events, tz, errors, batch }).await
+        }
+        Command::Export { form, out, filter, sort, db } => crate::sheets::export(&db.url, &form, &out, filter.as_deref(), sort.as_deref()).await,
         Command::Openapi => {
             println!("{}", trellis_server::openapi_json());
             Ok(())
@@ -196,9 +246,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// The progress bar of the commands' long work (sweeps, migrations, sample data).
+/// The progress bar of the commands' long work (sweeps, migrations, sample data, imports).
 pub(crate) fn progress_bar() -> indicatif::ProgressBar {
-    let style = indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} records ({per_sec}, {eta} left)")
+    let style = indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)")
         .map(|s| s.progress_chars("=> "))
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     let bar = indicatif::ProgressBar::new(0);
@@ -233,6 +283,9 @@ async fn refresh(url: &str, form: &str) -> anyhow::Result<()> {
 
 /// How often the server looks for forms due a sweep.
 const SWEEP_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often the server looks for imports nobody moves, and how long one must be still to be taken over.
+const JOB_CHECK: std::time::Duration = std::time::Duration::from_secs(15);
+const JOB_IDLE: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 /// How often the server fires due workflow timers and sends due deliveries: one indexed read each.
 const TIMER_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -298,8 +351,31 @@ async fn serve(url: &str, bind: SocketAddr, clock: &str, delivery: DeliveryArgs,
             }
         })
     });
+    // Imports whose worker died (a crash, a restart) go on where their last batch ended.
+    let jobs = (!manual).then(|| {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            loop {
+                match engine.claim_stale_jobs(JOB_IDLE).await {
+                    Ok(ids) => {
+                        for id in ids {
+                            let engine = engine.clone();
+                            tokio::spawn(async move {
+                                tracing::info!(job = %id, "resuming an unfinished import");
+                                if let Err(e) = engine.run_job(id, &|_| {}).await {
+                                    tracing::error!(job = %id, error = %e, "import stopped; it is picked up again later");
+                                }
+                            });
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "looking for unfinished imports failed; retrying"),
+                }
+                tokio::time::sleep(JOB_CHECK).await;
+            }
+        })
+    });
     trellis_server::serve(listener, router, shutdown_signal()).await?;
-    for task in [sweeper, ticker].into_iter().flatten() {
+    for task in [sweeper, ticker, jobs].into_iter().flatten() {
         task.abort();
         let _ = task.await;
     }

@@ -7,5 +7,6 @@ pub mod packs;
 pub mod pages;
 pub mod records;
 pub mod rules;
+pub mod sheets;
 pub mod tasks;
 pub mod workflows;

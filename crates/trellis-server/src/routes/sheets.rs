@@ -1,0 +1,174 @@
+//! Imports and exports: `POST /api/v1/forms/{form}/imports` starts a job,
+//! `GET /api/v1/jobs/{id}` follows it, `GET /api/v1/jobs/{id}/errors` is its
+//! report of refused rows; `GET /api/v1/forms/{form}/export` streams a list
+//! out as CSV or XLSX.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use trellis_engine::exports::ExportFormat;
+use trellis_engine::imports::{self, ImportOptions, JobView, RowError};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::extract::{Auth, Params, PathOf};
+use crate::problem::{ApiResult, Problem};
+
+/// The largest file an import takes (a spreadsheet of a few hundred thousand rows).
+pub const IMPORT_LIMIT: usize = 128 << 20;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start_import))
+        .layer(DefaultBodyLimit::max(IMPORT_LIMIT))
+        .routes(routes!(list_jobs))
+        .routes(routes!(get_job))
+        .routes(routes!(job_errors))
+        .routes(routes!(export_records))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct ImportParams {
+    /// The file's name, shown with the job (the format is read from the content).
+    name: Option<String>,
+    /// Check every row and count what would happen; write no record.
+    #[serde(default)]
+    dry_run: bool,
+    /// Column → field as a JSON object, for headers that are neither a field's key nor its title; `""` leaves a column out.
+    map: Option<String>,
+    /// A unique field: a row whose value exists updates that record.
+    upsert_on: Option<String>,
+    /// Fire event triggers for the rows (default true).
+    events: Option<bool>,
+    /// The time zone of date-times without an offset (default Asia/Shanghai).
+    tz: Option<String>,
+}
+
+/// Import a CSV (UTF-8, UTF-8 with BOM, UTF-16, GBK) or Excel file into a
+/// form. The body is the file. Answers 202 with the job at once; follow it at
+/// `GET /api/v1/jobs/{id}`. Every row goes through the write path; refused
+/// rows are listed at `GET /api/v1/jobs/{id}/errors`. Starting the same
+/// import again while it is unfinished answers the same job.
+#[utoipa::path(post, path = "/api/v1/forms/{form}/imports", tag = "imports", security(("bearer" = [])), params(("form" = String, Path), ImportParams),
+    request_body(content = Vec<u8>, content_type = "text/csv", description = "the file: CSV or XLSX"),
+    responses((status = 202, body = Object, description = "the job"), (status = 400, body = Problem, content_type = "application/problem+json")))]
+async fn start_import(State(state): State<AppState>, Auth(actor): Auth, PathOf(form): PathOf<String>, Params(p): Params<ImportParams>, body: Bytes) -> ApiResult<Response> {
+    if body.is_empty() {
+        return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", "send the file (CSV or XLSX) as the request body"));
+    }
+    let map: BTreeMap<String, String> = match &p.map {
+        Some(m) => serde_json::from_str(m).map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("map is a JSON object of column → field: {e}")))?,
+        None => BTreeMap::new(),
+    };
+    let opts = ImportOptions { dry_run: p.dry_run, map, upsert_on: p.upsert_on, events: p.events.unwrap_or(true), tz: p.tz, batch: None };
+    let name = p.name.unwrap_or_else(|| "upload".into());
+    let job = state.engine.start_import(&actor, &form, &name, body.to_vec(), opts).await?;
+    let engine = state.engine.clone();
+    let id = job.id;
+    tokio::spawn(async move {
+        if let Err(e) = engine.run_job(id, &|_| {}).await {
+            tracing::error!(job = %id, error = %e, "import stopped; it resumes when it is picked up again");
+        }
+    });
+    let mut res = (StatusCode::ACCEPTED, Json(job)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/jobs/{id}")) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+#[derive(Serialize, ToSchema)]
+struct JobList {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<JobView>,
+}
+
+/// The newest jobs: your own, or everyone's for an admin.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "imports", security(("bearer" = [])), responses((status = 200, body = JobList)))]
+async fn list_jobs(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<JobList>> {
+    Ok(Json(JobList { items: state.engine.jobs(&actor, 50).await? }))
+}
+
+/// A job's progress: `total` rows, `done` so far, and what became of them.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "imports", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_job(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>) -> ApiResult<Json<JobView>> {
+    Ok(Json(state.engine.job(&actor, id).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct ErrorsParams {
+    /// `csv` (the default: a report to download) or `json`.
+    format: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ErrorList {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<RowError>,
+}
+
+/// The rows a job refused — row, column, field and reason — as a CSV report or JSON.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/errors", tag = "imports", security(("bearer" = [])), params(("id" = Uuid, Path), ErrorsParams),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn job_errors(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>, Params(p): Params<ErrorsParams>) -> ApiResult<Response> {
+    let errors = state.engine.job_errors(&actor, id).await?;
+    match p.format.as_deref() {
+        Some("json") => Ok(Json(ErrorList { items: errors }).into_response()),
+        None | Some("csv") => Ok(attachment(Body::from(imports::errors_csv(&errors)?), "text/csv; charset=utf-8", &format!("import-{id}-errors.csv"))),
+        Some(other) => Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("format is csv or json, not '{other}'"))),
+    }
+}
+
+fn attachment(body: Body, content_type: &'static str, file_name: &str) -> Response {
+    let mut res = Response::new(body);
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct ExportParams {
+    /// `csv` (default) or `xlsx`.
+    format: Option<String>,
+    /// The list's filter (JSON), as for listing.
+    filter: Option<String>,
+    /// The list's sort, as for listing.
+    sort: Option<String>,
+}
+
+/// Export a form's records — any filtered, sorted list — as CSV (UTF-8 with a
+/// BOM, for Excel) or XLSX, streamed: the headers are the fields' titles, and
+/// the file imports back as it is.
+#[utoipa::path(get, path = "/api/v1/forms/{form}/export", tag = "imports", security(("bearer" = [])), params(("form" = String, Path), ExportParams),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = Problem, content_type = "application/problem+json")))]
+async fn export_records(State(state): State<AppState>, _auth: Auth, PathOf(form): PathOf<String>, Params(p): Params<ExportParams>) -> ApiResult<Response> {
+    let format = match p.format.as_deref() {
+        None => ExportFormat::Csv,
+        Some(f) => ExportFormat::parse(f).ok_or_else(|| Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("format is csv or xlsx, not '{f}'")))?,
+    };
+    let export = state.engine.prepare_export(&form, p.filter.as_deref(), p.sort.as_deref(), format).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let engine = state.engine.clone();
+    tokio::spawn(async move {
+        if let Err(e) = engine.run_export(export, tx).await {
+            tracing::error!(error = %e, "export stopped");
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
+    let ext = if format == ExportFormat::Xlsx { "xlsx" } else { "csv" };
+    Ok(attachment(Body::from_stream(stream), format.content_type(), &format!("{form}.{ext}")))
+}
