@@ -282,3 +282,37 @@ pub fn customer_form() -> Value {
         "indexes": ["annual_spend", "level"]
     })
 }
+
+/// A direct reader of the test's database, for what the API does not show.
+pub enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Pg(sqlx::PgPool),
+}
+
+impl Db {
+    pub async fn open(url: &str) -> Db {
+        if url.starts_with("sqlite:") { Db::Sqlite(sqlx::SqlitePool::connect(url).await.unwrap()) } else { Db::Pg(sqlx::PgPool::connect(url).await.unwrap()) }
+    }
+
+    /// Runs `sql` (SQLite's `json_extract(data, '$.F')` is rewritten for PostgreSQL) and returns its one text value.
+    pub async fn text(&self, sql: &str) -> Option<String> {
+        match self {
+            Db::Sqlite(p) => sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(sql.to_owned())).fetch_optional(p).await.unwrap().flatten(),
+            Db::Pg(p) => {
+                let sql = sql.replace("json_extract(data, '$.phone')", "(data->'phone')").replace("json_extract(data, '$.mobile')", "(data->'mobile')");
+                sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(sql)).fetch_optional(p).await.unwrap().flatten()
+            }
+        }
+    }
+
+    pub async fn number(&self, sql: &str) -> Option<i64> {
+        self.text(&format!("SELECT CAST(({sql}) AS TEXT)")).await.and_then(|t| t.parse().ok())
+    }
+
+    pub async fn close(self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Pg(p) => p.close().await,
+        }
+    }
+}

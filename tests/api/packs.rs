@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::harness::{Backend, Server};
+use crate::harness::{Backend, Db, Server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_trellis");
 
@@ -200,40 +200,6 @@ fn mini_pack(dir: &Path, version: &str, form: &str, migration: bool) {
 
 fn pack_cli(args: &[&str], db: &str) -> std::process::Output {
     Command::new(BIN).args(args).args(["--db", db]).output().unwrap()
-}
-
-/// A direct reader of the test's database, for what the API does not show.
-enum Db {
-    Sqlite(sqlx::SqlitePool),
-    Pg(sqlx::PgPool),
-}
-
-impl Db {
-    async fn open(url: &str) -> Db {
-        if url.starts_with("sqlite:") { Db::Sqlite(sqlx::SqlitePool::connect(url).await.unwrap()) } else { Db::Pg(sqlx::PgPool::connect(url).await.unwrap()) }
-    }
-
-    /// Runs `sql` (SQLite's `json_extract(data, '$.F')` is rewritten for PostgreSQL) and returns its one text value.
-    async fn text(&self, sql: &str) -> Option<String> {
-        match self {
-            Db::Sqlite(p) => sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(sql.to_owned())).fetch_optional(p).await.unwrap().flatten(),
-            Db::Pg(p) => {
-                let sql = sql.replace("json_extract(data, '$.phone')", "(data->'phone')").replace("json_extract(data, '$.mobile')", "(data->'mobile')");
-                sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(sql)).fetch_optional(p).await.unwrap().flatten()
-            }
-        }
-    }
-
-    async fn number(&self, sql: &str) -> Option<i64> {
-        self.text(&format!("SELECT CAST(({sql}) AS TEXT)")).await.and_then(|t| t.parse().ok())
-    }
-
-    async fn close(self) {
-        match self {
-            Db::Sqlite(p) => p.close().await,
-            Db::Pg(p) => p.close().await,
-        }
-    }
 }
 
 /// An upgrade that renames a field migrates 10,000 records; killed in the

@@ -50,9 +50,17 @@ impl Cell {
     }
 }
 
-/// Every field in the form's order (typed and derived), its segments, then the bookkeeping columns.
+/// Every field (typed and derived) in the order of the form's layout, then
+/// any the layout leaves out, its segments, then the bookkeeping columns.
 pub fn columns(form: &CompiledForm) -> Vec<Column> {
-    let mut out: Vec<Column> = form.fields.iter().map(|f| Column { header: header_of(form, &f.key), source: Source::Field(f.key.clone()) }).collect();
+    let mut keys: Vec<&str> = Vec::with_capacity(form.fields.len());
+    let laid_out = form.def.ui.get("layout").and_then(Value::as_array).into_iter().flatten().filter_map(|s| s.get("fields").and_then(Value::as_array)).flatten().filter_map(Value::as_str);
+    for k in laid_out.chain(form.fields.iter().map(|f| f.key.as_str())) {
+        if form.field(k).is_some() && !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    let mut out: Vec<Column> = keys.into_iter().map(|k| Column { header: header_of(form, k), source: Source::Field(k.to_owned()) }).collect();
     out.extend(form.def.segments.keys().map(|k| Column { header: segment_header(form, k), source: Source::Segment(k.clone()) }));
     out.extend(BOOKKEEPING.iter().map(|(k, title)| Column { header: (*title).to_owned(), source: Source::Meta(k) }));
     out

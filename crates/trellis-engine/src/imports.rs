@@ -585,6 +585,8 @@ impl Engine {
             };
             planned.push(Planned { action });
         }
+        // Found in several passes; reported in file order.
+        errors.sort_by_key(|e| e.row);
         Ok((planned, errors))
     }
 
