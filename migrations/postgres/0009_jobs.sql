@@ -9,7 +9,6 @@ CREATE TABLE jobs (
     fingerprint  TEXT NOT NULL,
     options      jsonb NOT NULL,
     file_name    TEXT NOT NULL,
-    source       BYTEA NOT NULL,
     status       TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
     total        BIGINT NOT NULL DEFAULT 0,
     done         BIGINT NOT NULL DEFAULT 0,
@@ -26,6 +25,13 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_fingerprint ON jobs (fingerprint, status);
 CREATE INDEX jobs_open ON jobs (status, updated_at) WHERE status IN ('queued', 'running');
+
+-- A job's file, apart from the job row: the row is rewritten by every
+-- batch, and a row holding a 10 MiB file would be rewritten with it.
+CREATE TABLE job_sources (
+    job_id   uuid PRIMARY KEY,
+    source   BYTEA NOT NULL
+);
 
 -- The rows a job refused, and why.
 CREATE TABLE job_errors (

@@ -12,9 +12,11 @@
 //! - `workflows`: cost per write and per transition, and the timer tick.
 //! - `triggers`: the reminder tick over 100,000 and 1,000,000 customers with birthdays.
 //! - `packs`: checking and installing the CRM pack, its sample data, an upgrade's record migration.
+//! - `imports`: a 100,000-row CSV through the write path, again with upsert, and exported to CSV and XLSX.
 //!
 //! See `docs/benchmarks.md` for the method and the numbers.
 
+mod imports;
 mod packs;
 mod rules;
 mod triggers;
@@ -106,6 +108,17 @@ enum Cmd {
         db: String,
         #[arg(long, default_value_t = 100_000)]
         records: usize,
+    },
+    /// Imports: ROWS contacts from a CSV (dry run, import, again with upsert), exported to CSV and XLSX; CRM_ROWS into the CRM pack's customers (needs an empty database).
+    Imports {
+        /// sqlite://FILE or postgres://…
+        #[arg(long)]
+        db: String,
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+        /// Customers imported into the CRM pack's customer form (0: skip).
+        #[arg(long, default_value_t = 20_000)]
+        crm_rows: usize,
     },
     /// Rules: cost per write (S8 health score), runaway scripts, the sweep.
     Rules {
@@ -581,5 +594,6 @@ async fn main() -> Result<()> {
         Cmd::Workflows { db, leads, writes } => workflows::workflows_bench(&db, leads, writes).await,
         Cmd::Triggers { db, records } => triggers::triggers_bench(&db, records).await,
         Cmd::Packs { db, records } => packs::packs_bench(&db, records).await,
+        Cmd::Imports { db, rows, crm_rows } => imports::imports_bench(&db, rows, crm_rows).await,
     }
 }

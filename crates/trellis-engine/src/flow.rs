@@ -42,16 +42,24 @@ pub(crate) struct Written {
     pub(crate) id: Uuid,
     /// Data and segments before the write; `None` when it was created.
     pub(crate) before: Option<(Map<String, Value>, Map<String, Value>)>,
+    /// The record as written, when nothing wrote it since: spares reading it
+    /// back (a batch of new records would read each one again).
+    pub(crate) record: Option<Box<Record>>,
 }
 
 impl Written {
     pub(crate) fn created(r: &Record) -> Written {
-        Written { form: r.form.clone(), id: r.id, before: None }
+        Written { form: r.form.clone(), id: r.id, before: None, record: None }
+    }
+
+    /// A new record as it was stored, for [`Written::record`].
+    pub(crate) fn created_as(r: &Record) -> Written {
+        Written { record: Some(Box::new(r.clone())), ..Written::created(r) }
     }
 
     /// `prev` is the record as it was before the write.
     pub(crate) fn updated(prev: &Record) -> Written {
-        Written { form: prev.form.clone(), id: prev.id, before: Some((prev.data.clone(), prev.segments.clone())) }
+        Written { form: prev.form.clone(), id: prev.id, before: Some((prev.data.clone(), prev.segments.clone())), record: None }
     }
 }
 
@@ -127,6 +135,9 @@ pub(crate) struct Flow<'e> {
     wrote: bool,
     /// Whether event triggers fire (see [`Engine::after_writes`]).
     events: bool,
+    /// Next moments of (trigger, record) to store, with the record's form:
+    /// kept until [`Flow::settle`] ends, then written in one statement.
+    schedules: std::collections::BTreeMap<(String, Uuid), (String, Option<Timestamp>)>,
 }
 
 impl Engine {
@@ -154,7 +165,7 @@ impl<'e> Flow<'e> {
     }
 
     fn with(engine: &'e Engine, defs: Arc<Defs>, actor: Uuid, now: Timestamp) -> Flow<'e> {
-        Flow { engine, defs, actor, now, steps: 0, starts: 0, budget: MAX_STEPS, queue: VecDeque::new(), moves: HashMap::new(), wrote: false, events: true }
+        Flow { engine, defs, actor, now, steps: 0, starts: 0, budget: MAX_STEPS, queue: VecDeque::new(), moves: HashMap::new(), wrote: false, events: true, schedules: Default::default() }
     }
 
     /// Queues records a write outside the flow changed, for [`Flow::settle`].
@@ -188,6 +199,10 @@ impl<'e> Flow<'e> {
             self.step()?;
             self.on_written(tx, w).await?;
         }
+        if !self.schedules.is_empty() {
+            let items: Vec<(String, Uuid, String, Option<Timestamp>)> = std::mem::take(&mut self.schedules).into_iter().map(|((t, r), (f, at))| (t, r, f, at)).collect();
+            tx.set_schedules(&items).await?;
+        }
         Ok(())
     }
 
@@ -201,7 +216,15 @@ impl<'e> Flow<'e> {
         if workflows.is_empty() && triggers.is_empty() {
             return Ok(());
         }
-        let Some(record) = tx.record_for_update(&w.form, w.id).await? else { return Ok(()) };
+        // What was written is what the transaction holds, unless the flow wrote records since.
+        let carried = if self.wrote { None } else { w.record.clone() };
+        let record = match carried {
+            Some(r) => *r,
+            None => match tx.record_for_update(&w.form, w.id).await? {
+                Some(r) => r,
+                None => return Ok(()),
+            },
+        };
         if record.deleted_at.is_some() {
             if w.before.is_some() {
                 for t in triggers.iter().filter(|t| t.when == When::Event(Event::Deleted)) {
@@ -288,7 +311,8 @@ impl<'e> Flow<'e> {
                 When::Moment(..) => {
                     let moved = before_data.is_none_or(|d| t.depends_on().iter().any(|f| d.get(*f) != record.data.get(*f)));
                     if moved {
-                        tx.set_schedule(t.key(), record.id, &record.form, crate::triggers::next_moment(t, &record.data, self.now, &self.defs)).await?;
+                        let next = crate::triggers::next_moment(t, &record.data, self.now, &self.defs);
+                        self.schedules.insert((t.key().to_owned(), record.id), (record.form.clone(), next));
                     }
                 }
                 // A cron runs by the clock, over the whole form.

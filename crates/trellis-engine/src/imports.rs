@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use trellis_core::import::{self, ColumnMap};
-use trellis_core::query::{self, ListParams};
+use trellis_core::query;
 use trellis_core::record::merge_patch;
 use trellis_core::sheet::{self, Sheet};
 use trellis_core::{CompiledForm, Issue, Record, diff, validate};
@@ -636,10 +636,10 @@ impl Engine {
     /// Live records of `form` whose `field` is one of `values`, by the value's text.
     async fn find_by(&self, form: &CompiledForm, field: &str, values: Vec<Value>) -> Result<HashMap<String, Record>> {
         let mut out = HashMap::new();
+        let unique = trellis_store::index::specs(&form.def).into_iter().find(|s| s.unique && s.fields.len() == 1 && s.fields[0] == field).map(|s| s.name);
         for chunk in values.chunks(query::MAX_LIMIT as usize) {
-            let filter = json!({field: {"_in": chunk}}).to_string();
-            let q = query::parse_list(form, &ListParams { filter: Some(&filter), sort: None, cursor: None, limit: Some(query::MAX_LIMIT), deleted: false })?;
-            for r in self.store.list(form.key(), &q).await? {
+            let filter = query::parse_filter(form, &json!({field: {"_in": chunk}}))?;
+            for r in self.store.matching(form.key(), &filter, unique.as_deref()).await? {
                 if let Some(v) = r.data.get(field) {
                     out.insert(cell_text(v), r);
                 }
@@ -661,6 +661,9 @@ impl Engine {
                     prefixes.push(String::new());
                     creates.push(data);
                 }
+                // Planned from the record as it was read a moment ago: an
+                // edit since then is as if made just after the import.
+                Action::Update { would_change: false, .. } => c.unchanged += 1,
                 Action::Update { id, patch, .. } => {
                     let prev = tx.record_for_update(p.form.key(), id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| EngineError::Gone(format!("record {id} was deleted during the import")))?;
                     match self.patch_in(tx, actor, &p.form, &prev, &Value::Object(patch), now).await? {

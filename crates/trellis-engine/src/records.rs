@@ -235,8 +235,10 @@ impl Engine {
         tx.insert_records(&records).await.map_err(|e| unique_conflict(form, e))?;
         tx.insert_history(&history).await?;
         let datas: Vec<&Map<String, Value>> = records.iter().map(|r| &r.data).collect();
-        let mut written: Vec<Written> = records.iter().map(Written::created).collect();
-        written.extend(self.update_parents(tx, form.key(), &datas, actor, now).await?);
+        let parents = self.update_parents(tx, form.key(), &datas, actor, now).await?;
+        // A new record whose rollups moved (it is its own form's parent) is read back as it is now.
+        let mut written: Vec<Written> = records.iter().map(|r| if parents.iter().any(|p| p.id == r.id) { Written::created(r) } else { Written::created_as(r) }).collect();
+        written.extend(parents);
         let wrote = self.after_writes(tx, actor, now, written, events).await?;
         Ok((records, wrote))
     }

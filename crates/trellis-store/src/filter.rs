@@ -20,6 +20,9 @@ pub(crate) trait Dialect {
     fn order(expr: &str, desc: bool, nullable: bool) -> String;
     fn bind_text(qb: &mut QueryBuilder<Self::DB>, s: &str);
     fn bind_int(qb: &mut QueryBuilder<Self::DB>, i: i64);
+    /// `records`, told to read `index` where the planner needs telling (SQLite, whose
+    /// planner has no statistics and prefers the form's index to 500 key lookups).
+    fn records_by(index: &str) -> String;
 }
 
 /// The SELECT of one page of a list (`columns` of live or deleted records of `form`).
@@ -38,6 +41,20 @@ pub(crate) fn list_query<D: Dialect>(columns: &str, form: &str, q: &ListQuery) -
     push_order::<D>(&mut qb, &q.sort);
     qb.push(" LIMIT ");
     D::bind_int(&mut qb, i64::from(q.limit));
+    qb
+}
+
+/// The live records of `form` that match `filter`, in no order, read through
+/// the unique index `index` when given (a lookup by key). The form is written into the SQL
+/// rather than bound: the index is partial, `WHERE form = 'KEY'`, and a planner
+/// uses it only when the query names the same form. Form keys are restricted by
+/// `trellis_core::key` (as in index DDL), so the literal is safe.
+pub(crate) fn matching_query<D: Dialect>(columns: &str, form: &str, filter: &Filter, index: Option<&str>) -> QueryBuilder<D::DB> {
+    let key: String = form.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let from = index.map_or_else(|| "records".to_owned(), D::records_by);
+    let mut qb = QueryBuilder::<D::DB>::new(format!("SELECT {columns} FROM {from} WHERE form = '{key}'"));
+    qb.push(" AND deleted_at IS NULL AND ");
+    push_filter::<D>(&mut qb, filter);
     qb
 }
 

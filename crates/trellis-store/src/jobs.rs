@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{Result, Store, Tx};
 
-/// A job as stored (its source file is read apart, by [`Store::job_source`]).
+/// A job as stored (its file is kept apart, read by [`Store::job_source`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     pub id: Uuid,
@@ -93,8 +93,8 @@ macro_rules! job_queries {
 
         pub(crate) async fn insert_job(tx: &mut DbTx, j: &Job, source: &[u8]) -> Result<()> {
             sqlx::query(
-                "INSERT INTO jobs (id, kind, form, fingerprint, options, file_name, source, status, total, summary, created_by, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                "INSERT INTO jobs (id, kind, form, fingerprint, options, file_name, status, total, summary, created_by, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(j.id)
             .bind(&j.kind)
@@ -102,7 +102,6 @@ macro_rules! job_queries {
             .bind(&j.fingerprint)
             .bind(Json(&j.options))
             .bind(&j.file_name)
-            .bind(source)
             .bind(&j.status)
             .bind(j.total)
             .bind(Json(&j.summary))
@@ -111,6 +110,7 @@ macro_rules! job_queries {
             .bind($to_db(j.updated_at))
             .execute(&mut **tx)
             .await?;
+            sqlx::query("INSERT INTO job_sources (job_id, source) VALUES ($1, $2)").bind(j.id).bind(source).execute(&mut **tx).await?;
             Ok(())
         }
 
@@ -129,7 +129,7 @@ macro_rules! job_queries {
         }
 
         pub(crate) async fn job_source(pool: &Pool<Db>, id: Uuid) -> Result<Option<Vec<u8>>> {
-            Ok(sqlx::query_scalar("SELECT source FROM jobs WHERE id = $1").bind(id).fetch_optional(pool).await?)
+            Ok(sqlx::query_scalar("SELECT source FROM job_sources WHERE job_id = $1").bind(id).fetch_optional(pool).await?)
         }
 
         pub(crate) async fn open_job(pool: &Pool<Db>, fingerprint: &str) -> Result<Option<Job>> {

@@ -238,6 +238,13 @@ impl Store {
         dispatch!(self, s => s.count_matching(form, filter).await)
     }
 
+    /// The live records of `form` matching `filter`, unordered and unpaged,
+    /// through the unique index `index` when given (named by [`index::specs`]):
+    /// a lookup by a unique key, whose filter is on that key.
+    pub async fn matching(&self, form: &str, filter: &trellis_core::query::Filter, index: Option<&str>) -> Result<Vec<Record>> {
+        dispatch!(self, s => s.matching(form, filter, index).await)
+    }
+
     /// How many live records `form` has.
     pub async fn count(&self, form: &str) -> Result<i64> {
         dispatch!(self, s => s.count(form).await)
@@ -489,6 +496,11 @@ impl Tx {
     /// Writes a timer if it is still as `seen`; false when it moved on meanwhile.
     pub async fn update_timer(&mut self, t: &Timer, seen: &Timer) -> Result<bool> {
         in_tx!(self, update_timer(t, seen))
+    }
+
+    /// Stores (or forgets) next moments: (trigger, record, form, moment), each pair once.
+    pub async fn set_schedules(&mut self, items: &[(String, Uuid, String, Option<Timestamp>)]) -> Result<()> {
+        in_tx!(self, set_schedules(items))
     }
 
     /// Stores (or forgets) a trigger's next moment for a record.

@@ -194,6 +194,10 @@ impl Dialect for Pg {
             (false, false) => format!("{expr} ASC"),
         }
     }
+
+    fn records_by(_index: &str) -> String {
+        "records".to_owned()
+    }
 }
 
 impl PgStore {
@@ -289,6 +293,11 @@ impl PgStore {
 
     pub async fn count_matching(&self, form: &str, filter: Option<&trellis_core::query::Filter>) -> Result<i64> {
         Ok(filter::count_query::<Pg>(form, filter).build_query_scalar().fetch_one(&self.pool).await?)
+    }
+
+    pub async fn matching(&self, form: &str, filter: &trellis_core::query::Filter, index: Option<&str>) -> Result<Vec<Record>> {
+        let rows = filter::matching_query::<Pg>(RECORD_COLUMNS, form, filter, index).build().fetch_all(&self.pool).await?;
+        rows.iter().map(record_from_row).collect()
     }
 
     pub async fn count(&self, form: &str) -> Result<i64> {

@@ -134,6 +134,10 @@ impl Dialect for Lite {
     fn order(expr: &str, desc: bool, _nullable: bool) -> String {
         format!("{expr} {}", if desc { "DESC" } else { "ASC" })
     }
+
+    fn records_by(index: &str) -> String {
+        format!("records INDEXED BY \"{index}\"")
+    }
 }
 
 impl SqliteStore {
@@ -257,6 +261,11 @@ impl SqliteStore {
 
     pub async fn count_matching(&self, form: &str, filter: Option<&trellis_core::query::Filter>) -> Result<i64> {
         Ok(filter::count_query::<Lite>(form, filter).build_query_scalar().fetch_one(&self.reader).await?)
+    }
+
+    pub async fn matching(&self, form: &str, filter: &trellis_core::query::Filter, index: Option<&str>) -> Result<Vec<Record>> {
+        let rows = filter::matching_query::<Lite>(RECORD_COLUMNS, form, filter, index).build().fetch_all(&self.reader).await?;
+        rows.iter().map(record_from_row).collect()
     }
 
     pub async fn count(&self, form: &str) -> Result<i64> {

@@ -830,6 +830,37 @@ macro_rules! work_queries {
             Ok(())
         }
 
+        pub(crate) async fn set_schedules(tx: &mut DbTx, items: &[(String, Uuid, String, Option<Timestamp>)]) -> Result<()> {
+            let sets: Vec<(&String, Uuid, &String, Timestamp)> = items.iter().filter_map(|(t, r, f, at)| at.map(|at| (t, *r, f, at))).collect();
+            for chunk in sets.chunks(500) {
+                let mut qb = QueryBuilder::<Db>::new("INSERT INTO trigger_schedule (trigger_key, record_id, form, fire_at) ");
+                qb.push_values(chunk, |mut b, (t, r, f, at)| {
+                    b.push_bind((*t).clone()).push_bind(*r).push_bind((*f).clone()).push_bind($to_db(*at));
+                });
+                qb.push(" ON CONFLICT (trigger_key, record_id) DO UPDATE SET fire_at = excluded.fire_at");
+                qb.build().execute(&mut **tx).await?;
+            }
+            let mut gone: std::collections::BTreeMap<&str, Vec<Uuid>> = std::collections::BTreeMap::new();
+            for (t, r, _, at) in items {
+                if at.is_none() {
+                    gone.entry(t.as_str()).or_default().push(*r);
+                }
+            }
+            for (t, ids) in gone {
+                for chunk in ids.chunks(500) {
+                    let mut qb = QueryBuilder::<Db>::new("DELETE FROM trigger_schedule WHERE trigger_key = ");
+                    qb.push_bind(t.to_owned()).push(" AND record_id IN (");
+                    let mut list = qb.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    qb.push(")");
+                    qb.build().execute(&mut **tx).await?;
+                }
+            }
+            Ok(())
+        }
+
         fn scheduled_from_row(row: &$row) -> Result<Scheduled> {
             Ok(Scheduled { trigger: row.try_get("trigger_key")?, record_id: row.try_get("record_id")?, form: row.try_get("form")?, fire_at: ts(row, "fire_at")? })
         }
