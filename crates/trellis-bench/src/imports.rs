@@ -128,12 +128,15 @@ pub async fn imports_bench(url: &str, rows: usize, crm_rows: usize) -> Result<()
         let header = reader.headers()?.clone();
         let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>()?;
         let phone_at = header.iter().position(|h| h == "phone").context("a phone column")?;
+        let name_at = header.iter().position(|h| h == "name").context("a name column")?;
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(&header)?;
         for i in 0..crm_rows {
             // The pack's rows again and again, each with a phone of its own.
             let mut cells: Vec<String> = rows[i % rows.len()].iter().map(str::to_owned).collect();
             cells[phone_at] = format!("15{:09}", i);
+            // Company + name is a key too.
+            cells[name_at] = format!("{}{i}", cells[name_at]);
             w.write_record(&cells)?;
         }
         let out = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;

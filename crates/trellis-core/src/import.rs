@@ -120,14 +120,15 @@ pub struct CellError {
 pub fn row_data(form: &CompiledForm, mapping: &[ColumnMap], cells: &[String], tz: &jiff::tz::TimeZone) -> Result<Map<String, Value>, Vec<CellError>> {
     let mut data = Map::new();
     let mut errors = Vec::new();
+    let props = form.def.schema.get("properties");
     for (i, m) in mapping.iter().enumerate() {
         let Some(field) = &m.field else { continue };
         let cell = cells.get(i).map_or("", |c| c.trim());
         if cell.is_empty() {
             continue;
         }
-        let schema = form.def.schema.pointer(&format!("/properties/{field}")).cloned().unwrap_or(Value::Null);
-        match coerce(&schema, cell, tz) {
+        let schema = props.and_then(|p| p.get(field)).unwrap_or(&Value::Null);
+        match coerce(schema, cell, tz) {
             Ok(v) => {
                 data.insert(field.clone(), v);
             }

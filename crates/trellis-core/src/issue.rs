@@ -39,5 +39,5 @@ impl Issue {
 
 /// Escapes one JSON Pointer reference token (RFC 6901).
 pub fn escape_token(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
+    if token.contains(['~', '/']) { token.replace('~', "~0").replace('/', "~1") } else { token.to_owned() }
 }
