@@ -454,3 +454,74 @@ async fn staff_work_a_customer_from_entry_to_revisit_and_see_the_dashboard() {
     b.stop().await;
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_checks_a_spreadsheet_maps_a_column_imports_it_and_exports_the_list() {
+    let Some(s) = Server::start(Backend::Sqlite).await else { return };
+    let Some(b) = Browser::start().await else { return };
+    s.crm_forms().await;
+    // 200 customers from Chinese Excel (GBK); the phone column's header matches no field, three levels are wrong.
+    let mut csv = String::from("名称,电话,level,annual_spend\n");
+    for i in 0..200 {
+        csv.push_str(&format!("客户{i},1350000{i:04},{},\"{},000\"\n", if i % 70 == 5 { "金卡" } else { ["A", "B", "C"][i % 3] }, i + 1));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("客户名单.csv");
+    std::fs::write(&path, encoding_rs::GBK.encode(&csv).0).unwrap();
+
+    let app = format!("{}/app/", s.base);
+    b.client.goto(&app).await.unwrap();
+    b.fill("#email", ADMIN).await;
+    b.fill("#password", PASSWORD).await;
+    b.find("button[type=submit]").await.click().await.unwrap();
+    b.text_of("main h1", "表单").await;
+    b.client.goto(&format!("{app}#/forms/customer/records")).await.unwrap();
+    b.click("#import").await;
+    b.find("#import-file").await.send_keys(&path.display().to_string()).await.unwrap();
+
+    // The check reads the file and shows the mapping: 电话 matches nothing, so phone is missing everywhere.
+    b.click("#import-check").await;
+    b.text_of("#import-status", "检查了 200 行").await;
+    b.text_of("#import-errors", "200 行未通过").await;
+    b.shot("30-import-check-unmapped").await;
+    // Map 电话 to the phone field by hand and check again.
+    let pick = b.find("select[data-column='电话']").await;
+    pick.select_by_value("phone").await.unwrap();
+    b.text_of("#import-status", "重新检查").await;
+    b.click("#import-check").await;
+    b.text_of("#import-status", "将新增 197").await;
+    b.text_of("#import-errors", "3 行未通过").await;
+    b.text_of("tr[data-error-row='7']", "金卡").await;
+    b.shot("31-import-check-mapped").await;
+    assert_eq!(s.list("customer", &[]).await.expect(200).body["items"].as_array().unwrap().len(), 0, "a check writes nothing");
+
+    // The import: the progress bar fills, the summary says what happened.
+    b.click("#import-run").await;
+    b.text_of("#import-status", "导入了 200 行：新增 197").await;
+    let bar = b.find("#import-progress").await;
+    assert_eq!(bar.prop("value").await.unwrap().as_deref(), Some("200"));
+    b.text_of("#import-progress-text", "200 / 200").await;
+    b.shot("32-import-done").await;
+
+    // The list holds them; a filtered export is offered in both formats.
+    b.client.goto(&format!("{app}#/forms/customer/records")).await.unwrap();
+    b.text_of("#record-count", "共 197 条").await;
+    let exported: Value = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch('/api/v1/forms/customer/export?format=csv&filter=' + encodeURIComponent(JSON.stringify({level: {_eq: 'A'}})),
+                   {headers: {authorization: 'Bearer ' + sessionStorage.getItem('trellis.token')}})
+               .then(r => r.text()).then(t => done(t.split('\\n').filter(Boolean).length));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(exported, json!(67), "a header and the 66 level-A customers");
+    b.find("#export-xlsx").await;
+    b.click("#export-csv").await;
+    b.shot("33-list-with-import-export").await;
+    assert!(b.client.find(Locator::Css(".notice.error")).await.is_err(), "the export ran without an error");
+    b.stop().await;
+    s.stop().await;
+}

@@ -9,6 +9,7 @@ import { packsView } from './packs.js';
 import { workflowsView, workflowView, triggersView, triggerView } from './flows.js';
 import { recordView, tasksView, notificationsView, dashboardsView, unreadCount } from './workspace.js';
 import { listView } from './list.js';
+import { importView } from './sheets.js';
 import { el } from './dom.js';
 
 const root = document.getElementById('app');
@@ -193,12 +194,13 @@ async function route() {
     return;
   }
   const parts = path.split('/').filter(Boolean);
-  const active = parts[0] === 'settings' ? parts[1] : parts[0] === 'forms' && parts[2] === 'records' ? 'records' : parts[0];
+  const active = parts[0] === 'settings' ? parts[1] : parts[0] === 'forms' && ['records', 'import'].includes(parts[2]) ? 'records' : parts[0];
   const main = shell(active);
   try {
     if (parts[0] === 'forms' && parts[1] && parts[2] === 'design') await designView(main, parts[1], params);
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'rules') await rulesView(main, parts[1]);
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'new') await entryView(main, parts[1]);
+    else if (parts[0] === 'forms' && parts[1] && parts[2] === 'import') await importView(main, parts[1]);
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'records' && parts[3]) await recordView(main, parts[1], parts[3]);
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'records') await recordsView(main, parts[1]);
     else if (parts[0] === 'notifications') await notificationsView(main);

@@ -6,6 +6,7 @@
 import { t } from './i18n.js';
 import { get } from './api.js';
 import { el, show } from './dom.js';
+import { exportRecords } from './sheets.js';
 
 const VIEWS = (form) => `trellis.views.${form}`;
 
@@ -167,8 +168,20 @@ export async function listView(main, key) {
     }
   }
 
+  // The export holds what the list shows: its filter and its sort.
+  const exportAs = (format) => async (e) => {
+    const b = e.currentTarget;
+    const was = b.textContent;
+    b.disabled = true; b.textContent = t('exporting');
+    try { await exportRecords(key, format, filterOf(view.conds, props, def.segments || {}), view.sort); }
+    catch (err) { status.className = 'notice error'; status.textContent = err.message; }
+    finally { b.disabled = false; b.textContent = was; }
+  };
   main.innerHTML = '';
-  main.append(el('div', { class: 'head' }, el('h1', {}, `${def.title || key} · ${t('records')}`), el('a', { class: 'btn primary', href: `#/forms/${key}/new` }, '+ ' + t('entry'))),
+  main.append(el('div', { class: 'head' }, el('h1', {}, `${def.title || key} · ${t('records')}`), el('div', { class: 'actions' },
+    el('a', { class: 'btn', href: `#/forms/${key}/import`, id: 'import' }, t('import')),
+    el('button', { id: 'export-csv', onclick: exportAs('csv') }, t('exportCsv')), el('button', { id: 'export-xlsx', onclick: exportAs('xlsx') }, t('exportXlsx')),
+    el('a', { class: 'btn primary', href: `#/forms/${key}/new` }, '+ ' + t('entry')))),
     bar, status, table, el('div', { class: 'actions', style: 'margin-top:10px' }, more));
   drawBar();
   await load(true);

@@ -101,7 +101,13 @@ pub async fn imports_bench(url: &str, rows: usize, crm_rows: usize) -> Result<()
     let actor = Actor::system();
     engine.create_form(&actor, contact_form()).await.map_err(explain)?;
     let birthday = json!({"key": "contact_birthday", "form": "contact", "when": {"anniversary": "birthday", "at": "09:00"}, "actions": [{"notify": "owner", "title": "{{ record.name }} 今天生日"}]});
-    engine.save_trigger(&actor, None, birthday, true).await.map_err(explain)?;
+    if let Err(e) = engine.save_trigger(&actor, None, birthday.clone(), true).await {
+        // Seen once on a fresh PostgreSQL database: the trigger's check did not see the form
+        // just created (a definition-cache race, noted in docs/benchmarks.md §9). Once more, after a moment.
+        eprintln!("saving the trigger failed ({e}); trying again");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        engine.save_trigger(&actor, None, birthday, true).await.map_err(explain)?;
+    }
     let csv = contacts_csv(rows);
     println!("contacts.csv: {rows} rows, {:.1} MiB", csv.len() as f64 / (1 << 20) as f64);
 

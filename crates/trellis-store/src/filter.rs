@@ -23,6 +23,15 @@ pub(crate) trait Dialect {
     /// `records`, told to read `index` where the planner needs telling (SQLite, whose
     /// planner has no statistics and prefers the form's index to 500 key lookups).
     fn records_by(index: &str) -> String;
+    /// `filter`, written for a lookup: PostgreSQL takes a list of JSON values
+    /// as one array (`= ANY($1)`), so the statement and its cached generic plan,
+    /// which keeps to the index, are the same for every batch.
+    fn push_lookup(qb: &mut QueryBuilder<Self::DB>, filter: &Filter)
+    where
+        Self: Sized,
+    {
+        push_filter::<Self>(qb, filter);
+    }
 }
 
 /// The SELECT of one page of a list (`columns` of live or deleted records of `form`).
@@ -54,7 +63,7 @@ pub(crate) fn matching_query<D: Dialect>(columns: &str, form: &str, filter: &Fil
     let from = index.map_or_else(|| "records".to_owned(), D::records_by);
     let mut qb = QueryBuilder::<D::DB>::new(format!("SELECT {columns} FROM {from} WHERE form = '{key}'"));
     qb.push(" AND deleted_at IS NULL AND ");
-    push_filter::<D>(&mut qb, filter);
+    D::push_lookup(&mut qb, filter);
     qb
 }
 

@@ -195,6 +195,19 @@ impl Dialect for Pg {
         }
     }
 
+    fn push_lookup(qb: &mut QueryBuilder<Postgres>, filter: &trellis_core::query::Filter) {
+        use trellis_core::query::Filter;
+        match filter {
+            Filter::In { target, values, negated: false } if values.iter().all(|v| matches!(v, Lit::Json(_))) => {
+                let json: Vec<Json<Value>> = values.iter().filter_map(|v| if let Lit::Json(j) = v { Some(Json(j.clone())) } else { None }).collect();
+                qb.push(format!("{} = ANY(", Self::expr(target)));
+                qb.push_bind(json);
+                qb.push(")");
+            }
+            other => crate::filter::push_filter::<Pg>(qb, other),
+        }
+    }
+
     fn records_by(_index: &str) -> String {
         "records".to_owned()
     }
@@ -296,7 +309,9 @@ impl PgStore {
     }
 
     pub async fn matching(&self, form: &str, filter: &trellis_core::query::Filter, index: Option<&str>) -> Result<Vec<Record>> {
-        let rows = filter::matching_query::<Pg>(RECORD_COLUMNS, form, filter, index).build().fetch_all(&self.pool).await?;
+        // Unprepared, so planned with its values each time: a cached generic plan, made
+        // while the table had no statistics yet (a first import), scans the form instead of the key's index.
+        let rows = filter::matching_query::<Pg>(RECORD_COLUMNS, form, filter, index).build().persistent(false).fetch_all(&self.pool).await?;
         rows.iter().map(record_from_row).collect()
     }
 
