@@ -498,8 +498,8 @@ async fn an_admin_checks_a_spreadsheet_maps_a_column_imports_it_and_exports_the_
     // The import: the progress bar fills, the summary says what happened.
     b.click("#import-run").await;
     b.text_of("#import-status", "导入了 200 行：新增 197").await;
-    let bar = b.find("#import-progress").await;
-    assert_eq!(bar.prop("value").await.unwrap().as_deref(), Some("200"));
+    let filled = b.client.execute("const p = document.querySelector('#import-progress'); return [p.value, p.max];", vec![]).await.unwrap();
+    assert_eq!(filled, json!([200, 200]), "the progress bar is full");
     b.text_of("#import-progress-text", "200 / 200").await;
     b.shot("32-import-done").await;
 

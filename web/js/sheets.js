@@ -56,7 +56,7 @@ export async function importView(main, key) {
   const status = el('div', { role: 'status', id: 'import-status' });
   const mapping = el('div', { id: 'import-mapping' });
   const problems = el('div', { id: 'import-errors' });
-  /** Column → field chosen in the mapping table; empty until a check read the file. */
+  /** Column → field changed by hand in the mapping table (the rest map by key or title). */
   let chosen = {};
 
   file.addEventListener('change', () => { chosen = {}; mapping.innerHTML = ''; problems.innerHTML = ''; status.textContent = ''; check.disabled = !file.files[0]; run.disabled = true; });
@@ -86,7 +86,6 @@ export async function importView(main, key) {
       el('thead', {}, el('tr', {}, el('th', {}, t('fileColumn')), el('th', {}, t('formField')), el('th', {}, ''))),
       el('tbody', {}, cols.map((c) => {
         const pick = el('select', { 'data-column': c.column }, el('option', { value: '' }, t('dontImport')), fields.map((k) => el('option', { value: k, selected: c.field === k }, `${label(k)} (${k})`)));
-        chosen[c.column] = c.field || '';
         pick.addEventListener('change', () => { chosen[c.column] = pick.value; run.disabled = true; status.className = 'notice'; status.textContent = t('recheck'); });
         return el('tr', {}, el('td', {}, c.column), el('td', {}, pick), el('td', { class: 'muted' }, t(`by_${c.by}`)));
       }))));
