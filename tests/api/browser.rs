@@ -121,6 +121,15 @@ impl Browser {
         self.client.perform_actions(mouse).await.unwrap();
     }
 
+    /// Signs the admin in at the app's address and waits for the forms page.
+    async fn sign_in(&self, app: &str) {
+        self.client.goto(app).await.unwrap();
+        self.fill("#email", ADMIN).await;
+        self.fill("#password", PASSWORD).await;
+        self.find("button[type=submit]").await.click().await.unwrap();
+        self.text_of("main h1", "表单").await;
+    }
+
     async fn stop(mut self) {
         let _ = self.client.close().await;
         let _ = self.driver.kill();
@@ -329,11 +338,7 @@ async fn staff_work_a_customer_from_entry_to_revisit_and_see_the_dashboard() {
     let Some(b) = Browser::start().await else { return };
     s.call(reqwest::Method::POST, "/api/v1/packs?bundled=crm-starter", Some(&s.token), None, &[]).await.expect(200);
     let app = format!("{}/app/", s.base);
-    b.client.goto(&app).await.unwrap();
-    b.fill("#email", ADMIN).await;
-    b.fill("#password", PASSWORD).await;
-    b.find("button[type=submit]").await.click().await.unwrap();
-    b.text_of("main h1", "表单").await;
+    b.sign_in(&app).await;
 
     // Entry: an invalid phone is refused at its field, a valid one saved.
     b.client.goto(&format!("{app}#/forms/customer/new")).await.unwrap();
@@ -470,11 +475,7 @@ async fn an_admin_checks_a_spreadsheet_maps_a_column_imports_it_and_exports_the_
     std::fs::write(&path, encoding_rs::GBK.encode(&csv).0).unwrap();
 
     let app = format!("{}/app/", s.base);
-    b.client.goto(&app).await.unwrap();
-    b.fill("#email", ADMIN).await;
-    b.fill("#password", PASSWORD).await;
-    b.find("button[type=submit]").await.click().await.unwrap();
-    b.text_of("main h1", "表单").await;
+    b.sign_in(&app).await;
     b.client.goto(&format!("{app}#/forms/customer/records")).await.unwrap();
     b.click("#import").await;
     b.find("#import-file").await.send_keys(&path.display().to_string()).await.unwrap();
