@@ -23,7 +23,8 @@ CREATE TABLE jobs (
     updated_at   timestamptz NOT NULL,
     finished_at  timestamptz
 );
-CREATE INDEX jobs_fingerprint ON jobs (fingerprint, status);
+-- One unfinished job per fingerprint: two identical uploads at once make one job.
+CREATE UNIQUE INDEX jobs_open_fingerprint ON jobs (fingerprint) WHERE status IN ('queued', 'running');
 CREATE INDEX jobs_open ON jobs (status, updated_at) WHERE status IN ('queued', 'running');
 
 -- A job's file, apart from the job row: the row is rewritten by every

@@ -124,6 +124,8 @@ export async function importView(main, key) {
       check.disabled = !file.files[0];
     }
   };
+  // Options changed after a check: check again before importing.
+  for (const input of [upsert, events]) input.addEventListener('change', () => { run.disabled = true; });
   check.addEventListener('click', () => start(true));
   run.addEventListener('click', () => start(false));
 

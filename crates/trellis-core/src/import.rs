@@ -175,7 +175,7 @@ pub fn coerce(schema: &Value, cell: &str, tz: &jiff::tz::TimeZone) -> Result<Val
     }
     if has("integer") {
         let n = number(cell).ok_or("is not a whole number")?;
-        if n.fract() != 0.0 {
+        if n.fract() != 0.0 || n.abs() > 9.007e15 {
             return Err("is not a whole number".into());
         }
         return Ok(json!(n as i64));
@@ -206,16 +206,23 @@ fn choose(options: &[Value], cell: &str) -> Result<Value, String> {
     Err(format!("is not one of the options ({}{})", shown.join(", "), if options.len() > 8 { ", …" } else { "" }))
 }
 
-/// `1,234.50`, `￥1,234`, `1 234`, `12元` → a number.
+/// `1,234.50`, `￥1,234`, `1 234`, `12元` → a number. A comma only groups
+/// thousands: `1,5` or `1.234,5` (a decimal comma) is refused, not misread.
 pub fn number(cell: &str) -> Option<f64> {
-    let t: String = cell
-        .trim()
-        .trim_start_matches(['¥', '￥', '$', '€', '+'])
-        .trim_end_matches(['元', '¥', '￥'])
-        .chars()
-        .filter(|c| !matches!(c, ',' | '，' | ' ' | '\u{a0}' | '_'))
-        .collect();
-    t.parse::<f64>().ok().filter(|n| n.is_finite())
+    let t: String = cell.trim().trim_start_matches(['¥', '￥', '$', '€', '+']).trim_end_matches(['元', '¥', '￥']).chars().filter(|c| !matches!(c, ' ' | '\u{a0}' | '_')).collect();
+    let t = t.replace('，', ",");
+    if t.contains(',') {
+        if t.find('.').is_some_and(|dot| t.rfind(',').is_some_and(|comma| comma > dot)) {
+            return None;
+        }
+        let whole = t.split('.').next().unwrap_or("");
+        let mut groups = whole.trim_start_matches('-').split(',');
+        let head = groups.next().unwrap_or("");
+        if head.is_empty() || head.len() > 3 || !groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit())) {
+            return None;
+        }
+    }
+    t.replace(',', "").parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
 fn boolean(cell: &str) -> Option<bool> {
@@ -232,11 +239,11 @@ pub fn date(cell: &str) -> Option<jiff::civil::Date> {
     if let Ok(d) = t.parse::<jiff::civil::Date>() {
         return Some(d);
     }
-    // A whole-number serial (Excel wrote a date cell as a number).
+    // A whole-number serial (Excel wrote a date cell as a number), from 1927 on: `2026` is a year, not 1905-07-18.
     if let Ok(n) = t.parse::<f64>()
         && n.fract() == 0.0
         && !t.contains('-')
-        && t.len() <= 7
+        && (10_000.0..2_958_466.0).contains(&n)
     {
         return crate::sheet::serial_text(n).and_then(|s| s.parse().ok());
     }
@@ -258,6 +265,7 @@ pub fn date_time(cell: &str, tz: &jiff::tz::TimeZone) -> Option<jiff::Timestamp>
         return Some(ts);
     }
     if let Ok(n) = t.parse::<f64>()
+        && n >= 10_000.0
         && let Some(s) = crate::sheet::serial_text(n)
     {
         return date_time(&s, tz);
@@ -347,6 +355,11 @@ mod tests {
             assert_eq!(d(s).as_deref(), Some("2026-01-31"), "{s}");
         }
         assert_eq!(d("2026/2/30"), None);
+        assert_eq!(d("2026"), None, "a year is not a serial");
+        assert_eq!(number("1,234.5"), Some(1234.5));
+        assert_eq!(number("1,5"), None, "a decimal comma is refused, not read as 15");
+        assert_eq!(number("1.234,5"), None);
+        assert_eq!(number("12,34,567"), None);
         let tz = jiff::tz::TimeZone::UTC;
         assert_eq!(date_time("46053.4375", &tz).map(|t| t.to_string()).as_deref(), Some("2026-01-31T10:30:00Z"));
         assert_eq!(date_time("2026-01-31T10:30:00+08:00", &tz).map(|t| t.to_string()).as_deref(), Some("2026-01-31T02:30:00Z"));

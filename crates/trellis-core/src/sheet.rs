@@ -62,6 +62,14 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, SheetError> {
     }
     let (columns, mut rows, encoding) = if is_workbook(bytes) { read_workbook(bytes)? } else { read_csv(bytes)? };
     rows.retain(|r| !r.is_blank());
+    // A NUL is never meant (PostgreSQL's JSON cannot even hold one): it goes.
+    for r in &mut rows {
+        for c in &mut r.cells {
+            if c.contains('\0') {
+                *c = c.replace('\0', "");
+            }
+        }
+    }
     let columns = columns.into_iter().enumerate().map(|(i, c)| if c.trim().is_empty() { column_letter(i) } else { c.trim().to_owned() }).collect();
     Ok(Sheet { columns, rows, encoding })
 }
@@ -104,10 +112,11 @@ pub fn decode(bytes: &[u8]) -> Result<(String, &'static str), SheetError> {
     Ok((text.into_owned(), "GBK"))
 }
 
-/// The delimiter the header line uses most: a comma, a tab or a semicolon.
+/// The delimiter the header line uses most: a comma, a tab or a semicolon (a comma on a tie).
 fn sniff_delimiter(text: &str) -> u8 {
-    let first = text.lines().next().unwrap_or("");
-    [b',', b'\t', b';'].into_iter().max_by_key(|d| first.bytes().filter(|b| b == d).count()).unwrap_or(b',')
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let count = |d: u8| first.bytes().filter(|b| *b == d).count();
+    [b'\t', b';'].into_iter().fold(b',', |best, d| if count(d) > count(best) { d } else { best })
 }
 
 fn read_csv(bytes: &[u8]) -> Result<(Vec<String>, Vec<Row>, &'static str), SheetError> {

@@ -152,12 +152,16 @@ impl Engine {
         let headers: Vec<String> = e.columns.iter().map(|c| c.header.clone()).collect();
         let title = e.form.def.title.clone();
         let sink = out.clone();
+        // Set when reading failed: the workbook is then not saved, so no whole-looking file goes out.
+        let abort = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let aborted = abort.clone();
         let writer = tokio::task::spawn_blocking(move || -> std::result::Result<(), String> {
             let mut book = rust_xlsxwriter::Workbook::new();
             let sheet = book.add_worksheet_with_constant_memory().map_err(|e| e.to_string())?;
-            let name: String = title.chars().filter(|c| !"[]:*?/\\".contains(*c)).take(31).collect();
-            if !name.is_empty() {
-                sheet.set_name(name).map_err(|e| e.to_string())?;
+            let name: String = title.chars().filter(|c| !"[]:*?/\\'".contains(*c)).take(31).collect();
+            // Excel refuses some names ("History"); the default one does then.
+            if !name.is_empty() && !name.eq_ignore_ascii_case("history") {
+                let _ = sheet.set_name(name);
             }
             let bold = rust_xlsxwriter::Format::new().set_bold();
             for (c, h) in headers.iter().enumerate() {
@@ -170,7 +174,8 @@ impl Engine {
                         let col = c as u16;
                         match cell {
                             Cell::Empty => Ok(&mut *sheet),
-                            Cell::Text(s) => sheet.write_string(row, col, s),
+                            // A cell holds at most 32,767 characters.
+                            Cell::Text(s) => sheet.write_string(row, col, if s.chars().count() > 32_767 { s.chars().take(32_767).collect() } else { s }),
                             Cell::Number(n) => sheet.write_number(row, col, n),
                             Cell::Bool(b) => sheet.write_boolean(row, col, b),
                         }
@@ -178,6 +183,9 @@ impl Engine {
                     }
                     row += 1;
                 }
+            }
+            if aborted.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err("reading the records failed".into());
             }
             let mut w = ChunkWriter { tx: sink, buf: Vec::new() };
             book.save_to_writer(&mut w).map_err(|e| e.to_string())?;
@@ -190,8 +198,9 @@ impl Engine {
                 let page = self.export_page(&e, cursor.as_deref()).await?;
                 let cells: Vec<Vec<Cell>> = page.items.iter().map(|r| e.columns.iter().map(|c| export::cell(&e.form, r, c, &e.users, &e.tz)).collect()).collect();
                 n += page.items.len() as u64;
-                // The thread is gone only when it failed; its error is reported below.
-                if pages.send(cells).is_err() {
+                // The thread is gone only when it failed; its error is reported below. The
+                // channel holds two pages, so a send waits only while the thread writes one.
+                if pages.send(cells).is_err() || out.is_closed() {
                     return Ok::<(), EngineError>(());
                 }
                 match page.next_cursor {
@@ -201,6 +210,9 @@ impl Engine {
             }
         };
         let read = read.await;
+        if read.is_err() {
+            abort.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         drop(pages);
         let wrote = writer.await.map_err(internal)?;
         read?;

@@ -169,8 +169,8 @@ struct Prepared {
     mapping: Vec<ColumnMap>,
     tz: jiff::tz::TimeZone,
     upsert_on: Option<String>,
-    /// Rows that repeat a unique key of an earlier row: the reason.
-    repeats: HashMap<usize, String>,
+    /// Rows that repeat a unique key of an earlier row: the key's first field and the reason.
+    repeats: HashMap<usize, (String, String)>,
     batch: usize,
 }
 
@@ -328,7 +328,15 @@ impl Engine {
             finished_at: None,
         };
         let mut tx = self.store.begin().await?;
-        tx.insert_job(&job, &source).await?;
+        let inserted = tx.insert_job(&job, &source).await;
+        if let Err(e) = inserted {
+            drop(tx);
+            // The same import started a moment ago by another request: that job it is.
+            return match self.store.open_job(&job.fingerprint).await? {
+                Some(open) => Ok(open.into()),
+                None => Err(e.into()),
+            };
+        }
         tx.commit().await?;
         Ok(job.into())
     }
@@ -389,8 +397,12 @@ impl Engine {
         Ok(out)
     }
 
-    /// Runs (or resumes) a job to its end, calling `progress` after every batch.
+    /// Runs (or resumes) a job to its end, calling `progress` after every
+    /// batch. A job this process is already running answers as it is.
     pub async fn run_job(&self, id: Uuid, progress: &(dyn Fn(&JobView) + Sync)) -> Result<JobView> {
+        let Some(_running) = RunningJob::enter(&self.running_jobs, id) else {
+            return self.store.job(id).await?.map(JobView::from).ok_or_else(|| EngineError::NotFound(format!("there is no job {id}")));
+        };
         let job = self.store.job(id).await?.ok_or_else(|| EngineError::NotFound(format!("there is no job {id}")))?;
         if matches!(job.status.as_str(), "done" | "failed") {
             return Ok(job.into());
@@ -399,6 +411,7 @@ impl Engine {
         let opts: ImportOptions = serde_json::from_value(job.options.clone()).map_err(|e| EngineError::Internal(format!("job {id} has options this version cannot read: {e}")))?;
         let p = match self.prepare(&job.form, &source, &opts).await {
             Ok(p) => p,
+            Err(e @ EngineError::Store(_)) => return Err(e),
             // The form changed or went away since the job started: it cannot go on.
             Err(e) => return self.fail_job(id, e.to_string()).await,
         };
@@ -415,7 +428,12 @@ impl Engine {
                 return self.finish_job(id).await;
             }
             let range = start..(start + p.batch).min(total);
-            let (planned, errors) = self.plan(&p, range.clone(), &mut caches).await?;
+            let (planned, errors) = match self.plan(&p, range.clone(), &mut caches).await {
+                Ok(x) => x,
+                Err(e @ EngineError::Store(_)) => return Err(e),
+                // Not the database's doing: running it again would stop at the same rows.
+                Err(e) => return self.fail_job(id, format!("rows {}–{}: {e}", p.sheet.rows[start].number, p.sheet.rows[range.end - 1].number)).await,
+            };
             let now = self.clock.now();
             let mut tx = self.store.begin().await?;
             let Some(mut locked) = tx.lock_job(id).await? else { return Err(EngineError::NotFound(format!("there is no job {id}"))) };
@@ -471,7 +489,7 @@ impl Engine {
             let now = self.clock.now();
             let mut tx = self.store.begin().await?;
             let Some(mut locked) = tx.lock_job(id).await? else { return Err(EngineError::NotFound(format!("there is no job {id}"))) };
-            if locked.done as usize != i {
+            if locked.done as usize != i || matches!(locked.status.as_str(), "done" | "failed") {
                 return Ok(());
             }
             let c = match self.write_batch(&mut tx, actor, p, planned, now, events).await {
@@ -480,7 +498,7 @@ impl Engine {
                     drop(tx);
                     tx = self.store.begin().await?;
                     locked = tx.lock_job(id).await?.ok_or_else(|| EngineError::NotFound(format!("there is no job {id}")))?;
-                    if locked.done as usize != i {
+                    if locked.done as usize != i || matches!(locked.status.as_str(), "done" | "failed") {
                         return Ok(());
                     }
                     errors.extend(p.errors_of(number, &e));
@@ -513,6 +531,9 @@ impl Engine {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let mut job = tx.lock_job(id).await?.ok_or_else(|| EngineError::NotFound(format!("there is no job {id}")))?;
+        if matches!(job.status.as_str(), "done" | "failed") {
+            return Ok(job.into());
+        }
         job.status = "failed".into();
         job.error = Some(error);
         job.updated_at = now;
@@ -529,8 +550,8 @@ impl Engine {
         let mut rows: Vec<(usize, Map<String, Value>)> = Vec::with_capacity(range.len());
         for i in range {
             let row = &p.sheet.rows[i];
-            if let Some(why) = p.repeats.get(&i) {
-                errors.push(p.row_error(row.number, p.upsert_on.clone().or_else(|| form.def.unique.first().and_then(|u| u.first().cloned())), why.clone()));
+            if let Some((field, why)) = p.repeats.get(&i) {
+                errors.push(p.row_error(row.number, Some(field.clone()), why.clone()));
                 continue;
             }
             match import::row_data(form, &p.mapping, &row.cells, &p.tz) {
@@ -542,14 +563,16 @@ impl Engine {
 
         // Existing records by the upsert key; without one, a taken unique key is the row's error.
         let mut existing: HashMap<String, Record> = HashMap::new();
+        // Lookups take no NUL (a filter refuses it); such a key matches nothing, and the write refuses it.
+        let lookable = |v: &Value| !v.as_str().is_some_and(|s| s.contains('\0'));
         if let Some(key) = &p.upsert_on {
-            existing = self.find_by(form, key, rows.iter().filter_map(|(_, d)| d.get(key).cloned()).collect()).await?;
+            existing = self.find_by(form, key, rows.iter().filter_map(|(_, d)| d.get(key).cloned()).filter(lookable).collect()).await?;
         } else {
             for key in form.def.unique.iter().filter(|u| u.len() == 1).map(|u| &u[0]) {
                 if !p.fields_mapped().any(|f| f == key) {
                     continue;
                 }
-                let taken = self.find_by(form, key, rows.iter().filter_map(|(_, d)| d.get(key).cloned()).collect()).await?;
+                let taken = self.find_by(form, key, rows.iter().filter_map(|(_, d)| d.get(key).cloned()).filter(lookable).collect()).await?;
                 rows.retain(|(number, d)| match d.get(key).map(cell_text).filter(|t| taken.contains_key(t)) {
                     Some(t) => {
                         let title = import::header_of(form, key);
@@ -605,7 +628,12 @@ impl Engine {
                 let linked = self.form(&target).await?;
                 let by = linked.def.unique.iter().find(|u| u.len() == 1).map(|u| u[0].clone()).or_else(|| linked.def.title_field.clone());
                 let found = match &by {
-                    Some(by) => self.find_by(&linked, by, wanted.iter().map(|s| json!(s)).collect()).await?,
+                    Some(by) => {
+                        // Typed as the key field is (a number key looked up as a number); a cell that cannot be one finds nothing.
+                        let schema = linked.def.schema.get("properties").and_then(|ps| ps.get(by)).cloned().unwrap_or(Value::Null);
+                        let values: Vec<Value> = wanted.iter().filter_map(|s| import::coerce(&schema, s, &p.tz).ok()).filter(|v| !v.is_string() || v.as_str().is_some_and(|s| !s.contains('\0'))).collect();
+                        self.find_by(&linked, by, values).await?
+                    }
                     None => HashMap::new(),
                 };
                 for w in wanted {
@@ -687,6 +715,25 @@ impl Engine {
     }
 }
 
+/// Marks a job as run by this process while it lives.
+struct RunningJob<'a> {
+    set: &'a std::sync::Mutex<HashSet<Uuid>>,
+    id: Uuid,
+}
+
+impl<'a> RunningJob<'a> {
+    /// `None` when this process already runs the job (the tick took it over while it was slow, or the same upload came twice).
+    fn enter(set: &'a std::sync::Mutex<HashSet<Uuid>>, id: Uuid) -> Option<RunningJob<'a>> {
+        set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id).then_some(RunningJob { set, id })
+    }
+}
+
+impl Drop for RunningJob<'_> {
+    fn drop(&mut self) {
+        self.set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.id);
+    }
+}
+
 /// What a dry run predicts for planned rows.
 fn predicted(planned: &[Planned]) -> Counts {
     let mut c = Counts::default();
@@ -706,7 +753,8 @@ fn failed_rows(errors: &[RowError]) -> usize {
 }
 
 /// Rows whose unique key repeats an earlier row's: the first one counts.
-fn repeats(p: &Prepared) -> HashMap<usize, String> {
+/// Each with the key's first field and the reason.
+fn repeats(p: &Prepared) -> HashMap<usize, (String, String)> {
     let mut out = HashMap::new();
     let keys: Vec<&Vec<String>> = p.form.def.unique.iter().filter(|k| k.iter().all(|f| p.fields_mapped().any(|m| m == f))).collect();
     if keys.is_empty() {
@@ -715,16 +763,19 @@ fn repeats(p: &Prepared) -> HashMap<usize, String> {
     let mut seen: Vec<HashMap<Vec<String>, usize>> = vec![HashMap::new(); keys.len()];
     for (i, row) in p.sheet.rows.iter().enumerate() {
         let Ok(data) = import::row_data(&p.form, &p.mapping, &row.cells, &p.tz) else { continue };
-        for (k, key) in keys.iter().enumerate() {
-            let Some(values) = key.iter().map(|f| data.get(f).map(cell_text)).collect::<Option<Vec<String>>>() else { continue };
-            match seen[k].get(&values) {
-                Some(first) => {
-                    let title: Vec<String> = key.iter().map(|f| import::header_of(&p.form, f)).collect();
-                    out.insert(i, format!("repeats the {} '{}' of row {first}; only the first is imported", title.join(" + "), values.join(" + ")));
-                    break;
-                }
-                None => {
-                    seen[k].insert(values, row.number);
+        let values: Vec<Option<Vec<String>>> = keys.iter().map(|key| key.iter().map(|f| data.get(f).map(cell_text)).collect()).collect();
+        // A row that repeats one key takes none of its keys: a later row repeating its other key is not blamed on it.
+        let repeated = values.iter().enumerate().find_map(|(k, v)| v.as_ref().and_then(|v| seen[k].get(v).map(|first| (k, v.clone(), *first))));
+        match repeated {
+            Some((k, v, first)) => {
+                let title: Vec<String> = keys[k].iter().map(|f| import::header_of(&p.form, f)).collect();
+                out.insert(i, (keys[k][0].clone(), format!("repeats the {} '{}' of row {first}; only the first is imported", title.join(" + "), v.join(" + "))));
+            }
+            None => {
+                for (k, v) in values.into_iter().enumerate() {
+                    if let Some(v) = v {
+                        seen[k].insert(v, row.number);
+                    }
                 }
             }
         }

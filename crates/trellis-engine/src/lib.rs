@@ -98,6 +98,8 @@ pub struct Engine {
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// On SQLite: the definitions stamp last seen (see [`Engine::notice_changes`]).
     stamp: Mutex<Option<String>>,
+    /// Import jobs this process is running (see [`Engine::run_job`]).
+    running_jobs: Mutex<std::collections::HashSet<uuid::Uuid>>,
 }
 
 impl Engine {
@@ -110,7 +112,7 @@ impl Engine {
         let defs = Arc::new(definitions::DefCache::default());
         let listener = store.listen_definitions().await?.map(|l| tokio::spawn(listen(l, Arc::downgrade(&forms), Arc::downgrade(&defs))));
         let stamp = Mutex::new(store.definitions_stamp().await?);
-        Ok(Engine { store, clock, forms, defs, sender: delivery::SenderSlot::default(), listener: Mutex::new(listener), stamp })
+        Ok(Engine { store, clock, forms, defs, sender: delivery::SenderSlot::default(), listener: Mutex::new(listener), stamp, running_jobs: Mutex::default() })
     }
 
     /// Drops cached forms and definitions when another process (a `trellis
