@@ -69,7 +69,7 @@ fn customers_csv() -> (String, Vec<(usize, &'static str)>) {
         let mut phone = format!("139{:08}", i);
         let mut level = ["A", "B", "C"][i % 3].to_owned();
         let mut birthday = format!("{}/{}/{}", 1970 + i % 30, 1 + i % 12, 1 + i % 28);
-        let mut spend = format!("\"{},{:03}.50\"", i / 10 + 1, i % 1000);
+        let mut spend = format!("\"{},{:03}.50\"", i / 10 % 999 + 1, i % 1000);
         if i % 400 == 17 {
             phone = "12345".into();
             bad.push((row, "phone"));
@@ -263,7 +263,7 @@ async fn a_killed_import_resumes_without_losing_or_repeating_a_row(b: Backend) {
     let out = run().output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains(&format!("resuming the unfinished import of visits.csv")) && text.contains("10000 rows into visit"), "{text}");
+    assert!(text.contains("resuming the unfinished import of visits.csv") && text.contains("10000 rows into visit"), "{text}");
     assert_eq!(db.number("SELECT count(*) FROM records WHERE form = 'visit'").await, Some(10_000), "no row lost, none twice");
     let n = if b == Backend::Sqlite { "json_extract(data, '$.n')" } else { "(data->>'n')" };
     assert_eq!(db.number(&format!("SELECT count(DISTINCT {n}) FROM records WHERE form = 'visit'")).await, Some(10_000), "each row once");

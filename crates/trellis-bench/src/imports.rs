@@ -45,7 +45,7 @@ fn contacts_csv(rows: usize) -> Vec<u8> {
             1 + (m >> 8) % 12,
             1 + (m >> 16) % 28,
             CITIES[((m >> 24) % 8) as usize],
-            if (m >> 32) % 5 == 0 { "是" } else { "否" },
+            if (m >> 32).is_multiple_of(5) { "是" } else { "否" },
         ));
     }
     out.into_bytes()
