@@ -21,6 +21,7 @@ both!(
     a_killed_import_resumes_without_losing_or_repeating_a_row,
     gbk_and_xlsx_files_import,
     event_triggers_stay_quiet_when_asked,
+    link_cells_name_records_by_id_key_or_title,
 );
 
 /// Posts a file to the imports route.
@@ -348,4 +349,31 @@ async fn event_triggers_stay_quiet_when_asked(b: Backend) {
 
 async fn notes(s: &Server) -> usize {
     s.get("/api/v1/notifications").await.expect(200).body["items"].as_array().unwrap().len()
+}
+
+async fn link_cells_name_records_by_id_key_or_title(b: Backend) {
+    let Some(s) = Server::start(b).await else { return };
+    s.post("/api/v1/forms", json!({"key": "shop", "title": "门店", "title_field": "name", "schema": {"type": "object", "properties": {"name": {"type": "string"}}}})).await.expect(201);
+    s.post("/api/v1/forms", json!({"key": "region", "title": "区域", "title_field": "name", "unique": [["code"]],
+        "schema": {"type": "object", "properties": {"code": {"type": "integer"}, "name": {"type": "string"}}}})).await.expect(201);
+    s.post("/api/v1/forms", json!({"key": "visit", "title": "巡店", "schema": {"type": "object", "properties": {
+        "shop": {"type": "string", "x-link": "shop", "title": "门店"}, "region": {"type": "string", "x-link": "region", "title": "区域"}, "note": {"type": "string", "title": "备注"}}}}))
+        .await
+        .expect(201);
+    let one = s.post("/api/v1/forms/shop/records", json!({"name": "一店"})).await.expect(201).body["id"].as_str().unwrap().to_owned();
+    s.post("/api/v1/forms/shop/records", json!([{"name": "二店"}, {"name": "二店"}])).await.expect(201);
+    let east = s.post("/api/v1/forms/region/records", json!({"code": 21, "name": "华东"})).await.expect(201).body["id"].as_str().unwrap().to_owned();
+    // By title (the shop has no key), by id, by an integer key; a title two shops share, and one nobody has.
+    let csv = format!("门店,区域,备注\n一店,21,a\n{one},,b\n二店,21,c\n三店,,d\n一店,99,e\n");
+    let job = import(&s, "visit", "name=visits.csv", csv.into_bytes()).await;
+    assert_eq!((job["created"].as_i64(), job["failed"].as_i64()), (Some(2), Some(3)), "{job}");
+    let errors = s.get(&format!("/api/v1/jobs/{}/errors?format=json", job["id"].as_str().unwrap())).await.expect(200).body["items"].clone();
+    let said: Vec<(u64, String)> = errors.as_array().unwrap().iter().map(|e| (e["row"].as_u64().unwrap(), e["message"].as_str().unwrap().to_owned())).collect();
+    assert_eq!(said[0], (4, "2 shop records are called '二店'; give the record's id or its unique key".to_owned()));
+    assert_eq!(said[1], (5, "no shop record has the key '三店'".to_owned()));
+    assert_eq!(said[2], (6, "no region record has the key '99'".to_owned()));
+    let visits = s.list("visit", &[("sort", "note")]).await.expect(200).body["items"].clone();
+    assert_eq!(visits[0]["data"], json!({"shop": one, "region": east, "note": "a"}));
+    assert_eq!(visits[1]["data"], json!({"shop": one, "note": "b"}));
+    s.stop().await;
 }

@@ -189,8 +189,17 @@ struct Planned {
 #[derive(Default)]
 struct Caches {
     users: HashMap<String, Option<Uuid>>,
-    /// (form, key text) → id.
-    links: HashMap<(String, String), Option<Uuid>>,
+    /// (form, key text) → what it names.
+    links: HashMap<(String, String), Link>,
+}
+
+/// The records a link cell's text names.
+#[derive(Debug, Clone, Copy)]
+enum Link {
+    One(Uuid),
+    /// Several share it (a title, not a key): the cell names none of them.
+    Many(usize),
+    None,
 }
 
 fn bad(param: &'static str, message: impl Into<String>) -> EngineError {
@@ -632,13 +641,17 @@ impl Engine {
                         // Typed as the key field is (a number key looked up as a number); a cell that cannot be one finds nothing.
                         let schema = linked.def.schema.get("properties").and_then(|ps| ps.get(by)).cloned().unwrap_or(Value::Null);
                         let values: Vec<Value> = wanted.iter().filter_map(|s| import::coerce(&schema, s, &p.tz).ok()).filter(|v| !v.is_string() || v.as_str().is_some_and(|s| !s.contains('\0'))).collect();
-                        self.find_by(&linked, by, values).await?
+                        self.find_all_by(&linked, by, values).await?
                     }
                     None => HashMap::new(),
                 };
                 for w in wanted {
-                    let id = found.get(&w).map(|r| r.id);
-                    caches.links.insert((target.clone(), w), id);
+                    let hit = match found.get(&w).map(Vec::as_slice) {
+                        Some([one]) => Link::One(one.id),
+                        Some(many) if many.len() > 1 => Link::Many(many.len()),
+                        _ => Link::None,
+                    };
+                    caches.links.insert((target.clone(), w), hit);
                 }
             }
             rows.retain_mut(|(number, d)| {
@@ -646,12 +659,16 @@ impl Engine {
                 if Uuid::parse_str(&cell).is_ok() {
                     return true;
                 }
-                match caches.links.get(&(target.clone(), cell.clone())).copied().flatten() {
-                    Some(id) => {
+                match caches.links.get(&(target.clone(), cell.clone())).copied().unwrap_or(Link::None) {
+                    Link::One(id) => {
                         d.insert(field.key.clone(), json!(id.to_string()));
                         true
                     }
-                    None => {
+                    Link::Many(n) => {
+                        errors.push(p.row_error(*number, Some(field.key.clone()), format!("{n} {target} records are called '{cell}'; give the record's id or its unique key")));
+                        false
+                    }
+                    Link::None => {
                         errors.push(p.row_error(*number, Some(field.key.clone()), format!("no {target} record has the key '{cell}'")));
                         false
                     }
@@ -663,13 +680,19 @@ impl Engine {
 
     /// Live records of `form` whose `field` is one of `values`, by the value's text.
     async fn find_by(&self, form: &CompiledForm, field: &str, values: Vec<Value>) -> Result<HashMap<String, Record>> {
-        let mut out = HashMap::new();
+        Ok(self.find_all_by(form, field, values).await?.into_iter().filter_map(|(k, mut v)| v.pop().map(|r| (k, r))).collect())
+    }
+
+    /// Every live record of `form` whose `field` is one of `values`, by the value's text
+    /// (several where the field is not unique: a title two records share).
+    async fn find_all_by(&self, form: &CompiledForm, field: &str, values: Vec<Value>) -> Result<HashMap<String, Vec<Record>>> {
+        let mut out: HashMap<String, Vec<Record>> = HashMap::new();
         let unique = trellis_store::index::specs(&form.def).into_iter().find(|s| s.unique && s.fields.len() == 1 && s.fields[0] == field).map(|s| s.name);
         for chunk in values.chunks(query::MAX_LIMIT as usize) {
             let filter = query::parse_filter(form, &json!({field: {"_in": chunk}}))?;
             for r in self.store.matching(form.key(), &filter, unique.as_deref()).await? {
                 if let Some(v) = r.data.get(field) {
-                    out.insert(cell_text(v), r);
+                    out.entry(cell_text(v)).or_default().push(r);
                 }
             }
         }
