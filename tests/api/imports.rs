@@ -270,6 +270,7 @@ async fn a_killed_import_resumes_without_losing_or_repeating_a_row(b: Backend) {
     assert_eq!(db.number(&format!("SELECT count(DISTINCT {n}) FROM records WHERE form = 'visit'")).await, Some(10_000), "each row once");
     assert_eq!(db.number("SELECT count(*) FROM jobs").await, Some(1), "the second run went on with the first job");
     assert_eq!(db.text("SELECT status FROM jobs").await.as_deref(), Some("done"));
+    assert_eq!(db.number("SELECT count(*) FROM job_sources").await, Some(0), "a finished job lets its file go");
     db.close().await;
     s.stop().await;
 }

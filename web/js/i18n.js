@@ -2,7 +2,7 @@
 const zh = {
   import: '导入', exportCsv: '导出 CSV', exportXlsx: '导出 Excel', exporting: '正在导出…', file: '文件（CSV 或 Excel）', existing: '已有的记录', createOnly: '只新增（重复的会报错）', upsertBy: '按「{f}」更新已有记录',
   fireEvents: '触发事件提醒（欢迎消息等）', checkFile: '检查', startImport: '开始导入', rowsPerSec: '行/秒', columnMapping: '列与字段的对应', fileColumn: '文件中的列', formField: '表单字段', dontImport: '不导入',
-  recheck: '对应关系改了，请重新检查', downloadReport: '下载错误报告', refusedRows: '{n} 行未通过', row: '行号', reason: '原因', moreInReport: '还有 {n} 条，见错误报告',
+  recheck: '对应关系改了，请重新检查', downloadReport: '下载错误报告', refusedRows: '{n} 行未通过', row: '行号', reason: '原因', moreInReport: '只显示前 {n} 条，全部见错误报告',
   checked: '检查了 {total} 行：将新增 {c}、更新 {u}、不变 {s}，{f} 行有问题（什么都没有写入）', imported: '导入了 {total} 行：新增 {c}、更新 {u}、不变 {s}，{f} 行未导入',
   importHint: '表头按字段名称或标识自动对应；支持 UTF-8、GBK 编码的 CSV 和 Excel。先检查，确认无误后再导入；中断后重新导入同一个文件会从断点继续。', recentImports: '最近的导入', summary: '新增 {c} · 更新 {u} · 不变 {s} · 未通过 {f}',
   by_key: '按标识', by_title: '按名称', by_map: '手动指定', by_derived: '自动计算的字段，不导入', by_segment: '分层结果，不导入', by_bookkeeping: '系统字段，不导入', by_skipped: '不导入', by_unknown: '表单里没有这一列',
@@ -32,7 +32,7 @@ const zh = {
 const en = {
   import: 'Import', exportCsv: 'Export CSV', exportXlsx: 'Export Excel', exporting: 'Exporting…', file: 'File (CSV or Excel)', existing: 'Existing records', createOnly: 'Create only (repeats are refused)', upsertBy: 'Update records with the same {f}',
   fireEvents: 'Fire event triggers (welcome messages…)', checkFile: 'Check', startImport: 'Import', rowsPerSec: 'rows/s', columnMapping: 'Columns and fields', fileColumn: 'Column in the file', formField: 'Form field', dontImport: 'Do not import',
-  recheck: 'The mapping changed: check again', downloadReport: 'Download the error report', refusedRows: '{n} rows refused', row: 'Row', reason: 'Reason', moreInReport: '{n} more in the report',
+  recheck: 'The mapping changed: check again', downloadReport: 'Download the error report', refusedRows: '{n} rows refused', row: 'Row', reason: 'Reason', moreInReport: 'The first {n} are shown; the report has them all',
   checked: 'Checked {total} rows: {c} to create, {u} to update, {s} unchanged, {f} with problems (nothing was written)', imported: 'Imported {total} rows: {c} created, {u} updated, {s} unchanged, {f} refused',
   importHint: 'Headers map to fields by title or key; CSV in UTF-8 or GBK, and Excel. Check first, then import; importing the same file after an interruption goes on where it stopped.', recentImports: 'Recent imports', summary: '{c} created · {u} updated · {s} unchanged · {f} refused',
   by_key: 'by key', by_title: 'by title', by_map: 'chosen', by_derived: 'computed, not imported', by_segment: 'a segment, not imported', by_bookkeeping: 'bookkeeping, not imported', by_skipped: 'not imported', by_unknown: 'the form has no such field',

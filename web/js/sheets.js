@@ -94,12 +94,12 @@ export async function importView(main, key) {
   const drawErrors = async (job) => {
     problems.innerHTML = '';
     if (!job.failed) return;
-    const { items } = await get(`/api/v1/jobs/${job.id}/errors?format=json`);
+    const { items } = await get(`/api/v1/jobs/${job.id}/errors?format=json&limit=50`);
     const report = el('button', { class: 'small', id: 'import-report', onclick: async () => save(await api('GET', `/api/v1/jobs/${job.id}/errors`, undefined, { raw: true }), `${key}-import-errors.csv`) }, t('downloadReport'));
     problems.append(el('div', { class: 'head' }, el('h2', {}, t('refusedRows', { n: job.failed })), report),
       el('table', { class: 'list card', style: 'padding:0' }, el('thead', {}, el('tr', {}, el('th', {}, t('row')), el('th', {}, t('fileColumn')), el('th', {}, t('reason')))),
-        el('tbody', {}, items.slice(0, 50).map((e) => el('tr', { 'data-error-row': e.row }, el('td', {}, String(e.row)), el('td', {}, e.column || e.field || ''), el('td', {}, e.message))))),
-      items.length > 50 ? el('p', { class: 'muted' }, t('moreInReport', { n: items.length - 50 })) : null);
+        el('tbody', {}, items.map((e) => el('tr', { 'data-error-row': e.row }, el('td', {}, String(e.row)), el('td', {}, e.column || e.field || ''), el('td', {}, e.message))))),
+      items.length >= 50 ? el('p', { class: 'muted' }, t('moreInReport', { n: 50 })) : null);
   };
 
   const start = async (dry) => {

@@ -362,10 +362,10 @@ impl Engine {
         Ok(self.store.jobs(mine, limit.clamp(1, 200)).await?.into_iter().map(JobView::from).collect())
     }
 
-    /// The rows a job refused, in file order.
-    pub async fn job_errors(&self, actor: &Actor, id: Uuid) -> Result<Vec<RowError>> {
+    /// The rows a job refused, in file order: the first `limit`, or all.
+    pub async fn job_errors(&self, actor: &Actor, id: Uuid, limit: Option<i64>) -> Result<Vec<RowError>> {
         self.job(actor, id).await?;
-        Ok(self.store.job_errors(id, i64::MAX).await?.into_iter().map(RowError::from).collect())
+        Ok(self.store.job_errors(id, limit.unwrap_or(i64::MAX).max(0)).await?.into_iter().map(RowError::from).collect())
     }
 
     /// Takes over unfinished jobs nobody has moved for `idle` (their worker
@@ -531,6 +531,7 @@ impl Engine {
             job.updated_at = now;
             job.finished_at = Some(now);
             tx.save_job(&job).await?;
+            tx.drop_job_source(id).await?;
         }
         tx.commit().await?;
         Ok(job.into())
@@ -548,6 +549,7 @@ impl Engine {
         job.updated_at = now;
         job.finished_at = Some(now);
         tx.save_job(&job).await?;
+        tx.drop_job_source(id).await?;
         tx.commit().await?;
         Ok(job.into())
     }

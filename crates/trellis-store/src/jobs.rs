@@ -203,6 +203,11 @@ macro_rules! job_queries {
                 .collect()
         }
 
+        pub(crate) async fn drop_job_source(tx: &mut DbTx, job: Uuid) -> Result<()> {
+            sqlx::query("DELETE FROM job_sources WHERE job_id = $1").bind(job).execute(&mut **tx).await?;
+            Ok(())
+        }
+
         pub(crate) async fn count_job_errors(tx: &mut DbTx, job: Uuid) -> Result<i64> {
             Ok(sqlx::query_scalar("SELECT count(*) FROM job_errors WHERE job_id = $1").bind(job).fetch_one(&mut **tx).await?)
         }
@@ -295,6 +300,11 @@ impl Tx {
     /// Stores refused rows, numbered on from `first_seq`.
     pub async fn insert_job_errors(&mut self, job: Uuid, first_seq: i64, errors: &[JobError]) -> Result<()> {
         in_tx!(self, insert_job_errors(job, first_seq, errors))
+    }
+
+    /// Forgets a finished job's file (it is kept only to resume an unfinished one).
+    pub async fn drop_job_source(&mut self, job: Uuid) -> Result<()> {
+        in_tx!(self, drop_job_source(job))
     }
 
     pub async fn count_job_errors(&mut self, job: Uuid) -> Result<i64> {

@@ -95,7 +95,7 @@ pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
             bail!("the import stopped: {e}");
         }
         println!("{name}: {} rows into {}: {} created, {} updated, {} unchanged, {} refused (job {})", job.total, job.form, job.created, job.updated, job.unchanged, job.failed, job.id);
-        let errors = engine.job_errors(&Actor::system(), job.id).await.map_err(explain)?;
+        let errors = engine.job_errors(&Actor::system(), job.id, None).await.map_err(explain)?;
         show_errors(&errors, job.failed as usize, a.errors.as_deref())?;
         job.failed as usize
     };

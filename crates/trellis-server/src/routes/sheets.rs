@@ -110,6 +110,8 @@ async fn get_job(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): P
 struct ErrorsParams {
     /// `csv` (the default: a report to download) or `json`.
     format: Option<String>,
+    /// At most this many (JSON only; the CSV report has them all).
+    limit: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -122,10 +124,12 @@ struct ErrorList {
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/errors", tag = "imports", security(("bearer" = [])), params(("id" = Uuid, Path), ErrorsParams),
     responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn job_errors(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>, Params(p): Params<ErrorsParams>) -> ApiResult<Response> {
-    let errors = state.engine.job_errors(&actor, id).await?;
     match p.format.as_deref() {
-        Some("json") => Ok(Json(ErrorList { items: errors }).into_response()),
-        None | Some("csv") => Ok(attachment(Body::from(imports::errors_csv(&errors)?), "text/csv; charset=utf-8", &format!("import-{id}-errors.csv"))),
+        Some("json") => Ok(Json(ErrorList { items: state.engine.job_errors(&actor, id, p.limit).await? }).into_response()),
+        None | Some("csv") => {
+            let errors = state.engine.job_errors(&actor, id, None).await?;
+            Ok(attachment(Body::from(imports::errors_csv(&errors)?), "text/csv; charset=utf-8", &format!("import-{id}-errors.csv")))
+        }
         Some(other) => Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("format is csv or json, not '{other}'"))),
     }
 }
