@@ -4,7 +4,7 @@ use serde_json::json;
 use crate::both;
 use crate::harness::{ADMIN, Backend, PASSWORD, Server};
 
-both!(routes_need_a_token, sign_in_and_revoke, only_admins_change_forms, users_are_unique_and_checked);
+both!(routes_need_a_token, sign_in_and_revoke, only_admins_change_forms, users_are_unique_and_checked, tokens_are_listed_and_revoked_by_their_owner_and_admins, five_wrong_passwords_lock_an_email_out_for_a_quarter_hour);
 
 async fn routes_need_a_token(b: Backend) {
     let Some(s) = Server::start(b).await else { return };
@@ -69,5 +69,63 @@ async fn users_are_unique_and_checked(b: Backend) {
     assert!(s.engine.add_user("x@example.com", "boss", PASSWORD).await.is_err());
     assert!(s.engine.add_user("x@example.com", "staff", "short").await.is_err());
     assert!(s.engine.add_user("not-an-email", "staff", PASSWORD).await.is_err());
+    s.stop().await;
+}
+
+async fn tokens_are_listed_and_revoked_by_their_owner_and_admins(b: Backend) {
+    let Some(s) = Server::start(b).await else { return };
+    let staff = s.user("sales@example.com", "staff").await;
+    let second = s.call(Method::POST, "/api/v1/auth/token", None, Some(&json!({"email": "sales@example.com", "password": PASSWORD})), &[]).await.expect(200).body["token"].as_str().unwrap().to_owned();
+    // The owner sees both, the one in use marked; never a token's value.
+    let mine = s.get_as(&second, "/api/v1/auth/tokens").await.expect(200).body["items"].clone();
+    assert_eq!(mine.as_array().unwrap().len(), 2);
+    assert_eq!(mine[0]["current"], true, "newest first, and it is the one in use: {mine}");
+    assert_eq!(mine[1]["current"], false);
+    assert!(!mine.to_string().contains("trl_"), "values are never shown");
+    // Staff cannot see or revoke the admin's tokens.
+    s.get_as(&staff, &format!("/api/v1/auth/tokens?user={}", crate::harness::ADMIN)).await.expect(403);
+    let admins = s.get("/api/v1/auth/tokens").await.expect(200).body["items"][0]["id"].as_str().unwrap().to_owned();
+    s.call(Method::DELETE, &format!("/api/v1/auth/tokens/{admins}"), Some(&staff), None, &[]).await.expect(404);
+    s.get("/api/v1/auth/me").await.expect(200);
+    // The owner revokes the older one; an admin revokes the other.
+    let older = mine[1]["id"].as_str().unwrap();
+    let gone = s.call(Method::DELETE, &format!("/api/v1/auth/tokens/{older}"), Some(&second), None, &[]).await.expect(200);
+    assert!(gone.body["revoked_at"].is_string());
+    s.get_as(&staff, "/api/v1/auth/me").await.expect(401);
+    let listed = s.get("/api/v1/auth/tokens?user=sales@example.com").await.expect(200).body["items"].clone();
+    assert_eq!(listed.as_array().unwrap().iter().filter(|t| t["revoked_at"].is_null()).count(), 1);
+    let newer = mine[0]["id"].as_str().unwrap();
+    s.call(Method::DELETE, &format!("/api/v1/auth/tokens/{newer}"), Some(&s.token), None, &[]).await.expect(200);
+    s.get_as(&second, "/api/v1/auth/me").await.expect(401);
+    s.get("/api/v1/auth/tokens?user=nobody@example.com").await.expect(404);
+    s.stop().await;
+}
+
+async fn five_wrong_passwords_lock_an_email_out_for_a_quarter_hour(b: Backend) {
+    let Some(s) = Server::start_at(b, "2026-12-01T02:00:00Z").await else { return };
+    s.user("sales@example.com", "staff").await;
+    let sign_in = |email: &'static str, password: &'static str| {
+        let s = &s;
+        async move { s.call(Method::POST, "/api/v1/auth/token", None, Some(&json!({"email": email, "password": password})), &[]).await }
+    };
+    for _ in 0..5 {
+        sign_in("sales@example.com", "guess guess").await.expect(401);
+    }
+    // The sixth try is refused whatever the password, and says when to come back.
+    let locked = sign_in("Sales@Example.com", PASSWORD).await.expect(429);
+    assert_eq!(locked.headers["retry-after"], "900");
+    assert_eq!(locked.body["retry_after"], 900);
+    assert!(locked.body["detail"].as_str().unwrap().contains("try again in 15 minute"), "{}", locked.body);
+    // Another email is not held up.
+    sign_in(crate::harness::ADMIN, PASSWORD).await.expect(200);
+    s.clock("2026-12-01T02:14:00Z").await;
+    sign_in("sales@example.com", PASSWORD).await.expect(429);
+    s.clock("2026-12-01T02:15:01Z").await;
+    sign_in("sales@example.com", PASSWORD).await.expect(200);
+    // A success starts the count again.
+    for _ in 0..4 {
+        sign_in("sales@example.com", "guess guess").await.expect(401);
+    }
+    sign_in("sales@example.com", PASSWORD).await.expect(200);
     s.stop().await;
 }

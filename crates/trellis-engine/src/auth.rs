@@ -5,6 +5,7 @@
 //! SHA-256 is stored, so a copy of the database cannot be replayed as a login.
 
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use trellis_store::User;
 use uuid::Uuid;
@@ -70,6 +71,20 @@ pub const MIN_PASSWORD: usize = 8;
 
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Wrong passwords for one email that lock it out for the rest of [`FAILURE_WINDOW`].
+pub const MAX_FAILURES: usize = 5;
+pub const FAILURE_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
+
+/// A bearer token as its owner sees it: never its value.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenView {
+    pub id: Uuid,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    /// The token this request is signed with.
+    pub current: bool,
 }
 
 pub(crate) fn random_hex(bytes: usize) -> Result<String> {
@@ -166,8 +181,45 @@ impl Engine {
         Ok(self.store.set_manager(u.id, m).await?)
     }
 
-    /// Checks a password and gives out a new bearer token.
+    /// Checks a password and gives out a new bearer token. After
+    /// [`MAX_FAILURES`] wrong passwords for one email within [`FAILURE_WINDOW`],
+    /// that email is refused (429, with when to try again) until the oldest
+    /// of them is that old — a guessing script gets five tries a quarter hour.
+    /// Counted per process: several instances each count their own.
     pub async fn login(&self, email: &str, password: &str) -> Result<(String, Actor)> {
+        let key = email.trim().to_lowercase();
+        let now = self.clock.now();
+        if let Some(wait) = self.locked_out(&key, now) {
+            return Err(EngineError::TooMany { message: format!("too many wrong passwords for {key}; try again in {} minute(s)", wait.div_ceil(60)), retry_after: wait });
+        }
+        let result = self.check_password(email, password).await;
+        let mut failures = self.login_failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &result {
+            Ok(_) => {
+                failures.remove(&key);
+            }
+            Err(EngineError::Unauthorized(_)) => {
+                let list = failures.entry(key).or_default();
+                list.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
+                list.push(now);
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// Seconds until `key` may try again, when it is locked out.
+    fn locked_out(&self, key: &str, now: Timestamp) -> Option<u64> {
+        let failures = self.login_failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let recent: Vec<&Timestamp> = failures.get(key)?.iter().filter(|t| now.duration_since(**t) < FAILURE_WINDOW).collect();
+        if recent.len() < MAX_FAILURES {
+            return None;
+        }
+        let oldest = recent.iter().min()?;
+        Some((FAILURE_WINDOW - now.duration_since(**oldest)).as_secs().max(1) as u64)
+    }
+
+    async fn check_password(&self, email: &str, password: &str) -> Result<(String, Actor)> {
         let user = self.store.find_user(email.trim()).await?;
         // Verify against a fixed hash when the user is unknown, so timing does not reveal which emails exist.
         let stored = user.as_ref().map(|u| u.password_hash.clone());
@@ -191,6 +243,38 @@ impl Engine {
             Some(u) => Ok(Some(Actor::from_user(u)?)),
             None => Ok(None),
         }
+    }
+
+    /// The bearer tokens of the actor, or (admins) of the user `email`;
+    /// `current` marks the one this request is signed with.
+    pub async fn list_tokens(&self, actor: &Actor, email: Option<&str>, current: Option<&str>) -> Result<Vec<TokenView>> {
+        let user = match email {
+            None => actor.id,
+            Some(e) => {
+                let u = self.store.find_user(e).await?.ok_or_else(|| EngineError::NotFound(format!("there is no user '{e}'")))?;
+                if u.id != actor.id {
+                    actor.require_admin("list another user's tokens")?;
+                }
+                u.id
+            }
+        };
+        let mine = match current {
+            Some(t) => self.store.token_id_for_hash(&token_hash(t)).await?,
+            None => None,
+        };
+        Ok(self.store.tokens_of(user).await?.into_iter().map(|t| TokenView { current: Some(t.id) == mine, id: t.id, created_at: t.created_at, revoked_at: t.revoked_at }).collect())
+    }
+
+    /// Revokes a token by its id: its owner or an admin. Another user's token is not found, to a non-admin.
+    pub async fn revoke_token_id(&self, actor: &Actor, id: Uuid) -> Result<TokenView> {
+        let missing = || EngineError::NotFound(format!("there is no token {id}"));
+        let t = self.store.token_info(id).await?.ok_or_else(missing)?;
+        if t.user_id != actor.id && actor.role != Role::Admin {
+            return Err(missing());
+        }
+        self.store.revoke_token_id(id, self.clock.now()).await?;
+        let t = self.store.token_info(id).await?.ok_or_else(missing)?;
+        Ok(TokenView { id: t.id, created_at: t.created_at, revoked_at: t.revoked_at, current: false })
     }
 
     /// Revokes a token; it stops working at once.

@@ -39,6 +39,9 @@ pub enum EngineError {
     /// A template pack does not check: every problem at its file, line and column.
     #[error("the pack has {} problem(s)", .0.len())]
     Pack(Vec<trellis_core::pack::PackIssue>),
+    /// Too many attempts (sign-ins with a wrong password): try again after `retry_after` seconds.
+    #[error("{message}")]
+    TooMany { message: String, retry_after: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]

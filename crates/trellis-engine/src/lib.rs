@@ -100,6 +100,8 @@ pub struct Engine {
     stamp: Mutex<Option<String>>,
     /// Import jobs this process is running (see [`Engine::run_job`]).
     running_jobs: Mutex<std::collections::HashSet<uuid::Uuid>>,
+    /// Recent failed sign-ins per email (see [`Engine::login`]).
+    login_failures: Mutex<HashMap<String, Vec<jiff::Timestamp>>>,
 }
 
 impl Engine {
@@ -112,7 +114,7 @@ impl Engine {
         let defs = Arc::new(definitions::DefCache::default());
         let listener = store.listen_definitions().await?.map(|l| tokio::spawn(listen(l, Arc::downgrade(&forms), Arc::downgrade(&defs))));
         let stamp = Mutex::new(store.definitions_stamp().await?);
-        Ok(Engine { store, clock, forms, defs, sender: delivery::SenderSlot::default(), listener: Mutex::new(listener), stamp, running_jobs: Mutex::default() })
+        Ok(Engine { store, clock, forms, defs, sender: delivery::SenderSlot::default(), listener: Mutex::new(listener), stamp, running_jobs: Mutex::default(), login_failures: Mutex::default() })
     }
 
     /// Drops cached forms and definitions when another process (a `trellis

@@ -51,6 +51,9 @@ pub struct Problem {
     /// For 412: the record's current revision.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_rev: Option<i64>,
+    /// For 429: seconds until a new attempt is taken (also the `Retry-After` header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -63,7 +66,7 @@ impl Problem {
             errors: None,
             key: None,
             param: None,
-            current_rev: None,
+            current_rev: None, retry_after: None,
         }
     }
 
@@ -101,6 +104,9 @@ impl IntoResponse for Problem {
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         res
     }
 }
@@ -110,6 +116,7 @@ impl From<EngineError> for Problem {
         match e {
             EngineError::Unauthorized(m) => Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", m),
             EngineError::Forbidden(m) => Problem::new(StatusCode::FORBIDDEN, "forbidden", m),
+            EngineError::TooMany { message, retry_after } => Problem { retry_after: Some(retry_after), ..Problem::new(StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", message) },
             EngineError::NotFound(m) => Problem::new(StatusCode::NOT_FOUND, "not-found", m),
             EngineError::Gone(m) => Problem::new(StatusCode::GONE, "deleted", m),
             EngineError::Invalid(issues) => Problem::validation(issues),

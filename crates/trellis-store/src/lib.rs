@@ -23,7 +23,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod work;
 
-pub use work::{Attempt, Comment, Delivery, Instance, Notification, Occurrence, PackMigration, Scheduled, StoredDefinition, StoredPack, Task, TaskQuery, Timer};
+pub use work::{Attempt, Comment, Delivery, Instance, Notification, Occurrence, PackMigration, Scheduled, StoredDefinition, StoredPack, Task, TaskQuery, Timer, TokenInfo};
 
 pub use index::IndexSpec;
 pub use jobs::{Job, JobError};
@@ -298,6 +298,28 @@ impl Store {
 
     pub async fn definition(&self, kind: &str, key: &str) -> Result<Option<StoredDefinition>> {
         read!(self, definition(kind, key))
+    }
+
+    /// A user's bearer tokens, newest first (live and revoked).
+    pub async fn tokens_of(&self, user: Uuid) -> Result<Vec<TokenInfo>> {
+        read!(self, tokens_of(user))
+    }
+
+    /// The id of the token with this hash.
+    pub async fn token_id_for_hash(&self, hash: &str) -> Result<Option<Uuid>> {
+        read!(self, token_id_for_hash(hash))
+    }
+
+    pub async fn token_info(&self, id: Uuid) -> Result<Option<TokenInfo>> {
+        read!(self, token_info(id))
+    }
+
+    /// Revokes a token by its id; false when it was revoked already.
+    pub async fn revoke_token_id(&self, id: Uuid, at: Timestamp) -> Result<bool> {
+        match self {
+            Store::Sqlite(s) => work::on_sqlite::revoke_token_id(&s.writer, id, at).await,
+            Store::Postgres(s) => work::on_postgres::revoke_token_id(&s.pool, id, at).await,
+        }
     }
 
     /// Sets (or clears) a user's manager.

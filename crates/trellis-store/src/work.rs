@@ -201,6 +201,15 @@ pub struct PackMigration {
     pub finished_at: Option<Timestamp>,
 }
 
+/// A bearer token as its owner and admins see it (never its value or hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenInfo {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
 macro_rules! work_queries {
     (db = $db:ty, row = $row:ty, time = $time:ty, to_db = $to_db:path, from_db = $from_db:path, lock = $lock:expr, notify = $notify:expr) => {
         use jiff::Timestamp;
@@ -828,6 +837,29 @@ macro_rules! work_queries {
                 }
             }
             Ok(())
+        }
+
+        fn token_from_row(row: &$row) -> Result<TokenInfo> {
+            Ok(TokenInfo { id: row.try_get("id")?, user_id: row.try_get("user_id")?, created_at: ts(row, "created_at")?, revoked_at: ts_opt(row, "revoked_at")? })
+        }
+
+        pub(crate) async fn tokens_of(pool: &Pool<Db>, user: Uuid) -> Result<Vec<TokenInfo>> {
+            let rows = sqlx::query("SELECT id, user_id, created_at, revoked_at FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC").bind(user).fetch_all(pool).await?;
+            rows.iter().map(token_from_row).collect()
+        }
+
+        pub(crate) async fn token_info(pool: &Pool<Db>, id: Uuid) -> Result<Option<TokenInfo>> {
+            let row = sqlx::query("SELECT id, user_id, created_at, revoked_at FROM api_tokens WHERE id = $1").bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(token_from_row).transpose()
+        }
+
+        pub(crate) async fn token_id_for_hash(pool: &Pool<Db>, hash: &str) -> Result<Option<Uuid>> {
+            Ok(sqlx::query_scalar("SELECT id FROM api_tokens WHERE token_hash = $1").bind(hash).fetch_optional(pool).await?)
+        }
+
+        pub(crate) async fn revoke_token_id(pool: &Pool<Db>, id: Uuid, at: Timestamp) -> Result<bool> {
+            let done = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL").bind(id).bind($to_db(at)).execute(pool).await?;
+            Ok(done.rows_affected() == 1)
         }
 
         pub(crate) async fn set_schedules(tx: &mut DbTx, items: &[(String, Uuid, String, Option<Timestamp>)]) -> Result<()> {

@@ -1,4 +1,7 @@
-//! `POST /api/v1/auth/token` signs in; `DELETE` the same path revokes the token sent.
+//! `POST /api/v1/auth/token` signs in (five wrong passwords for an email in a
+//! quarter hour lock it out: 429 with `Retry-After`); `DELETE` the same path
+//! revokes the token sent; `/api/v1/auth/tokens` lists a user's tokens and
+//! revokes one by id.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,10 +11,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use trellis_engine::auth::UserView;
+use trellis_engine::auth::{TokenView, UserView};
 
 use crate::AppState;
-use crate::extract::{Auth, JsonBody, bearer};
+use crate::extract::{Auth, JsonBody, Params, PathOf, bearer};
 use crate::problem::{ApiResult, Problem};
 
 #[derive(Deserialize, ToSchema)]
@@ -36,7 +39,12 @@ pub struct UserOut {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_token, revoke_token)).routes(routes!(me)).routes(routes!(list_users, create_user))
+    OpenApiRouter::new()
+        .routes(routes!(create_token, revoke_token))
+        .routes(routes!(me))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(list_tokens))
+        .routes(routes!(revoke_token_id))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -92,4 +100,32 @@ async fn revoke_token(State(state): State<AppState>, _auth: Auth, headers: Heade
     responses((status = 200, body = UserOut), (status = 401, body = Problem, content_type = "application/problem+json")))]
 async fn me(Auth(actor): Auth) -> axum::Json<UserOut> {
     axum::Json(UserOut { id: actor.id, email: actor.email, role: actor.role.as_str().into() })
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct TokensParams {
+    /// Another user's email (admins).
+    user: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct TokenList {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<TokenView>,
+}
+
+/// Your bearer tokens (live and revoked, newest first; `current` is the one
+/// this request is signed with), or with `?user=EMAIL` another user's (admins).
+#[utoipa::path(get, path = "/api/v1/auth/tokens", tag = "auth", security(("bearer" = [])), params(TokensParams),
+    responses((status = 200, body = TokenList), (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn list_tokens(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<TokensParams>, headers: HeaderMap) -> ApiResult<axum::Json<TokenList>> {
+    Ok(axum::Json(TokenList { items: state.engine.list_tokens(&actor, p.user.as_deref(), bearer(&headers)).await? }))
+}
+
+/// Revoke a token by its id: your own, or anyone's for an admin. It stops working at once.
+#[utoipa::path(delete, path = "/api/v1/auth/tokens/{id}", tag = "auth", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn revoke_token_id(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<uuid::Uuid>) -> ApiResult<axum::Json<TokenView>> {
+    Ok(axum::Json(state.engine.revoke_token_id(&actor, id).await?))
 }
