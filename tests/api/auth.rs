@@ -4,7 +4,7 @@ use serde_json::json;
 use crate::both;
 use crate::harness::{ADMIN, Backend, PASSWORD, Server};
 
-both!(routes_need_a_token, sign_in_and_revoke, only_admins_change_forms, users_are_unique_and_checked, tokens_are_listed_and_revoked_by_their_owner_and_admins, five_wrong_passwords_lock_an_email_out_for_a_quarter_hour);
+both!(routes_need_a_token, sign_in_and_revoke, only_admins_change_forms, users_are_unique_and_checked, tokens_are_listed_and_revoked_by_their_owner_and_admins, five_wrong_passwords_lock_an_email_out_for_a_quarter_hour, admins_read_an_audit_log_of_sign_ins_and_definition_changes);
 
 async fn routes_need_a_token(b: Backend) {
     let Some(s) = Server::start(b).await else { return };
@@ -127,5 +127,52 @@ async fn five_wrong_passwords_lock_an_email_out_for_a_quarter_hour(b: Backend) {
         sign_in("sales@example.com", "guess guess").await.expect(401);
     }
     sign_in("sales@example.com", PASSWORD).await.expect(200);
+    s.stop().await;
+}
+
+async fn admins_read_an_audit_log_of_sign_ins_and_definition_changes(b: Backend) {
+    let Some(s) = Server::start(b).await else { return };
+    let sign_in = |email: &'static str, password: &'static str| {
+        let s = &s;
+        async move { s.call(Method::POST, "/api/v1/auth/token", None, Some(&json!({"email": email, "password": password})), &[]).await }
+    };
+    sign_in("nobody@example.com", "guess guess").await.expect(401);
+    s.post("/api/v1/users", json!({"email": "sales@example.com", "role": "staff", "password": PASSWORD})).await.expect(201);
+    let staff = sign_in("sales@example.com", PASSWORD).await.expect(200).body["token"].as_str().unwrap().to_owned();
+    s.crm_forms().await;
+    s.post("/api/v1/triggers", json!({"key": "welcome", "form": "customer", "when": {"event": "created"}, "actions": [{"notify": "owner", "title": "hi"}]})).await.expect(201);
+    let id = s.get_as(&staff, "/api/v1/auth/tokens").await.expect(200).body["items"][0]["id"].as_str().unwrap().to_owned();
+    s.call(Method::DELETE, &format!("/api/v1/auth/tokens/{id}"), Some(&s.token), None, &[]).await.expect(200);
+
+    s.get_as(&staff, "/api/v1/audit").await.expect(401);
+    let staff2 = sign_in("sales@example.com", PASSWORD).await.expect(200).body["token"].as_str().unwrap().to_owned();
+    s.get_as(&staff2, "/api/v1/audit").await.expect(403);
+    let log = s.get("/api/v1/audit").await.expect(200).body["items"].clone();
+    let seen: Vec<(String, String, String)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| (e["action"].as_str().unwrap().to_owned(), e["actor_email"].as_str().unwrap_or("").to_owned(), e["target"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    let want = [
+        ("login", ADMIN, ADMIN),
+        ("login_failed", "nobody@example.com", "nobody@example.com"),
+        ("user_added", ADMIN, "sales@example.com"),
+        ("login", "sales@example.com", "sales@example.com"),
+        ("form_saved", ADMIN, "form/company"),
+        ("form_saved", ADMIN, "form/customer"),
+        ("definition_saved", ADMIN, "trigger/welcome"),
+        ("token_revoked", ADMIN, id.as_str()),
+        ("login", "sales@example.com", "sales@example.com"),
+    ];
+    let want: Vec<(String, String, String)> = want.iter().map(|(a, b, c)| ((*a).to_owned(), (*b).to_owned(), (*c).to_owned())).collect();
+    assert_eq!(seen, want, "{log}");
+    assert!(log.as_array().unwrap().iter().filter(|e| e["actor_email"] == ADMIN).all(|e| e["actor_id"].is_string()), "actors by id and email");
+    // Paging back.
+    let last = log[2]["at"].as_str().unwrap();
+    let older = s.get(&format!("/api/v1/audit?limit=2&before={}", last.replace('+', "%2B"))).await.expect(200).body["items"].clone();
+    assert!(older.as_array().unwrap().len() <= 2 && older.as_array().unwrap().iter().all(|e| e["at"].as_str().unwrap() < last), "{older}");
+    s.get("/api/v1/audit?before=yesterday").await.expect(400);
     s.stop().await;
 }

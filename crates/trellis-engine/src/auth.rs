@@ -7,7 +7,7 @@
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
-use trellis_store::User;
+use trellis_store::{AuditEntry, User};
 use uuid::Uuid;
 
 use crate::{Engine, EngineError, Result};
@@ -154,6 +154,7 @@ impl Engine {
         if let Some(m) = manager {
             self.set_manager(Some(actor), &user.email, Some(m)).await?;
         }
+        self.store.audit(&self.audit_entry(Some(actor), "user_added", Some(user.email.clone()), serde_json::json!({"role": user.role.as_str(), "manager": manager}))).await?;
         Ok(UserView { id: user.id, email: user.email, role: user.role.as_str().into(), manager: manager.map(str::to_owned), created_at: self.clock.now() })
     }
 
@@ -190,22 +191,49 @@ impl Engine {
         let key = email.trim().to_lowercase();
         let now = self.clock.now();
         if let Some(wait) = self.locked_out(&key, now) {
+            self.store.audit(&AuditEntry { actor_email: Some(key.clone()), ..self.audit_entry(None, "login_locked", Some(key.clone()), serde_json::json!({"retry_after": wait})) }).await?;
             return Err(EngineError::TooMany { message: format!("too many wrong passwords for {key}; try again in {} minute(s)", wait.div_ceil(60)), retry_after: wait });
         }
         let result = self.check_password(email, password).await;
-        let mut failures = self.login_failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match &result {
-            Ok(_) => {
-                failures.remove(&key);
+        let entry = {
+            let mut failures = self.login_failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match &result {
+                Ok((_, actor)) => {
+                    failures.remove(&key);
+                    Some(self.audit_entry(Some(actor), "login", Some(actor.email.clone()), serde_json::json!({})))
+                }
+                Err(EngineError::Unauthorized(_)) => {
+                    let list = failures.entry(key.clone()).or_default();
+                    list.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
+                    list.push(now);
+                    Some(AuditEntry { actor_email: Some(key.clone()), ..self.audit_entry(None, "login_failed", Some(key), serde_json::json!({"failures": list.len()})) })
+                }
+                Err(_) => None,
             }
-            Err(EngineError::Unauthorized(_)) => {
-                let list = failures.entry(key).or_default();
-                list.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
-                list.push(now);
-            }
-            Err(_) => {}
+        };
+        if let Some(e) = entry {
+            self.store.audit(&e).await?;
         }
         result
+    }
+
+    /// An audit entry by `actor` (none for an anonymous sign-in attempt), now.
+    pub(crate) fn audit_entry(&self, actor: Option<&Actor>, action: &str, target: Option<String>, detail: serde_json::Value) -> AuditEntry {
+        AuditEntry {
+            id: Uuid::now_v7(),
+            at: self.clock.now(),
+            actor_id: actor.map(|a| a.id),
+            actor_email: actor.map(|a| a.email.clone()),
+            action: action.to_owned(),
+            target,
+            detail,
+        }
+    }
+
+    /// The audit log (admins), newest first; `before` pages back.
+    pub async fn audit_log(&self, actor: &Actor, before: Option<Timestamp>, limit: i64) -> Result<Vec<AuditEntry>> {
+        actor.require_admin("read the audit log")?;
+        Ok(self.store.audit_log(before, limit.clamp(1, 500)).await?)
     }
 
     /// Seconds until `key` may try again, when it is locked out.
@@ -272,7 +300,9 @@ impl Engine {
         if t.user_id != actor.id && actor.role != Role::Admin {
             return Err(missing());
         }
-        self.store.revoke_token_id(id, self.clock.now()).await?;
+        if self.store.revoke_token_id(id, self.clock.now()).await? {
+            self.store.audit(&self.audit_entry(Some(actor), "token_revoked", Some(id.to_string()), serde_json::json!({"user": t.user_id}))).await?;
+        }
         let t = self.store.token_info(id).await?.ok_or_else(missing)?;
         Ok(TokenView { id: t.id, created_at: t.created_at, revoked_at: t.revoked_at, current: false })
     }

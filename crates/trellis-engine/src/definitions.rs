@@ -359,6 +359,7 @@ impl Engine {
             trellis_store::StoreError::Unique { .. } => EngineError::Conflict { message: format!("{kind} '{key}' was changed at the same time; reload and try again"), key: None },
             e => e.into(),
         })?;
+        tx.audit(&self.audit_entry(Some(actor), "definition_saved", Some(format!("{kind}/{key}")), serde_json::json!({"version": version}))).await?;
         tx.commit().await?;
         self.defs.forget();
         Ok((StoredDefinition { kind: kind.to_owned(), key: key.to_owned(), version, definition: body, updated_at: at }, current.is_none()))

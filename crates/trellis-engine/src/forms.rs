@@ -155,6 +155,7 @@ impl Engine {
         let at = self.clock.now();
         let mut tx = self.store.begin().await?;
         Self::save_in(&mut tx, actor, &compiled, rules_changed, at).await?;
+        tx.audit(&self.audit_entry(Some(actor), "form_saved", Some(format!("form/{}", compiled.key())), serde_json::json!({"version": compiled.version}))).await?;
         tx.commit().await?;
         Ok(self.saved(actor, compiled, at))
     }
@@ -194,6 +195,7 @@ impl Engine {
         let mut tx = self.store.begin().await?;
         for (c, rules_changed) in &compiled {
             Self::save_in(&mut tx, actor, c, *rules_changed, at).await?;
+            tx.audit(&self.audit_entry(Some(actor), "form_saved", Some(format!("form/{}", c.key())), serde_json::json!({"version": c.version}))).await?;
         }
         tx.commit().await?;
         drop(lookup);

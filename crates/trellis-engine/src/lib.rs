@@ -49,7 +49,7 @@ pub use auth::{Actor, Role};
 pub use clock::Clock;
 pub use error::{EngineError, Result};
 pub use records::Page;
-pub use trellis_store::{Delivery, Notification, Occurrence, StoredDefinition};
+pub use trellis_store::{AuditEntry, Delivery, Notification, Occurrence, StoredDefinition};
 
 /// Compiled forms by key, at their current version.
 #[derive(Default)]

@@ -23,7 +23,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod work;
 
-pub use work::{Attempt, Comment, Delivery, Instance, Notification, Occurrence, PackMigration, Scheduled, StoredDefinition, StoredPack, Task, TaskQuery, Timer, TokenInfo};
+pub use work::{Attempt, Comment, Delivery, Instance, Notification, Occurrence, PackMigration, Scheduled, StoredDefinition, StoredPack, Task, TaskQuery, Timer, TokenInfo, AuditEntry};
 
 pub use index::IndexSpec;
 pub use jobs::{Job, JobError};
@@ -300,6 +300,19 @@ impl Store {
         read!(self, definition(kind, key))
     }
 
+    /// Writes an audit entry on its own (a sign-in: there is no transaction to join).
+    pub async fn audit(&self, e: &AuditEntry) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => work::on_sqlite::insert_audit_now(&s.writer, e).await,
+            Store::Postgres(s) => work::on_postgres::insert_audit_now(&s.pool, e).await,
+        }
+    }
+
+    /// The audit log, newest first, before `before` when given.
+    pub async fn audit_log(&self, before: Option<Timestamp>, limit: i64) -> Result<Vec<AuditEntry>> {
+        read!(self, audit_log(before, limit))
+    }
+
     /// A user's bearer tokens, newest first (live and revoked).
     pub async fn tokens_of(&self, user: Uuid) -> Result<Vec<TokenInfo>> {
         read!(self, tokens_of(user))
@@ -450,6 +463,11 @@ impl Tx {
     /// Stores a new version of a definition (and, on PostgreSQL, tells the other instances).
     pub async fn save_pack(&mut self, p: &StoredPack) -> Result<()> {
         in_tx!(self, save_pack(p))
+    }
+
+    /// Writes an audit entry with the change it records.
+    pub async fn audit(&mut self, e: &AuditEntry) -> Result<()> {
+        in_tx!(self, insert_audit(e))
     }
 
     pub async fn delete_pack(&mut self, name: &str) -> Result<()> {

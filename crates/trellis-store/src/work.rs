@@ -201,6 +201,20 @@ pub struct PackMigration {
     pub finished_at: Option<Timestamp>,
 }
 
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub at: Timestamp,
+    pub actor_id: Option<Uuid>,
+    pub actor_email: Option<String>,
+    /// `login`, `login_failed`, `login_locked`, `token_revoked`, `user_added`, `form_saved`, `definition_saved`, `pack_installed`, `pack_uninstalled`.
+    pub action: String,
+    /// What it was done to: `form/customer`, `trigger/birthday`, a user's email, a pack's name.
+    pub target: Option<String>,
+    pub detail: Value,
+}
+
 /// A bearer token as its owner and admins see it (never its value or hash).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenInfo {
@@ -837,6 +851,38 @@ macro_rules! work_queries {
                 }
             }
             Ok(())
+        }
+
+        fn audit_from_row(row: &$row) -> Result<AuditEntry> {
+            Ok(AuditEntry {
+                id: row.try_get("id")?,
+                at: ts(row, "at")?,
+                actor_id: row.try_get("actor_id")?,
+                actor_email: row.try_get("actor_email")?,
+                action: row.try_get("action")?,
+                target: row.try_get("target")?,
+                detail: row.try_get::<Json<Value>, _>("detail")?.0,
+            })
+        }
+
+        const AUDIT_INSERT: &str = "INSERT INTO audit_log (id, at, actor_id, actor_email, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+        pub(crate) async fn insert_audit(tx: &mut DbTx, e: &AuditEntry) -> Result<()> {
+            sqlx::query(AUDIT_INSERT).bind(e.id).bind($to_db(e.at)).bind(e.actor_id).bind(e.actor_email.clone()).bind(e.action.clone()).bind(e.target.clone()).bind(Json(&e.detail)).execute(&mut **tx).await?;
+            Ok(())
+        }
+
+        pub(crate) async fn insert_audit_now(pool: &Pool<Db>, e: &AuditEntry) -> Result<()> {
+            sqlx::query(AUDIT_INSERT).bind(e.id).bind($to_db(e.at)).bind(e.actor_id).bind(e.actor_email.clone()).bind(e.action.clone()).bind(e.target.clone()).bind(Json(&e.detail)).execute(pool).await?;
+            Ok(())
+        }
+
+        pub(crate) async fn audit_log(pool: &Pool<Db>, before: Option<Timestamp>, limit: i64) -> Result<Vec<AuditEntry>> {
+            let rows = match before {
+                Some(b) => sqlx::query("SELECT * FROM audit_log WHERE at < $1 ORDER BY at DESC, id DESC LIMIT $2").bind($to_db(b)).bind(limit).fetch_all(pool).await?,
+                None => sqlx::query("SELECT * FROM audit_log ORDER BY at DESC, id DESC LIMIT $1").bind(limit).fetch_all(pool).await?,
+            };
+            rows.iter().map(audit_from_row).collect()
         }
 
         fn token_from_row(row: &$row) -> Result<TokenInfo> {

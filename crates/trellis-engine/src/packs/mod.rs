@@ -312,6 +312,8 @@ impl Engine {
         if installed.as_ref().is_none_or(|p| p.version != stored.version || p.definitions != stored.definitions || p.manifest != stored.manifest) {
             let mut tx = self.store.begin().await?;
             tx.save_pack(&stored).await?;
+            let from = installed.as_ref().map(|p| p.version.clone());
+            tx.audit(&self.audit_entry(Some(actor), "pack_installed", Some(name.clone()), serde_json::json!({"from": from, "to": stored.version}))).await?;
             // The migrations to this version are done: a later upgrade starts its own afresh.
             tx.clear_pack_migrations(&name).await?;
             tx.commit().await?;
@@ -510,6 +512,7 @@ impl Engine {
         }
         let mut tx = self.store.begin().await?;
         tx.delete_pack(name).await?;
+        tx.audit(&self.audit_entry(Some(actor), "pack_uninstalled", Some(name.to_owned()), serde_json::json!({"removed": removed, "purge": purge}))).await?;
         tx.commit().await?;
         Ok(removed)
     }

@@ -45,6 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_users, create_user))
         .routes(routes!(list_tokens))
         .routes(routes!(revoke_token_id))
+        .routes(routes!(audit_log))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -128,4 +129,31 @@ async fn list_tokens(State(state): State<AppState>, Auth(actor): Auth, Params(p)
     responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn revoke_token_id(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<uuid::Uuid>) -> ApiResult<axum::Json<TokenView>> {
     Ok(axum::Json(state.engine.revoke_token_id(&actor, id).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct AuditParams {
+    /// Entries before this time (RFC 3339): the `at` of the last entry of the previous page.
+    before: Option<String>,
+    /// 1 to 500 (default 100).
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct AuditList {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<trellis_engine::AuditEntry>,
+}
+
+/// The audit log (admins), newest first: sign-ins and failed ones, token revocations, users added,
+/// forms and definitions saved, packs installed and removed — each with its actor's id and email.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "auth", security(("bearer" = [])), params(AuditParams),
+    responses((status = 200, body = AuditList), (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn audit_log(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<AuditParams>) -> ApiResult<axum::Json<AuditList>> {
+    let before = match &p.before {
+        Some(b) => Some(b.parse::<jiff::Timestamp>().map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("before is an RFC 3339 time: {e}")))?),
+        None => None,
+    };
+    Ok(axum::Json(AuditList { items: state.engine.audit_log(&actor, before, p.limit.unwrap_or(100)).await? }))
 }
