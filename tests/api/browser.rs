@@ -523,6 +523,16 @@ async fn an_admin_checks_a_spreadsheet_maps_a_column_imports_it_and_exports_the_
     b.click("#export-csv").await;
     b.shot("33-list-with-import-export").await;
     assert!(b.client.find(Locator::Css(".notice.error")).await.is_err(), "the export ran without an error");
+
+    // The admin's tokens (the harness's and this tab's), and the audit log of what happened.
+    b.client.goto(&format!("{app}#/settings/tokens")).await.unwrap();
+    b.text_of("main h1", "登录令牌").await;
+    b.text_of("main table", "当前使用").await;
+    assert_eq!(b.client.find_all(Locator::Css("tr[data-token]")).await.unwrap().len(), 2);
+    b.client.goto(&format!("{app}#/settings/audit")).await.unwrap();
+    b.text_of("#audit", "保存表单").await;
+    b.find("#audit tr[data-action=login]").await;
+    b.shot("34-audit-log").await;
     b.stop().await;
     s.stop().await;
 }

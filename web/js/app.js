@@ -48,6 +48,7 @@ function shell(active) {
     link('#/forms', t('forms'), 'forms'), link('#/records', t('records'), 'records'), link('#/tasks', t('tasks'), 'tasks'),
     link('#/dashboards', t('dashboards'), 'dashboards'), link('#/workflows', t('workflows'), 'workflows'), link('#/triggers', t('triggers'), 'triggers'),
     el('div', { class: 'group' }, t('settings')), link('#/settings/users', t('users'), 'users'), link('#/settings/packs', t('packs'), 'packs'), link('#/settings/roles', t('roles'), 'roles'),
+    link('#/settings/tokens', t('tokens'), 'tokens'), me?.role === 'admin' ? link('#/settings/audit', t('audit'), 'audit') : null,
     el('div', { class: 'foot' }, el('div', {}, me ? `${me.email} · ${me.role}` : ''),
       el('button', { class: 'small', onclick: () => { setLang(lang === 'en' ? 'zh-CN' : 'en'); route(); } }, t('language')), ' ',
       el('button', { class: 'small', id: 'signout', onclick: async () => { try { await api('DELETE', '/api/v1/auth/token'); } catch { /* signed out anyway */ } auth.token = null; location.hash = '#/login'; } }, t('signout'))));
@@ -181,6 +182,37 @@ async function rolesView(main) {
     ['admin', 'manager', 'staff'].map((k) => { const d = items.find((i) => i.key === k)?.definition || {}; return el('tr', {}, el('td', {}, el('code', {}, k)), el('td', {}, d.title || ''), el('td', { class: 'muted' }, d.description || '')); }))));
 }
 
+/** The signed-in user's tokens: when each was made, which one this tab uses; revoke any (the one in use signs out). */
+async function tokensView(main) {
+  const { items } = await get('/api/v1/auth/tokens');
+  const revoke = async (tok) => {
+    await api('DELETE', `/api/v1/auth/tokens/${tok.id}`);
+    if (tok.current) { auth.token = null; location.hash = '#/login'; return; }
+    await tokensView(main);
+  };
+  main.innerHTML = '';
+  main.append(el('h1', {}, t('tokens')), el('table', { class: 'list card', style: 'padding:0;margin-top:12px' },
+    el('thead', {}, el('tr', {}, el('th', {}, t('createdAt')), el('th', {}, ''), el('th', {}, ''))),
+    el('tbody', {}, items.map((tok) => el('tr', { 'data-token': tok.id },
+      el('td', {}, new Date(tok.created_at).toLocaleString()),
+      el('td', {}, tok.current ? el('span', { class: 'tag ok' }, t('inUse')) : tok.revoked_at ? el('span', { class: 'muted' }, `${t('revoked')} ${new Date(tok.revoked_at).toLocaleString()}`) : ''),
+      el('td', {}, tok.revoked_at ? '' : el('button', { class: 'small', 'data-revoke': tok.id, onclick: () => revoke(tok).catch((err) => main.append(el('div', { class: 'notice error' }, err.message))) }, t('revoke'))))))));
+}
+
+/** The audit log (admins): newest first, a page at a time. */
+async function auditView(main, before = null, rows = []) {
+  const q = new URLSearchParams({ limit: '100' });
+  if (before) q.set('before', before);
+  const { items } = await get(`/api/v1/audit?${q}`);
+  const all = [...rows, ...items];
+  const label = (a) => { const k = `a_${a}`; const v = t(k); return v === k ? a : v; };
+  main.innerHTML = '';
+  main.append(el('h1', {}, t('audit')), el('table', { class: 'list card', style: 'padding:0;margin-top:12px', id: 'audit' },
+    el('thead', {}, el('tr', {}, el('th', {}, t('at')), el('th', {}, t('actor')), el('th', {}, t('action')), el('th', {}, t('target')))),
+    el('tbody', {}, all.map((e) => el('tr', { 'data-action': e.action }, el('td', {}, new Date(e.at).toLocaleString()), el('td', {}, e.actor_email || ''), el('td', {}, label(e.action)), el('td', { class: 'muted' }, e.target || ''))))),
+    ...(items.length === 100 ? [el('div', { class: 'actions', style: 'margin-top:10px' }, el('button', { onclick: () => auditView(main, items[items.length - 1].at, all) }, t('olderEntries')))] : []));
+}
+
 async function route() {
   const [path, query] = (location.hash.slice(1) || '/forms').split('?');
   const params = new URLSearchParams(query || '');
@@ -212,6 +244,8 @@ async function route() {
     else if (parts[0] === 'tasks') await tasksView(main);
     else if (parts[0] === 'settings' && parts[1] === 'packs') await packsView(main);
     else if (parts[0] === 'settings' && parts[1] === 'roles') await rolesView(main);
+    else if (parts[0] === 'settings' && parts[1] === 'tokens') await tokensView(main);
+    else if (parts[0] === 'settings' && parts[1] === 'audit') await auditView(main);
     else if (parts[0] === 'settings' && parts[1] === 'users') await usersView(main);
     else if (parts[0] === 'dashboards') await dashboardsView(main, parts[1]);
     else await formsView(main);

@@ -99,7 +99,7 @@ export async function importView(main, key) {
     problems.append(el('div', { class: 'head' }, el('h2', {}, t('refusedRows', { n: job.failed })), report),
       el('table', { class: 'list card', style: 'padding:0' }, el('thead', {}, el('tr', {}, el('th', {}, t('row')), el('th', {}, t('fileColumn')), el('th', {}, t('reason')))),
         el('tbody', {}, items.map((e) => el('tr', { 'data-error-row': e.row }, el('td', {}, String(e.row)), el('td', {}, e.column || e.field || ''), el('td', {}, e.message))))),
-      items.length >= 50 ? el('p', { class: 'muted' }, t('moreInReport', { n: 50 })) : null);
+      ...(items.length >= 50 ? [el('p', { class: 'muted' }, t('moreInReport', { n: 50 }))] : []));
   };
 
   const start = async (dry) => {
@@ -141,7 +141,7 @@ export async function importView(main, key) {
         el('div', {}, el('label', { class: 'check' }, events, t('fireEvents')))),
       el('div', { class: 'actions', style: 'margin-top:10px' }, check, run)),
     progress, status, mapping, problems,
-    recent.length ? el('div', {}, el('h2', {}, t('recentImports')), el('table', { class: 'list card', style: 'padding:0' }, el('tbody', {}, recent.map((j) => el('tr', {},
+    ...(recent.length ? [el('div', {}, el('h2', {}, t('recentImports')), el('table', { class: 'list card', style: 'padding:0' }, el('tbody', {}, recent.map((j) => el('tr', {},
       el('td', {}, j.file_name), el('td', { class: 'muted' }, new Date(j.created_at).toLocaleString()), el('td', {}, j.options?.dry_run ? t('checkFile') : t('import')),
-      el('td', {}, j.status === 'done' ? t('summary', { c: j.created, u: j.updated, s: j.unchanged, f: j.failed }) : `${j.status} ${j.done}/${j.total}`)))))) : null);
+      el('td', {}, j.status === 'done' ? t('summary', { c: j.created, u: j.updated, s: j.unchanged, f: j.failed }) : `${j.status} ${j.done}/${j.total}`))))))] : []));
 }
