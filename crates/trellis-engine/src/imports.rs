@@ -206,7 +206,8 @@ fn bad(param: &'static str, message: impl Into<String>) -> EngineError {
     EngineError::BadRequest { param, message: message.into() }
 }
 
-fn cell_text(v: &Value) -> String {
+/// A value as the text a spreadsheet cell would hold: numbers compare by value (100 and 100.0 are one key).
+pub(crate) fn cell_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), |f| f.to_string()),
@@ -523,29 +524,24 @@ impl Engine {
     }
 
     async fn finish_job(&self, id: Uuid) -> Result<JobView> {
-        let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
-        let mut job = tx.lock_job(id).await?.ok_or_else(|| EngineError::NotFound(format!("there is no job {id}")))?;
-        if !matches!(job.status.as_str(), "done" | "failed") {
-            job.status = "done".into();
-            job.updated_at = now;
-            job.finished_at = Some(now);
-            tx.save_job(&job).await?;
-            tx.drop_job_source(id).await?;
-        }
-        tx.commit().await?;
-        Ok(job.into())
+        self.end_job(id, None).await
     }
 
     async fn fail_job(&self, id: Uuid, error: String) -> Result<JobView> {
+        self.end_job(id, Some(error)).await
+    }
+
+    /// Ends a job — `done`, or `failed` with the reason — and lets its file go;
+    /// a job another worker ended already stays as it ended.
+    async fn end_job(&self, id: Uuid, error: Option<String>) -> Result<JobView> {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let mut job = tx.lock_job(id).await?.ok_or_else(|| EngineError::NotFound(format!("there is no job {id}")))?;
         if matches!(job.status.as_str(), "done" | "failed") {
             return Ok(job.into());
         }
-        job.status = "failed".into();
-        job.error = Some(error);
+        job.status = if error.is_some() { "failed" } else { "done" }.into();
+        job.error = error;
         job.updated_at = now;
         job.finished_at = Some(now);
         tx.save_job(&job).await?;

@@ -578,7 +578,7 @@ impl Engine {
                     let map = ids.entry(file.form.clone()).or_default();
                     for r in &records {
                         if let Some(v) = r.data.get(k) {
-                            map.insert(cell_text(v), r.id);
+                            map.insert(crate::imports::cell_text(v), r.id);
                         }
                     }
                 }
@@ -668,13 +668,6 @@ fn merge_patch_between(from: &Map<String, Value>, to: &Map<String, Value>) -> Ma
         }
     }
     patch
-}
-
-fn cell_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// Sample files ordered so that a form's file comes after the files of the forms it links to.
