@@ -93,23 +93,42 @@ pub fn references(form: &CompiledForm, data: &serde_json::Map<String, Value>) ->
     out
 }
 
-/// The first pair of items in a batch that share a value for a unique key:
-/// `(later item index, the key's fields)`. The database would refuse the
-/// batch too, but could not say which item repeats which.
+/// The first item that repeats a unique key of an earlier item in the same
+/// batch (the database would refuse the batch anyway, with a less useful message).
 pub fn repeated_unique_key(form: &CompiledForm, items: &[serde_json::Map<String, Value>]) -> Option<(usize, Vec<String>)> {
-    for key in &form.def.unique {
-        let mut seen = std::collections::HashSet::new();
-        for (i, item) in items.iter().enumerate() {
-            // Numbers compare by value (100 and 100.0 are one key), as in the database.
-            let text = |v: &Value| v.as_f64().map(|n| n.to_string()).unwrap_or_else(|| v.to_string());
-            let values: Option<Vec<String>> = key.iter().map(|f| item.get(f).map(text)).collect();
-            if let Some(values) = values
-                && !seen.insert(values) {
-                    return Some((i, key.clone()));
+    unique_key_repeats(form, items.iter().map(Some)).into_iter().next().map(|(i, key, _)| (i, key))
+}
+
+/// Every item that repeats a unique key of an earlier one, in order, as
+/// (item, the key's fields, the earlier item). The first holder of a value
+/// keeps it; an item that repeats one key claims none of its other keys, so a
+/// later item is not blamed on one that is itself refused. `None` items (rows
+/// that could not be read) take part in nothing. Numbers compare by value
+/// (100 and 100.0 are one key), as in the database.
+pub fn unique_key_repeats<'a>(form: &CompiledForm, items: impl IntoIterator<Item = Option<&'a serde_json::Map<String, Value>>>) -> Vec<(usize, Vec<String>, usize)> {
+    let keys = &form.def.unique;
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.as_f64().map(|n| n.to_string()).unwrap_or_else(|| other.to_string()),
+    };
+    let mut seen: Vec<std::collections::HashMap<Vec<String>, usize>> = vec![Default::default(); keys.len()];
+    let mut out = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let Some(item) = item else { continue };
+        let values: Vec<Option<Vec<String>>> = keys.iter().map(|key| key.iter().map(|f| item.get(f).map(text)).collect()).collect();
+        let repeated = values.iter().enumerate().find_map(|(k, v)| v.as_ref().and_then(|v| seen[k].get(v).map(|first| (k, *first))));
+        match repeated {
+            Some((k, first)) => out.push((i, keys[k].clone(), first)),
+            None => {
+                for (k, v) in values.into_iter().enumerate() {
+                    if let Some(v) = v {
+                        seen[k].insert(v, i);
+                    }
                 }
+            }
         }
     }
-    None
+    out
 }
 
 #[cfg(test)]

@@ -776,32 +776,16 @@ fn failed_rows(errors: &[RowError]) -> usize {
 /// Rows whose unique key repeats an earlier row's: the first one counts.
 /// Each with the key's first field and the reason.
 fn repeats(p: &Prepared) -> HashMap<usize, (String, String)> {
-    let mut out = HashMap::new();
-    let keys: Vec<&Vec<String>> = p.form.def.unique.iter().filter(|k| k.iter().all(|f| p.fields_mapped().any(|m| m == f))).collect();
-    if keys.is_empty() {
-        return out;
-    }
-    let mut seen: Vec<HashMap<Vec<String>, usize>> = vec![HashMap::new(); keys.len()];
-    for (i, row) in p.sheet.rows.iter().enumerate() {
-        let Ok(data) = import::row_data(&p.form, &p.mapping, &row.cells, &p.tz) else { continue };
-        let values: Vec<Option<Vec<String>>> = keys.iter().map(|key| key.iter().map(|f| data.get(f).map(cell_text)).collect()).collect();
-        // A row that repeats one key takes none of its keys: a later row repeating its other key is not blamed on it.
-        let repeated = values.iter().enumerate().find_map(|(k, v)| v.as_ref().and_then(|v| seen[k].get(v).map(|first| (k, v.clone(), *first))));
-        match repeated {
-            Some((k, v, first)) => {
-                let title: Vec<String> = keys[k].iter().map(|f| import::header_of(&p.form, f)).collect();
-                out.insert(i, (keys[k][0].clone(), format!("repeats the {} '{}' of row {first}; only the first is imported", title.join(" + "), v.join(" + "))));
-            }
-            None => {
-                for (k, v) in values.into_iter().enumerate() {
-                    if let Some(v) = v {
-                        seen[k].insert(v, row.number);
-                    }
-                }
-            }
-        }
-    }
-    out
+    let datas: Vec<Option<Map<String, Value>>> = p.sheet.rows.iter().map(|row| import::row_data(&p.form, &p.mapping, &row.cells, &p.tz).ok()).collect();
+    validate::unique_key_repeats(&p.form, datas.iter().map(Option::as_ref))
+        .into_iter()
+        .map(|(i, key, first)| {
+            let title: Vec<String> = key.iter().map(|f| import::header_of(&p.form, f)).collect();
+            let values: Vec<String> = key.iter().filter_map(|f| datas[i].as_ref().and_then(|d| d.get(f)).map(cell_text)).collect();
+            let why = format!("repeats the {} '{}' of row {}; only the first is imported", title.join(" + "), values.join(" + "), p.sheet.rows[first].number);
+            (i, (key[0].clone(), why))
+        })
+        .collect()
 }
 
 /// The refused rows as a CSV report (with a BOM, for Excel): row, column, field, reason.
