@@ -14,6 +14,7 @@ mod imports;
 mod list;
 mod ops;
 mod packs;
+mod permissions;
 mod records;
 mod rules;
 mod sandbox;

@@ -58,7 +58,7 @@ async fn graceful_shutdown_finishes_in_flight_writes(b: Backend) {
     let answer = reader.await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 201"), "{}", &answer[..answer.len().min(300)]);
     assert_eq!(answer.matches("\"form\":\"company\"").count(), 20_000);
-    let page = s.engine.list_records("company", &trellis_core::query::ListParams { limit: Some(1000), ..Default::default() }).await.unwrap();
+    let page = s.engine.list_records(&trellis_engine::Actor::system(), "company", &trellis_core::query::ListParams { limit: Some(1000), ..Default::default() }).await.unwrap();
     assert_eq!(page.items.len(), 1000);
     assert!(page.next_cursor.is_some());
     s.stop().await;

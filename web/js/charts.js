@@ -73,7 +73,8 @@ function funnel(points) {
 export function widgetCard(w) {
   w = { ...w, points: w.points || [], rows: w.rows || [] };
   const card = el('div', { class: `card widget ${w.kind}`, 'data-widget': w.key }, el('div', { class: 'widget-title' }, w.title || w.key));
-  if (w.kind === 'metric') card.append(el('div', { class: 'metric' }, fmt(w.value)), el('div', { class: 'muted' }, `${w.records} 条记录`));
+  if (w.withheld) card.append(el('p', { class: 'muted withheld', title: w.withheld }, `🔒 ${w.withheld}`));
+  else if (w.kind === 'metric') card.append(el('div', { class: 'metric' }, fmt(w.value)), el('div', { class: 'muted' }, `${w.records} 条记录`));
   else if (w.kind === 'table') {
     const cols = Object.keys(w.rows[0]?.values || {});
     card.append(w.rows.length ? el('table', { class: 'list' }, el('tbody', {}, w.rows.map((r) => el('tr', {}, cols.map((c) => el('td', {}, r.values[c] === null ? '' : String(r.values[c]))))))) : el('p', { class: 'muted' }, '—'));

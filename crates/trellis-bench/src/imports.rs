@@ -80,7 +80,7 @@ async fn timed_import(engine: &Engine, form: &str, source: &[u8], opts: ImportOp
 
 async fn timed_export(engine: &Engine, form: &str, format: ExportFormat) -> Result<(f64, u64, u64)> {
     let t = Instant::now();
-    let export = engine.prepare_export(form, None, None, format).await.map_err(explain)?;
+    let export = engine.prepare_export(&trellis_engine::Actor::system(), form, None, None, format).await.map_err(explain)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(8);
     let count = async {
         let mut bytes = 0u64;
@@ -112,7 +112,7 @@ pub async fn imports_bench(url: &str, rows: usize, crm_rows: usize) -> Result<()
     println!("contacts.csv: {rows} rows, {:.1} MiB", csv.len() as f64 / (1 << 20) as f64);
 
     let t = Instant::now();
-    let dry = engine.dry_run_import("contact", &csv, &ImportOptions { dry_run: true, ..Default::default() }, &|_, _| {}).await.map_err(explain)?;
+    let dry = engine.dry_run_import(&trellis_engine::Actor::system(), "contact", &csv, &ImportOptions { dry_run: true, ..Default::default() }, &|_, _| {}).await.map_err(explain)?;
     let secs = t.elapsed().as_secs_f64();
     println!("dry run: {} would be created, {} refused, in {secs:.2} s: {:.0} rows/s", dry.created, dry.failed, rows as f64 / secs);
 

@@ -512,7 +512,7 @@ async fn list_bench(url: &str, records: usize, batch: usize, queries: usize) -> 
         async move {
             let params = ListParams { filter: Some(&filter), sort: Some(sort), cursor: cursor.as_deref(), limit: Some(50), ..Default::default() };
             let t = Instant::now();
-            let page = engine.list_records(FORM, &params).await?;
+            let page = engine.list_records(&trellis_engine::Actor::system(), FORM, &params).await?;
             Ok::<_, anyhow::Error>((t.elapsed(), page))
         }
     };

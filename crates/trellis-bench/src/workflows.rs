@@ -95,7 +95,7 @@ pub async fn workflows_bench(url: &str, leads: usize, writes: usize) -> Result<(
     let ids: Vec<uuid::Uuid> = engine.create_records(&actor, "customer", (0..200).map(|i| person(base + 900_000 + i)).collect(), true).await?.into_iter().map(|r| r.id).collect();
     let mut moves = Vec::new();
     for id in &ids {
-        let inst = engine.record_workflows("customer", *id).await?.into_iter().find(|i| i.workflow == "pipeline").context("pipeline instance")?;
+        let inst = engine.record_workflows(&actor, "customer", *id).await?.into_iter().find(|i| i.workflow == "pipeline").context("pipeline instance")?;
         let s = Instant::now();
         engine.take_transition(&actor, inst.id, "contact").await?;
         moves.push(s.elapsed());

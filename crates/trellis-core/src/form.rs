@@ -51,6 +51,9 @@ pub struct FormDef {
     /// Labels, scores and flags computed from the record, stored beside its data.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub segments: IndexMap<String, SegmentDef>,
+    /// Rules per role (see [`crate::permission`]); none means open to every signed-in user.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub permissions: std::collections::BTreeMap<String, crate::permission::RoleRule>,
 }
 
 fn empty_ui() -> Value {
@@ -285,6 +288,9 @@ pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
         }
         scalar_field(f, format!("/indexes/{i}"), "indexes", &mut issues);
     }
+
+    let keys: BTreeSet<&str> = fields.iter().map(|f| f.key.as_str()).collect();
+    crate::permission::check(&def, &keys, &mut issues);
 
     let validator = match build_validator(&def.schema) {
         Ok(v) => Some(v),

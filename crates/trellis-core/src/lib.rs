@@ -11,6 +11,8 @@
 //! - [`validate`]: a record's data against its compiled form.
 //! - [`record`]: the record as the engine and the store see it.
 //! - [`query`]: filters, sorts and keyset cursors for listing records.
+//! - [`permission`]: who may read, write and delete which records and
+//!   fields of a form, per role.
 //! - [`diff`]: what changed between two revisions, for the history.
 //! - [`rules`]: computed fields, rollups and segments, evaluated over one record.
 //! - [`script`]: the rhai sandbox and the helper library rules call.
@@ -37,6 +39,7 @@ pub mod issue;
 pub mod key;
 pub mod message;
 pub mod pack;
+pub mod permission;
 pub mod query;
 pub mod record;
 pub mod rules;

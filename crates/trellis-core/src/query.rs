@@ -118,6 +118,16 @@ pub enum Filter {
     Null { target: Target, is_null: bool },
 }
 
+impl Filter {
+    /// Every field, segment and column the filter looks at.
+    pub fn targets(&self) -> Vec<&Target> {
+        match self {
+            Filter::All(fs) | Filter::Any(fs) => fs.iter().flat_map(Filter::targets).collect(),
+            Filter::Compare { target, .. } | Filter::In { target, .. } | Filter::Contains { target, .. } | Filter::Null { target, .. } => vec![target],
+        }
+    }
+}
+
 /// One sort key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SortKey {

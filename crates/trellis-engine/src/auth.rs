@@ -53,7 +53,7 @@ impl Actor {
         Actor { id: crate::sweep::SYSTEM_ACTOR, email: "system".into(), role: Role::Admin }
     }
 
-    fn from_user(u: User) -> Result<Actor> {
+    pub(crate) fn from_user(u: User) -> Result<Actor> {
         let role = Role::parse(&u.role).ok_or_else(|| EngineError::Internal(format!("user {} has unknown role '{}'", u.email, u.role)))?;
         Ok(Actor { id: u.id, email: u.email, role })
     }
@@ -190,26 +190,21 @@ impl Engine {
     pub async fn login(&self, email: &str, password: &str) -> Result<(String, Actor)> {
         let key = email.trim().to_lowercase();
         let now = self.clock.now();
-        if let Some(wait) = self.locked_out(&key, now) {
+        if let Some(wait) = self.login_failures.wait(&key, now) {
             self.store.audit(&AuditEntry { actor_email: Some(key.clone()), ..self.audit_entry(None, "login_locked", Some(key.clone()), serde_json::json!({"retry_after": wait})) }).await?;
             return Err(EngineError::TooMany { message: format!("too many wrong passwords for {key}; try again in {} minute(s)", wait.div_ceil(60)), retry_after: wait });
         }
         let result = self.check_password(email, password).await;
-        let entry = {
-            let mut failures = self.login_failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            match &result {
-                Ok((_, actor)) => {
-                    failures.remove(&key);
-                    Some(self.audit_entry(Some(actor), "login", Some(actor.email.clone()), serde_json::json!({})))
-                }
-                Err(EngineError::Unauthorized(_)) => {
-                    let list = failures.entry(key.clone()).or_default();
-                    list.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
-                    list.push(now);
-                    Some(AuditEntry { actor_email: Some(key.clone()), ..self.audit_entry(None, "login_failed", Some(key), serde_json::json!({"failures": list.len()})) })
-                }
-                Err(_) => None,
+        let entry = match &result {
+            Ok((_, actor)) => {
+                self.login_failures.forget(&key);
+                Some(self.audit_entry(Some(actor), "login", Some(actor.email.clone()), serde_json::json!({})))
             }
+            Err(EngineError::Unauthorized(_)) => {
+                let failures = self.login_failures.note(&key, now);
+                Some(AuditEntry { actor_email: Some(key.clone()), ..self.audit_entry(None, "login_failed", Some(key), serde_json::json!({"failures": failures})) })
+            }
+            Err(_) => None,
         };
         if let Some(e) = entry {
             self.store.audit(&e).await?;
@@ -234,17 +229,6 @@ impl Engine {
     pub async fn audit_log(&self, actor: &Actor, before: Option<Timestamp>, limit: i64) -> Result<Vec<AuditEntry>> {
         actor.require_admin("read the audit log")?;
         Ok(self.store.audit_log(before, limit.clamp(1, 500)).await?)
-    }
-
-    /// Seconds until `key` may try again, when it is locked out.
-    fn locked_out(&self, key: &str, now: Timestamp) -> Option<u64> {
-        let failures = self.login_failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let recent: Vec<&Timestamp> = failures.get(key)?.iter().filter(|t| now.duration_since(**t) < FAILURE_WINDOW).collect();
-        if recent.len() < MAX_FAILURES {
-            return None;
-        }
-        let oldest = recent.iter().min()?;
-        Some((FAILURE_WINDOW - now.duration_since(**oldest)).as_secs().max(1) as u64)
     }
 
     async fn check_password(&self, email: &str, password: &str) -> Result<(String, Actor)> {

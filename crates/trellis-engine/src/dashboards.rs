@@ -43,6 +43,10 @@ pub struct WidgetData {
     pub rows: Vec<Value>,
     /// The records the widget counted.
     pub records: u64,
+    /// Why the widget shows nothing to this user: it reads a field hidden from
+    /// their role, or counts records beyond their read scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -175,22 +179,44 @@ impl Acc {
 }
 
 impl Engine {
-    /// A dashboard's figures, computed now (everyone who may read records may read them).
+    /// A dashboard's figures, computed now over the records `actor` may read:
+    /// a sales rep's dashboard counts their own customers, a manager's their team's.
     pub async fn dashboard_data(&self, actor: &Actor, key: &str) -> Result<DashboardData> {
         let stored = self.get_definition(actor, DASHBOARD, key).await?;
         let def: DashboardDef = serde_json::from_value(stored.definition).map_err(|e| EngineError::Internal(format!("stored dashboard {key}: {e}")))?;
         let mut widgets = Vec::with_capacity(def.widgets.len());
         for w in &def.widgets {
-            widgets.push(self.widget_data(w).await?);
+            widgets.push(self.widget_data(actor, w).await?);
         }
         Ok(DashboardData { key: def.key, title: def.title, widgets })
     }
 
-    async fn widget_data(&self, w: &WidgetDef) -> Result<WidgetData> {
+    async fn widget_data(&self, actor: &Actor, w: &WidgetDef) -> Result<WidgetData> {
         let form = self.form(&w.form).await?;
         let filter: Option<Filter> = w.filter.as_ref().map(|f| query::parse_filter(&form, f)).transpose()?;
-        let mut out = WidgetData { key: w.key.clone(), title: w.title.clone(), kind: w.kind, value: None, points: vec![], rows: vec![], records: 0 };
+        let mut out = WidgetData { key: w.key.clone(), title: w.title.clone(), kind: w.kind, value: None, points: vec![], rows: vec![], records: 0, withheld: None };
+        let grant = self.grant(actor, &form).await?;
+        let named = w.measure.iter().filter_map(|m| m.field.clone()).chain(w.group_by.clone()).chain(w.columns.iter().cloned());
+        let reads_hidden = named.chain(filter.iter().flat_map(|f| f.targets()).filter_map(|t| match t {
+            query::Target::Data(k) => Some(k.clone()),
+            query::Target::Segment(k) => Some(format!("segments.{k}")),
+            query::Target::Meta(_) => None,
+        }));
+        if let Some(field) = reads_hidden.into_iter().find(|f| !grant.access.sees(f)) {
+            out.withheld = Some(format!("reads '{field}', which is hidden for role {}", grant.access.role));
+            return Ok(out);
+        }
+        if grant.access.read == trellis_core::permission::Scope::None {
+            out.withheld = Some(format!("role {} may not read {} records", grant.access.role, form.key()));
+            return Ok(out);
+        }
+        let filter = grant.narrow(filter);
         if let (WidgetKind::Funnel, Some(wf)) = (w.kind, &w.workflow) {
+            if grant.access.read != trellis_core::permission::Scope::All {
+                // The funnel counts every instance of the workflow; narrowing it per record is not built yet.
+                out.withheld = Some(format!("counts every {} record; shown to roles that read them all", form.key()));
+                return Ok(out);
+            }
             let defs = self.defs().await?;
             let order: Vec<String> = defs.workflows.get(wf).map(|c| c.def.states.keys().cloned().collect()).unwrap_or_default();
             let titles: BTreeMap<String, String> = defs.workflows.get(wf).map(|c| c.def.states.iter().map(|(k, s)| (k.clone(), s.title.clone().unwrap_or_else(|| k.clone()))).collect()).unwrap_or_default();

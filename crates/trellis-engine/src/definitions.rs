@@ -315,7 +315,7 @@ impl Engine {
         actor.require_admin("preview messages")?;
         let (data, segments, id, form) = match stored {
             Some((form, id)) => {
-                let r = self.get_record(form, id).await?;
+                let r = self.get_record(actor, form, id).await?;
                 (r.data, r.segments, Some(r.id), Some(r.form))
             }
             None => (sample.record.unwrap_or_default(), sample.segments.unwrap_or_default(), None, None),

@@ -10,6 +10,9 @@ pub enum EngineError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Fields the user may not write (hidden or read-only for their role), each at its pointer.
+    #[error("{} field(s) the user may not write", .0.len())]
+    Refused(Vec<Issue>),
     #[error("{0}")]
     NotFound(String),
     /// The record existed and was deleted; it can be restored.

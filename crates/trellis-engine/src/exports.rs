@@ -14,7 +14,7 @@ use trellis_core::CompiledForm;
 use trellis_core::query::{self, ListParams};
 use uuid::Uuid;
 
-use crate::{Engine, EngineError, Page, Result};
+use crate::{Actor, Engine, EngineError, Page, Result};
 
 /// Records per page read.
 const PAGE: u32 = 1000;
@@ -46,6 +46,8 @@ impl ExportFormat {
 /// A checked export, ready to stream: the filter and sort were understood.
 pub struct Export {
     form: std::sync::Arc<CompiledForm>,
+    /// Who exports: the list is theirs, as they may read it.
+    actor: Actor,
     filter: Option<String>,
     sort: Option<String>,
     columns: Vec<Column>,
@@ -87,13 +89,23 @@ fn internal(e: impl std::fmt::Display) -> EngineError {
 
 impl Engine {
     /// Checks an export of `form` (a list filter and sort as for listing) before any byte is sent.
-    pub async fn prepare_export(&self, form: &str, filter: Option<&str>, sort: Option<&str>, format: ExportFormat) -> Result<Export> {
+    /// It holds the records `actor` may read, without the columns hidden from them.
+    pub async fn prepare_export(&self, actor: &Actor, form: &str, filter: Option<&str>, sort: Option<&str>, format: ExportFormat) -> Result<Export> {
         let form = self.form(form).await?;
-        query::parse_list(&form, &ListParams { filter, sort, cursor: None, limit: Some(PAGE), deleted: false })?;
+        let q = query::parse_list(&form, &ListParams { filter, sort, cursor: None, limit: Some(PAGE), deleted: false })?;
+        let grant = self.grant(actor, &form).await?;
+        grant.check_list(q.filter.as_ref(), &q.sort)?;
         let users = self.store.users().await?.into_iter().map(|u| (u.id, u.email)).collect();
         let tz = jiff::tz::TimeZone::get(trellis_core::trigger::DEFAULT_TZ).unwrap_or(jiff::tz::TimeZone::UTC);
-        let columns = export::columns(&form);
-        Ok(Export { form, filter: filter.map(str::to_owned), sort: sort.map(str::to_owned), columns, users, tz, format })
+        let columns = export::columns(&form)
+            .into_iter()
+            .filter(|c| match &c.source {
+                export::Source::Field(k) => grant.access.sees(k),
+                export::Source::Segment(k) => grant.access.sees(&format!("segments.{k}")),
+                export::Source::Meta(_) => true,
+            })
+            .collect();
+        Ok(Export { form, actor: actor.clone(), filter: filter.map(str::to_owned), sort: sort.map(str::to_owned), columns, users, tz, format })
     }
 
     /// Streams the export into `out`; returns the number of records written.
@@ -112,7 +124,7 @@ impl Engine {
 
     /// One page from `cursor` (the first without), and the cursor past it.
     async fn export_page(&self, e: &Export, cursor: Option<&str>) -> Result<Page> {
-        self.list_records(e.form.key(), &ListParams { filter: e.filter.as_deref(), sort: e.sort.as_deref(), cursor, limit: Some(PAGE), deleted: false }).await
+        self.list_records(&e.actor, e.form.key(), &ListParams { filter: e.filter.as_deref(), sort: e.sort.as_deref(), cursor, limit: Some(PAGE), deleted: false }).await
     }
 
     async fn export_csv(&self, e: &Export, out: &Chunks) -> Result<u64> {

@@ -14,12 +14,13 @@
 //! automatic transitions per record, turns a definition that loops into a
 //! clear refusal instead of a hung request.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
 use trellis_core::action::{Action, Assign, DigestSpec, Recipient, TaskSpec, WebhookFormat};
+use trellis_core::permission::Access;
 use trellis_core::rules::RuleFailure;
 use trellis_core::script::{self, Inputs, ScriptError};
 use trellis_core::trigger::{CompiledTrigger, Event, When};
@@ -487,13 +488,18 @@ impl<'e> Flow<'e> {
             let fail = |m: String| EngineError::Workflow(format!("{}, {place}, action {i}: {m}", site.by));
             match action {
                 Action::Notify { to, message, title } => {
-                    let (title, body) = self.render_notice(&record, site, message.as_deref(), title.as_deref()).map_err(fail)?;
                     let users = self.recipients(to, &record).await.map_err(|e| only_workflow(e, &fail))?;
-                    self.notify(tx, &users, &title, &body, &record, None).await?;
+                    // Rendered once per role: each sees the record as their role may.
+                    for (role, users) in self.by_role(&record.form, users).await? {
+                        let shown = self.as_seen(&record, role.as_deref()).await?;
+                        let (title, body) = self.render_notice(&shown, site, message.as_deref(), title.as_deref()).map_err(fail)?;
+                        self.notify(tx, &users, &title, &body, &record, None).await?;
+                    }
                 }
                 Action::Email { to, message } => {
                     let msg = self.defs.messages.get(message).cloned().ok_or_else(|| fail(format!("there is no message '{message}'")))?;
-                    let out = msg.render(&Self::context(&record, site, self.now)).map_err(|e| fail(e.describe()))?;
+                    let shown = self.as_seen(&record, None).await?;
+                    let out = msg.render(&Self::context(&shown, site, self.now)).map_err(|e| fail(e.describe()))?;
                     let addresses = self.addresses(to, &record).await.map_err(|e| only_workflow(e, &fail))?;
                     let list: Vec<Delivery> = addresses
                         .into_iter()
@@ -502,6 +508,7 @@ impl<'e> Flow<'e> {
                     tx.enqueue(&list).await?;
                 }
                 Action::Webhook { url, message, format } => {
+                    let record = self.as_seen(&record, None).await?;
                     let text = match message {
                         Some(m) => {
                             let msg = self.defs.messages.get(m).cloned().ok_or_else(|| fail(format!("there is no message '{m}'")))?;
@@ -634,6 +641,42 @@ impl<'e> Flow<'e> {
         }
         let title = message::render(title.unwrap_or_default(), ctx).map_err(|e| e.describe())?;
         Ok((title, String::new()))
+    }
+
+    /// `users` grouped by their role, for what `form`'s records show them;
+    /// one group with no role when the form hides nothing from anyone.
+    pub(crate) async fn by_role(&self, form: &str, users: Vec<Uuid>) -> Result<Vec<(Option<String>, Vec<Uuid>)>> {
+        if Access::common(&self.engine.form(form).await?.def).hidden.is_empty() {
+            return Ok(vec![(None, users)]);
+        }
+        let roles = self.roles().await?;
+        let mut out: BTreeMap<String, Vec<Uuid>> = BTreeMap::new();
+        for u in users {
+            // A user who is gone sees least.
+            out.entry(roles.get(&u).cloned().unwrap_or_else(|| "staff".into())).or_default().push(u);
+        }
+        Ok(out.into_iter().map(|(r, u)| (Some(r), u)).collect())
+    }
+
+    /// Every user's role.
+    pub(crate) async fn roles(&self) -> Result<HashMap<Uuid, String>> {
+        Ok(self.engine.store().users().await?.into_iter().map(|u| (u.id, u.role)).collect())
+    }
+
+    /// The record as `role` may see it; with `None`, as every role may (for
+    /// emails and webhooks, which leave the engine where no role is checked).
+    pub(crate) async fn as_seen(&self, record: &Record, role: Option<&str>) -> Result<Record> {
+        let form = self.engine.form(&record.form).await?;
+        let access = match role {
+            Some(r) => Access::of(&form.def, r),
+            None => Access::common(&form.def),
+        };
+        if access.hidden.is_empty() {
+            return Ok(record.clone());
+        }
+        let mut shown = record.clone();
+        access.redact(&mut shown);
+        Ok(shown)
     }
 
     /// The users a recipient names for a record (every user of a role for `role:R`).

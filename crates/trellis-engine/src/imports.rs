@@ -172,6 +172,8 @@ struct Prepared {
     /// Rows that repeat a unique key of an earlier row: the key's first field and the reason.
     repeats: HashMap<usize, (String, String)>,
     batch: usize,
+    /// What the importing user may write: rows they may not are refused.
+    grant: crate::access::Grant,
 }
 
 /// What to do with one row.
@@ -267,10 +269,22 @@ impl Prepared {
 
 impl Engine {
     /// Reads the file and maps its columns; refuses at once what cannot run.
-    async fn prepare(&self, form: &str, source: &[u8], opts: &ImportOptions) -> Result<Prepared> {
+    /// The importing `actor` must be allowed to create records and to write every field a column fills.
+    async fn prepare(&self, actor: &Actor, form: &str, source: &[u8], opts: &ImportOptions) -> Result<Prepared> {
         let form = self.form(form).await?;
+        let grant = self.grant(actor, &form).await?;
+        grant.require_create()?;
         let sheet = sheet::read(source).map_err(|e| bad("file", e.to_string()))?;
         let mapping = import::map_columns(&form, &sheet.columns, &opts.map).map_err(|e| bad("map", e.0))?;
+        let refused: Vec<Issue> = mapping
+            .iter()
+            .filter_map(|m| m.field.as_ref().map(|f| (m, f)))
+            .filter(|(_, f)| !grant.access.writes(f))
+            .map(|(m, f)| Issue::new(format!("/columns/{}", trellis_core::issue::escape_token(&m.column)), "readonly", format!("column '{}' fills '{f}', which role {} may not write ({}); leave it out with {}=", m.column, grant.access.role, grant.access.rule, m.column)))
+            .collect();
+        if !refused.is_empty() {
+            return Err(EngineError::Refused(refused));
+        }
         if !mapping.iter().any(|m| m.field.is_some()) {
             return Err(bad(
                 "map",
@@ -292,7 +306,7 @@ impl Engine {
             }
         }
         let batch = opts.batch.unwrap_or(BATCH).clamp(1, 1000);
-        let mut p = Prepared { form, sheet, mapping, tz, upsert_on: opts.upsert_on.clone(), repeats: HashMap::new(), batch };
+        let mut p = Prepared { form, sheet, mapping, tz, upsert_on: opts.upsert_on.clone(), repeats: HashMap::new(), batch, grant };
         p.repeats = repeats(&p);
         Ok(p)
     }
@@ -302,7 +316,7 @@ impl Engine {
     /// options and file — while unfinished answers its job, which goes on
     /// where it stopped.
     pub async fn start_import(&self, actor: &Actor, form: &str, file_name: &str, source: Vec<u8>, opts: ImportOptions) -> Result<JobView> {
-        let p = self.prepare(form, &source, &opts).await?;
+        let p = self.prepare(actor, form, &source, &opts).await?;
         let options = serde_json::to_value(&opts).map_err(|e| EngineError::Internal(e.to_string()))?;
         let mut hash = Sha256::new();
         hash.update(p.form.key().as_bytes());
@@ -386,8 +400,8 @@ impl Engine {
     }
 
     /// Checks every row of a file and counts what an import would do, writing nothing.
-    pub async fn dry_run_import(&self, form: &str, source: &[u8], opts: &ImportOptions, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<DryRun> {
-        let p = self.prepare(form, source, opts).await?;
+    pub async fn dry_run_import(&self, actor: &Actor, form: &str, source: &[u8], opts: &ImportOptions, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<DryRun> {
+        let p = self.prepare(actor, form, source, opts).await?;
         let total = p.sheet.rows.len();
         let mut caches = Caches::default();
         let mut out = DryRun { total, created: 0, updated: 0, unchanged: 0, failed: 0, columns: p.mapping.clone(), encoding: p.sheet.encoding, errors: Vec::new() };
@@ -419,7 +433,13 @@ impl Engine {
         }
         let source = self.store.job_source(id).await?.unwrap_or_default();
         let opts: ImportOptions = serde_json::from_value(job.options.clone()).map_err(|e| EngineError::Internal(format!("job {id} has options this version cannot read: {e}")))?;
-        let p = match self.prepare(&job.form, &source, &opts).await {
+        // The job runs as who started it, with their permissions as they are now.
+        let importer = match self.store.find_user(&job.created_by.to_string()).await? {
+            Some(u) => Actor::from_user(u)?,
+            None if job.created_by == crate::sweep::SYSTEM_ACTOR => Actor::system(),
+            None => return self.fail_job(id, format!("user {} who started the import is gone", job.created_by)).await,
+        };
+        let p = match self.prepare(&importer, &job.form, &source, &opts).await {
             Ok(p) => p,
             Err(e @ EngineError::Store(_)) => return Err(e),
             // The form changed or went away since the job started: it cannot go on.
@@ -594,6 +614,13 @@ impl Engine {
         let mut planned = Vec::with_capacity(rows.len());
         for (number, mut data) in rows {
             let prev = p.upsert_on.as_ref().and_then(|k| data.get(k)).and_then(|v| existing.get(&cell_text(v)));
+            if let Some(prev) = prev
+                && !p.grant.allows(trellis_core::permission::Action::Write, prev)
+            {
+                let key = p.upsert_on.clone().unwrap_or_default();
+                errors.push(p.row_error(number, Some(key.clone()), format!("the {} record with this {} is not one role {} may change", form.key(), import::header_of(form, &key), p.grant.access.role)));
+                continue;
+            }
             let mut issues = match prev {
                 None => validate::validate(form, &Value::Object(data.clone())),
                 Some(prev) => validate::validate(form, &Value::Object(merge_patch(&derive::input_of(form, &prev.data), &Value::Object(data.clone())))),
@@ -727,7 +754,7 @@ impl Engine {
         }
         if !creates.is_empty() {
             c.created = creates.len() as i64;
-            self.insert_new(tx, actor, &p.form, prefixes, creates, now, None, events).await?;
+            self.insert_new(tx, (actor, None), &p.form, prefixes, creates, now, None, events).await?;
         }
         if !written.is_empty() {
             self.after_writes(tx, actor, now, written, events).await?;

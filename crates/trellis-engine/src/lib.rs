@@ -4,6 +4,8 @@
 //! - [`clock`]: the only source of "now".
 //! - [`error`]: what the engine answers when it says no.
 //! - [`auth`]: users, passwords, bearer tokens, roles.
+//! - [`access`]: form permissions for one user — scopes, hidden and
+//!   read-only fields — checked on every path that reads or writes records.
 //! - [`forms`]: form definitions, checked and compiled once per version, cached.
 //! - [`records`]: the write path — validate, resolve references, store the
 //!   record and its history in one transaction — and the reads beside it.
@@ -14,6 +16,8 @@
 //! - [`tasks`]: tasks, notifications, the delivery outbox.
 //! - [`triggers`]: trigger moments scheduled per record and the tick that handles them.
 //! - [`delivery`]: sending the outbox — SMTP, webhooks, retries, dead letters.
+//! - [`public`]: public form links — anonymous submissions and signed
+//!   per-record update links, limited to their fields and rate limited.
 //! - [`imports`]: spreadsheets through the write path as resumable jobs;
 //!   [`exports`]: any list streamed out as CSV or XLSX.
 
@@ -26,6 +30,7 @@ use trellis_core::CompiledForm;
 use trellis_store::Store;
 use trellis_store::postgres::Heard;
 
+pub mod access;
 pub mod auth;
 pub mod clock;
 pub mod dashboards;
@@ -40,7 +45,9 @@ pub mod imports;
 pub mod packs;
 pub mod records;
 pub mod scripts;
+pub mod public;
 pub mod sweep;
+mod throttle;
 pub mod tasks;
 pub mod triggers;
 pub mod workflows;
@@ -101,7 +108,11 @@ pub struct Engine {
     /// Import jobs this process is running (see [`Engine::run_job`]).
     running_jobs: Mutex<std::collections::HashSet<uuid::Uuid>>,
     /// Recent failed sign-ins per email (see [`Engine::login`]).
-    login_failures: Mutex<HashMap<String, Vec<jiff::Timestamp>>>,
+    login_failures: throttle::Window,
+    /// Recent anonymous submissions per public link and address (see [`Engine::public_submit`]).
+    public_posts: throttle::Window,
+    /// The key public-link URLs are signed with, read from the database once.
+    link_secret: std::sync::OnceLock<String>,
 }
 
 impl Engine {
@@ -114,7 +125,11 @@ impl Engine {
         let defs = Arc::new(definitions::DefCache::default());
         let listener = store.listen_definitions().await?.map(|l| tokio::spawn(listen(l, Arc::downgrade(&forms), Arc::downgrade(&defs))));
         let stamp = Mutex::new(store.definitions_stamp().await?);
-        Ok(Engine { store, clock, forms, defs, sender: delivery::SenderSlot::default(), listener: Mutex::new(listener), stamp, running_jobs: Mutex::default(), login_failures: Mutex::default() })
+        Ok(Engine { store, clock, forms, defs, sender: delivery::SenderSlot::default(), listener: Mutex::new(listener), stamp, running_jobs: Mutex::default(),
+            login_failures: throttle::Window::new(auth::MAX_FAILURES, auth::FAILURE_WINDOW),
+            public_posts: throttle::Window::new(public::MAX_POSTS, public::POST_WINDOW),
+            link_secret: std::sync::OnceLock::new(),
+        })
     }
 
     /// Drops cached forms and definitions when another process (a `trellis

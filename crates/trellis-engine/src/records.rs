@@ -7,6 +7,7 @@
 //! win; the loser gets a conflict naming the key.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use trellis_core::query::{self, ListParams};
@@ -16,6 +17,9 @@ use trellis_core::{CompiledForm, HistoryEntry, Issue, Op, Record, diff};
 use trellis_store::{StoreError, Tx, index};
 use uuid::Uuid;
 
+use trellis_core::permission::Action;
+
+use crate::access::Grant;
 use crate::flow::Written;
 use crate::{Actor, Engine, EngineError, Result, derive};
 
@@ -147,6 +151,16 @@ impl Engine {
     /// array (`/3/phone`); otherwise into the one record (`/phone`).
     pub async fn create_records(&self, actor: &Actor, form: &str, items: Vec<Value>, batch: bool) -> Result<Vec<Record>> {
         let form = self.form(form).await?;
+        let grant = self.grant(actor, &form).await?;
+        self.create_granted(&grant, actor.id, None, &form, items, batch).await
+    }
+
+    /// Creates records as `actor` (who the history names) within `grant`,
+    /// owned by `owner` when given (else by their owner field, else the actor).
+    pub(crate) async fn create_granted(&self, grant: &Grant, actor: Uuid, owner: Option<Uuid>, form: &Arc<CompiledForm>, items: Vec<Value>, batch: bool) -> Result<Vec<Record>> {
+        let form = form.clone();
+        grant.require_create()?;
+        let mut refused = Vec::new();
         let mut issues = Vec::new();
         let mut prefixes = Vec::with_capacity(items.len());
         let mut datas: Vec<Map<String, Value>> = Vec::with_capacity(items.len());
@@ -156,6 +170,7 @@ impl Engine {
             let mut item = item;
             if let Some(obj) = item.as_object_mut() {
                 strip_nulls(obj);
+                refused.extend(grant.access.refused_fields(obj, &prefix));
             }
             let found = validate::validate(&form, &item);
             if !found.is_empty() {
@@ -167,6 +182,9 @@ impl Engine {
             prefixes.push(prefix);
             datas.push(data);
         }
+        if !refused.is_empty() {
+            return Err(EngineError::Refused(refused));
+        }
         if !issues.is_empty() {
             return Err(EngineError::Invalid(issues));
         }
@@ -176,10 +194,10 @@ impl Engine {
 
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        let (records, wrote) = self.insert_new(&mut tx, actor.id, &form, prefixes, datas, now, batch.then_some(0), true).await?;
+        let (records, wrote) = self.insert_new(&mut tx, (actor, owner), &form, prefixes, datas, now, batch.then_some(0), true).await?;
         let records = if wrote { Self::reread(&mut tx, records).await? } else { records };
         tx.commit().await?;
-        Ok(records)
+        Ok(records.into_iter().map(|r| grant.redact(r)).collect())
     }
 
     /// Stores new records inside `tx` — data already validated, users
@@ -187,12 +205,13 @@ impl Engine {
     /// segments, writes them with their history, moves the parents' rollups
     /// and lets workflows and triggers react (event triggers only when
     /// `events`). `first_item` numbers rule failures (`item 3: …`) in a batch.
+    /// `owner` (when given) owns records whose owner field is empty; else the actor does.
     /// Returns the records and whether the reaction wrote any record.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn insert_new(
         &self,
         tx: &mut Tx,
-        actor: Uuid,
+        (actor, owner): (Uuid, Option<Uuid>),
         form: &CompiledForm,
         prefixes: Vec<String>,
         mut datas: Vec<Map<String, Value>>,
@@ -218,7 +237,7 @@ impl Engine {
                 form: form.key().to_owned(),
                 form_version: form.version,
                 rev: 1,
-                owner: Some(Self::owner_of(form, &data).unwrap_or(actor)),
+                owner: Some(Self::owner_of(form, &data).or(owner).unwrap_or(actor)),
                 data,
                 segments,
                 created_by: actor,
@@ -297,21 +316,25 @@ impl Engine {
         Ok((record, written))
     }
 
-    /// A live record. A deleted one answers [`EngineError::Gone`].
-    pub async fn get_record(&self, form: &str, id: Uuid) -> Result<Record> {
+    /// A live record as `actor` may see it. A deleted one answers [`EngineError::Gone`].
+    pub async fn get_record(&self, actor: &Actor, form: &str, id: Uuid) -> Result<Record> {
         let compiled = self.form(form).await?;
+        let grant = self.grant(actor, &compiled).await?;
         let r = self.store.record(compiled.key(), id).await?.ok_or_else(|| not_found(form, id))?;
+        grant.check(Action::Read, &r)?;
         if r.deleted_at.is_some() {
             return Err(gone(form, id));
         }
-        Ok(r)
+        Ok(grant.redact(r))
     }
 
     /// Opens a transaction holding the record, checking it exists, its
     /// deletion state and the expected revision.
-    async fn lock(&self, form: &CompiledForm, id: Uuid, want_deleted: bool, expected_rev: Option<i64>) -> Result<(Tx, Record)> {
+    /// `grant` must allow `action` on it.
+    async fn lock(&self, form: &CompiledForm, id: Uuid, want_deleted: bool, expected_rev: Option<i64>, (grant, action): (&Grant, Action)) -> Result<(Tx, Record)> {
         let mut tx = self.store.begin().await?;
         let r = tx.record_for_update(form.key(), id).await?.ok_or_else(|| not_found(form.key(), id))?;
+        grant.check(action, &r)?;
         match (r.deleted_at.is_some(), want_deleted) {
             (true, false) => return Err(gone(form.key(), id)),
             (false, true) => return Err(EngineError::Conflict { message: format!("record {id} is not deleted"), key: None }),
@@ -356,15 +379,26 @@ impl Engine {
     /// leaves the revision alone.
     pub async fn patch_record(&self, actor: &Actor, form: &str, id: Uuid, patch: Value, expected_rev: Option<i64>) -> Result<Record> {
         let form = self.form(form).await?;
-        if !patch.is_object() {
+        let grant = self.grant(actor, &form).await?;
+        self.patch_granted(&grant, actor.id, &form, id, patch, expected_rev).await
+    }
+
+    /// Applies a merge patch as `actor` (who the history names) within `grant`.
+    pub(crate) async fn patch_granted(&self, grant: &Grant, actor: Uuid, form: &CompiledForm, id: Uuid, patch: Value, expected_rev: Option<i64>) -> Result<Record> {
+        let Some(fields) = patch.as_object() else {
             return Err(EngineError::Invalid(vec![Issue::new("", "type", "a merge patch is a JSON object of the fields to change (null removes one)")]));
+        };
+        let (mut tx, prev) = self.lock(form, id, false, expected_rev, (grant, Action::Write)).await?;
+        // Checked on the patch's keys, not on what changed: "no change" would tell a hidden value.
+        let refused = grant.access.refused_fields(fields, "");
+        if !refused.is_empty() {
+            return Err(EngineError::Refused(refused));
         }
-        let (mut tx, prev) = self.lock(&form, id, false, expected_rev).await?;
         let now = self.clock.now();
-        let Some((next, written)) = self.patch_in(&mut tx, actor.id, &form, &prev, &patch, now).await? else { return Ok(prev) };
-        let next = if self.after_writes(&mut tx, actor.id, now, written, true).await? { Self::reread(&mut tx, vec![next]).await?.remove(0) } else { next };
+        let Some((next, written)) = self.patch_in(&mut tx, actor, form, &prev, &patch, now).await? else { return Ok(grant.redact(prev)) };
+        let next = if self.after_writes(&mut tx, actor, now, written, true).await? { Self::reread(&mut tx, vec![next]).await?.remove(0) } else { next };
         tx.commit().await?;
-        Ok(next)
+        Ok(grant.redact(next))
     }
 
     /// Applies a merge patch to a record locked in `tx`, revalidating the
@@ -431,16 +465,18 @@ impl Engine {
     /// Moves a record to the trash (a soft delete; it keeps its history).
     pub async fn delete_record(&self, actor: &Actor, form: &str, id: Uuid, expected_rev: Option<i64>) -> Result<Record> {
         let form = self.form(form).await?;
-        let (tx, prev) = self.lock(&form, id, false, expected_rev).await?;
+        let grant = self.grant(actor, &form).await?;
+        let (tx, prev) = self.lock(&form, id, false, expected_rev, (&grant, Action::Delete)).await?;
         let now = self.clock.now();
         let next = Record { rev: prev.rev + 1, updated_by: actor.id, updated_at: now, deleted_at: Some(now), ..prev.clone() };
-        self.commit_change(&form, tx, &prev, Change { next, prev_rev: prev.rev, op: Op::Delete, changes: Map::new() }).await
+        Ok(grant.redact(self.commit_change(&form, tx, &prev, Change { next, prev_rev: prev.rev, op: Op::Delete, changes: Map::new() }).await?))
     }
 
     /// Brings a deleted record back, unless a live record took its unique key meanwhile.
     pub async fn restore_record(&self, actor: &Actor, form: &str, id: Uuid) -> Result<Record> {
         let form = self.form(form).await?;
-        let (mut tx, prev) = self.lock(&form, id, true, None).await?;
+        let grant = self.grant(actor, &form).await?;
+        let (mut tx, prev) = self.lock(&form, id, true, None, (&grant, Action::Delete)).await?;
         let now = self.clock.now();
         // Its children may have changed while it was in the trash.
         let mut data = prev.data.clone();
@@ -449,13 +485,16 @@ impl Engine {
         let segments = derive::evaluate(&form, &mut data, now)?;
         let changes = diff::record_changes((&prev.data, &prev.segments), (&data, &segments));
         let next = Record { rev: prev.rev + 1, data, segments, updated_by: actor.id, updated_at: now, deleted_at: None, ..prev.clone() };
-        self.commit_change(&form, tx, &prev, Change { next, prev_rev: prev.rev, op: Op::Restore, changes }).await
+        Ok(grant.redact(self.commit_change(&form, tx, &prev, Change { next, prev_rev: prev.rev, op: Op::Restore, changes }).await?))
     }
 
-    /// One page of records matching a filter, in a sort order, after a cursor.
-    pub async fn list_records(&self, form: &str, params: &ListParams<'_>) -> Result<Page> {
+    /// One page of the records `actor` may read matching a filter, in a sort order, after a cursor.
+    pub async fn list_records(&self, actor: &Actor, form: &str, params: &ListParams<'_>) -> Result<Page> {
         let compiled = self.form(form).await?;
+        let grant = self.grant(actor, &compiled).await?;
         let mut q = query::parse_list(&compiled, params)?;
+        grant.check_list(q.filter.as_ref(), &q.sort)?;
+        q.filter = grant.narrow(q.filter.take());
         let limit = q.limit as usize;
         q.limit += 1;
         let mut items = self.store.list(compiled.key(), &q).await?;
@@ -465,12 +504,13 @@ impl Engine {
         } else {
             None
         };
-        Ok(Page { items, next_cursor })
+        Ok(Page { items: items.into_iter().map(|r| grant.redact(r)).collect(), next_cursor })
     }
 
-    /// How many live records match a list filter (the list's count).
-    pub async fn count_records(&self, form: &str, filter: Option<&str>) -> Result<i64> {
+    /// How many live records `actor` may read match a list filter (the list's count).
+    pub async fn count_records(&self, actor: &Actor, form: &str, filter: Option<&str>) -> Result<i64> {
         let compiled = self.form(form).await?;
+        let grant = self.grant(actor, &compiled).await?;
         let parsed = match filter {
             Some(f) => {
                 let v: serde_json::Value = serde_json::from_str(f).map_err(|e| EngineError::BadRequest { param: "filter", message: format!("filter is not JSON: {e}") })?;
@@ -478,13 +518,16 @@ impl Engine {
             }
             None => None,
         };
-        Ok(self.store.count_matching(compiled.key(), parsed.as_ref()).await?)
+        grant.check_list(parsed.as_ref(), &[])?;
+        Ok(self.store.count_matching(compiled.key(), grant.narrow(parsed).as_ref()).await?)
     }
 
-    /// Every change of a record, oldest first (deleted records included).
-    pub async fn history(&self, form: &str, id: Uuid) -> Result<Vec<HistoryEntry>> {
+    /// Every change of a record, oldest first (deleted records included), as `actor` may see it.
+    pub async fn history(&self, actor: &Actor, form: &str, id: Uuid) -> Result<Vec<HistoryEntry>> {
         let compiled = self.form(form).await?;
-        self.store.record(compiled.key(), id).await?.ok_or_else(|| not_found(form, id))?;
-        Ok(self.store.history(id).await?)
+        let grant = self.grant(actor, &compiled).await?;
+        let r = self.store.record(compiled.key(), id).await?.ok_or_else(|| not_found(form, id))?;
+        grant.check(Action::Read, &r)?;
+        Ok(grant.redact_history(self.store.history(id).await?))
     }
 }

@@ -120,7 +120,7 @@ impl Engine {
         actor.require_admin("test scripts")?;
         let (data, mut segments) = match (&trial.stored, trial.record) {
             (Some((form, id)), None) => {
-                let r = self.get_record(form, *id).await?;
+                let r = self.get_record(actor, form, *id).await?;
                 (r.data, r.segments)
             }
             (None, record) => (record.unwrap_or_default(), Map::new()),

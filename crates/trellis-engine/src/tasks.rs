@@ -195,14 +195,20 @@ impl Engine {
 
     pub async fn task_detail(&self, actor: &Actor, id: Uuid) -> Result<TaskDetail> {
         let t = self.visible_task(actor, id).await?;
-        self.detail_of(t).await
+        self.detail_of(actor, t).await
     }
 
-    async fn detail_of(&self, t: Task) -> Result<TaskDetail> {
+    /// A task with its comments and its record's history: the assignee
+    /// sees the history even outside their read scope (the task is theirs to
+    /// work), but never the fields hidden from their role.
+    async fn detail_of(&self, actor: &Actor, t: Task) -> Result<TaskDetail> {
         let id = t.id;
-        let history = match t.record_id {
-            Some(r) => self.store.history(r).await?.into_iter().map(HistoryView::from).collect(),
-            None => Vec::new(),
+        let history = match (t.record_id, &t.record_form) {
+            (Some(r), Some(form)) => {
+                let grant = self.grant(actor, &*self.form(form).await?).await?;
+                grant.redact_history(self.store.history(r).await?).into_iter().map(HistoryView::from).collect()
+            }
+            _ => Vec::new(),
         };
         let comments = self.store.comments(id).await?.into_iter().map(|c: Comment| CommentView { id: c.id, author: c.author_email, body: c.body, at: c.at }).collect();
         Ok(TaskDetail { task: self.task_view(t).await?, comments, history })
@@ -286,7 +292,7 @@ impl Engine {
         tx.insert_notifications(&[note]).await?;
         tx.commit().await?;
         // Answered whether or not the actor can still see it: they may just have given it away.
-        self.detail_of(t).await
+        self.detail_of(actor, t).await
     }
 
     pub async fn comment_task(&self, actor: &Actor, id: Uuid, body: &str) -> Result<TaskDetail> {

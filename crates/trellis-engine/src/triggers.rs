@@ -214,8 +214,8 @@ impl Engine {
     }
 
     /// A record's next reminders: each moment trigger's next moment for it, earliest first.
-    pub async fn next_reminders(&self, form: &str, id: Uuid) -> Result<Vec<Scheduled>> {
-        self.get_record(form, id).await?;
+    pub async fn next_reminders(&self, actor: &Actor, form: &str, id: Uuid) -> Result<Vec<Scheduled>> {
+        self.get_record(actor, form, id).await?;
         Ok(self.store.schedules_of(id).await?)
     }
 
@@ -329,6 +329,8 @@ impl Engine {
         if specs.is_empty() {
             return Ok(out);
         }
+        let hides = !trellis_core::permission::Access::common(&self.form(&s.form).await?.def).hidden.is_empty();
+        let roles = if hides { flow.roles().await? } else { Default::default() };
         let mut after = None;
         loop {
             let ids = self.store.fired_records(&s.trigger, s.fire_at, after, 500).await?;
@@ -341,7 +343,10 @@ impl Engine {
                         let g = groups.entry(user).or_default();
                         g.count += 1;
                         if g.items.len() < spec.limit {
-                            g.items.push(digest_item(&record));
+                            // Each recipient's digest shows the record as their role may see it.
+                            let role = roles.get(&user).map_or("staff", String::as_str);
+                            let shown = if hides { flow.as_seen(&record, Some(role)).await? } else { record.clone() };
+                            g.items.push(digest_item(&shown));
                         }
                     }
                 }

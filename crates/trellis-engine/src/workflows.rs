@@ -80,8 +80,8 @@ impl Engine {
     }
 
     /// The workflows on a record (running and ended), oldest first.
-    pub async fn record_workflows(&self, form: &str, id: Uuid) -> Result<Vec<InstanceView>> {
-        self.get_record(form, id).await?;
+    pub async fn record_workflows(&self, actor: &Actor, form: &str, id: Uuid) -> Result<Vec<InstanceView>> {
+        self.get_record(actor, form, id).await?;
         let mut out = Vec::new();
         for inst in self.store.instances_of(id).await? {
             out.push(self.view(inst).await?);
@@ -94,6 +94,7 @@ impl Engine {
         let compiled = self.form(form).await?;
         let mut tx = self.store.begin().await?;
         let record = tx.record_for_update(compiled.key(), id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| EngineError::NotFound(format!("there is no live record {id} in form '{form}'")))?;
+        self.grant(actor, &compiled).await?.check(trellis_core::permission::Action::Write, &record)?;
         let now = self.clock.now();
         let mut flow = Flow::new(self, actor.id, now).await?;
         let wf = flow.defs().workflows.get(workflow).cloned().ok_or_else(|| EngineError::NotFound(format!("there is no workflow '{workflow}'")))?;
@@ -128,6 +129,8 @@ impl Engine {
             return Err(EngineError::Conflict { message: format!("workflow '{}' on this record has {} (in state '{}')", inst.workflow, inst.status, inst.state), key: None });
         }
         let record = tx.record_for_update(&inst.form, inst.record_id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| EngineError::Gone(format!("record {} was deleted", inst.record_id)))?;
+        let compiled = self.form(&inst.form).await?;
+        self.grant(actor, &compiled).await?.check(trellis_core::permission::Action::Write, &record)?;
         if let Some(t) = wf.transition(key)
             && !t.roles.is_empty()
             && actor.role != Role::Admin

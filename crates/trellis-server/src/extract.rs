@@ -113,6 +113,20 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
+/// The address a request came from (the TCP peer; `unknown` when the server
+/// was not started by [`crate::serve`]). A proxy in front makes every client
+/// one address: limits keyed by it then apply to all of them together.
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        let addr = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+        Ok(ClientAddr(addr.unwrap_or_else(|| "unknown".into())))
+    }
+}
+
 /// `If-Match` with a revision (`"3"` or `3`); `*` or no
 /// header means any revision.
 pub struct IfMatch(pub Option<i64>);

@@ -66,6 +66,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::tasks::router())
         .merge(routes::packs::router())
         .merge(routes::sheets::router())
+        .merge(routes::public::router())
         .split_for_parts()
 }
 
@@ -89,6 +90,7 @@ pub fn app(engine: Arc<Engine>) -> (Router, AppState) {
         .route("/app", get(routes::pages::app))
         .route("/app/", get(routes::pages::app))
         .route("/app/static/{*path}", get(routes::pages::asset))
+        .route("/f/{token}", get(routes::public::page))
         .route("/healthz", get(routes::ops::healthz))
         .route("/metrics", get(routes::ops::metrics))
         .route("/api/v1/openapi.json", get(routes::ops::openapi))
@@ -104,5 +106,6 @@ pub fn app(engine: Arc<Engine>) -> (Router, AppState) {
 /// Serves `router` on `listener` until `shutdown` resolves, then lets
 /// in-flight requests (and so in-flight writes) finish.
 pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    // With the peer's address, which public links are rate limited by.
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown).await
 }

@@ -120,6 +120,11 @@ impl From<EngineError> for Problem {
             EngineError::NotFound(m) => Problem::new(StatusCode::NOT_FOUND, "not-found", m),
             EngineError::Gone(m) => Problem::new(StatusCode::GONE, "deleted", m),
             EngineError::Invalid(issues) => Problem::validation(issues),
+            EngineError::Refused(issues) => {
+                // The same shape as a validation problem, but 403: the data may be fine, the user may not write it.
+                let v = Problem::validation(issues);
+                Problem { errors: v.errors, ..Problem::new(StatusCode::FORBIDDEN, "forbidden-field", v.detail) }
+            }
             EngineError::Pack(issues) => {
                 let detail = match issues.as_slice() {
                     [one] => one.to_string(),

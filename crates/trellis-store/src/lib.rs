@@ -23,7 +23,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod work;
 
-pub use work::{Attempt, Comment, Delivery, Instance, Notification, Occurrence, PackMigration, Scheduled, StoredDefinition, StoredPack, Task, TaskQuery, Timer, TokenInfo, AuditEntry};
+pub use work::{Attempt, Comment, Delivery, Instance, Notification, Occurrence, PackMigration, Scheduled, StoredDefinition, StoredPack, Task, TaskQuery, Timer, TokenInfo, AuditEntry, PublicLink};
 
 pub use index::IndexSpec;
 pub use jobs::{Job, JobError};
@@ -332,6 +332,38 @@ impl Store {
         match self {
             Store::Sqlite(s) => work::on_sqlite::revoke_token_id(&s.writer, id, at).await,
             Store::Postgres(s) => work::on_postgres::revoke_token_id(&s.pool, id, at).await,
+        }
+    }
+
+    pub async fn insert_public_link(&self, l: &PublicLink) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => work::on_sqlite::insert_public_link(&s.writer, l).await,
+            Store::Postgres(s) => work::on_postgres::insert_public_link(&s.pool, l).await,
+        }
+    }
+
+    pub async fn public_link(&self, id: Uuid) -> Result<Option<PublicLink>> {
+        read!(self, public_link(id))
+    }
+
+    /// A form's public links, newest first (live and revoked).
+    pub async fn public_links(&self, form: &str) -> Result<Vec<PublicLink>> {
+        read!(self, public_links(form))
+    }
+
+    /// Revokes a public link; false when it was revoked already.
+    pub async fn revoke_public_link(&self, id: Uuid, at: Timestamp) -> Result<bool> {
+        match self {
+            Store::Sqlite(s) => work::on_sqlite::revoke_public_link(&s.writer, id, at).await,
+            Store::Postgres(s) => work::on_postgres::revoke_public_link(&s.pool, id, at).await,
+        }
+    }
+
+    /// A server secret, created as `fresh` on first use.
+    pub async fn secret(&self, name: &str, fresh: &str) -> Result<String> {
+        match self {
+            Store::Sqlite(s) => work::on_sqlite::secret(&s.writer, name, fresh).await,
+            Store::Postgres(s) => work::on_postgres::secret(&s.pool, name, fresh).await,
         }
     }
 

@@ -289,7 +289,7 @@ impl SqliteStore {
     }
 
     pub async fn history(&self, id: Uuid) -> Result<Vec<HistoryEntry>> {
-        let rows = sqlx::query("SELECT h.*, u.email FROM record_history h LEFT JOIN users u ON u.id = h.actor WHERE h.record_id = ? ORDER BY h.rev")
+        let rows = sqlx::query("SELECT h.*, COALESCE(u.email, 'public link: ' || COALESCE(pl.title, pl.form)) AS email FROM record_history h LEFT JOIN users u ON u.id = h.actor LEFT JOIN public_links pl ON pl.id = h.actor WHERE h.record_id = ? ORDER BY h.rev")
             .bind(id)
             .fetch_all(&self.reader)
             .await?;

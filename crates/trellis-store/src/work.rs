@@ -215,6 +215,23 @@ pub struct AuditEntry {
     pub detail: Value,
 }
 
+/// A public form link (see the `public_links` table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicLink {
+    pub id: Uuid,
+    pub form: String,
+    /// `create` or `update`.
+    pub mode: String,
+    /// The only fields a submission may fill.
+    pub fields: Vec<String>,
+    pub title: Option<String>,
+    pub expires_at: Option<Timestamp>,
+    /// Whose permissions the link acts within; records it creates are theirs.
+    pub created_by: Uuid,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
 /// A bearer token as its owner and admins see it (never its value or hash).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenInfo {
@@ -901,6 +918,56 @@ macro_rules! work_queries {
 
         pub(crate) async fn token_id_for_hash(pool: &Pool<Db>, hash: &str) -> Result<Option<Uuid>> {
             Ok(sqlx::query_scalar("SELECT id FROM api_tokens WHERE token_hash = $1").bind(hash).fetch_optional(pool).await?)
+        }
+
+        fn link_from_row(row: &$row) -> Result<PublicLink> {
+            Ok(PublicLink {
+                id: row.try_get("id")?,
+                form: row.try_get("form")?,
+                mode: row.try_get("mode")?,
+                fields: row.try_get::<Json<Vec<String>>, _>("fields")?.0,
+                title: row.try_get("title")?,
+                expires_at: ts_opt(row, "expires_at")?,
+                created_by: row.try_get("created_by")?,
+                created_at: ts(row, "created_at")?,
+                revoked_at: ts_opt(row, "revoked_at")?,
+            })
+        }
+
+        pub(crate) async fn insert_public_link(pool: &Pool<Db>, l: &PublicLink) -> Result<()> {
+            sqlx::query("INSERT INTO public_links (id, form, mode, fields, title, expires_at, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                .bind(l.id)
+                .bind(&l.form)
+                .bind(&l.mode)
+                .bind(Json(&l.fields))
+                .bind(&l.title)
+                .bind(l.expires_at.map($to_db))
+                .bind(l.created_by)
+                .bind($to_db(l.created_at))
+                .execute(pool)
+                .await?;
+            Ok(())
+        }
+
+        pub(crate) async fn public_link(pool: &Pool<Db>, id: Uuid) -> Result<Option<PublicLink>> {
+            let row = sqlx::query("SELECT * FROM public_links WHERE id = $1").bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(link_from_row).transpose()
+        }
+
+        pub(crate) async fn public_links(pool: &Pool<Db>, form: &str) -> Result<Vec<PublicLink>> {
+            let rows = sqlx::query("SELECT * FROM public_links WHERE form = $1 ORDER BY created_at DESC, id DESC").bind(form).fetch_all(pool).await?;
+            rows.iter().map(link_from_row).collect()
+        }
+
+        pub(crate) async fn revoke_public_link(pool: &Pool<Db>, id: Uuid, at: Timestamp) -> Result<bool> {
+            let done = sqlx::query("UPDATE public_links SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL").bind(id).bind($to_db(at)).execute(pool).await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        /// The secret named `name`, set to `fresh` when there is none yet (the first instance to ask wins).
+        pub(crate) async fn secret(pool: &Pool<Db>, name: &str, fresh: &str) -> Result<String> {
+            sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING").bind(name).bind(fresh).execute(pool).await?;
+            Ok(sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1").bind(name).fetch_one(pool).await?)
         }
 
         pub(crate) async fn revoke_token_id(pool: &Pool<Db>, id: Uuid, at: Timestamp) -> Result<bool> {

@@ -66,7 +66,7 @@ pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
     let result = if a.dry_run {
         bar.set_message(format!("checking {name}"));
         let r = engine
-            .dry_run_import(&a.form, &source, &opts, &|done, total| {
+            .dry_run_import(&trellis_engine::Actor::system(), &a.form, &source, &opts, &|done, total| {
                 bar.set_length(total as u64);
                 bar.set_position(done as u64);
             })
@@ -110,8 +110,8 @@ pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
 pub async fn export(url: &str, form: &str, out: &Path, filter: Option<&str>, sort: Option<&str>) -> anyhow::Result<()> {
     let format = ExportFormat::parse(&out.to_string_lossy()).with_context(|| format!("{}: the file name ends in .csv or .xlsx", out.display()))?;
     let engine = Engine::open(url, Clock::System).await.with_context(|| format!("opening {url}"))?;
-    let export = engine.prepare_export(form, filter, sort, format).await.map_err(explain)?;
-    let total = engine.count_records(form, filter).await.map_err(explain)?;
+    let export = engine.prepare_export(&trellis_engine::Actor::system(), form, filter, sort, format).await.map_err(explain)?;
+    let total = engine.count_records(&trellis_engine::Actor::system(), form, filter).await.map_err(explain)?;
     let bar = progress_bar();
     bar.set_message(format!("exporting {form}"));
     bar.set_length(total.max(0) as u64);

@@ -12,7 +12,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::extract::{Auth, IfMatch, JsonBody, PathOf};
+use trellis_core::permission::Access;
+use trellis_engine::Actor;
+
+use crate::extract::{Auth, IfMatch, JsonBody, Params, PathOf};
 use crate::problem::{ApiResult, JsonObject, Problem};
 
 /// A form at its current version.
@@ -26,6 +29,11 @@ pub struct FormOut {
     /// The definition: `key`, `title`, `schema` (JSON Schema 2020-12), `ui`, `title_field`, `unique`, `indexes`.
     #[schema(value_type = Object)]
     pub definition: Value,
+    /// What the signed-in user may do with the form's records: `create`,
+    /// `read`/`write`/`delete` scopes (none, own, team, all), `hidden` and
+    /// `readonly` fields, and the `rule` that says so.
+    #[schema(value_type = Object)]
+    pub access: Value,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -33,8 +41,10 @@ pub struct FormList {
     pub items: Vec<FormOut>,
 }
 
-fn out(f: FormInfo) -> FormOut {
+fn out(f: FormInfo, actor: &Actor) -> FormOut {
+    let access = serde_json::to_value(Access::of(&f.definition, actor.role.as_str())).unwrap_or(Value::Null);
     FormOut {
+        access,
         key: f.definition.key.clone(),
         title: f.definition.title.clone(),
         version: f.version,
@@ -43,7 +53,7 @@ fn out(f: FormInfo) -> FormOut {
     }
 }
 
-fn with_etag(status: StatusCode, f: FormInfo) -> Response {
+fn with_etag(status: StatusCode, f: FormInfo, actor: &Actor) -> Response {
     let etag = HeaderValue::from_str(&format!("\"{}\"", f.version)).expect("digits are a valid header");
     let location = HeaderValue::from_str(&format!("/api/v1/forms/{}", f.definition.key)).expect("form keys are URL-safe");
     let mut headers = HeaderMap::new();
@@ -51,17 +61,17 @@ fn with_etag(status: StatusCode, f: FormInfo) -> Response {
     if status == StatusCode::CREATED {
         headers.insert(header::LOCATION, location);
     }
-    (status, headers, Json(out(f))).into_response()
+    (status, headers, Json(out(f, actor))).into_response()
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_forms, create_form)).routes(routes!(get_form, put_form))
+    OpenApiRouter::new().routes(routes!(list_forms, create_form)).routes(routes!(get_form, put_form)).routes(routes!(explain))
 }
 
 /// All forms.
 #[utoipa::path(get, path = "/api/v1/forms", tag = "forms", security(("bearer" = [])), responses((status = 200, body = FormList)))]
-async fn list_forms(State(state): State<AppState>, _auth: Auth) -> ApiResult<Json<FormList>> {
-    let items = state.engine.list_forms().await?.into_iter().map(out).collect();
+async fn list_forms(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<FormList>> {
+    let items = state.engine.list_forms().await?.into_iter().map(|f| out(f, &actor)).collect();
     Ok(Json(FormList { items }))
 }
 
@@ -70,14 +80,14 @@ async fn list_forms(State(state): State<AppState>, _auth: Auth) -> ApiResult<Jso
     responses((status = 201, body = FormOut), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn create_form(State(state): State<AppState>, Auth(actor): Auth, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
-    Ok(with_etag(StatusCode::CREATED, state.engine.create_form(&actor, def).await?))
+    Ok(with_etag(StatusCode::CREATED, state.engine.create_form(&actor, def).await?, &actor))
 }
 
 /// A form's current definition and version.
 #[utoipa::path(get, path = "/api/v1/forms/{form}", tag = "forms", security(("bearer" = [])), params(("form" = String, Path)),
     responses((status = 200, body = FormOut), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn get_form(State(state): State<AppState>, _auth: Auth, PathOf(form): PathOf<String>) -> ApiResult<Response> {
-    Ok(with_etag(StatusCode::OK, state.engine.get_form(&form).await?))
+async fn get_form(State(state): State<AppState>, Auth(actor): Auth, PathOf(form): PathOf<String>) -> ApiResult<Response> {
+    Ok(with_etag(StatusCode::OK, state.engine.get_form(&form).await?, &actor))
 }
 
 /// Publish a new version of a form (admins). `If-Match` takes the version being edited.
@@ -91,5 +101,23 @@ async fn put_form(
     IfMatch(version): IfMatch,
     JsonBody(def): JsonBody<Value>,
 ) -> ApiResult<Response> {
-    Ok(with_etag(StatusCode::OK, state.engine.update_form(&actor, &form, def, version).await?))
+    Ok(with_etag(StatusCode::OK, state.engine.update_form(&actor, &form, def, version).await?, &actor))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct ExplainParams {
+    /// The user asked about: email or id.
+    user: String,
+    form: String,
+    /// A record of the form: whether its scope reaches it.
+    record: Option<uuid::Uuid>,
+}
+
+/// What a user may do with a form (and one of its records), field by field,
+/// and why: which role, scope and rule decide (admins).
+#[utoipa::path(get, path = "/api/v1/permissions/explain", tag = "forms", security(("bearer" = [])), params(ExplainParams),
+    responses((status = 200, body = Object), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn explain(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<ExplainParams>) -> ApiResult<Json<trellis_engine::access::Explanation>> {
+    Ok(Json(state.engine.explain(&actor, &p.user, &p.form, p.record).await?))
 }

@@ -5,6 +5,7 @@ pub mod forms;
 pub mod ops;
 pub mod packs;
 pub mod pages;
+pub mod public;
 pub mod records;
 pub mod rules;
 pub mod sheets;

@@ -24,6 +24,14 @@ pub async fn app(headers: HeaderMap) -> Response {
     file("index.html", &headers)
 }
 
+/// The page a public form link opens (no sign-in; it reads its token from the address).
+pub fn public_page(headers: &HeaderMap) -> Response {
+    let mut res = file("public.html", headers);
+    // A shared link's token must not leak to other sites through Referer.
+    res.headers_mut().insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    res
+}
+
 /// A file of the app.
 pub async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
     file(&path, &headers)

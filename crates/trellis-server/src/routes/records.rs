@@ -161,9 +161,9 @@ async fn create_records(State(state): State<AppState>, Auth(actor): Auth, PathOf
 /// List live records (or the trash) with a filter, a sort and keyset paging.
 #[utoipa::path(get, path = "/api/v1/forms/{form}/records", tag = "records", security(("bearer" = [])), params(("form" = String, Path), ListQueryParams),
     responses((status = 200, body = RecordList), (status = 400, body = Problem, content_type = "application/problem+json")))]
-async fn list_records(State(state): State<AppState>, _auth: Auth, PathOf(form): PathOf<String>, Params(q): Params<ListQueryParams>) -> ApiResult<Json<RecordList>> {
+async fn list_records(State(state): State<AppState>, Auth(actor): Auth, PathOf(form): PathOf<String>, Params(q): Params<ListQueryParams>) -> ApiResult<Json<RecordList>> {
     let params = ListParams { filter: q.filter.as_deref(), sort: q.sort.as_deref(), cursor: q.cursor.as_deref(), limit: q.limit, deleted: q.deleted.unwrap_or(false) };
-    let page = state.engine.list_records(&form, &params).await?;
+    let page = state.engine.list_records(&actor, &form, &params).await?;
     Ok(Json(RecordList { items: page.items.into_iter().map(RecordOut::from).collect(), next_cursor: page.next_cursor }))
 }
 
@@ -182,16 +182,16 @@ struct CountOut {
 /// How many live records match a filter: the count a list view shows.
 #[utoipa::path(get, path = "/api/v1/forms/{form}/records/count", tag = "records", security(("bearer" = [])), params(("form" = String, Path), CountParams),
     responses((status = 200, body = CountOut), (status = 400, body = Problem, content_type = "application/problem+json")))]
-async fn count_records(State(state): State<AppState>, _auth: Auth, PathOf(form): PathOf<String>, Params(q): Params<CountParams>) -> ApiResult<Json<CountOut>> {
-    Ok(Json(CountOut { count: state.engine.count_records(&form, q.filter.as_deref()).await? }))
+async fn count_records(State(state): State<AppState>, Auth(actor): Auth, PathOf(form): PathOf<String>, Params(q): Params<CountParams>) -> ApiResult<Json<CountOut>> {
+    Ok(Json(CountOut { count: state.engine.count_records(&actor, &form, q.filter.as_deref()).await? }))
 }
 
 /// One record. A deleted record answers 410.
 #[utoipa::path(get, path = "/api/v1/forms/{form}/records/{id}", tag = "records", security(("bearer" = [])), params(("form" = String, Path), ("id" = Uuid, Path)),
     responses((status = 200, body = RecordOut), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 410, body = Problem, content_type = "application/problem+json")))]
-async fn get_record(State(state): State<AppState>, _auth: Auth, PathOf((form, id)): PathOf<(String, String)>) -> ApiResult<Response> {
+async fn get_record(State(state): State<AppState>, Auth(actor): Auth, PathOf((form, id)): PathOf<(String, String)>) -> ApiResult<Response> {
     let id = record_id(&form, &id)?;
-    Ok(record_response(StatusCode::OK, state.engine.get_record(&form, id).await?))
+    Ok(record_response(StatusCode::OK, state.engine.get_record(&actor, &form, id).await?))
 }
 
 /// Change a record with a JSON merge patch (RFC 7396); `If-Match: "REV"` refuses a stale edit with 412.
@@ -234,8 +234,8 @@ async fn restore_record(State(state): State<AppState>, Auth(actor): Auth, PathOf
 /// Every change of a record, oldest first.
 #[utoipa::path(get, path = "/api/v1/forms/{form}/records/{id}/history", tag = "records", security(("bearer" = [])), params(("form" = String, Path), ("id" = Uuid, Path)),
     responses((status = 200, body = HistoryList), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn record_history(State(state): State<AppState>, _auth: Auth, PathOf((form, id)): PathOf<(String, String)>) -> ApiResult<Json<HistoryList>> {
+async fn record_history(State(state): State<AppState>, Auth(actor): Auth, PathOf((form, id)): PathOf<(String, String)>) -> ApiResult<Json<HistoryList>> {
     let id = record_id(&form, &id)?;
-    let items = state.engine.history(&form, id).await?.into_iter().map(HistoryOut::from).collect();
+    let items = state.engine.history(&actor, &form, id).await?.into_iter().map(HistoryOut::from).collect();
     Ok(Json(HistoryList { items }))
 }

@@ -159,12 +159,12 @@ struct ExportParams {
 /// the file imports back as it is.
 #[utoipa::path(get, path = "/api/v1/forms/{form}/export", tag = "imports", security(("bearer" = [])), params(("form" = String, Path), ExportParams),
     responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = Problem, content_type = "application/problem+json")))]
-async fn export_records(State(state): State<AppState>, _auth: Auth, PathOf(form): PathOf<String>, Params(p): Params<ExportParams>) -> ApiResult<Response> {
+async fn export_records(State(state): State<AppState>, Auth(actor): Auth, PathOf(form): PathOf<String>, Params(p): Params<ExportParams>) -> ApiResult<Response> {
     let format = match p.format.as_deref() {
         None => ExportFormat::Csv,
         Some(f) => ExportFormat::parse(f).ok_or_else(|| Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("format is csv or xlsx, not '{f}'")))?,
     };
-    let export = state.engine.prepare_export(&form, p.filter.as_deref(), p.sort.as_deref(), format).await?;
+    let export = state.engine.prepare_export(&actor, &form, p.filter.as_deref(), p.sort.as_deref(), format).await?;
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     let engine = state.engine.clone();
     tokio::spawn(async move {

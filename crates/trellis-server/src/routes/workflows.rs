@@ -269,8 +269,8 @@ pub struct ReminderList {
 /// A record's next reminders: each moment trigger's next moment for it, earliest first.
 #[utoipa::path(get, path = "/api/v1/forms/{form}/records/{id}/reminders", tag = "triggers", security(("bearer" = [])),
     params(("form" = String, Path), ("id" = Uuid, Path)), responses((status = 200, body = ReminderList), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn record_reminders(State(state): State<AppState>, _auth: Auth, PathOf((form, id)): PathOf<(String, Uuid)>) -> ApiResult<Json<ReminderList>> {
-    let items = state.engine.next_reminders(&form, id).await?.into_iter().map(|s| Reminder { trigger: s.trigger, at: s.fire_at.to_string() }).collect();
+async fn record_reminders(State(state): State<AppState>, Auth(actor): Auth, PathOf((form, id)): PathOf<(String, Uuid)>) -> ApiResult<Json<ReminderList>> {
+    let items = state.engine.next_reminders(&actor, &form, id).await?.into_iter().map(|s| Reminder { trigger: s.trigger, at: s.fire_at.to_string() }).collect();
     Ok(Json(ReminderList { items }))
 }
 
@@ -283,8 +283,8 @@ pub struct InstanceList {
 /// The workflows on a record, with their state and the transitions open from it.
 #[utoipa::path(get, path = "/api/v1/forms/{form}/records/{id}/workflows", tag = "workflows", security(("bearer" = [])),
     params(("form" = String, Path), ("id" = Uuid, Path)), responses((status = 200, body = InstanceList), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn record_workflows(State(state): State<AppState>, _auth: Auth, PathOf((form, id)): PathOf<(String, Uuid)>) -> ApiResult<Json<InstanceList>> {
-    Ok(Json(InstanceList { items: state.engine.record_workflows(&form, id).await? }))
+async fn record_workflows(State(state): State<AppState>, Auth(actor): Auth, PathOf((form, id)): PathOf<(String, Uuid)>) -> ApiResult<Json<InstanceList>> {
+    Ok(Json(InstanceList { items: state.engine.record_workflows(&actor, &form, id).await? }))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -1,0 +1,22 @@
+-- Public form links (外链表单): a link lets anyone with its URL create a
+-- record with the link's fields only, or — signed per record — update the
+-- chosen fields of one record. The URL carries an HMAC under a secret kept
+-- here, so a link's id alone opens nothing.
+CREATE TABLE public_links (
+    id          BLOB PRIMARY KEY,
+    form        TEXT NOT NULL,
+    mode        TEXT NOT NULL CHECK (mode IN ('create', 'update')),
+    fields      TEXT NOT NULL,
+    title       TEXT,
+    expires_at  TEXT,
+    created_by  BLOB NOT NULL,
+    created_at  TEXT NOT NULL,
+    revoked_at  TEXT
+);
+CREATE INDEX public_links_form ON public_links (form, created_at);
+
+-- Server-side secrets, created on first use and shared by every instance.
+CREATE TABLE secrets (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
