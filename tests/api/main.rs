@@ -15,6 +15,7 @@ mod list;
 mod ops;
 mod packs;
 mod permissions;
+mod public_links;
 mod records;
 mod rules;
 mod sandbox;
