@@ -4,7 +4,7 @@ use serde_json::json;
 use crate::both;
 use crate::harness::{ADMIN, Backend, PASSWORD, Server};
 
-both!(routes_need_a_token, sign_in_and_revoke, only_admins_change_forms, users_are_unique_and_checked, tokens_are_listed_and_revoked_by_their_owner_and_admins, five_wrong_passwords_lock_an_email_out_for_a_quarter_hour, admins_read_an_audit_log_of_sign_ins_and_definition_changes);
+both!(routes_need_a_token, sign_in_and_revoke, only_admins_change_forms, users_are_unique_and_checked, tokens_are_listed_and_revoked_by_their_owner_and_admins, five_wrong_passwords_lock_an_email_out_for_a_quarter_hour, admins_read_an_audit_log_of_sign_ins_and_definition_changes, browsers_sign_in_with_an_http_only_cookie_that_other_sites_cannot_use);
 
 async fn routes_need_a_token(b: Backend) {
     let Some(s) = Server::start(b).await else { return };
@@ -174,5 +174,57 @@ async fn admins_read_an_audit_log_of_sign_ins_and_definition_changes(b: Backend)
     let older = s.get(&format!("/api/v1/audit?limit=2&before={}", last.replace('+', "%2B"))).await.expect(200).body["items"].clone();
     assert!(older.as_array().unwrap().len() <= 2 && older.as_array().unwrap().iter().all(|e| e["at"].as_str().unwrap() < last), "{older}");
     s.get("/api/v1/audit?before=yesterday").await.expect(400);
+    s.stop().await;
+}
+
+async fn browsers_sign_in_with_an_http_only_cookie_that_other_sites_cannot_use(b: Backend) {
+    let Some(s) = Server::start(b).await else { return };
+    let host = s.base.trim_start_matches("http://").to_owned();
+    let ours = [("origin", s.base.as_str())];
+    let creds = json!({"email": ADMIN, "password": PASSWORD});
+
+    // Sign-in from our own page sets the cookie; the token is not in the body for scripts to read.
+    let res = s.call(Method::POST, "/api/v1/auth/session", None, Some(&creds), &ours).await.expect(200);
+    assert_eq!(res.body, json!({"user": {"id": res.body["user"]["id"], "email": ADMIN, "role": "admin"}}));
+    let set = res.headers["set-cookie"].to_str().unwrap().to_owned();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(part), "{set}");
+    }
+    assert!(!set.contains("Secure"), "plain HTTP cannot keep a Secure cookie: {set}");
+    let cookie = set.split(';').next().unwrap().to_owned();
+    assert!(cookie.starts_with("trellis_session=trl_"), "{cookie}");
+    // Behind an HTTPS proxy it is Secure.
+    let tls = s.call(Method::POST, "/api/v1/auth/session", None, Some(&creds), &[("origin", &s.base), ("x-forwarded-proto", "https")]).await.expect(200);
+    assert!(tls.headers["set-cookie"].to_str().unwrap().contains("Secure"));
+    // Another site cannot sign the browser in (login CSRF), nor can a request that does not say where it came from.
+    for headers in [vec![("origin", "https://evil.example")], vec![("sec-fetch-site", "cross-site")], vec![]] {
+        let res = s.call(Method::POST, "/api/v1/auth/session", None, Some(&creds), &headers).await.expect(403);
+        assert_eq!(res.body["type"], "https://trellis.dev/problems/cross-site-request");
+    }
+    // Wrong passwords count towards the same lock-out as the token sign-in.
+    s.call(Method::POST, "/api/v1/auth/session", None, Some(&json!({"email": ADMIN, "password": "nope"})), &ours).await.expect(401);
+
+    // The cookie signs reads in.
+    let me = s.call(Method::GET, "/api/v1/auth/me", None, None, &[("cookie", &cookie)]).await.expect(200);
+    assert_eq!(me.body["email"], ADMIN);
+    // Writes need proof they come from our pages: the browser's Sec-Fetch-Site, or an Origin naming our host.
+    let form = json!({"key": "lead", "schema": {"type": "object", "properties": {"name": {"type": "string"}}}});
+    for headers in [vec![("cookie", cookie.as_str())], vec![("cookie", &cookie), ("sec-fetch-site", "cross-site")], vec![("cookie", &cookie), ("sec-fetch-site", "same-site")], vec![("cookie", &cookie), ("origin", "http://evil.example")]] {
+        let res = s.call(Method::POST, "/api/v1/forms", None, Some(&form), &headers).await.expect(403);
+        assert_eq!(res.body["type"], "https://trellis.dev/problems/cross-site-request", "{headers:?}");
+    }
+    assert_eq!(s.get("/api/v1/forms").await.expect(200).body["items"].as_array().unwrap().len(), 0, "nothing was written");
+    s.call(Method::POST, "/api/v1/forms", None, Some(&form), &[("cookie", &cookie), ("sec-fetch-site", "same-origin")]).await.expect(201);
+    s.call(Method::PUT, "/api/v1/forms/lead", None, Some(&form), &[("cookie", &cookie), ("origin", &format!("http://{host}"))]).await.expect(200);
+    // A bearer token needs no such proof: no browser sends one by itself.
+    s.call(Method::PUT, "/api/v1/forms/lead", Some(&s.token), Some(&form), &[("origin", "http://evil.example")]).await.expect(200);
+
+    // The session's token is listed as the one in use, and sign-out revokes it and clears the cookie.
+    let tokens = s.call(Method::GET, "/api/v1/auth/tokens", None, None, &[("cookie", &cookie)]).await.expect(200).body;
+    assert_eq!(tokens["items"].as_array().unwrap().iter().filter(|t| t["current"] == true).count(), 1, "{tokens}");
+    s.call(Method::DELETE, "/api/v1/auth/session", None, None, &[("cookie", &cookie)]).await.expect(403);
+    let out = s.call(Method::DELETE, "/api/v1/auth/session", None, None, &[("cookie", &cookie), ("sec-fetch-site", "same-origin")]).await.expect(204);
+    assert!(out.headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"), "{:?}", out.headers);
+    s.call(Method::GET, "/api/v1/auth/me", None, None, &[("cookie", &cookie)]).await.expect(401);
     s.stop().await;
 }

@@ -1,5 +1,6 @@
-// The JSON API client. The token lives in sessionStorage: it goes when the tab closes.
-const KEY = 'trellis.token';
+// The JSON API client. The browser is signed in by an HttpOnly session
+// cookie (POST /api/v1/auth/session), which no script here can read; fetch
+// sends it, and the browser's Sec-Fetch-Site header shows it is our page.
 
 export class ApiError extends Error {
   constructor(status, problem) {
@@ -11,25 +12,19 @@ export class ApiError extends Error {
   get errors() { return this.problem.errors || []; }
 }
 
-export const auth = {
-  get token() { return sessionStorage.getItem(KEY); },
-  set token(t) { t ? sessionStorage.setItem(KEY, t) : sessionStorage.removeItem(KEY); },
-};
-
 export async function api(method, path, body, { headers = {}, raw = false } = {}) {
   const h = { ...headers };
-  if (auth.token) h.authorization = `Bearer ${auth.token}`;
   let payload = body;
   if (body !== undefined && !(body instanceof Blob) && !(body instanceof ArrayBuffer)) {
     h['content-type'] = 'application/json';
     payload = JSON.stringify(body);
   }
-  const res = await fetch(path, { method, headers: h, body: payload });
+  const res = await fetch(path, { method, headers: h, body: payload, credentials: 'same-origin' });
   if (raw && res.ok) return res;
   const text = await res.text();
   const data = text ? (() => { try { return JSON.parse(text); } catch { return { detail: text }; } })() : null;
   if (!res.ok) {
-    if (res.status === 401 && path !== '/api/v1/auth/token') { auth.token = null; location.hash = '#/login'; }
+    if (res.status === 401 && path !== '/api/v1/auth/session') location.hash = '#/login';
     throw new ApiError(res.status, data);
   }
   return data;

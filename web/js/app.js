@@ -1,7 +1,7 @@
 // The app: sign-in, the shell (navigation), a hash router and the views.
 // Views talk to the JSON API only; nothing here knows SQL or rules.
 import { t, lang, setLang } from './i18n.js';
-import { api, auth, get, post, put, ApiError } from './api.js';
+import { api, get, post, put, ApiError } from './api.js';
 import { Designer, modelOf, definitionOf, changeSummary, problemsOf } from './designer.js';
 import { renderForm } from './renderer.js';
 import { rulesView } from './rules.js';
@@ -28,9 +28,7 @@ function loginView() {
     e.preventDefault();
     err.textContent = '';
     try {
-      const r = await post('/api/v1/auth/token', { email: email.value, password: password.value });
-      auth.token = r.token;
-      me = null;
+      me = (await post('/api/v1/auth/session', { email: email.value, password: password.value })).user;
       location.hash = '#/forms';
     } catch (x) {
       err.textContent = x instanceof ApiError && x.status === 401 ? t('wrong') : x.message;
@@ -51,7 +49,7 @@ function shell(active) {
     link('#/settings/tokens', t('tokens'), 'tokens'), me?.role === 'admin' ? link('#/settings/audit', t('audit'), 'audit') : null,
     el('div', { class: 'foot' }, el('div', {}, me ? `${me.email} · ${me.role}` : ''),
       el('button', { class: 'small', onclick: () => { setLang(lang === 'en' ? 'zh-CN' : 'en'); route(); } }, t('language')), ' ',
-      el('button', { class: 'small', id: 'signout', onclick: async () => { try { await api('DELETE', '/api/v1/auth/token'); } catch { /* signed out anyway */ } auth.token = null; location.hash = '#/login'; } }, t('signout'))));
+      el('button', { class: 'small', id: 'signout', onclick: async () => { try { await api('DELETE', '/api/v1/auth/session'); } catch { /* signed out anyway */ } me = null; location.hash = '#/login'; } }, t('signout'))));
   root.innerHTML = '';
   root.append(el('div', { class: 'shell' }, side, main));
   unreadCount().then((n) => { const c = document.getElementById('unread'); if (c) c.textContent = n ? String(n) : ''; });
@@ -187,7 +185,7 @@ async function tokensView(main) {
   const { items } = await get('/api/v1/auth/tokens');
   const revoke = async (tok) => {
     await api('DELETE', `/api/v1/auth/tokens/${tok.id}`);
-    if (tok.current) { auth.token = null; location.hash = '#/login'; return; }
+    if (tok.current) { me = null; location.hash = '#/login'; return; }
     await tokensView(main);
   };
   main.innerHTML = '';
@@ -216,7 +214,7 @@ async function auditView(main, before = null, rows = []) {
 async function route() {
   const [path, query] = (location.hash.slice(1) || '/forms').split('?');
   const params = new URLSearchParams(query || '');
-  if (!auth.token || path === '/login') { if (path !== '/login') location.hash = '#/login'; loginView(); return; }
+  if (path === '/login') { me = null; loginView(); return; }
   try {
     if (!me) me = await get('/api/v1/auth/me');
   } catch (err) {

@@ -1,5 +1,5 @@
 //! Extractors whose refusals are our problem documents rather than axum's
-//! plain-text defaults: JSON bodies, bearer auth, `If-Match`, typed paths and
+//! plain-text defaults: JSON bodies, bearer or cookie auth, `If-Match`, typed paths and
 //! query strings.
 
 use axum::body::Bytes;
@@ -12,6 +12,7 @@ use trellis_engine::Actor;
 
 use crate::AppState;
 use crate::problem::Problem;
+use crate::session::Credential;
 
 /// A JSON request body. Refuses a wrong content type with 415, malformed JSON
 /// with 400 (line and column), JSON of the wrong shape with 422 and an
@@ -85,7 +86,8 @@ fn find_nul(v: &serde_json::Value, at: String) -> Option<String> {
     }
 }
 
-/// The signed-in user, from `Authorization: Bearer TOKEN`.
+/// The signed-in user, from `Authorization: Bearer TOKEN` or, for the
+/// browser, the session cookie (with its cross-site check, see [`crate::session`]).
 pub struct Auth(pub Actor);
 
 impl<S: Send + Sync> FromRequestParts<S> for Auth
@@ -96,10 +98,13 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
         let state = AppState::from_ref(state);
-        let token = bearer(&parts.headers).ok_or_else(|| {
+        let credential = Credential::of(&parts.headers).ok_or_else(|| {
             Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "sign in: send Authorization: Bearer TOKEN (POST /api/v1/auth/token gives one)")
         })?;
-        match state.engine.actor_for_token(token).await? {
+        if let Credential::Cookie(_) = credential {
+            crate::session::check_csrf(&parts.method, &parts.headers)?;
+        }
+        match state.engine.actor_for_token(credential.token()).await? {
             Some(actor) => Ok(Auth(actor)),
             None => Err(Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "the token is unknown or was revoked; sign in again")),
         }

@@ -27,6 +27,7 @@ pub mod extract;
 pub mod metrics;
 pub mod problem;
 pub mod routes;
+pub mod session;
 
 /// The largest request body: room for a batch of several thousand records.
 pub const BODY_LIMIT: usize = 16 << 20;
@@ -52,6 +53,7 @@ impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme("cookie", SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(utoipa::openapi::security::ApiKeyValue::new(crate::session::COOKIE))));
     }
 }
 

@@ -1,11 +1,12 @@
 //! `POST /api/v1/auth/token` signs in (five wrong passwords for an email in a
 //! quarter hour lock it out: 429 with `Retry-After`); `DELETE` the same path
 //! revokes the token sent; `/api/v1/auth/tokens` lists a user's tokens and
-//! revokes one by id.
+//! revokes one by id. The browser signs in at `/api/v1/auth/session`
+//! instead: the token goes into an HttpOnly cookie and never reaches a script.
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,7 +15,8 @@ use utoipa_axum::routes;
 use trellis_engine::auth::{TokenView, UserView};
 
 use crate::AppState;
-use crate::extract::{Auth, JsonBody, Params, PathOf, bearer};
+use crate::extract::{Auth, JsonBody, Params, PathOf};
+use crate::session::{self, Credential};
 use crate::problem::{ApiResult, Problem};
 
 #[derive(Deserialize, ToSchema)]
@@ -41,6 +43,7 @@ pub struct UserOut {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_token, revoke_token))
+        .routes(routes!(create_session, end_session))
         .routes(routes!(me))
         .routes(routes!(list_users, create_user))
         .routes(routes!(list_tokens))
@@ -91,9 +94,38 @@ async fn create_token(State(state): State<AppState>, JsonBody(req): JsonBody<Tok
 #[utoipa::path(delete, path = "/api/v1/auth/token", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")))]
 async fn revoke_token(State(state): State<AppState>, _auth: Auth, headers: HeaderMap) -> ApiResult<StatusCode> {
-    let token = bearer(&headers).unwrap_or_default().to_owned();
+    let token = Credential::of(&headers).map(|c| c.token()).unwrap_or_default().to_owned();
     state.engine.revoke_token(&token).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+struct SessionOut {
+    user: UserOut,
+}
+
+/// Sign the browser in: the answer sets an HttpOnly, `SameSite=Strict` session cookie
+/// (`Secure` when reached over HTTPS) and names the user; the token itself is not in the body.
+/// Only our own pages may call it (a cross-site sign-in is refused with 403), and the same
+/// lock-out as `/api/v1/auth/token` applies.
+#[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth", request_body = TokenRequest,
+    responses((status = 200, body = SessionOut), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")))]
+async fn create_session(State(state): State<AppState>, headers: HeaderMap, JsonBody(req): JsonBody<TokenRequest>) -> ApiResult<impl IntoResponse> {
+    // Signing a victim's browser in to the attacker's account is an attack too.
+    session::check_csrf(&Method::POST, &headers)?;
+    let (token, actor) = state.engine.login(&req.email, &req.password).await?;
+    let user = UserOut { id: actor.id, email: actor.email, role: actor.role.as_str().into() };
+    Ok(([(header::SET_COOKIE, session::set_cookie(token, &headers)), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], axum::Json(SessionOut { user })))
+}
+
+/// Sign the browser out: revokes the session's token and removes the cookie.
+#[utoipa::path(delete, path = "/api/v1/auth/session", tag = "auth", security(("cookie" = [])),
+    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")))]
+async fn end_session(State(state): State<AppState>, _auth: Auth, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+    if let Some(c) = Credential::of(&headers) {
+        state.engine.revoke_token(c.token()).await?;
+    }
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, session::clear_cookie(&headers))]))
 }
 
 /// The signed-in user.
@@ -121,7 +153,7 @@ struct TokenList {
 #[utoipa::path(get, path = "/api/v1/auth/tokens", tag = "auth", security(("bearer" = [])), params(TokensParams),
     responses((status = 200, body = TokenList), (status = 403, body = Problem, content_type = "application/problem+json")))]
 async fn list_tokens(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<TokensParams>, headers: HeaderMap) -> ApiResult<axum::Json<TokenList>> {
-    Ok(axum::Json(TokenList { items: state.engine.list_tokens(&actor, p.user.as_deref(), bearer(&headers)).await? }))
+    Ok(axum::Json(TokenList { items: state.engine.list_tokens(&actor, p.user.as_deref(), Credential::of(&headers).map(|c| c.token())).await? }))
 }
 
 /// Revoke a token by its id: your own, or anyone's for an admin. It stops working at once.
