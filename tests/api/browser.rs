@@ -535,3 +535,85 @@ async fn an_admin_checks_a_spreadsheet_maps_a_column_imports_it_and_exports_the_
     b.stop().await;
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_fills_a_public_link_on_a_phone_and_updates_their_details_through_a_signed_one() {
+    let Some(s) = Server::start_at(Backend::Sqlite, "2026-12-01T02:00:00Z").await else { return };
+    let Some(b) = Browser::start().await else { return };
+    s.call(reqwest::Method::POST, "/api/v1/packs?bundled=crm-starter", Some(&s.token), None, &[]).await.expect(200);
+    let app = format!("{}/app/", s.base);
+    b.sign_in(&app).await;
+
+    // A create link with the required fields (ticked already) and the company.
+    b.client.goto(&format!("{app}#/forms/customer/links")).await.unwrap();
+    b.text_of("#new-link h2", "新建外链").await;
+    b.fill("input[name=link-title]", "到店登记").await;
+    b.click("[data-link-field=company] input").await;
+    b.click("#new-link button[type=submit]").await;
+    let url = b.find("#made-link .share-url").await.prop("value").await.unwrap().unwrap();
+    assert!(url.starts_with(&format!("{}/f/", s.base)), "{url}");
+    b.find("#links tr[data-link]").await;
+    b.shot("40-public-links").await;
+
+    // On a phone, without an account: a bad phone is refused at its field, then it goes through.
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.client.goto(&url).await.unwrap();
+    b.text_of("#public h1", "到店登记").await;
+    assert_eq!(b.client.find_all(Locator::Css("#public .field")).await.unwrap().len(), 3);
+    b.fill("#f-name", "陈女士").await;
+    b.fill("#f-phone", "12345").await;
+    b.fill("#f-company", "星河贸易").await;
+    b.click("#public button[type=submit]").await;
+    b.find(".field.has-error[data-field=phone]").await;
+    b.shot("41-public-form-phone-error").await;
+    b.fill("#f-phone", "13912345678").await;
+    b.click("#public button[type=submit]").await;
+    b.text_of("#public .notice.ok", "提交成功").await;
+    b.shot("42-public-form-done").await;
+    assert_eq!(s.names("customer", &[("filter", r#"{"name":{"_eq":"陈女士"}}"#)]).await, ["陈女士"]);
+    let id = s.list("customer", &[("filter", r#"{"name":{"_eq":"陈女士"}}"#)]).await.body["items"][0]["id"].as_str().unwrap().to_owned();
+
+    // An update link for the phone and email; the record's page makes this customer's own URL.
+    b.client.set_window_size(1440, 1000).await.unwrap();
+    b.client.goto(&format!("{app}#/forms/customer/links")).await.unwrap();
+    b.find("#new-link").await;
+    b.fill("input[name=link-title]", "更新联系方式").await;
+    b.find("select[name=link-mode] option[value=update]").await.click().await.unwrap();
+    for f in ["name", "phone"] {
+        b.click(&format!("[data-link-field={f}] input")).await; // untick the defaults
+    }
+    for f in ["phone", "email"] {
+        b.click(&format!("[data-link-field={f}] input")).await;
+    }
+    b.click("#new-link button[type=submit]").await;
+    b.text_of("#made-link", "记录页").await;
+    b.client.goto(&format!("{app}#/forms/customer/records/{id}")).await.unwrap();
+    b.click("#make-record-link").await;
+    let own = b.find("#record-links .share-url").await.prop("value").await.unwrap().unwrap();
+    b.shot("43-record-self-service-link").await;
+
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.client.goto(&own).await.unwrap();
+    b.text_of("#public h1", "更新联系方式").await;
+    assert_eq!(b.find("#f-phone").await.prop("value").await.unwrap().as_deref(), Some("13912345678"));
+    b.fill("#f-phone", "13700001111").await;
+    b.fill("#f-email", "chen@example.com").await;
+    b.click("#public button[type=submit]").await;
+    b.text_of("#public .notice.ok", "已保存").await;
+    b.shot("44-public-update-phone").await;
+    let r = s.get(&format!("/api/v1/forms/customer/records/{id}")).await.expect(200).body;
+    assert_eq!((r["data"]["phone"].as_str(), r["data"]["email"].as_str(), r["data"]["company"].as_str()), (Some("13700001111"), Some("chen@example.com"), Some("星河贸易")));
+
+    // Switched off, the link says so.
+    b.client.set_window_size(1440, 1000).await.unwrap();
+    b.client.goto(&format!("{app}#/forms/customer/links")).await.unwrap();
+    let links = s.get("/api/v1/forms/customer/public-links").await.expect(200).body;
+    let first = links["items"].as_array().unwrap().iter().find(|l| l["title"] == "到店登记").unwrap()["id"].as_str().unwrap().to_owned();
+    b.click(&format!("[data-revoke-link='{first}']")).await;
+    b.text_of(&format!("tr[data-link='{first}']"), "已停用").await;
+    b.shot("45-public-link-revoked").await;
+    b.client.goto(&url).await.unwrap();
+    b.text_of("#public h1", "链接已失效").await;
+    b.stop().await;
+    s.stop().await;
+}

@@ -10,6 +10,7 @@ import { workflowsView, workflowView, triggersView, triggerView } from './flows.
 import { recordView, tasksView, notificationsView, dashboardsView, unreadCount } from './workspace.js';
 import { listView } from './list.js';
 import { importView } from './sheets.js';
+import { linksView } from './links.js';
 import { el } from './dom.js';
 
 const root = document.getElementById('app');
@@ -72,7 +73,7 @@ async function formsView(main) {
       el('div', { style: 'display:flex;justify-content:space-between' }, el('strong', {}, f.title || f.key), el('span', { class: 'muted' }, `v${f.version}`)),
       el('div', { class: 'muted', style: 'margin:4px 0 10px' }, `${f.key} · ${Object.keys(f.definition?.schema?.properties || {}).length} ${t('fields')}`),
       el('div', { class: 'actions' }, el('a', { class: 'btn', href: `#/forms/${f.key}/design` }, t('design')), el('a', { class: 'btn', href: `#/forms/${f.key}/rules` }, t('rules')),
-        el('a', { class: 'btn', href: `#/forms/${f.key}/records` }, t('records')), el('a', { class: 'btn', href: `#/forms/${f.key}/new` }, t('entry'))))))
+        el('a', { class: 'btn', href: `#/forms/${f.key}/records` }, t('records')), el('a', { class: 'btn', href: `#/forms/${f.key}/new` }, t('entry')), el('a', { class: 'btn', href: `#/forms/${f.key}/links` }, t('publicLinks'))))))
       : el('p', { class: 'muted' }, t('noForms')));
 }
 
@@ -129,6 +130,7 @@ async function entryView(main, key) {
   main.append(el('div', { class: 'head' }, el('div', {}, el('h1', {}, f.definition.title || key), el('div', { class: 'muted' }, t('entry'))),
     el('div', { class: 'actions' }, el('a', { class: 'btn', href: `#/forms/${key}/records` }, t('records')))), box);
   renderForm(box, f.definition, {
+    access: f.access,
     onSubmit: async (data) => {
       const r = await post(`/api/v1/forms/${key}/records`, data);
       return t('createdRecord', { id: r.id });
@@ -231,6 +233,7 @@ async function route() {
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'rules') await rulesView(main, parts[1]);
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'new') await entryView(main, parts[1]);
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'import') await importView(main, parts[1]);
+    else if (parts[0] === 'forms' && parts[1] && parts[2] === 'links') await linksView(main, parts[1]);
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'records' && parts[3]) await recordView(main, parts[1], parts[3]);
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'records') await recordsView(main, parts[1]);
     else if (parts[0] === 'notifications') await notificationsView(main);

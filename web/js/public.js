@@ -74,17 +74,22 @@ async function load() {
         else root.replaceChildren(el('h1', {}, body.title), message('提交成功，谢谢！', 'ok'));
         return;
       }
+      let placed = 0;
       for (const e of out.errors || []) {
         const key = (e.pointer || '').split('/')[1];
-        const box = form.querySelector(`[data-field="${CSS.escape(key)}"]`);
-        if (box) { box.classList.add('has-error'); box.querySelector('.field-error').textContent = e.message; }
+        const box = key && form.querySelector(`[data-field="${CSS.escape(key)}"]`);
+        if (box) { box.classList.add('has-error'); box.querySelector('.field-error').textContent = e.message; placed += 1; }
       }
-      status.append(message(r.status === 429 ? `提交太频繁，请 ${r.headers.get('retry-after') || 60} 秒后再试` : out.detail || `HTTP ${r.status}`, 'error'));
+      // Errors shown at their fields need no second copy below; anything else is said here.
+      const text = r.status === 429 ? `提交太频繁，请 ${r.headers.get('retry-after') || 60} 秒后再试`
+        : placed && placed === (out.errors || []).length ? '请修改标红的内容后再提交' : out.detail || `HTTP ${r.status}`;
+      status.append(message(text, 'error'));
+      form.querySelector('.has-error input, .has-error select, .has-error textarea')?.focus();
     } finally {
       button.disabled = false;
     }
   });
-  root.append(el('h1', {}, body.title), body.expires_at ? el('p', { class: 'muted' }, `有效期至 ${new Date(body.expires_at).toLocaleString('zh-CN')}`) : null, form);
+  root.append(el('h1', {}, body.title), ...(body.expires_at ? [el('p', { class: 'muted' }, `有效期至 ${new Date(body.expires_at).toLocaleString('zh-CN')}`)] : []), form);
 }
 
 load().catch((e) => root.replaceChildren(message(String(e), 'error')));

@@ -129,12 +129,15 @@ function control(key, s, k, value) {
 /**
  * Draws `def` into `box`. With `onSubmit(data)` (a promise), a submit button
  * sends the data and shows the server's field errors; `preview` draws it inert.
+ * `access` (the form's `access` from the API) leaves out the fields the
+ * signed-in role may not see and shows those it may not change as locked.
  */
-export function renderForm(box, def, { record, onSubmit, preview = false } = {}) {
+export function renderForm(box, def, { record, onSubmit, preview = false, access } = {}) {
   box.innerHTML = '';
   const props = def.schema?.properties || {};
   const required = new Set(def.schema?.required || []);
-  const derived = new Set([...Object.keys(def.computed || {}), ...Object.keys(def.rollups || {})]);
+  const derived = new Set([...Object.keys(def.computed || {}), ...Object.keys(def.rollups || {}), ...(access?.hidden || [])]);
+  const locked = new Set(access?.readonly || []);
   const widgets = def.ui?.widgets || {};
   let layout = (def.ui?.layout || []).filter((l) => Array.isArray(l?.fields));
   const placed = new Set(layout.flatMap((l) => l.fields));
@@ -150,10 +153,13 @@ export function renderForm(box, def, { record, onSubmit, preview = false } = {})
       if (!s || derived.has(key)) continue;
       const k = kindOf(s, widgets[key]);
       const c = control(key, s, k, record?.data?.[key]);
-      controls[key] = c;
+      if (locked.has(key)) {
+        c.node.querySelectorAll?.('input, select, textarea, button').forEach((x) => { x.disabled = true; });
+        if ('disabled' in c.node) c.node.disabled = true;
+      } else controls[key] = c;
       const wide = ['textarea', 'subtable', 'multiselect', 'nps'].includes(k);
       cols.append(el('div', { class: 'fld', 'data-field': key, style: wide ? 'grid-column: 1 / -1' : undefined },
-        el('label', { for: `f_${key}`, class: required.has(key) ? 'req' : '' }, s.title || key),
+        el('label', { for: `f_${key}`, class: required.has(key) ? 'req' : '' }, s.title || key, locked.has(key) ? el('span', { class: 'muted', title: t('readonlyField') }, ' 🔒') : null),
         c.node, s.description ? el('div', { class: 'field-help' }, s.description) : null, el('div', { class: 'field-error', role: 'alert' })));
     }
     set.append(cols);

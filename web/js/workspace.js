@@ -6,6 +6,7 @@ import { api, get, post, ApiError } from './api.js';
 import { el, show } from './dom.js';
 import { renderForm } from './renderer.js';
 import { widgetCard } from './charts.js';
+import { recordLinks } from './links.js';
 
 const when = (s) => (s ? new Date(s).toLocaleString(document.documentElement.lang === 'en' ? 'en' : 'zh-CN', { dateStyle: 'short', timeStyle: 'short' }) : '');
 
@@ -76,12 +77,13 @@ export async function recordView(main, formKey, id) {
   }
 
   const fields = Object.keys(props);
+  const selfService = await recordLinks(formKey, id);
   main.innerHTML = '';
   main.append(el('div', { class: 'head' }, el('div', {}, el('h1', {}, show(r.data[def.title_field] ?? r.data.name ?? id)), el('div', { class: 'muted' }, `${def.title || formKey} · rev ${r.rev}`), badges(def, r.segments)),
     el('div', { class: 'actions' }, el('a', { class: 'btn', href: `#/forms/${formKey}/records` }, t('records')))), status, stages,
   el('div', { class: 'record-grid' },
-    el('div', { class: 'card' }, el('h2', {}, t('details')), el('dl', { class: 'kv' }, fields.filter((k) => r.data[k] !== undefined).map((k) => [el('dt', {}, props[k].title || k), el('dd', {}, show(r.data[k]))]).flat()),
-      Object.keys(def.computed || {}).length || Object.keys(def.rollups || {}).length ? el('dl', { class: 'kv muted' }, [...Object.keys(def.computed || {}), ...Object.keys(def.rollups || {})].filter((k) => r.data[k] !== undefined).map((k) => [el('dt', {}, def.ui?.widgets?.[k]?.title || k), el('dd', {}, show(r.data[k]))]).flat()) : null),
+    el('div', {}, el('div', { class: 'card' }, el('h2', {}, t('details')), el('dl', { class: 'kv' }, fields.filter((k) => r.data[k] !== undefined).map((k) => [el('dt', {}, props[k].title || k), el('dd', {}, show(r.data[k]))]).flat()),
+      Object.keys(def.computed || {}).length || Object.keys(def.rollups || {}).length ? el('dl', { class: 'kv muted' }, [...Object.keys(def.computed || {}), ...Object.keys(def.rollups || {})].filter((k) => r.data[k] !== undefined).map((k) => [el('dt', {}, def.ui?.widgets?.[k]?.title || k), el('dd', {}, show(r.data[k]))]).flat()) : null), selfService),
     el('div', {}, quick ? el('div', { class: 'card', style: 'margin-bottom:12px' }, el('h2', {}, `${t('log')} ${quick.title || quick.key}`), quickBox) : null,
       el('div', { class: 'card' }, el('h2', {}, t('timeline')), timeline))));
 }
