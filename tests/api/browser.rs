@@ -614,6 +614,17 @@ async fn a_customer_fills_a_public_link_on_a_phone_and_updates_their_details_thr
     b.shot("45-public-link-revoked").await;
     b.client.goto(&url).await.unwrap();
     b.text_of("#public h1", "链接已失效").await;
+
+    // An admin asks what a salesperson may do with this customer, and why.
+    s.user("sales@example.com", "staff").await;
+    b.client.goto(&format!("{app}#/settings/roles")).await.unwrap();
+    b.find("select[name=explain-user] option[value='sales@example.com']").await.click().await.unwrap();
+    b.find("select[name=explain-form] option[value=customer]").await.click().await.unwrap();
+    b.fill("input[name=explain-record]", &id).await;
+    b.click("#explain button[type=submit]").await;
+    b.find("#explain-operations tr[data-op=read]").await;
+    b.find("#explain-fields tr[data-field=name]").await;
+    b.shot("46-explain").await;
     b.stop().await;
     s.stop().await;
 }

@@ -180,6 +180,33 @@ async function rolesView(main) {
   main.innerHTML = '';
   main.append(el('h1', {}, t('roles')), el('table', { class: 'list card', style: 'padding:0;margin-top:12px' }, el('tbody', {},
     ['admin', 'manager', 'staff'].map((k) => { const d = items.find((i) => i.key === k)?.definition || {}; return el('tr', {}, el('td', {}, el('code', {}, k)), el('td', {}, d.title || ''), el('td', { class: 'muted' }, d.description || '')); }))));
+  if (me?.role === 'admin') main.append(await explainBox());
+}
+
+/** Admins ask what a user may do with a form (and a record), field by field, and why. */
+async function explainBox() {
+  const [users, forms] = await Promise.all([get('/api/v1/users'), get('/api/v1/forms')]);
+  const user = el('select', { name: 'explain-user' }, users.items.map((u) => el('option', { value: u.email }, `${u.email} · ${u.role}`)));
+  const form = el('select', { name: 'explain-form' }, forms.items.map((f) => el('option', { value: f.key }, f.title || f.key)));
+  const record = el('input', { name: 'explain-record', placeholder: t('recordIdOptional'), spellcheck: 'false' });
+  const out = el('div', { id: 'explain-out' });
+  const yes = (b) => el('span', { class: `tag ${b ? 'ok' : 'off'}` }, b ? '✓' : '✗');
+  const ask = async (e) => {
+    e.preventDefault();
+    out.innerHTML = '';
+    const q = new URLSearchParams({ user: user.value, form: form.value });
+    if (record.value.trim()) q.set('record', record.value.trim());
+    try {
+      const x = await get(`/api/v1/permissions/explain?${q}`);
+      out.append(el('p', {}, `${x.user} · ${x.role} · `, el('code', {}, x.rule), x.relation ? ` · ${t('relation')}: ${x.relation}` : '', ` · ${t('create')}: `, yes(x.create)),
+        el('table', { class: 'list', id: 'explain-operations' }, el('tbody', {}, Object.entries(x.operations).map(([op, a]) => el('tr', { 'data-op': op },
+          el('td', {}, el('code', {}, op)), el('td', {}, a.scope), el('td', {}, a.allowed === undefined ? '' : yes(a.allowed)), el('td', { class: 'muted' }, a.why))))),
+        el('table', { class: 'list', id: 'explain-fields', style: 'margin-top:10px' }, el('thead', {}, el('tr', {}, el('th', {}, t('key')), el('th', {}, t('canRead')), el('th', {}, t('canWrite')), el('th', {}, ''))),
+          el('tbody', {}, Object.entries(x.fields).map(([k, f]) => el('tr', { 'data-field': k }, el('td', {}, el('code', {}, k)), el('td', {}, yes(f.read)), el('td', {}, yes(f.write)), el('td', { class: 'muted' }, f.why))))));
+    } catch (err) { out.append(el('div', { class: 'notice error' }, err.message)); }
+  };
+  return el('form', { class: 'card', id: 'explain', style: 'margin-top:16px', onsubmit: ask }, el('h2', {}, t('explain')), el('p', { class: 'muted' }, t('explainHelp')),
+    el('div', { class: 'actions' }, user, form, record, el('button', { class: 'primary', type: 'submit' }, t('ask'))), out);
 }
 
 /** The signed-in user's tokens: when each was made, which one this tab uses; revoke any (the one in use signs out). */
