@@ -226,7 +226,7 @@ async fn links_expire_are_revoked_and_throttle_a_flood(b: Backend) {
     // Expired: the form and submissions answer 410; a link without expiry goes on.
     s.clock("2026-05-08T00:00:01Z").await;
     for res in [anon(&s, Method::GET, &week_api, None).await, anon(&s, Method::POST, &week_api, Some(json!({"name": "晚了"}))).await] {
-        assert_eq!(res.status, 410, "{}", res.body);
+        assert_eq!((res.status.as_u16(), res.body["type"].as_str()), (410, Some("https://trellis.dev/problems/link-gone")), "{}", res.body);
         assert!(res.body["detail"].as_str().unwrap().contains("expired"), "{}", res.body);
     }
     anon(&s, Method::POST, &open_api, Some(json!({"name": "还能用"}))).await.expect(201);

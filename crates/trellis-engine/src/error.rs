@@ -18,6 +18,9 @@ pub enum EngineError {
     /// The record existed and was deleted; it can be restored.
     #[error("{0}")]
     Gone(String),
+    /// A public link that expired, was switched off, or lost its maker.
+    #[error("{0}")]
+    LinkGone(String),
     /// The input does not check: every problem, each with a pointer.
     #[error("{} problem(s) with the submitted data", .0.len())]
     Invalid(Vec<Issue>),

@@ -152,10 +152,10 @@ impl Engine {
             return Err(dead());
         }
         if link.revoked_at.is_some() {
-            return Err(EngineError::Gone("this link was switched off by its owner".into()));
+            return Err(EngineError::LinkGone("this link was switched off by its owner".into()));
         }
         if link.expires_at.is_some_and(|t| t <= self.clock.now()) {
-            return Err(EngineError::Gone("this link has expired; ask for a new one".into()));
+            return Err(EngineError::LinkGone("this link has expired; ask for a new one".into()));
         }
         Ok(Opened { link, record })
     }
@@ -254,7 +254,7 @@ impl Engine {
     }
 
     async fn link_maker(&self, l: &PublicLink) -> Result<Actor> {
-        let u = self.store.find_user(&l.created_by.to_string()).await?.ok_or_else(|| EngineError::Gone("the owner of this link is gone, so it no longer works".into()))?;
+        let u = self.store.find_user(&l.created_by.to_string()).await?.ok_or_else(|| EngineError::LinkGone("the owner of this link is gone, so it no longer works".into()))?;
         Actor::from_user(u)
     }
 

@@ -119,6 +119,7 @@ impl From<EngineError> for Problem {
             EngineError::TooMany { message, retry_after } => Problem { retry_after: Some(retry_after), ..Problem::new(StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", message) },
             EngineError::NotFound(m) => Problem::new(StatusCode::NOT_FOUND, "not-found", m),
             EngineError::Gone(m) => Problem::new(StatusCode::GONE, "deleted", m),
+            EngineError::LinkGone(m) => Problem::new(StatusCode::GONE, "link-gone", m),
             EngineError::Invalid(issues) => Problem::validation(issues),
             EngineError::Refused(issues) => {
                 // The same shape as a validation problem, but 403: the data may be fine, the user may not write it.
