@@ -183,7 +183,7 @@ async fn the_permission_matrix_holds_on_every_path(b: Backend) {
     assert!(lines[1..].iter().all(|l| !l.contains("90000")), "{staff_csv}");
     let boss_csv = csv(p.boss.clone()).await;
     assert!(boss_csv.lines().next().unwrap().contains("年消费") && boss_csv.lines().count() == 4, "{boss_csv}");
-    let res = as_(&s, &p.s1, Method::GET, &format!("/api/v1/forms/account/export?sort=annual_spend"), None).await.expect(403);
+    let res = as_(&s, &p.s1, Method::GET, "/api/v1/forms/account/export?sort=annual_spend", None).await.expect(403);
     assert!(res.body["detail"].as_str().unwrap().contains("annual_spend"));
 
     // Import: a column filling a hidden or read-only field is refused before anything runs.
