@@ -198,11 +198,14 @@ impl Access {
             return full("the form has no permissions, so it is open to every signed-in user");
         }
         match def.permissions.get(role) {
+            // Such a role still meets records in what is sent to it (a
+            // notification, a task): it sees no more of them than any role may.
             None => Access {
                 create: false,
                 read: Scope::None,
                 write: Scope::None,
                 delete: Scope::None,
+                hidden: Access::common(def).hidden,
                 ..full(&format!("the form's permissions do not name role '{role}', so it has no access"))
             },
             Some(r) => Access {
@@ -372,6 +375,7 @@ mod tests {
         let manager = Access::of(&d, "manager");
         assert_eq!((manager.create, manager.read), (false, Scope::None));
         assert!(manager.rule.contains("do not name role 'manager'"), "{}", manager.rule);
+        assert!(!manager.sees("annual_spend"), "what is sent to an unnamed role hides what any role hides");
         assert_eq!(Access::of(&d, "admin").read, Scope::All);
         assert_eq!(Access::of(&def(json!({})), "staff").write, Scope::All);
     }

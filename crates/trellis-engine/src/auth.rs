@@ -190,20 +190,22 @@ impl Engine {
     pub async fn login(&self, email: &str, password: &str) -> Result<(String, Actor)> {
         let key = email.trim().to_lowercase();
         let now = self.clock.now();
-        if let Some(wait) = self.login_failures.wait(&key, now) {
-            self.store.audit(&AuditEntry { actor_email: Some(key.clone()), ..self.audit_entry(None, "login_locked", Some(key.clone()), serde_json::json!({"retry_after": wait})) }).await?;
-            return Err(EngineError::TooMany { message: format!("too many wrong passwords for {key}; try again in {} minute(s)", wait.div_ceil(60)), retry_after: wait });
-        }
+        // The attempt counts before the password is checked, so parallel
+        // guesses cannot all slip in under the limit; a success clears it.
+        let attempts = match self.login_failures.take(&key, now) {
+            Ok(n) => n,
+            Err(wait) => {
+                self.store.audit(&AuditEntry { actor_email: Some(key.clone()), ..self.audit_entry(None, "login_locked", Some(key.clone()), serde_json::json!({"retry_after": wait})) }).await?;
+                return Err(EngineError::TooMany { message: format!("too many wrong passwords for {key}; try again in {} minute(s)", wait.div_ceil(60)), retry_after: wait });
+            }
+        };
         let result = self.check_password(email, password).await;
         let entry = match &result {
             Ok((_, actor)) => {
                 self.login_failures.forget(&key);
                 Some(self.audit_entry(Some(actor), "login", Some(actor.email.clone()), serde_json::json!({})))
             }
-            Err(EngineError::Unauthorized(_)) => {
-                let failures = self.login_failures.note(&key, now);
-                Some(AuditEntry { actor_email: Some(key.clone()), ..self.audit_entry(None, "login_failed", Some(key), serde_json::json!({"failures": failures})) })
-            }
+            Err(EngineError::Unauthorized(_)) => Some(AuditEntry { actor_email: Some(key.clone()), ..self.audit_entry(None, "login_failed", Some(key), serde_json::json!({"failures": attempts})) }),
             Err(_) => None,
         };
         if let Some(e) = entry {

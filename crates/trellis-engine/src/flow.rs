@@ -779,7 +779,10 @@ impl<'e> Flow<'e> {
     }
 
     async fn create_task(&mut self, tx: &mut Tx, spec: &TaskSpec, record: &Record, site: Site<'_>) -> Result<()> {
-        let ctx = Self::context(record, site, self.now);
+        // A task's text is written once and may pass to others (reassigned,
+        // or taken from a role's queue): it names only what no role has hidden.
+        let shown = self.as_seen(record, None).await?;
+        let ctx = Self::context(&shown, site, self.now);
         let title = message::render(&spec.title, &ctx).map_err(|e| EngineError::Workflow(format!("task title: {}", e.describe())))?;
         let description = spec.description.as_deref().map(|d| message::render(d, &ctx)).transpose().map_err(|e| EngineError::Workflow(format!("task description: {}", e.describe())))?;
         let (assignee, role) = match self.audience(&spec.assignee, record).await? {

@@ -48,15 +48,8 @@ pub struct NewLink {
 /// A link as its maker and admins see it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkView {
-    pub id: Uuid,
-    pub form: String,
-    pub mode: String,
-    pub fields: Vec<String>,
-    pub title: Option<String>,
-    pub expires_at: Option<Timestamp>,
-    pub created_by: Uuid,
-    pub created_at: Timestamp,
-    pub revoked_at: Option<Timestamp>,
+    #[serde(flatten)]
+    pub link: PublicLink,
     /// The path to share: a create link's, or an update link's for the record asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -96,8 +89,8 @@ struct Opened {
     record: Option<Uuid>,
 }
 
-fn view(l: PublicLink, url: Option<String>) -> LinkView {
-    LinkView { id: l.id, form: l.form, mode: l.mode, fields: l.fields, title: l.title, expires_at: l.expires_at, created_by: l.created_by, created_at: l.created_at, revoked_at: l.revoked_at, url }
+fn view(link: PublicLink, url: Option<String>) -> LinkView {
+    LinkView { link, url }
 }
 
 fn mac(secret: &str, payload: &str) -> Result<Hmac<Sha256>> {
@@ -262,6 +255,8 @@ impl Engine {
     pub async fn public_form(&self, token: &str) -> Result<PublicForm> {
         let o = self.open_token(token).await?;
         let compiled = self.form(&o.link.form).await?;
+        // Fields the maker's role may no longer write (the permissions changed since) leave the page too.
+        let maker = self.grant(&self.link_maker(&o.link).await?, &compiled).await?;
         let current = match o.record {
             Some(id) => Some(self.live_record_for(&o.link, &compiled, id).await?.data),
             None => None,
@@ -272,6 +267,7 @@ impl Engine {
             .link
             .fields
             .iter()
+            .filter(|k| maker.access.writes(k))
             .map(|k| {
                 let schema = props.and_then(|p| p.get(k)).cloned().unwrap_or(Value::Null);
                 PublicField {
@@ -302,7 +298,7 @@ impl Engine {
     pub async fn public_submit(&self, token: &str, client: &str, data: Value) -> Result<Receipt> {
         let o = self.open_token(token).await?;
         let now = self.clock.now();
-        self.public_posts.take(&format!("{}|{client}", o.link.id), now).map_err(|wait| EngineError::TooMany {
+        self.public_posts.take(&format!("{}|{client}", o.link.id), now).map(drop).map_err(|wait| EngineError::TooMany {
             message: format!("too many submissions from this address; try again in {wait} second(s)"),
             retry_after: wait,
         })?;

@@ -204,10 +204,12 @@ impl Engine {
     async fn detail_of(&self, actor: &Actor, t: Task) -> Result<TaskDetail> {
         let id = t.id;
         let history = match (t.record_id, &t.record_form) {
-            (Some(r), Some(form)) => {
-                let grant = self.grant(actor, &*self.form(form).await?).await?;
-                grant.redact_history(self.store.history(r).await?).into_iter().map(HistoryView::from).collect()
-            }
+            // A form removed since (its pack uninstalled) takes its rules along: no history to show.
+            (Some(r), Some(form)) => match self.form(form).await {
+                Ok(f) => self.grant(actor, &f).await?.redact_history(self.store.history(r).await?).into_iter().map(HistoryView::from).collect(),
+                Err(EngineError::NotFound(_)) => Vec::new(),
+                Err(e) => return Err(e),
+            },
             _ => Vec::new(),
         };
         let comments = self.store.comments(id).await?.into_iter().map(|c: Comment| CommentView { id: c.id, author: c.author_email, body: c.body, at: c.at }).collect();
@@ -227,6 +229,13 @@ impl Engine {
                 let Value::Object(mut values) = data else {
                     return Err(EngineError::Invalid(vec![Issue::new("/data", "type", format!("the outcome is an object of the fields of form '{form}'"))]));
                 };
+                // The outcome is a record like any other: the completer's role must be allowed to write it.
+                let grant = self.grant(actor, &target).await?;
+                grant.require_create()?;
+                let refused = grant.access.refused_fields(&values, "/data");
+                if !refused.is_empty() {
+                    return Err(EngineError::Refused(refused));
+                }
                 if let (Some(rf), Some(rid)) = (&t.record_form, t.record_id)
                     && let Some(source) = tx.record_for_update(rf, rid).await?
                 {

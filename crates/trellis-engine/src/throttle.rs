@@ -11,56 +11,61 @@ use jiff::{SignedDuration, Timestamp};
 pub(crate) struct Window {
     max: usize,
     span: SignedDuration,
-    seen: Mutex<HashMap<String, Vec<Timestamp>>>,
+    seen: Mutex<Seen>,
 }
 
-/// Keys kept before stale ones are swept out, so a spray of keys cannot grow memory without end.
+#[derive(Default)]
+struct Seen {
+    keys: HashMap<String, Vec<Timestamp>>,
+    /// The number of keys at which stale ones are next swept out: twice what
+    /// was left by the last sweep, so a spray of keys costs amortised O(1).
+    sweep_at: usize,
+}
+
+/// Keys kept before stale ones are first swept out.
 const SWEEP_AT: usize = 10_000;
+/// Longer keys (an email as sent, say) are kept by their hash, so a key costs bounded memory.
+const KEY_BYTES: usize = 128;
+
+fn key_of(key: &str) -> String {
+    if key.len() <= KEY_BYTES {
+        return key.to_owned();
+    }
+    use sha2::Digest;
+    format!("#{}", hex::encode(sha2::Sha256::digest(key.as_bytes())))
+}
 
 impl Window {
     pub(crate) fn new(max: usize, span: SignedDuration) -> Window {
-        Window { max, span, seen: Mutex::default() }
+        Window { max, span, seen: Mutex::new(Seen { keys: HashMap::new(), sweep_at: SWEEP_AT }) }
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Timestamp>>> {
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
         self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Seconds until `key` may go again, when its window is full.
-    pub(crate) fn wait(&self, key: &str, now: Timestamp) -> Option<u64> {
-        let map = self.map();
-        let recent: Vec<&Timestamp> = map.get(key)?.iter().filter(|t| now.duration_since(**t) < self.span).collect();
-        if recent.len() < self.max {
-            return None;
+    /// Counts one event for `key` unless its window is full, in one step
+    /// (so parallel callers cannot all pass before any is counted): `Ok(the
+    /// events in the window now)` or `Err(seconds until it may go again)`.
+    pub(crate) fn take(&self, key: &str, now: Timestamp) -> Result<usize, u64> {
+        let span = self.span;
+        let mut seen = self.seen();
+        if seen.keys.len() >= seen.sweep_at {
+            seen.keys.retain(|_, ts| ts.iter().any(|t| now.duration_since(*t) < span));
+            seen.sweep_at = (seen.keys.len() * 2).max(SWEEP_AT);
         }
-        let oldest = recent.iter().min()?;
-        Some((self.span - now.duration_since(**oldest)).as_secs().max(1) as u64)
-    }
-
-    /// Counts one event for `key`; returns how many are in its window now.
-    pub(crate) fn note(&self, key: &str, now: Timestamp) -> usize {
-        let mut map = self.map();
-        if map.len() >= SWEEP_AT {
-            let span = self.span;
-            map.retain(|_, ts| ts.iter().any(|t| now.duration_since(*t) < span));
+        let list = seen.keys.entry(key_of(key)).or_default();
+        list.retain(|t| now.duration_since(*t) < span);
+        if list.len() >= self.max {
+            let oldest = list.iter().min().copied().unwrap_or(now);
+            return Err((span - now.duration_since(oldest)).as_secs().max(1) as u64);
         }
-        let list = map.entry(key.to_owned()).or_default();
-        list.retain(|t| now.duration_since(*t) < self.span);
         list.push(now);
-        list.len()
-    }
-
-    /// Counts one event unless the window is full: `Err(seconds to wait)`.
-    pub(crate) fn take(&self, key: &str, now: Timestamp) -> Result<(), u64> {
-        if let Some(wait) = self.wait(key, now) {
-            return Err(wait);
-        }
-        self.note(key, now);
-        Ok(())
+        Ok(list.len())
     }
 
     pub(crate) fn forget(&self, key: &str) {
-        self.map().remove(key);
+        self.seen().keys.remove(&key_of(key));
     }
 }
 
@@ -72,12 +77,28 @@ mod tests {
     fn a_full_window_waits_until_its_oldest_event_is_old_enough() {
         let w = Window::new(2, SignedDuration::from_mins(1));
         let t0 = Timestamp::UNIX_EPOCH;
-        assert_eq!(w.take("a", t0), Ok(()));
-        assert_eq!(w.take("a", t0 + SignedDuration::from_secs(20)), Ok(()));
+        assert_eq!(w.take("a", t0), Ok(1));
+        assert_eq!(w.take("a", t0 + SignedDuration::from_secs(20)), Ok(2));
         assert_eq!(w.take("a", t0 + SignedDuration::from_secs(30)), Err(30));
-        assert_eq!(w.take("b", t0 + SignedDuration::from_secs(30)), Ok(()), "keys count apart");
-        assert_eq!(w.take("a", t0 + SignedDuration::from_secs(60)), Ok(()));
+        assert_eq!(w.take("b", t0 + SignedDuration::from_secs(30)), Ok(1), "keys count apart");
+        assert_eq!(w.take("a", t0 + SignedDuration::from_secs(60)), Ok(2), "the first has left the window");
         w.forget("a");
-        assert_eq!(w.wait("a", t0 + SignedDuration::from_secs(61)), None);
+        assert_eq!(w.take("a", t0 + SignedDuration::from_secs(61)), Ok(1));
+    }
+
+    #[test]
+    fn a_spray_of_keys_is_swept_and_long_keys_are_kept_by_their_hash() {
+        let w = Window::new(1, SignedDuration::from_secs(1));
+        let t0 = Timestamp::UNIX_EPOCH;
+        for i in 0..SWEEP_AT {
+            assert!(w.take(&i.to_string(), t0).is_ok());
+        }
+        let later = t0 + SignedDuration::from_secs(2);
+        assert!(w.take("fresh", later).is_ok());
+        assert_eq!(w.seen().keys.len(), 1, "stale keys went at the sweep");
+        let long = "x".repeat(10_000);
+        assert!(w.take(&long, later).is_ok());
+        assert!(w.take(&long, later).is_err(), "a long key still counts");
+        assert!(w.seen().keys.keys().all(|k| k.len() <= KEY_BYTES));
     }
 }

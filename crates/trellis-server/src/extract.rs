@@ -127,8 +127,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        let addr = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+        let addr = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| client_of(c.0.ip()));
         Ok(ClientAddr(addr.unwrap_or_else(|| "unknown".into())))
+    }
+}
+
+/// An address as limits count it: an IPv6 client by its /64, the block one
+/// subscriber is given, so hopping through its addresses does not reset a limit.
+fn client_of(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        v4 => v4.to_string(),
     }
 }
 
@@ -179,5 +194,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
             .await
             .map(|Query(t)| Params(t))
             .map_err(|e: QueryRejection| Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", e.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_ipv6_client_counts_by_its_64_block() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(super::client_of(a), super::client_of(b));
+        assert_eq!(super::client_of(a), "2001:db8:1:2::/64");
+        assert_eq!(super::client_of("::ffff:10.0.0.7".parse().unwrap()), "10.0.0.7");
+        assert_eq!(super::client_of("10.0.0.7".parse().unwrap()), "10.0.0.7");
     }
 }

@@ -208,7 +208,7 @@ pub struct AuditEntry {
     pub at: Timestamp,
     pub actor_id: Option<Uuid>,
     pub actor_email: Option<String>,
-    /// `login`, `login_failed`, `login_locked`, `token_revoked`, `user_added`, `form_saved`, `definition_saved`, `pack_installed`, `pack_uninstalled`.
+    /// `login`, `login_failed`, `login_locked`, `token_revoked`, `user_added`, `form_saved`, `definition_saved`, `pack_installed`, `pack_uninstalled`, `public_link_created`, `public_link_revoked`, `public_submitted`.
     pub action: String,
     /// What it was done to: `form/customer`, `trigger/birthday`, a user's email, a pack's name.
     pub target: Option<String>,
@@ -216,7 +216,7 @@ pub struct AuditEntry {
 }
 
 /// A public form link (see the `public_links` table).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PublicLink {
     pub id: Uuid,
     pub form: String,
