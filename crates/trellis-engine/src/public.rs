@@ -258,7 +258,7 @@ impl Engine {
         // Fields the maker's role may no longer write (the permissions changed since) leave the page too.
         let maker = self.grant(&self.link_maker(&o.link).await?, &compiled).await?;
         let current = match o.record {
-            Some(id) => Some(self.live_record_for(&o.link, &compiled, id).await?.data),
+            Some(id) => Some(self.live_record_for(&maker, &compiled, id).await?.data),
             None => None,
         };
         let required = required(&compiled);
@@ -284,10 +284,9 @@ impl Engine {
     }
 
     /// The record an update link is for, as long as its maker may still change it.
-    async fn live_record_for(&self, l: &PublicLink, form: &CompiledForm, id: Uuid) -> Result<trellis_core::Record> {
-        let maker = self.link_maker(l).await?;
+    async fn live_record_for(&self, maker: &crate::access::Grant, form: &CompiledForm, id: Uuid) -> Result<trellis_core::Record> {
         let r = self.store.record(form.key(), id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(dead)?;
-        self.grant(&maker, form).await?.check(Action::Write, &r).map_err(|_| dead())?;
+        maker.check(Action::Write, &r).map_err(|_| dead())?;
         Ok(r)
     }
 
@@ -322,7 +321,7 @@ impl Engine {
                 made.remove(0).id
             }
             Some(id) => {
-                self.live_record_for(&o.link, &compiled, id).await?;
+                self.live_record_for(&grant, &compiled, id).await?;
                 // An emptied input means "remove it", as a merge patch says.
                 for v in data.values_mut() {
                     if v.as_str().is_some_and(|s| s.trim().is_empty()) {
