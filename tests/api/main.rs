@@ -11,6 +11,7 @@ mod cli;
 mod errors;
 mod forms;
 mod imports;
+mod limits;
 mod list;
 mod ops;
 mod packs;

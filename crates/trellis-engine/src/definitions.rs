@@ -244,7 +244,7 @@ impl Engine {
         // The workflow may start or move itself.
         known.workflows.insert(def.key.clone(), workflow_ref(&def.form, def.transitions.iter().map(|t| t.key.clone())));
         let key = def.key.clone();
-        let compiled = workflow::compile(def, 0, Some(known.catalog())).map_err(EngineError::Invalid)?;
+        let compiled = crate::blocking(move || workflow::compile(def, 0, Some(known.catalog()))).await?.map_err(EngineError::Invalid)?;
         // Records in a state the new version drops would be stranded there.
         let mut issues = Vec::new();
         for (state, n) in self.store.active_states(&key).await? {
@@ -266,7 +266,7 @@ impl Engine {
         let def: TriggerDef = serde_json::from_value(body.clone()).map_err(|e| invalid("", "definition", e.to_string()))?;
         let known = self.known().await?;
         let key = def.key.clone();
-        trigger::compile(def, 0, Some(known.catalog()), &tz_known).map_err(EngineError::Invalid)?;
+        crate::blocking(move || trigger::compile(def, 0, Some(known.catalog()), &tz_known).map(|_| ())).await?.map_err(EngineError::Invalid)?;
         let saved = self.store_definition(actor, TRIGGER, &key, body, create).await?;
         self.reschedule(&key).await?;
         Ok(saved)
@@ -322,7 +322,7 @@ impl Engine {
         };
         let m = Message::parse(template).map_err(|e| EngineError::Invalid(vec![Issue::new("/template", "template", e.describe()).at(e.line, None)]))?;
         let ctx = crate::flow::template_context(&crate::flow::Subject { data: &data, segments: &segments, id, form: form.as_deref() }, (None, None), self.clock.now());
-        let out = m.render(&ctx).map_err(|e| EngineError::Invalid(vec![Issue::new("/template", "template", e.describe()).at(e.line, None)]))?;
+        let out = self.templates().message(&m, &ctx).await.map_err(|e| EngineError::Invalid(vec![Issue::new("/template", "template", e.describe()).at(e.line, None)]))?;
         Ok((out.subject, out.body))
     }
 
@@ -334,7 +334,8 @@ impl Engine {
         if !key::is_valid(&def.key, key::MAX_FORM_KEY) {
             return Err(invalid("/key", "key", format!("message key '{}' {}", def.key, key::rule(key::MAX_FORM_KEY))));
         }
-        Message::parse(&def.template).map_err(|e| invalid("/template", "template", e.describe()))?;
+        let message = Message::parse(&def.template).map_err(|e| invalid("/template", "template", e.describe()))?;
+        self.templates().trial(&message).await.map_err(|e| invalid("/template", "template_limit", e.describe()))?;
         self.store_definition(actor, MESSAGE, &def.key, body, create).await
     }
 

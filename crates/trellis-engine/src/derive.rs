@@ -41,7 +41,10 @@ pub(crate) fn input_of(form: &CompiledForm, data: &Map<String, Value>) -> Map<St
 
 /// Evaluates computed fields into `data` and returns the segments.
 pub(crate) fn evaluate(form: &CompiledForm, data: &mut Map<String, Value>, now: Timestamp) -> Result<Map<String, Value>> {
-    form.rules.evaluate(form.key(), data, now).map_err(EngineError::Rule)
+    if form.rules.is_empty() {
+        return Ok(Map::new());
+    }
+    crate::off_async(|| form.rules.evaluate(form.key(), data, now)).map_err(EngineError::Rule)
 }
 
 /// Sets the rollup values of a record from its children (none for a new record).

@@ -25,7 +25,7 @@ use trellis_core::rules::RuleFailure;
 use trellis_core::script::{self, Inputs, ScriptError};
 use trellis_core::trigger::{CompiledTrigger, Event, When};
 use trellis_core::workflow::{CompiledTransition, CompiledWorkflow, MAX_CHAIN, StartOn};
-use trellis_core::{HistoryEntry, Op, Record, message};
+use trellis_core::{HistoryEntry, Op, Record};
 use trellis_store::{Delivery, Instance, Notification, StoreError, Task, Timer, Tx};
 use uuid::Uuid;
 
@@ -240,7 +240,7 @@ impl<'e> Flow<'e> {
         let mut instances: Option<(u64, Vec<Instance>)> = None;
         for wf in &workflows {
             let holds = |data: &Map<String, Value>, segments: &Map<String, Value>| {
-                wf.start_holds(&Inputs { record: data, segments, now }).map_err(|e| failure(wf, "start", "/start/condition".into(), e))
+                crate::off_async(|| wf.start_holds(&Inputs { record: data, segments, now })).map_err(|e| failure(wf, "start", "/start/condition".into(), e))
             };
             let start = match wf.def.start.on {
                 StartOn::Manual => false,
@@ -326,8 +326,7 @@ impl<'e> Flow<'e> {
     /// Runs an event trigger's actions on `record` when its condition holds.
     async fn fire_event(&mut self, tx: &mut Tx, t: &Arc<CompiledTrigger>, record: &Record, event: &str) -> Result<()> {
         self.step()?;
-        let holds = t
-            .holds(&inputs(record, self.now))
+        let holds = crate::off_async(|| t.holds(&inputs(record, self.now)))
             .map_err(|e| EngineError::Rule(Box::new(RuleFailure { form: record.form.clone(), rule: format!("triggers.{}.condition", t.key()), pointer: "/condition".into(), error: e })))?;
         if !holds {
             return Ok(());
@@ -492,14 +491,14 @@ impl<'e> Flow<'e> {
                     // Rendered once per role: each sees the record as their role may.
                     for (role, users) in self.by_role(&record.form, users).await? {
                         let shown = self.as_seen(&record, role.as_deref()).await?;
-                        let (title, body) = self.render_notice(&shown, site, message.as_deref(), title.as_deref()).map_err(fail)?;
+                        let (title, body) = self.render_notice(&shown, site, message.as_deref(), title.as_deref()).await.map_err(fail)?;
                         self.notify(tx, &users, &title, &body, &record, None).await?;
                     }
                 }
                 Action::Email { to, message } => {
                     let msg = self.defs.messages.get(message).cloned().ok_or_else(|| fail(format!("there is no message '{message}'")))?;
                     let shown = self.as_seen(&record, None).await?;
-                    let out = msg.render(&Self::context(&shown, site, self.now)).map_err(|e| fail(e.describe()))?;
+                    let out = self.engine.templates().message(&msg, &Self::context(&shown, site, self.now)).await.map_err(|e| fail(e.describe()))?;
                     let addresses = self.addresses(to, &record).await.map_err(|e| only_workflow(e, &fail))?;
                     let list: Vec<Delivery> = addresses
                         .into_iter()
@@ -512,7 +511,7 @@ impl<'e> Flow<'e> {
                     let text = match message {
                         Some(m) => {
                             let msg = self.defs.messages.get(m).cloned().ok_or_else(|| fail(format!("there is no message '{m}'")))?;
-                            msg.render(&Self::context(&record, site, self.now)).map_err(|e| fail(e.describe()))?.body
+                            self.engine.templates().message(&msg, &Self::context(&record, site, self.now)).await.map_err(|e| fail(e.describe()))?.body
                         }
                         None => format!("{}: {}", site.by, record.id),
                     };
@@ -530,7 +529,7 @@ impl<'e> Flow<'e> {
                 Action::Set(assignments) => {
                     let mut patch = Map::new();
                     for a in assignments {
-                        let v = script::sandbox().run(&a.script, &inputs(&record, self.now)).map_err(|e| fail(format!("set {}: {}", a.field, e.describe())))?;
+                        let v = crate::off_async(|| script::sandbox().run(&a.script, &inputs(&record, self.now))).map_err(|e| fail(format!("set {}: {}", a.field, e.describe())))?;
                         patch.insert(a.field.clone(), v);
                     }
                     let form = self.engine.form(site.form).await?;
@@ -543,7 +542,7 @@ impl<'e> Flow<'e> {
                     let target = self.engine.form(form).await?;
                     let mut values = Map::new();
                     for a in data {
-                        let v = script::sandbox().run(&a.script, &inputs(&record, self.now)).map_err(|e| fail(format!("{form}.{}: {}", a.field, e.describe())))?;
+                        let v = crate::off_async(|| script::sandbox().run(&a.script, &inputs(&record, self.now))).map_err(|e| fail(format!("{form}.{}: {}", a.field, e.describe())))?;
                         values.insert(a.field.clone(), v);
                     }
                     link_back(&target, &mut values, &record);
@@ -578,7 +577,7 @@ impl<'e> Flow<'e> {
                         Assign::RoundRobin(role) => tx.next_turn(&format!("role:{role}"), role).await?,
                         Assign::User(u) => self.engine.store().find_user(u).await?.map(|u| u.id),
                         Assign::Script(s) => {
-                            let v = script::sandbox().run(s, &inputs(&record, self.now)).map_err(|e| fail(format!("assign: {}", e.describe())))?;
+                            let v = crate::off_async(|| script::sandbox().run(s, &inputs(&record, self.now))).map_err(|e| fail(format!("assign: {}", e.describe())))?;
                             match v.as_str() {
                                 Some(r) if r.starts_with("role:") => tx.next_turn(r, &r[5..]).await?,
                                 Some(u) => self.engine.store().find_user(u).await?.map(|u| u.id),
@@ -624,22 +623,23 @@ impl<'e> Flow<'e> {
 
     /// A notification's title and body: from a message (its subject, or its
     /// first line, is the title) or from a title template.
-    fn render_notice(&self, record: &Record, site: Site<'_>, message: Option<&str>, title: Option<&str>) -> std::result::Result<(String, String), String> {
-        self.render_with(&Self::context(record, site, self.now), message, title)
+    async fn render_notice(&self, record: &Record, site: Site<'_>, message: Option<&str>, title: Option<&str>) -> std::result::Result<(String, String), String> {
+        self.render_with(&Self::context(record, site, self.now), message, title).await
     }
 
-    fn render_with(&self, ctx: &Value, message: Option<&str>, title: Option<&str>) -> std::result::Result<(String, String), String> {
+    async fn render_with(&self, ctx: &Value, message: Option<&str>, title: Option<&str>) -> std::result::Result<(String, String), String> {
+        let templates = self.engine.templates();
         if let Some(key) = message {
             let msg = self.defs.messages.get(key).ok_or_else(|| format!("there is no message '{key}'"))?;
-            let out = msg.render(ctx).map_err(|e| e.describe())?;
+            let out = templates.message(msg, ctx).await.map_err(|e| format!("message '{key}': {}", e.describe()))?;
             let title = match (out.subject, title) {
                 (Some(s), _) => s,
-                (None, Some(t)) => message::render(t, ctx).map_err(|e| e.describe())?,
+                (None, Some(t)) => templates.render(t, ctx).await.map_err(|e| format!("title: {}", e.describe()))?,
                 (None, None) => out.body.lines().next().unwrap_or_default().to_owned(),
             };
             return Ok((title, out.body));
         }
-        let title = message::render(title.unwrap_or_default(), ctx).map_err(|e| e.describe())?;
+        let title = templates.render(title.unwrap_or_default(), ctx).await.map_err(|e| format!("title: {}", e.describe()))?;
         Ok((title, String::new()))
     }
 
@@ -694,7 +694,7 @@ impl<'e> Flow<'e> {
     pub(crate) async fn send_digest(&self, tx: &mut Tx, spec: &DigestSpec, user: Uuid, form: &str, records: Vec<Value>, count: usize, key: &str) -> Result<()> {
         let Some(u) = self.engine.store().find_user(&user.to_string()).await? else { return Ok(()) };
         let ctx = json!({"records": records, "count": count, "form": form, "now": self.now.to_string(), "recipient": {"id": u.id, "email": u.email}});
-        let (title, body) = self.render_with(&ctx, spec.message.as_deref(), spec.title.as_deref()).map_err(EngineError::Workflow)?;
+        let (title, body) = self.render_with(&ctx, spec.message.as_deref(), spec.title.as_deref()).await.map_err(EngineError::Workflow)?;
         let n = Notification {
             id: Uuid::now_v7(),
             user_id: u.id,
@@ -783,8 +783,12 @@ impl<'e> Flow<'e> {
         // or taken from a role's queue): it names only what no role has hidden.
         let shown = self.as_seen(record, None).await?;
         let ctx = Self::context(&shown, site, self.now);
-        let title = message::render(&spec.title, &ctx).map_err(|e| EngineError::Workflow(format!("task title: {}", e.describe())))?;
-        let description = spec.description.as_deref().map(|d| message::render(d, &ctx)).transpose().map_err(|e| EngineError::Workflow(format!("task description: {}", e.describe())))?;
+        let templates = self.engine.templates();
+        let title = templates.render(&spec.title, &ctx).await.map_err(|e| EngineError::Workflow(format!("task title: {}", e.describe())))?;
+        let description = match spec.description.as_deref() {
+            Some(d) => Some(templates.render(d, &ctx).await.map_err(|e| EngineError::Workflow(format!("task description: {}", e.describe())))?),
+            None => None,
+        };
         let (assignee, role) = match self.audience(&spec.assignee, record).await? {
             Audience::Users(u) => match u.first() {
                 Some(u) => (Some(*u), None),

@@ -143,7 +143,8 @@ impl Engine {
     /// targets, and that each rollup's child form links here by its `via`
     /// field and has the fields it names.
     pub(crate) async fn check(&self, def: FormDef, version: i64) -> Result<CompiledForm> {
-        let compiled = form::compile(def, version).map_err(EngineError::Invalid)?;
+        // Compiling runs every script's parser: not on an async worker.
+        let compiled = crate::blocking(move || form::compile(def, version)).await?.map_err(EngineError::Invalid)?;
         let others: std::collections::HashMap<String, Arc<CompiledForm>> = self.all_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
         let issues = form::check_references(&compiled, &|k| others.get(k).cloned());
         if issues.is_empty() { Ok(compiled) } else { Err(EngineError::Invalid(issues)) }

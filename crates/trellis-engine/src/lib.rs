@@ -15,6 +15,8 @@
 //! - [`workflows`]: instances by hand (start, transition) and their timers.
 //! - [`tasks`]: tasks, notifications, the delivery outbox.
 //! - [`triggers`]: trigger moments scheduled per record and the tick that handles them.
+//! - [`templates`]: message templates rendered in worker processes with a
+//!   memory limit and a deadline.
 //! - [`delivery`]: sending the outbox — SMTP, webhooks, retries, dead letters.
 //! - [`public`]: public form links — anonymous submissions and signed
 //!   per-record update links, limited to their fields and rate limited.
@@ -47,6 +49,7 @@ pub mod records;
 pub mod scripts;
 pub mod public;
 pub mod sweep;
+pub mod templates;
 mod throttle;
 pub mod tasks;
 pub mod triggers;
@@ -86,6 +89,24 @@ impl FormCache {
 
 static STARTED: LazyLock<Instant> = LazyLock::new(Instant::now);
 
+/// Runs CPU-bound user work (rules: at most their deadline) without holding
+/// an async worker: on a multi-threaded runtime the worker's other tasks move
+/// to another thread meanwhile (`block_in_place`, which unlike
+/// `spawn_blocking` needs no owned copy of the record). On a single-threaded
+/// runtime (some tests) there is no other worker to hand them to.
+pub(crate) fn off_async<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// Runs CPU-bound work that owns its inputs on tokio's blocking threads
+/// (compiling a submitted script or definition, a simulation).
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| EngineError::Internal(format!("a background computation failed: {e}")))
+}
+
 /// Makes ring the process's TLS provider (reqwest is built without one, so as
 /// not to build a second, aws-lc-rs, beside the ring sqlx already uses). Every
 /// HTTP client in the process needs it before it is built; calling it again is
@@ -113,6 +134,8 @@ pub struct Engine {
     public_posts: throttle::Window,
     /// The key public-link URLs are signed with, read from the database once.
     link_secret: std::sync::OnceLock<String>,
+    /// Where every user-written template is rendered.
+    templates: templates::Templates,
 }
 
 impl Engine {
@@ -129,6 +152,7 @@ impl Engine {
             login_failures: throttle::Window::new(auth::MAX_FAILURES, auth::FAILURE_WINDOW),
             public_posts: throttle::Window::new(public::MAX_POSTS, public::POST_WINDOW),
             link_secret: std::sync::OnceLock::new(),
+            templates: templates::Templates::new(templates::TemplateConfig::this_program()),
         })
     }
 
@@ -146,6 +170,15 @@ impl Engine {
             *seen = Some(now);
         }
         Ok(())
+    }
+
+    /// Replaces the template workers' program and limits (before the engine is shared).
+    pub fn configure_templates(&mut self, config: templates::TemplateConfig) {
+        self.templates = templates::Templates::new(config);
+    }
+
+    pub(crate) fn templates(&self) -> &templates::Templates {
+        &self.templates
     }
 
     pub fn clock(&self) -> &Clock {

@@ -38,6 +38,10 @@ pub struct Simulation {
     pub failed: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
+    /// Why the simulation stopped before the last record (too many failures,
+    /// or its time was up); the counts cover the records seen until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     pub segments: Vec<SegmentShift>,
 }
 
@@ -66,6 +70,14 @@ pub struct Example {
 }
 
 const EXAMPLES: usize = 5;
+
+/// A simulation stops once this many records have failed: a rule that
+/// fails on these fails on the rest, and each failure may have used the
+/// whole deadline (an endless loop costs 50 ms a record).
+const MAX_FAILED: i64 = 20;
+
+/// A simulation stops after this long and reports what it saw so far.
+const SIMULATION_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The distribution bucket(s) of one value.
 fn buckets(kind: Option<SegmentKind>, v: &Value) -> Vec<String> {
@@ -133,12 +145,13 @@ impl Engine {
             None => self.clock.now(),
             Some(s) => s.parse::<Timestamp>().map_err(|e| EngineError::Invalid(vec![Issue::new("/now", "format", format!("'{s}' is not an RFC 3339 time: {e}"))]))?,
         };
-        let sandbox = script::sandbox();
-        let compiled = match sandbox.compile(&trial.script) {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
-        Ok(sandbox.run(&compiled, &Inputs { record: &data, segments: &segments, now }))
+        // Compiling and running take up to the sandbox's limits: not on an async worker.
+        crate::blocking(move || {
+            let sandbox = script::sandbox();
+            let compiled = sandbox.compile(&trial.script)?;
+            sandbox.run(&compiled, &Inputs { record: &data, segments: &segments, now })
+        })
+        .await
     }
 
     /// Evaluates a candidate definition of `form` over all its live records
@@ -176,9 +189,10 @@ impl Engine {
             .collect();
         let now = self.clock.now();
         let title = candidate.def.title_field.clone();
-        let (mut records, mut failed, mut first_error) = (0i64, 0i64, None);
+        let (mut records, mut failed, mut first_error, mut stopped) = (0i64, 0i64, None, None);
         let mut after = None;
-        loop {
+        let started = std::time::Instant::now();
+        while stopped.is_none() {
             let batch = self.store.list(form, &crate::sweep::batch_query(after)).await?;
             let Some(last) = batch.last().map(|r| r.id) else { break };
             after = Some(last);
@@ -197,16 +211,21 @@ impl Engine {
             }
             let form = Arc::clone(&candidate);
             let recompute_now = !recompute.is_empty();
+            let failed_before = failed;
+            // Stops within the batch too: a batch of records whose rules all
+            // run to their deadline would otherwise take minutes.
             let results = tokio::task::spawn_blocking(move || {
-                inputs
-                    .into_iter()
-                    .map(|(mut data, children)| {
-                        if recompute_now {
-                            set_rollups(&form, &mut data, &children, None, now)?;
-                        }
-                        evaluate(&form, &mut data, now)
-                    })
-                    .collect::<Vec<_>>()
+                let mut out = Vec::with_capacity(inputs.len());
+                let mut failed = failed_before;
+                for (mut data, children) in inputs {
+                    let result = if recompute_now { set_rollups(&form, &mut data, &children, None, now) } else { Ok(()) }.and_then(|()| evaluate(&form, &mut data, now));
+                    failed += i64::from(result.is_err());
+                    out.push(result);
+                    if failed >= MAX_FAILED || started.elapsed() > SIMULATION_BUDGET {
+                        break;
+                    }
+                }
+                out
             })
             .await
             .map_err(|e| EngineError::Internal(format!("simulation: {e}")))?;
@@ -217,6 +236,10 @@ impl Engine {
                     Err(e) => {
                         failed += 1;
                         first_error.get_or_insert_with(|| format!("record {}: {e}", rec.id));
+                        if failed >= MAX_FAILED {
+                            stopped = Some(format!("stopped after {failed} records failed"));
+                            break;
+                        }
                         continue;
                     }
                 };
@@ -226,7 +249,10 @@ impl Engine {
                     t.add(rec, title.as_deref(), &before, &now_value);
                 }
             }
+            if stopped.is_none() && started.elapsed() > SIMULATION_BUDGET {
+                stopped = Some(format!("stopped after {} s, at {records} records", SIMULATION_BUDGET.as_secs()));
+            }
         }
-        Ok(Simulation { form: form.to_owned(), records, failed, first_error, segments: tallies.into_iter().map(|t| t.shift).collect() })
+        Ok(Simulation { form: form.to_owned(), records, failed, first_error, stopped, segments: tallies.into_iter().map(|t| t.shift).collect() })
     }
 }

@@ -288,6 +288,8 @@ const JOB_CHECK: std::time::Duration = std::time::Duration::from_secs(15);
 const JOB_IDLE: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 /// How often the server fires due workflow timers and sends due deliveries: one indexed read each.
 const TIMER_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn serve(url: &str, bind: SocketAddr, clock: &str, delivery: DeliveryArgs, demo: bool) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -374,7 +376,20 @@ async fn serve(url: &str, bind: SocketAddr, clock: &str, delivery: DeliveryArgs,
             }
         })
     });
-    trellis_server::serve(listener, router, shutdown_signal()).await?;
+    // In-flight requests get SHUTDOWN_GRACE to finish; whatever still runs
+    // then (a slow client, say) is dropped, its transaction rolled back.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    };
+    tokio::select! {
+        served = trellis_server::serve(listener, router, signal) => served?,
+        () = async {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!("in-flight requests did not finish within {} s; stopping anyway", SHUTDOWN_GRACE.as_secs()),
+    }
     for task in [sweeper, ticker, jobs].into_iter().flatten() {
         task.abort();
         let _ = task.await;

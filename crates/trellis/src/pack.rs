@@ -29,7 +29,8 @@ pub async fn run(command: PackCommand) -> anyhow::Result<()> {
     match command {
         PackCommand::Check { source: src } => {
             let files = source(&src)?;
-            match packs::read_checked(&files) {
+            let templates = trellis_engine::templates::Templates::new(trellis_engine::templates::TemplateConfig::this_program());
+            match packs::read_tried(&files, &templates).await {
                 Ok(p) => {
                     println!("{src}: {} {} is valid ({} definitions, {} sample files, {} migrations)", p.manifest.name, p.version, p.definitions.len(), p.data.len(), p.migrations.len());
                     Ok(())

@@ -24,6 +24,9 @@ pub mod helpers;
 /// How much one evaluation may use.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// The longest source compiled, in bytes: a rule is a few lines, and
+    /// compiling megabytes costs seconds and hundreds of megabytes.
+    pub max_source: usize,
     pub max_operations: u64,
     pub max_call_levels: usize,
     pub max_expr_depth: usize,
@@ -36,6 +39,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
+            max_source: 64 * 1024,
             max_operations: 500_000,
             max_call_levels: 32,
             max_expr_depth: 64,
@@ -212,6 +216,7 @@ impl Sandbox {
 
     /// Compiles `source`: syntax, limits and every variable it reads are checked now.
     pub fn compile(&self, source: &str) -> Result<Script, ScriptError> {
+        self.check_size(source)?;
         let mut scope = Scope::new();
         // Plain variables, not constants: the optimizer would fold a constant's placeholder value into the AST.
         for name in ["record", "segments", "now"] {
@@ -219,6 +224,13 @@ impl Sandbox {
         }
         let ast = self.engine.compile_with_scope(&scope, source).map_err(|e| ScriptError::at(e.err_type().to_string(), e.position()))?;
         Ok(Script { ast: Arc::new(ast), reads_now: reads_now(source) })
+    }
+
+    fn check_size(&self, source: &str) -> Result<(), ScriptError> {
+        if source.len() > self.limits.max_source {
+            return Err(ScriptError::plain(format!("the script is {} bytes long; at most {} are allowed", source.len(), self.limits.max_source)));
+        }
+        Ok(())
     }
 
     /// Runs a compiled script and returns its value as JSON.
@@ -265,6 +277,7 @@ impl Sandbox {
     /// record's form key), `record` (its data, a variable it may change) and
     /// `now`, and evaluates to the new data (or `()` to leave it as it is).
     pub fn compile_migration(&self, source: &str) -> Result<Script, ScriptError> {
+        self.check_size(source)?;
         let mut scope = Scope::new();
         for name in ["form", "record", "now"] {
             scope.push(name, ());
@@ -376,6 +389,19 @@ mod tests {
         assert!(e.column.is_some());
         let e = sb.compile("recrd.name").unwrap_err();
         assert!(e.message.contains("recrd"), "{e}");
+    }
+
+    #[test]
+    fn long_sources_are_refused_before_compiling() {
+        let sb = Sandbox::default();
+        let long = format!("{}1", "1 + ".repeat(20_000));
+        let e = sb.compile(&long).unwrap_err();
+        assert!(e.message.contains("at most 65536"), "{e}");
+        assert!(sb.compile_migration(&long).is_err());
+        // Just under the limit compiles (statements, not one deep expression).
+        let fits = "let x = 1;\n".repeat(5_000);
+        assert!(fits.len() < 65_536);
+        assert!(sb.compile(&fits).is_ok());
     }
 
     #[test]

@@ -129,6 +129,23 @@ pub fn read_checked(files: &Files) -> Result<Pack> {
     if issues.is_empty() { Ok(pack) } else { Err(invalid_pack(issues)) }
 }
 
+/// [`read_checked`], and every message rendered once for an empty record in
+/// a template worker: one that runs past a limit even then is a problem of
+/// the pack, at its file (`trellis pack check` and installs both say so).
+pub async fn read_tried(files: &Files, templates: &crate::templates::Templates) -> Result<Pack> {
+    let pack = read_checked(files)?;
+    let mut issues = Vec::new();
+    for d in pack.definitions.iter().filter(|d| d.kind == pack::MESSAGE) {
+        let source = d.value.get("template").and_then(Value::as_str).unwrap_or_default();
+        if let Ok(message) = trellis_core::message::Message::parse(source)
+            && let Err(e) = templates.trial(&message).await
+        {
+            issues.push(pack::PackIssue { file: d.file.clone(), line: e.line.unwrap_or(1), column: 1, message: e.message });
+        }
+    }
+    if issues.is_empty() { Ok(pack) } else { Err(invalid_pack(issues)) }
+}
+
 impl Engine {
     /// The packs installed.
     pub async fn list_packs(&self) -> Result<Vec<InstalledPack>> {
@@ -164,7 +181,7 @@ impl Engine {
     /// Installs or upgrades a pack (admins). See the module documentation and `docs/packs.md`.
     pub async fn install_pack(&self, actor: &Actor, files: &Files, opts: &InstallOptions, progress: &(dyn Fn(Progress) + Sync)) -> Result<InstallReport> {
         actor.require_admin("install packs")?;
-        let pack = read_checked(files)?;
+        let pack = read_tried(files, self.templates()).await?;
         let name = pack.manifest.name.clone();
         let installed = self.store.pack(&name).await?;
         let from = match &installed {
