@@ -45,15 +45,18 @@ async fn a_backup_under_write_load_restores_every_committed_record_whole() {
     let dir = tempfile::tempdir().unwrap();
 
     // The writer: creates customers and changes each once, through the API, until told to stop.
+    // Within the 400 days a moment is looked for ahead of now.
+    let renew_day = jiff::Zoned::now().date().saturating_add(jiff::Span::new().days(100));
+    let (renew, reminder) = (renew_day.to_string(), renew_day.saturating_sub(jiff::Span::new().days(7)).at(9, 0, 0, 0).in_tz("Asia/Shanghai").unwrap().timestamp().to_string());
     let committed: Arc<Mutex<Vec<String>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (http, base, token, committed, stop) = (s.http.clone(), s.base.clone(), s.token.clone(), committed.clone(), stop.clone());
+        let (http, base, token, committed, stop, renew) = (s.http.clone(), s.base.clone(), s.token.clone(), committed.clone(), stop.clone(), renew.clone());
         tokio::spawn(async move {
             let mut i = 0;
             while !stop.load(Ordering::SeqCst) {
                 let url = format!("{base}/api/v1/forms/customer/records");
-                let res = http.post(&url).bearer_auth(&token).json(&json!({"name": format!("c{i}"), "renew": "2031-06-01"})).send().await.unwrap();
+                let res = http.post(&url).bearer_auth(&token).json(&json!({"name": format!("c{i}"), "renew": renew})).send().await.unwrap();
                 assert_eq!(res.status(), 201);
                 let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
                 committed.lock().unwrap().push(id.clone());
@@ -129,7 +132,7 @@ async fn a_backup_under_write_load_restores_every_committed_record_whole() {
         let tasks = get(format!("/api/v1/tasks?record={id}")).await;
         assert_eq!(tasks["items"].as_array().unwrap().len(), 1, "customer {id}: its task: {tasks}");
         let reminders = get(format!("/api/v1/forms/customer/records/{id}/reminders")).await;
-        assert_eq!(reminders["items"], json!([{"trigger": "renewal", "at": "2031-05-25T01:00:00Z"}]), "customer {id}: its pending reminder");
+        assert_eq!(reminders["items"], json!([{"trigger": "renewal", "at": reminder}]), "customer {id}: its pending reminder");
     }
     let notes = get("/api/v1/forms/note/records?limit=1".into()).await;
     assert_eq!(notes["items"].as_array().unwrap().len(), 1);
