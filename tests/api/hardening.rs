@@ -115,21 +115,35 @@ async fn definitions_saved_back_to_back_across_two_instances_see_each_other() {
         s.post("/api/v1/forms/base/records", json!({"name": "x"})).await.expect(201);
         s.post("/api/v1/triggers", json!({"key": format!("warm_{}", s.base.rsplit(':').next().unwrap()), "form": "base", "when": {"event": "created"}, "actions": [{"notify": "owner", "title": "new"}]})).await.expect(201);
     }
-    for i in 0..25 {
-        let key = format!("form_{i}");
-        a.post("/api/v1/forms", form(&key)).await.expect(201);
+    for i in 0..5 {
         b.post("/api/v1/messages", json!({"key": format!("note_{i}"), "template": "hello {{ record.name }}"})).await.expect(201);
-        let trigger = json!({"key": format!("on_{i}"), "form": key, "when": {"event": "created"}, "actions": [{"notify": "owner", "message": format!("note_{i}")}]});
-        let saved = b.post("/api/v1/triggers", trigger).await;
-        assert_eq!(saved.status, 201, "round {i}: the trigger naming form_{i} (saved on the other instance) was refused: {}", saved.body);
-        // And the other way round: a form saved on B, named at once by a workflow-free trigger on A.
-        let back = format!("back_{i}");
-        b.post("/api/v1/forms", form(&back)).await.expect(201);
-        let saved = a.post("/api/v1/triggers", json!({"key": format!("back_on_{i}"), "form": back, "when": {"event": "created"}, "actions": [{"notify": "owner", "message": format!("note_{i}")}]})).await;
-        assert_eq!(saved.status, 201, "round {i}: the trigger naming back_{i} and note_{i} was refused: {}", saved.body);
     }
+    // Several streams at once, each saving a form on one instance and at once a trigger naming it on the other:
+    // the other instance hears of the form (NOTIFY) only some time after the commit.
+    let round = |stream: usize, i: usize| {
+        let (a, b) = (&a, &b);
+        async move {
+            let (first, second) = if i % 2 == 0 { (a, b) } else { (b, a) };
+            let key = format!("form_{stream}_{i}");
+            first.post("/api/v1/forms", form(&key)).await.expect(201);
+            let trigger = json!({"key": format!("on_{stream}_{i}"), "form": key, "when": {"event": "created"}, "actions": [{"notify": "owner", "message": format!("note_{stream}")}]});
+            let saved = second.post("/api/v1/triggers", trigger).await;
+            assert_eq!(saved.status, 201, "{key}: the trigger naming it, saved on the other instance, was refused: {}", saved.body);
+            // A message saved on one instance and named at once by a trigger on the other.
+            let note = format!("note_{stream}_{i}");
+            first.post("/api/v1/messages", json!({"key": note, "template": "hi"})).await.expect(201);
+            let saved = second.post("/api/v1/triggers", json!({"key": format!("msg_{stream}_{i}"), "form": "base", "when": {"event": "created"}, "actions": [{"notify": "owner", "message": note}]})).await;
+            assert_eq!(saved.status, 201, "{note}: the trigger naming it, saved on the other instance, was refused: {}", saved.body);
+        }
+    };
+    futures::future::join_all((0..5).map(|stream| async move {
+        for i in 0..12 {
+            round(stream, i).await;
+        }
+    }))
+    .await;
     // The triggers run: a record of the last form on A notifies its owner through B's message.
-    let id = a.post("/api/v1/forms/form_24/records", json!({"name": "王"})).await.expect(201).body["id"].as_str().unwrap().to_owned();
+    let id = b.post("/api/v1/forms/form_0_10/records", json!({"name": "王"})).await.expect(201).body["id"].as_str().unwrap().to_owned();
     let notes = a.get("/api/v1/notifications?limit=500").await.expect(200);
     assert!(notes.body["items"].as_array().unwrap().iter().any(|n| n["record_id"] == id.as_str() && n["body"] == "hello 王"), "{}", notes.body);
     let mut b = b;
