@@ -103,8 +103,8 @@ async fn a_backup_under_write_load_restores_every_committed_record_whole() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut child = Command::new(BIN).args(["serve", "--db", &restored, "--bind", &format!("127.0.0.1:{port}")]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut child = Killed(Command::new(BIN).args(["serve", "--db", &restored, "--bind", &format!("127.0.0.1:{port}")]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
     assert!(lines.any(|l| l.is_ok_and(|l| l.starts_with("Trellis listening"))), "the restored database serves");
     let base = format!("http://127.0.0.1:{port}");
     // The admin's token is in the backup (as its hash), so it signs in to the restored server too.
@@ -136,9 +136,19 @@ async fn a_backup_under_write_load_restores_every_committed_record_whole() {
     }
     let notes = get("/api/v1/forms/note/records?limit=1".into()).await;
     assert_eq!(notes["items"].as_array().unwrap().len(), 1);
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(child.wait().unwrap().success());
+    Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+    assert!(child.0.wait().unwrap().success());
     s.stop().await;
+}
+
+/// A server process that does not outlive a failing test.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[tokio::test]
