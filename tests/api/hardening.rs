@@ -123,7 +123,7 @@ async fn definitions_saved_back_to_back_across_two_instances_see_each_other() {
     let round = |stream: usize, i: usize| {
         let (a, b) = (&a, &b);
         async move {
-            let (first, second) = if i % 2 == 0 { (a, b) } else { (b, a) };
+            let (first, second) = if i.is_multiple_of(2) { (a, b) } else { (b, a) };
             let key = format!("form_{stream}_{i}");
             first.post("/api/v1/forms", form(&key)).await.expect(201);
             let trigger = json!({"key": format!("on_{stream}_{i}"), "form": key, "when": {"event": "created"}, "actions": [{"notify": "owner", "message": format!("note_{stream}")}]});
