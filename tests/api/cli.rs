@@ -88,3 +88,65 @@ async fn segments_refresh_sweeps_a_form_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("there is no form 'nope'"));
     s.stop().await;
 }
+
+/// Starts `trellis serve` with `extra` arguments and logs at debug (so
+/// every request is logged, inside its span), and waits until it listens.
+fn serve_logging(extra: &[&str]) -> (std::process::Child, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("logs.db").display());
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = Command::new(BIN)
+        .args(["serve", "--db", &db, "--bind", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .env("RUST_LOG", "info,tower_http=debug")
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.is_ok_and(|l| l.starts_with("Trellis listening"))));
+    (child, format!("http://127.0.0.1:{port}"), dir)
+}
+
+/// Stops the server and returns everything it logged.
+fn stop_and_read_logs(child: std::process::Child) -> String {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[tokio::test]
+async fn logs_piped_to_a_file_carry_no_colour_codes_and_metrics_can_be_public() {
+    let (child, base, _dir) = serve_logging(&["--metrics-public"]);
+    trellis_engine::install_tls();
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(http.get(format!("{base}/metrics")).send().await.unwrap().status(), 200, "--metrics-public needs no token");
+    let logs = stop_and_read_logs(child);
+    assert!(logs.contains("/healthz") && logs.contains("shutting down"), "{logs}");
+    assert!(!logs.contains('\u{1b}'), "no escape codes when stderr is not a terminal: {logs:?}");
+}
+
+#[tokio::test]
+async fn log_format_json_writes_one_json_object_a_line_and_a_metrics_token_opens_metrics() {
+    let (child, base, _dir) = serve_logging(&["--log-format", "json", "--metrics-token", "scrape-me"]);
+    trellis_engine::install_tls();
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(http.get(format!("{base}/metrics")).send().await.unwrap().status(), 401);
+    assert_eq!(http.get(format!("{base}/metrics")).bearer_auth("wrong").send().await.unwrap().status(), 401);
+    let metrics = http.get(format!("{base}/metrics")).bearer_auth("scrape-me").send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.text().await.unwrap().contains("trellis_http_requests_total"));
+    let logs = stop_and_read_logs(child);
+    assert!(!logs.contains('\u{1b}'), "{logs:?}");
+    let lines: Vec<serde_json::Value> = logs.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"))).collect();
+    assert!(lines.iter().all(|l| l["level"].is_string() && l["timestamp"].is_string() && l["fields"].is_object()), "{logs}");
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "shutting down: finishing in-flight requests"), "{logs}");
+    assert!(lines.iter().any(|l| l["span"]["uri"] == "/healthz" || l["spans"].to_string().contains("/healthz")), "request logs carry their request: {logs}");
+}

@@ -6,10 +6,12 @@ mod fakes;
 mod harness;
 
 mod auth;
+mod backups;
 mod browser;
 mod cli;
 mod errors;
 mod forms;
+mod hardening;
 mod imports;
 mod limits;
 mod list;

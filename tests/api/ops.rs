@@ -14,7 +14,7 @@ async fn health_metrics_and_openapi(b: Backend) {
     let health = s.call(reqwest::Method::GET, "/healthz", None, None, &[]).await.expect(200);
     assert_eq!(health.body["status"], "ok");
 
-    let metrics = s.call(reqwest::Method::GET, "/metrics", None, None, &[]).await.expect(200);
+    let metrics = s.get("/metrics").await.expect(200);
     let text = metrics.body.as_str().unwrap();
     assert!(text.contains(r#"trellis_records_written_total{op="create"} 2"#), "{text}");
     assert!(text.contains(r#"trellis_http_requests_total{method="POST",route="/api/v1/forms/{form}/records",status="422"} 1"#), "{text}");

@@ -27,6 +27,7 @@ both!(
     emails_go_out_over_smtp_once,
     a_webhook_is_retried_signed_and_delivered_once,
     private_webhook_targets_are_refused_until_a_dead_letter,
+    ipv6_forms_of_loopback_webhook_targets_are_refused,
 );
 
 /// The CRM forms these scenarios use: customers, their follow-ups (rolled up
@@ -781,5 +782,34 @@ async fn private_webhook_targets_are_refused_until_a_dead_letter(b: crate::harne
     assert_eq!(dead["attempts"], 2);
     assert!(dead["last_error"].as_str().unwrap().contains("--allow-private-webhooks"), "{dead}");
     assert_eq!(s.clock("2026-03-03T01:00:00Z").await["delivery_failures"], 0, "a dead letter is not tried again");
+    s.stop().await;
+}
+
+/// Every IPv6 spelling of a loopback IPv4 address is as private as 127.0.0.1.
+async fn ipv6_forms_of_loopback_webhook_targets_are_refused(b: crate::harness::Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    let hook = crate::fakes::HttpSink::start(vec![200]).await;
+    s.engine.configure_delivery(delivery(None, false, 1)).unwrap();
+    crm(&s).await;
+    let port = hook.addr.port();
+    let hosts = ["[::ffff:127.0.0.1]", "[::127.0.0.1]", "[64:ff9b::7f00:1]", "[2002:7f00:1::1]", "[2001:0:7f00:1::1]"];
+    for (i, host) in hosts.iter().enumerate() {
+        s.post("/api/v1/workflows", json!({
+            "key": format!("hook_{i}"), "form": "customer", "start": {"on": "condition", "condition": "record.level == \"A\""}, "initial": "vip",
+            "states": {"vip": {"final": true, "on_enter": [{"webhook": {"url": format!("http://{host}:{port}/hook"), "message": "welcome"}}]}}
+        }))
+        .await
+        .expect(201);
+    }
+    let id = customer(&s, &s.token, "映射客户", "13800000014").await;
+    s.patch(&format!("/api/v1/forms/customer/records/{id}"), json!({"level": "A"}), None).await.expect(200);
+    s.clock("2026-03-02T01:00:01Z").await;
+    assert!(hook.hits().is_empty(), "nothing reached the loopback address");
+    let all = deliveries(&s, &id).await;
+    assert_eq!(all.len(), hosts.len(), "{all:?}");
+    for d in &all {
+        assert_eq!(d["status"], "failed", "{d}");
+        assert!(d["last_error"].as_str().unwrap().contains("--allow-private-webhooks"), "{d}");
+    }
     s.stop().await;
 }

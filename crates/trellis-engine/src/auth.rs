@@ -76,6 +76,10 @@ fn token_hash(token: &str) -> String {
 /// Wrong passwords for one email that lock it out for the rest of [`FAILURE_WINDOW`].
 pub const MAX_FAILURES: usize = 5;
 pub const FAILURE_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
+/// Failed sign-ins from one client address, across every email, after which
+/// it waits for the rest of [`FAILURE_WINDOW`]: room for an office behind one
+/// address to mistype, none for a sweep through a list of emails.
+pub const MAX_ADDRESS_FAILURES: usize = 20;
 
 /// A bearer token as its owner sees it: never its value.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -188,8 +192,35 @@ impl Engine {
     /// of them is that old — a guessing script gets five tries a quarter hour.
     /// Counted per process: several instances each count their own.
     pub async fn login(&self, email: &str, password: &str) -> Result<(String, Actor)> {
+        self.login_from(email, password, None).await
+    }
+
+    /// [`Engine::login`] from a client address (the server's `ClientAddr`: an
+    /// IPv4 address or an IPv6 /64): besides the lock-out per email, an address with
+    /// [`MAX_ADDRESS_FAILURES`] failed sign-ins within [`FAILURE_WINDOW`],
+    /// whatever the emails, waits (429) until the oldest is that old — so a
+    /// script trying one password on many emails is slowed as one guessing
+    /// many passwords on one email is. Successful sign-ins do not count.
+    pub async fn login_from(&self, email: &str, password: &str, client: Option<&str>) -> Result<(String, Actor)> {
         let key = email.trim().to_lowercase();
         let now = self.clock.now();
+        if let Some(client) = client
+            && let Err(wait) = self.login_addresses.take(client, now)
+        {
+            self.store.audit(&AuditEntry { actor_email: Some(key.clone()), ..self.audit_entry(None, "login_slowed", Some(client.to_owned()), serde_json::json!({"retry_after": wait, "email": key})) }).await?;
+            return Err(EngineError::TooMany { message: format!("too many failed sign-ins from this address; try again in {} minute(s)", wait.div_ceil(60)), retry_after: wait });
+        }
+        let result = self.login_checked(&key, email, password, now).await;
+        // Only failures count against the address: the attempt was counted
+        // first (so parallel guesses cannot all slip in), and a success is given back.
+        if let (Some(client), Ok(_)) = (client, &result) {
+            self.login_addresses.give_back(client);
+        }
+        result
+    }
+
+    async fn login_checked(&self, key: &str, email: &str, password: &str, now: Timestamp) -> Result<(String, Actor)> {
+        let key = key.to_owned();
         // The attempt counts before the password is checked, so parallel
         // guesses cannot all slip in under the limit; a success clears it.
         let attempts = match self.login_failures.take(&key, now) {
@@ -239,8 +270,8 @@ impl Engine {
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         let password = password.to_owned();
         let ok = blocking(move || {
-            let stored = stored.unwrap_or_else(|| dummy_hash().to_owned());
-            PasswordHash::new(&stored).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()) && !stored.is_empty()
+            let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
+            PasswordHash::new(&stored).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
         })
         .await?;
         let (Some(user), true) = (user, ok) else {
@@ -324,12 +355,27 @@ pub struct UserView {
 /// The account created on first start.
 pub const FIRST_ADMIN: &str = "admin@localhost";
 
-/// An argon2id hash of a random string nobody knows, for refusals that take
-/// as long as a real check. Made once per process.
-fn dummy_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| {
-        let secret = random_hex(16).unwrap_or_default();
-        Argon2::default().hash_password(secret.as_bytes()).map(|h| h.to_string()).unwrap_or_default()
-    })
+/// An argon2id hash nobody knows a password for (its salt and digest are
+/// random bytes, not the hash of anything written down), with the default
+/// parameters, so checking a password against it costs what a real check
+/// costs. A constant rather than a hash made at first use: making it would
+/// cost the first unknown email a second hash, and that difference is
+/// measurable from outside.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$vd9LjvQCRuXaVfSlKJdILQ$Ar6TH0hfakN7wn3qsbihF9lbWAXhHTMB5EBaHmBzjoE";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_hash_costs() {
+        let dummy = PasswordHash::new(DUMMY_HASH).unwrap();
+        let real_string = Argon2::default().hash_password(b"some password").unwrap().to_string();
+        let real = PasswordHash::new(&real_string).unwrap();
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(argon2::Params::try_from(&dummy).unwrap(), argon2::Params::try_from(&real).unwrap(), "same memory, time and lanes");
+        assert_eq!(dummy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
+        assert!(Argon2::default().verify_password(b"", &dummy).is_err());
+    }
 }

@@ -158,6 +158,12 @@ impl Engine {
         if let Some(d) = self.defs.snapshot.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
             return Ok(d.clone());
         }
+        self.load_defs().await
+    }
+
+    /// Every workflow and message as the database holds them now, compiled
+    /// (and cached, unless a change was heard meanwhile).
+    async fn load_defs(&self) -> Result<Arc<Defs>> {
         let epoch = self.defs.epoch.load(Ordering::SeqCst);
         let mut defs = Defs::default();
         // A stored definition that no longer compiles (a newer engine refusing what an
@@ -207,10 +213,13 @@ impl Engine {
         Ok(defs)
     }
 
-    /// The forms, messages and workflows in force, for checking a definition's references.
+    /// The forms, messages and workflows in force, for checking a definition's
+    /// references: read from the database, not the cache, which may not yet
+    /// have heard what another instance saved a moment ago (a trigger saved
+    /// on one instance right after its form was saved on another).
     async fn known(&self) -> Result<Known> {
-        let forms = self.all_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
-        let defs = self.defs().await?;
+        let forms = self.current_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
+        let defs = self.load_defs().await?;
         let messages = defs.messages.keys().cloned().collect();
         let workflows = defs.workflows.iter().map(|(k, w)| (k.clone(), workflow_ref(&w.def.form, w.transitions.iter().map(|t| t.key.clone())))).collect();
         let calendars = defs.calendars.keys().cloned().collect();

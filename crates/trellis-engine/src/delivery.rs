@@ -150,29 +150,68 @@ pub fn sign(secret: &str, body: &[u8]) -> std::result::Result<String, String> {
 }
 
 /// Whether an address is on the public internet (not private, loopback,
-/// link-local, shared, documentation, multicast or unspecified).
+/// link-local, shared, documentation, multicast or unspecified). An IPv6
+/// address that carries an IPv4 one — mapped (`::ffff:a.b.c.d`), compatible
+/// (`::a.b.c.d`), NAT64 (`64:ff9b::/96`), 6to4 (`2002::/16`), Teredo
+/// (`2001::/32`) — is judged by the IPv4 address it reaches, since a
+/// translator or tunnel on the way delivers it there.
 fn is_public(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
-        }
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
     }
+}
+
+fn is_public_v4(v4: std::net::Ipv4Addr) -> bool {
+    let [a, b, ..] = v4.octets();
+    !(v4.is_private()
+        || v4.is_loopback()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_multicast()
+        || v4.is_documentation()
+        || a == 0
+        || a >= 240
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0 && v4.octets()[2] == 0)
+        || (a == 198 && (b == 18 || b == 19)))
+}
+
+fn is_public_v6(v6: std::net::Ipv6Addr) -> bool {
+    use std::net::Ipv4Addr;
+    let seg = v6.segments();
+    let bits = u128::from(v6);
+    let low32 = Ipv4Addr::from(bits as u32);
+    if v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() {
+        return false;
+    }
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    // ::a.b.c.d, deprecated since 2006 (RFC 4291): nothing public uses it.
+    if bits >> 32 == 0 {
+        return false;
+    }
+    // NAT64, the well-known prefix (RFC 6052): the IPv4 address is the last 32 bits.
+    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return is_public_v4(low32);
+    }
+    // 6to4 (RFC 3056): 2002:AABB:CCDD::/48 is the IPv4 address AA.BB.CC.DD.
+    if seg[0] == 0x2002 {
+        return is_public_v4(Ipv4Addr::from((bits >> 80) as u32));
+    }
+    // Teredo (RFC 4380): the server's IPv4 address, then the client's, inverted.
+    if seg[0] == 0x2001 && seg[1] == 0 {
+        return is_public_v4(Ipv4Addr::from((bits >> 64) as u32)) && is_public_v4(Ipv4Addr::from(!(bits as u32)));
+    }
+    let first = seg[0];
+    !((first & 0xfe00) == 0xfc00 // unique local
+        || (first & 0xffc0) == 0xfe80 // link-local
+        || (first & 0xffc0) == 0xfec0 // site-local, deprecated
+        || (seg[0] == 0x64 && seg[1] == 0xff9b && seg[2] == 1) // local-use NAT64 (RFC 8215): a private translator
+        || (seg[0] == 0x2001 && seg[1] == 0xdb8) // documentation
+        || (seg[0] == 0x0100 && seg[1..4] == [0, 0, 0])) // discard-only (RFC 6666)
 }
 
 /// The wait before attempt `attempt + 1`: 30 s, 1 min, 2 min, … up to 6 h, ±20 %.
@@ -245,10 +284,21 @@ mod tests {
 
     #[test]
     fn only_public_addresses_are_public() {
-        for private in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1"] {
-            assert!(!is_public(private.parse().unwrap()), "{private}");
+        for private in [
+            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "255.255.255.255", "240.0.0.1", "198.18.0.1",
+            "::1", "::", "fd00::1", "fe80::1", "fec0::1", "ff02::1", "2001:db8::1", "100::1",
+            // IPv4-mapped and IPv4-compatible forms of loopback and private addresses.
+            "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "::127.0.0.1", "::10.0.0.1", "::8.8.8.8", "::7f00:1",
+            // NAT64: the well-known prefix with a private IPv4 address, and the local-use prefix.
+            "64:ff9b::7f00:1", "64:ff9b::127.0.0.1", "64:ff9b::a9fe:a9fe", "64:ff9b::c0a8:101", "64:ff9b:1::808:808", "64:ff9b:1:ffff::1",
+            // 6to4 around a private IPv4 address.
+            "2002:7f00:1::1", "2002:a00:1::", "2002:c0a8:101:1::1",
+            // Teredo whose server or (inverted) client is private.
+            "2001:0:7f00:1::1", "2001:0:808:808:0:0:80ff:fefe", "2001:0:808:808::f5ff:fffe",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private} is not public");
         }
-        for public in ["1.1.1.1", "203.119.1.1", "2606:4700::1111"] {
+        for public in ["1.1.1.1", "203.119.1.1", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1", "2001:0:808:808::f7f7:f7f7"] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }

@@ -83,6 +83,25 @@ impl Engine {
         Ok(out)
     }
 
+    /// Every form as the database holds it now, compiled (each version
+    /// compiled once: a cached compilation of the same version is reused).
+    /// For checking what a definition being saved names: the cache of this
+    /// instance may not yet have heard of a form another instance saved a
+    /// moment ago, because NOTIFY reaches it after the commit, not with it.
+    pub(crate) async fn current_forms(&self) -> Result<Vec<Arc<CompiledForm>>> {
+        let epoch = self.forms.epoch.load(Ordering::SeqCst);
+        let stored = self.store.forms().await?;
+        let mut out = Vec::with_capacity(stored.len());
+        for s in stored {
+            let cached = self.forms.map.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&s.key).filter(|c| c.version == s.version).cloned();
+            out.push(match cached {
+                Some(c) => c,
+                None => self.cache(compile_stored(s)?, epoch),
+            });
+        }
+        Ok(out)
+    }
+
     /// Caches a compiled form read from the store when `epoch` began, unless
     /// a change was heard since (then it serves this request only).
     fn cache(&self, compiled: CompiledForm, epoch: u64) -> Arc<CompiledForm> {
@@ -145,7 +164,7 @@ impl Engine {
     pub(crate) async fn check(&self, def: FormDef, version: i64) -> Result<CompiledForm> {
         // Compiling runs every script's parser: not on an async worker.
         let compiled = crate::blocking(move || form::compile(def, version)).await?.map_err(EngineError::Invalid)?;
-        let others: std::collections::HashMap<String, Arc<CompiledForm>> = self.all_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
+        let others: std::collections::HashMap<String, Arc<CompiledForm>> = self.current_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
         let issues = form::check_references(&compiled, &|k| others.get(k).cloned());
         if issues.is_empty() { Ok(compiled) } else { Err(EngineError::Invalid(issues)) }
     }
@@ -168,7 +187,7 @@ impl Engine {
     pub(crate) async fn save_forms(&self, actor: &Actor, defs: Vec<FormDef>) -> Result<Vec<String>> {
         actor.require_admin("change forms")?;
         // The forms in force, compiled, once: what each new version replaces, and what links and rollups may name.
-        let mut lookup: std::collections::HashMap<String, Arc<CompiledForm>> = self.all_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
+        let mut lookup: std::collections::HashMap<String, Arc<CompiledForm>> = self.current_forms().await?.into_iter().map(|f| (f.key().to_owned(), f)).collect();
         let mut compiled = Vec::new();
         let mut issues = Vec::new();
         for def in defs {

@@ -130,6 +130,8 @@ pub struct Engine {
     running_jobs: Mutex<std::collections::HashSet<uuid::Uuid>>,
     /// Recent failed sign-ins per email (see [`Engine::login`]).
     login_failures: throttle::Window,
+    /// Recent failed sign-ins per client address, across emails (see [`Engine::login_from`]).
+    login_addresses: throttle::Window,
     /// Recent anonymous submissions per public link and address (see [`Engine::public_submit`]).
     public_posts: throttle::Window,
     /// The key public-link URLs are signed with, read from the database once.
@@ -150,6 +152,7 @@ impl Engine {
         let stamp = Mutex::new(store.definitions_stamp().await?);
         Ok(Engine { store, clock, forms, defs, sender: delivery::SenderSlot::default(), listener: Mutex::new(listener), stamp, running_jobs: Mutex::default(),
             login_failures: throttle::Window::new(auth::MAX_FAILURES, auth::FAILURE_WINDOW),
+            login_addresses: throttle::Window::new(auth::MAX_ADDRESS_FAILURES, auth::FAILURE_WINDOW),
             public_posts: throttle::Window::new(public::MAX_POSTS, public::POST_WINDOW),
             link_secret: std::sync::OnceLock::new(),
             templates: templates::Templates::new(templates::TemplateConfig::this_program()),

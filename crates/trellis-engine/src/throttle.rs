@@ -64,6 +64,17 @@ impl Window {
         Ok(list.len())
     }
 
+    /// Takes back the newest event of `key` (one that turned out not to count).
+    pub(crate) fn give_back(&self, key: &str) {
+        let mut seen = self.seen();
+        if let Some(list) = seen.keys.get_mut(&key_of(key)) {
+            let newest = list.iter().enumerate().max_by_key(|(_, t)| **t).map(|(i, _)| i);
+            if let Some(i) = newest {
+                list.swap_remove(i);
+            }
+        }
+    }
+
     pub(crate) fn forget(&self, key: &str) {
         self.seen().keys.remove(&key_of(key));
     }
@@ -84,6 +95,9 @@ mod tests {
         assert_eq!(w.take("a", t0 + SignedDuration::from_secs(60)), Ok(2), "the first has left the window");
         w.forget("a");
         assert_eq!(w.take("a", t0 + SignedDuration::from_secs(61)), Ok(1));
+        assert_eq!(w.take("a", t0 + SignedDuration::from_secs(62)), Ok(2));
+        w.give_back("a");
+        assert_eq!(w.take("a", t0 + SignedDuration::from_secs(63)), Ok(2), "an event given back no longer counts");
     }
 
     #[test]

@@ -37,7 +37,19 @@ pub const BODY_LIMIT: usize = 16 << 20;
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub metrics: Arc<metrics::Metrics>,
+    pub config: Arc<ServerConfig>,
     openapi: Arc<String>,
+}
+
+/// How the server answers, beside what the engine decides.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    /// `/metrics` answers anyone (`trellis serve --metrics-public`). Otherwise
+    /// it needs an admin's token or [`ServerConfig::metrics_token`].
+    pub metrics_public: bool,
+    /// A token only for `/metrics` (`--metrics-token`), so a scraper need
+    /// not hold an admin's token, which can do anything.
+    pub metrics_token: Option<String>,
 }
 
 #[derive(OpenApi)]
@@ -77,12 +89,18 @@ pub fn openapi_json() -> String {
     api().1.to_pretty_json().expect("the OpenAPI document serializes")
 }
 
-/// The whole application for one engine.
+/// The whole application for one engine, with the default [`ServerConfig`].
 pub fn app(engine: Arc<Engine>) -> (Router, AppState) {
+    app_with(engine, ServerConfig::default())
+}
+
+/// The whole application for one engine.
+pub fn app_with(engine: Arc<Engine>, config: ServerConfig) -> (Router, AppState) {
     let (api, doc) = api();
     let state = AppState {
         engine,
         metrics: Arc::new(metrics::Metrics::default()),
+        config: Arc::new(config),
         openapi: Arc::new(doc.to_pretty_json().expect("the OpenAPI document serializes")),
     };
     let manual_clock = matches!(state.engine.clock(), trellis_engine::Clock::Manual(_));
@@ -101,8 +119,17 @@ pub fn app(engine: Arc<Engine>) -> (Router, AppState) {
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
+        // Outermost, so that refusals made by the layers inside carry it too.
+        .layer(axum::middleware::map_response(nosniff))
         .with_state(state.clone());
     (router, state)
+}
+
+/// Browsers must not guess a type other than the one sent: a JSON answer that
+/// echoes user text must never be read as HTML or script.
+async fn nosniff(mut res: axum::response::Response) -> axum::response::Response {
+    res.headers_mut().insert(axum::http::header::X_CONTENT_TYPE_OPTIONS, axum::http::HeaderValue::from_static("nosniff"));
+    res
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets

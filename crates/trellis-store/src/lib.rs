@@ -17,6 +17,7 @@ use trellis_core::{HistoryEntry, Record};
 use uuid::Uuid;
 
 mod filter;
+pub mod backup;
 pub mod index;
 pub mod jobs;
 pub mod postgres;

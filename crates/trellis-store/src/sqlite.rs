@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::filter::{self, Dialect};
 use crate::{FormSave, Result, StoreError, StoredForm, SweepState, Tx, User, classify, index};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 /// Rows per multi-row INSERT: 12 columns × 500 stays far below SQLite's 32,766 variables.
 const CHUNK: usize = 500;

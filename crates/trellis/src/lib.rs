@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use trellis_engine::{Clock, Engine, EngineError};
 
+mod backup;
 mod pack;
 mod sheets;
 
@@ -46,6 +47,28 @@ pub enum Command {
         /// data and demo users, and print how to sign in.
         #[arg(long)]
         demo: bool,
+        #[command(flatten)]
+        ops: OpsArgs,
+    },
+    /// Copy a SQLite database to FILE while the server runs (a consistent
+    /// snapshot); for PostgreSQL, use pg_dump (see docs/operations.md).
+    Backup {
+        file: std::path::PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Restore a backup made by `trellis backup` into the database (stop the
+    /// server first); for PostgreSQL, use pg_restore (see docs/operations.md).
+    Restore {
+        file: std::path::PathBuf,
+        /// Replace a database that already holds data.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        db: DbArg,
     },
     /// Template packs: check, install or upgrade, export, uninstall.
     Pack {
@@ -109,6 +132,27 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+}
+
+/// Metrics and logs of a running server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OpsArgs {
+    /// Serve /metrics to anyone; by default it needs the metrics token or an admin's token.
+    #[arg(long)]
+    pub metrics_public: bool,
+    /// A bearer token that opens /metrics (and nothing else), for a Prometheus scraper.
+    #[arg(long, env = "TRELLIS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// `text` (coloured only on a terminal) or `json` (one object a line).
+    #[arg(long, env = "TRELLIS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+impl Cli {
+    /// Whether logs are written as JSON lines (`serve --log-format json`).
+    pub fn json_logs(&self) -> bool {
+        matches!(&self.command, Command::Serve { ops, .. } if ops.log_format == "json")
+    }
 }
 
 /// How emails and webhooks are sent.
@@ -216,7 +260,9 @@ fn explain(e: EngineError) -> anyhow::Error {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { db, bind, clock, delivery, demo } => serve(&db.url, bind, &clock, delivery, demo).await,
+        Command::Serve { db, bind, clock, delivery, demo, ops } => serve(&db.url, bind, &clock, delivery, demo, ops).await,
+        Command::Backup { file, force, db } => crate::backup::backup(&db.url, &file, force).await,
+        Command::Restore { file, force, db } => crate::backup::restore(&db.url, &file, force).await,
         Command::Pack { command } => crate::pack::run(command).await,
         Command::Segments { command: SegmentsCommand::Refresh { form, db } } => refresh(&db.url, &form).await,
         Command::User { command: UserCommand::Add { email, role, password_stdin, manager, db } } => {
@@ -291,7 +337,7 @@ const TIMER_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 /// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
-async fn serve(url: &str, bind: SocketAddr, clock: &str, delivery: DeliveryArgs, demo: bool) -> anyhow::Result<()> {
+async fn serve(url: &str, bind: SocketAddr, clock: &str, delivery: DeliveryArgs, demo: bool, ops: OpsArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let clock = if clock == "manual" { Clock::manual(jiff::Timestamp::now()) } else { Clock::System };
     let manual = matches!(clock, Clock::Manual(_));
@@ -314,7 +360,8 @@ async fn serve(url: &str, bind: SocketAddr, clock: &str, delivery: DeliveryArgs,
         crate::pack::demo(&engine, bind).await?;
     }
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("listening on {bind}"))?;
-    let (router, _state) = trellis_server::app(engine.clone());
+    let config = trellis_server::ServerConfig { metrics_public: ops.metrics_public, metrics_token: ops.metrics_token.filter(|t| !t.is_empty()) };
+    let (router, _state) = trellis_server::app_with(engine.clone(), config);
     println!(
         "Trellis listening on http://{} (database: {}, ready in {} ms)",
         listener.local_addr()?,

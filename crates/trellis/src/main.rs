@@ -1,3 +1,5 @@
+use std::io::IsTerminal;
+
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -16,6 +18,7 @@ fn main() -> std::process::ExitCode {
             Err(_) => std::process::ExitCode::FAILURE,
         };
     }
+    let cli = trellis::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -24,11 +27,17 @@ fn main() -> std::process::ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        tracing_subscriber::fmt()
-            .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
-            .with_writer(std::io::stderr)
-            .init();
-        match trellis::run(trellis::Cli::parse()).await {
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+        // Colour codes only for a person at a terminal: in a file or a log
+        // collector they are noise that breaks searching.
+        let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        if cli.json_logs() {
+            logs.json().with_current_span(false).init();
+        } else {
+            logs.with_ansi(ansi).init();
+        }
+        match trellis::run(cli).await {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e:#}");

@@ -58,7 +58,8 @@ pub fn read_archive(name: &str, bytes: &[u8]) -> Result<Files> {
             if !entry.header().entry_type().is_file() {
                 continue;
             }
-            let path = entry.path().map_err(|e| refused(name, e.to_string()))?.to_string_lossy().into_owned();
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let path = inside(name, &raw)?;
             let data = budget.read(name, &mut entry)?;
             out.insert(path, data);
         }
@@ -72,8 +73,7 @@ pub fn read_archive(name: &str, bytes: &[u8]) -> Result<Files> {
             if !f.is_file() {
                 continue;
             }
-            let Some(path) = f.enclosed_name() else { return Err(refused(name, format!("the archive holds a path outside it: {}", f.name()))) };
-            let path = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/");
+            let path = inside(name, f.name())?;
             let data = budget.read(name, &mut f)?;
             out.insert(path, data);
         }
@@ -82,6 +82,30 @@ pub fn read_archive(name: &str, bytes: &[u8]) -> Result<Files> {
         return Err(refused(name, "a pack is a folder, a .tar.gz or a .zip"));
     };
     Ok(strip_top_folder(files))
+}
+
+/// An archive entry's path, normalised (`a/./b` and `a/x/../b` are `a/b`),
+/// or a refusal when it is absolute or climbs out of the pack. One check for
+/// tar and zip alike: neither format stops an archive from naming
+/// `docs/../../../tmp/x`, and a path like that must never reach a file name.
+fn inside(archive: &str, raw: &str) -> Result<String> {
+    let outside = || refused(archive, format!("the archive holds a path outside the pack: {raw}"));
+    // Windows tools write backslashes in zips; a drive (`C:`) or a leading separator is absolute.
+    let unified = raw.replace('\\', "/");
+    if unified.starts_with('/') || unified.contains('\0') || unified.split('/').next().is_some_and(|first| first.contains(':')) {
+        return Err(outside());
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in unified.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop().ok_or_else(outside)?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
 }
 
 /// What an archive may still unpack to: counted on the bytes actually read,
@@ -177,6 +201,49 @@ mod tests {
         let bytes = w.finish().unwrap().into_inner();
         let files = read_archive("mini.zip", &bytes).unwrap();
         assert_eq!(files.keys().collect::<Vec<_>>(), ["forms/a.json", "pack.json"]);
+    }
+
+    fn tar_gz_with(path: &str) -> Vec<u8> {
+        // `append_data` refuses `..`; a hostile archive is written byte by byte, so set the name raw.
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
+        for (p, data) in [("pack.json", &b"{}"[..]), (path, &b"x"[..])] {
+            let mut header = tar::Header::new_gnu();
+            header.as_gnu_mut().unwrap().name[..p.len()].copy_from_slice(p.as_bytes());
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_cksum();
+            builder.append(&header, data).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    fn zip_with(path: &str) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        for (p, text) in [("pack.json", "{}"), (path, "x")] {
+            w.start_file(p, opts).unwrap();
+            w.write_all(text.as_bytes()).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_path_leaving_the_pack_is_refused_in_tar_and_zip_alike() {
+        for bad in ["docs/../../../tmp/x", "../x", "/etc/passwd", "a/../../x", "..\\..\\x", "C:/x", "C:\\x"] {
+            for (kind, bytes) in [("tar", tar_gz_with(bad)), ("zip", zip_with(bad))] {
+                match read_archive("evil", &bytes) {
+                    Err(EngineError::Pack(issues)) => assert!(issues[0].message.contains("outside the pack"), "{kind} {bad}: {issues:?}"),
+                    other => panic!("{kind} {bad}: {other:?}"),
+                }
+            }
+        }
+        for (ok, seen) in [("docs/./a.md", "docs/a.md"), ("docs/x/../a.md", "docs/a.md")] {
+            for bytes in [tar_gz_with(ok), zip_with(ok)] {
+                let files = read_archive("fine", &bytes).unwrap();
+                assert!(files.contains_key(seen), "{ok}: {:?}", files.keys().collect::<Vec<_>>());
+            }
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use trellis_engine::auth::{TokenView, UserView};
 
 use crate::AppState;
-use crate::extract::{Auth, JsonBody, Params, PathOf};
+use crate::extract::{Auth, ClientAddr, JsonBody, Params, PathOf};
 use crate::session::{self, Credential};
 use crate::problem::{ApiResult, Problem};
 
@@ -85,8 +85,8 @@ async fn create_user(State(state): State<AppState>, Auth(actor): Auth, JsonBody(
 /// Sign in with email and password; answers a bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem, content_type = "application/problem+json")))]
-async fn create_token(State(state): State<AppState>, JsonBody(req): JsonBody<TokenRequest>) -> ApiResult<axum::Json<TokenResponse>> {
-    let (token, actor) = state.engine.login(&req.email, &req.password).await?;
+async fn create_token(State(state): State<AppState>, ClientAddr(client): ClientAddr, JsonBody(req): JsonBody<TokenRequest>) -> ApiResult<axum::Json<TokenResponse>> {
+    let (token, actor) = state.engine.login_from(&req.email, &req.password, Some(&client)).await?;
     Ok(axum::Json(TokenResponse { token, user: UserOut { id: actor.id, email: actor.email, role: actor.role.as_str().into() } }))
 }
 
@@ -110,10 +110,10 @@ struct SessionOut {
 /// lock-out as `/api/v1/auth/token` applies.
 #[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth", request_body = TokenRequest,
     responses((status = 200, body = SessionOut), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")))]
-async fn create_session(State(state): State<AppState>, headers: HeaderMap, JsonBody(req): JsonBody<TokenRequest>) -> ApiResult<impl IntoResponse> {
+async fn create_session(State(state): State<AppState>, ClientAddr(client): ClientAddr, headers: HeaderMap, JsonBody(req): JsonBody<TokenRequest>) -> ApiResult<impl IntoResponse> {
     // Signing a victim's browser in to the attacker's account is an attack too.
     session::check_csrf(&Method::POST, &headers)?;
-    let (token, actor) = state.engine.login(&req.email, &req.password).await?;
+    let (token, actor) = state.engine.login_from(&req.email, &req.password, Some(&client)).await?;
     let user = UserOut { id: actor.id, email: actor.email, role: actor.role.as_str().into() };
     Ok(([(header::SET_COOKIE, session::set_cookie(token, &headers)), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], axum::Json(SessionOut { user })))
 }

@@ -20,10 +20,34 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// The Prometheus exposition: to anyone with `--metrics-public`; otherwise
+/// to the metrics token (`--metrics-token`) or an admin's token, sent as
+/// `Authorization: Bearer …` (or the admin's session cookie).
+pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, Problem> {
+    if !state.config.metrics_public {
+        metrics_allowed(&state, &headers).await?;
+    }
     let mut res = state.metrics.render().into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
-    res
+    Ok(res)
+}
+
+async fn metrics_allowed(state: &AppState, headers: &axum::http::HeaderMap) -> Result<(), Problem> {
+    let Some(credential) = crate::session::Credential::of(headers) else {
+        return Err(Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "/metrics needs Authorization: Bearer with the metrics token or an admin's token"));
+    };
+    let sent = credential.token();
+    if let Some(expected) = &state.config.metrics_token {
+        // Compared as hashes, so the time taken says nothing about how much of the token matched.
+        use sha2::Digest;
+        if sha2::Sha256::digest(sent.as_bytes()) == sha2::Sha256::digest(expected.as_bytes()) {
+            return Ok(());
+        }
+    }
+    match state.engine.actor_for_token(sent).await? {
+        Some(actor) => Ok(actor.require_admin("read /metrics")?),
+        None => Err(Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "the token is neither the metrics token nor a live token; sign in again")),
+    }
 }
 
 /// The OpenAPI document; like every `/api` route but sign-in, it needs a token
