@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod errors;
 mod forms;
+mod import_limits;
 mod imports;
 mod list;
 mod ops;
