@@ -150,7 +150,7 @@ async fn a_100_mb_line_is_a_refused_row_not_a_record(b: Backend) {
     s.crm_forms().await;
     let mut file = b"name,phone\n".to_vec();
     file.extend(std::iter::repeat_n(b'x', 100 << 20));
-    file.extend_from_slice(b",13800000000\n张三,13900000000\n");
+    file.extend_from_slice(",13800000000\n张三,13900000000\n".as_bytes());
     let size = file.len() as u64;
 
     let _one = HOSTILE.lock().await;
