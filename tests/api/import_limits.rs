@@ -21,6 +21,7 @@ both!(
     an_unterminated_quote_is_one_refused_row,
     job_views_page_their_columns_and_errors,
     imports_per_user_are_bounded,
+    workbooks_are_read_within_the_same_limits,
 );
 
 /// One hostile file at a time in this process, so that one test's memory is not another's.
@@ -291,4 +292,41 @@ fn id_is(b: Backend, id: &str) -> String {
         Backend::Sqlite => format!("hex(id) = '{}'", id.replace('-', "").to_uppercase()),
         Backend::Postgres => format!("id = '{id}'"),
     }
+}
+
+/// XLSX is read cell by cell within the same bounds: a header past 1,000
+/// columns is refused, a data row past them is a refused row.
+async fn workbooks_are_read_within_the_same_limits(b: Backend) {
+    let Some(s) = Server::start(b).await else { return };
+    s.crm_forms().await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "name").unwrap();
+    sheet.write_string(0, 1500, "far").unwrap();
+    let wide = book.save_to_buffer().unwrap();
+    let (status, problem, _) = upload(&s, &s.token, "name=wide.xlsx", wide).await;
+    assert_eq!(status, 400, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("more than 1,000 cells"), "{problem}");
+
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in ["name", "phone"].into_iter().enumerate() {
+        sheet.write_string(0, c as u16, h).unwrap();
+    }
+    // A data row past the columns: refused at its row, the next one imported.
+    sheet.write_string(1, 0, "李四").unwrap();
+    sheet.write_string(1, 1, "13800000000").unwrap();
+    sheet.write_string(1, 1200, "far").unwrap();
+    sheet.write_string(2, 0, "张三").unwrap();
+    sheet.write_string(2, 1, "13900000000").unwrap();
+    let file = book.save_to_buffer().unwrap();
+    let (status, job, _) = upload(&s, &s.token, "name=long.xlsx", file).await;
+    assert_eq!(status, 202, "{job}");
+    let job = finished(&s, &s.token, job["id"].as_str().unwrap(), Duration::from_secs(60)).await;
+    assert_eq!((job["created"].as_i64(), job["failed"].as_i64()), (Some(1), Some(1)), "{job}");
+    let errors = s.get(&format!("/api/v1/jobs/{}/errors?format=json", job["id"].as_str().unwrap())).await.expect(200).body;
+    assert_eq!(errors["items"][0]["row"].as_i64(), Some(2), "{errors}");
+    assert!(errors["items"][0]["message"].as_str().unwrap().contains("more than 1,000 cells"), "{errors}");
+    assert_eq!(s.names("customer", &[]).await, ["张三"]);
+    s.stop().await;
 }

@@ -369,6 +369,22 @@ mod tests {
     }
 
     #[test]
+    fn repeats_are_found_a_row_at_a_time() {
+        let def: FormDef = serde_json::from_value(json!({"key": "c", "schema": {"type": "object", "properties": {"phone": {"type": "string"}}}, "unique": [["phone"]]})).unwrap();
+        let f = compile(def, 1).unwrap();
+        let mut r = Repeats::default();
+        let row = |phone: &str| json!({"phone": phone}).as_object().cloned();
+        assert_eq!(r.check(&f, row("13800000000").as_ref(), 2), None);
+        assert_eq!(r.check(&f, None, 3), None, "a row that could not be typed has no key");
+        assert_eq!(r.check(&f, row("13900000000").as_ref(), 4), None);
+        assert_eq!(r.check(&f, row("13800000000").as_ref(), 5), Some((vec!["phone".to_owned()], 2)));
+        assert_eq!(clip("一二三四", 2), "一二…");
+        assert_eq!(clip("ab", 2), "ab");
+        let many: Vec<String> = (0..25).map(|i| format!("c{i}")).collect();
+        assert!(list(&many).ends_with("c19, … (5 more)"), "{}", list(&many));
+    }
+
+    #[test]
     fn columns_map_by_key_title_and_hand() {
         let f = form();
         let m = map_columns(&f, &cols(&["姓名", "PHONE", "备注", "score", "客户分层", "记录 ID", "Level"]), &BTreeMap::new()).unwrap();

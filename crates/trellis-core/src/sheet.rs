@@ -118,7 +118,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -696,6 +696,19 @@ mod tests {
         let got = items(&file, &Limits::DEFAULT).unwrap();
         assert_eq!(got.len(), 2);
         assert!(matches!(&got[1], Item::Refused(r) if r.number == 2 && r.column == Some(0)), "{:?}", got[1]);
+    }
+
+    #[test]
+    fn a_workbook_that_unpacks_past_the_bound_is_refused_unread() {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        zip.start_file("xl/sharedStrings.xml", zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(&[b' '; 4096]).unwrap();
+        let bytes = zip.finish().unwrap().into_inner();
+        let e = items(&bytes, &Limits { unpacked_bytes: 1000, ..Limits::DEFAULT }).unwrap_err();
+        assert!(e.message.contains("unpacks to"), "{e}");
+        let e = items(&bytes, &Limits::DEFAULT).unwrap_err();
+        assert!(e.message.contains("not a readable Excel workbook"), "{e}");
     }
 
     #[test]
