@@ -12,6 +12,7 @@ mod cli;
 mod errors;
 mod forms;
 mod hardening;
+mod import_limits;
 mod imports;
 mod limits;
 mod list;

@@ -26,12 +26,13 @@ export async function exportRecords(key, format, filter, sort) {
   await save(res, `${key}.${format}`);
 }
 
-/** Polls a job until it ends, calling `each` with every reading. */
+/** Polls a job until it ends, calling `each` with every reading; the end comes with every column of its mapping. */
 async function follow(id, each) {
   for (;;) {
-    const job = await get(`/api/v1/jobs/${id}`);
+    // The mapping is paged (a file may have 1,000 columns): none while polling, all of it at the end.
+    const job = await get(`/api/v1/jobs/${id}?columns_limit=0`);
     each(job);
-    if (job.status === 'done' || job.status === 'failed') return job;
+    if (job.status === 'done' || job.status === 'failed') return get(`/api/v1/jobs/${id}?columns_limit=1000`);
     await new Promise((r) => setTimeout(r, 300));
   }
 }

@@ -63,7 +63,7 @@ pub fn segment_header(form: &CompiledForm, key: &str) -> String {
 pub fn map_columns(form: &CompiledForm, columns: &[String], given: &BTreeMap<String, String>) -> Result<Vec<ColumnMap>, MapError> {
     for (column, field) in given {
         if !columns.iter().any(|c| c == column) {
-            return Err(MapError(format!("--map {column}={field}: the file has no column '{column}' (its columns: {})", columns.join(", "))));
+            return Err(MapError(format!("--map {column}={field}: the file has no column '{column}' (its columns: {})", list(columns))));
         }
         if field.is_empty() {
             continue;
@@ -92,6 +92,68 @@ pub fn map_columns(form: &CompiledForm, columns: &[String], given: &BTreeMap<Str
         out.push(ColumnMap { column: column.clone(), field, by });
     }
     Ok(out)
+}
+
+/// At most `n` characters of `s`, with `…` where it was cut: a cell in a message, not the whole cell.
+pub fn clip(s: &str, n: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(n) {
+        Some((at, _)) => format!("{}…", &s[..at]).into(),
+        None => s.into(),
+    }
+}
+
+/// The first columns of a file, for a message (a file may have a thousand).
+pub fn list(columns: &[String]) -> String {
+    let shown: Vec<&str> = columns.iter().take(20).map(String::as_str).collect();
+    let more = columns.len().saturating_sub(shown.len());
+    if more > 0 { format!("{}, … ({more} more)", shown.join(", ")) } else { shown.join(", ") }
+}
+
+/// Rows that repeat a unique key of an earlier row, found one row at a time
+/// (a file is read as a stream). Keys are kept as 128-bit hashes of their
+/// text, so a million rows hold a few tens of MB, not their values.
+#[derive(Debug, Default)]
+pub struct Repeats {
+    seen: Vec<std::collections::HashMap<u128, usize>>,
+}
+
+impl Repeats {
+    /// When row `number` (its data, `None` when its cells could not be typed)
+    /// repeats a unique key of an earlier row: the key's fields and that row's number.
+    /// Otherwise its keys are remembered.
+    pub fn check(&mut self, form: &CompiledForm, data: Option<&Map<String, Value>>, number: usize) -> Option<(Vec<String>, usize)> {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let keys = &form.def.unique;
+        self.seen.resize_with(keys.len(), Default::default);
+        let data = data?;
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.as_f64().map(|n| n.to_string()).unwrap_or_else(|| other.to_string()),
+        };
+        let hashes: Vec<Option<u128>> = keys
+            .iter()
+            .map(|key| {
+                let values: Option<Vec<String>> = key.iter().map(|f| data.get(f).map(text)).collect();
+                values.map(|v| {
+                    let half = |salt: u8| {
+                        let mut h = DefaultHasher::new();
+                        (salt, &v).hash(&mut h);
+                        h.finish()
+                    };
+                    (u128::from(half(0)) << 64) | u128::from(half(1))
+                })
+            })
+            .collect();
+        if let Some((k, first)) = hashes.iter().enumerate().find_map(|(k, h)| h.and_then(|h| self.seen[k].get(&h).map(|first| (k, *first)))) {
+            return Some((keys[k].clone(), first));
+        }
+        for (k, h) in hashes.into_iter().enumerate() {
+            if let Some(h) = h {
+                self.seen[k].insert(h, number);
+            }
+        }
+        None
+    }
 }
 
 fn guess(form: &CompiledForm, column: &str) -> (Option<String>, &'static str) {
@@ -132,7 +194,7 @@ pub fn row_data(form: &CompiledForm, mapping: &[ColumnMap], cells: &[String], tz
             Ok(v) => {
                 data.insert(field.clone(), v);
             }
-            Err(message) => errors.push(CellError { column: m.column.clone(), field: field.clone(), message: format!("'{cell}' {message}") }),
+            Err(message) => errors.push(CellError { column: m.column.clone(), field: field.clone(), message: format!("'{}' {message}", clip(cell, 100)) }),
         }
     }
     if errors.is_empty() { Ok(data) } else { Err(errors) }
@@ -304,6 +366,22 @@ mod tests {
 
     fn cols(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn repeats_are_found_a_row_at_a_time() {
+        let def: FormDef = serde_json::from_value(json!({"key": "c", "schema": {"type": "object", "properties": {"phone": {"type": "string"}}}, "unique": [["phone"]]})).unwrap();
+        let f = compile(def, 1).unwrap();
+        let mut r = Repeats::default();
+        let row = |phone: &str| json!({"phone": phone}).as_object().cloned();
+        assert_eq!(r.check(&f, row("13800000000").as_ref(), 2), None);
+        assert_eq!(r.check(&f, None, 3), None, "a row that could not be typed has no key");
+        assert_eq!(r.check(&f, row("13900000000").as_ref(), 4), None);
+        assert_eq!(r.check(&f, row("13800000000").as_ref(), 5), Some((vec!["phone".to_owned()], 2)));
+        assert_eq!(clip("一二三四", 2), "一二…");
+        assert_eq!(clip("ab", 2), "ab");
+        let many: Vec<String> = (0..25).map(|i| format!("c{i}")).collect();
+        assert!(list(&many).ends_with("c19, … (5 more)"), "{}", list(&many));
     }
 
     #[test]

@@ -12,9 +12,17 @@
 //! meanwhile, a rule failing on one record) is written again row by row, each
 //! row in its own transaction, so the good rows land and the bad one is
 //! reported.
+//!
+//! A file is never held as rows: a blocking thread reads it as a stream
+//! ([`sheet::scan`], within [`sheet::Limits`]) and hands rows over a small
+//! bounded channel, a batch at a time, so memory holds the file's bytes, a
+//! batch and the hashes of its unique keys (to find rows repeating an
+//! earlier row), whatever the file. Rows past a bound are refused as rows;
+//! the refused rows kept per job, the characters of each reason and the
+//! unfinished imports per user are bounded too (see `docs/imports.md`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::ops::Range;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -23,7 +31,7 @@ use sha2::{Digest, Sha256};
 use trellis_core::import::{self, ColumnMap};
 use trellis_core::query;
 use trellis_core::record::merge_patch;
-use trellis_core::sheet::{self, Sheet};
+use trellis_core::sheet::{self, Item, Limits, Row};
 use trellis_core::{CompiledForm, Issue, Record, diff, validate};
 use trellis_store::{Job, JobError, Tx};
 use uuid::Uuid;
@@ -33,6 +41,23 @@ use crate::{Actor, Engine, EngineError, Result, Role, derive};
 
 /// Rows per transaction.
 pub const BATCH: usize = 500;
+
+/// A batch also ends when its cells reach this many bytes, so that 500 rows
+/// of 16 MiB each are not one batch.
+pub const BATCH_BYTES: usize = 8 << 20;
+
+/// Refused rows a job keeps, the first in file order; `failed` counts them all.
+pub const MAX_ERRORS: i64 = 10_000;
+
+/// Characters of a refused row's reason that are kept.
+pub const MESSAGE_CHARS: usize = 1_000;
+
+/// Unfinished imports (dry runs included) one user may have at once; the
+/// next is refused with 429 until one ends. The CLI is not counted.
+pub const MAX_IMPORTS_PER_USER: usize = 2;
+
+/// Columns a job view shows unless asked for more (at most [`sheet::Limits::columns`]).
+pub const COLUMNS_PAGE: usize = 100;
 
 /// How an import reads its file and writes its rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,7 +110,11 @@ pub struct JobView {
     pub updated: i64,
     pub unchanged: i64,
     pub failed: i64,
-    pub columns: Value,
+    /// A page of the column mapping (see [`JobView::columns_page`]); absent in lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Value>,
+    /// How many columns the file has.
+    pub column_count: usize,
     pub encoding: Value,
     pub error: Option<String>,
     pub created_by: Uuid,
@@ -96,8 +125,10 @@ pub struct JobView {
 
 impl From<Job> for JobView {
     fn from(j: Job) -> JobView {
+        let columns = j.summary.get("columns").cloned().unwrap_or(Value::Null);
         JobView {
-            columns: j.summary.get("columns").cloned().unwrap_or(Value::Null),
+            column_count: columns.as_array().map_or(0, Vec::len),
+            columns: Some(columns),
             encoding: j.summary.get("encoding").cloned().unwrap_or(Value::Null),
             id: j.id,
             kind: j.kind,
@@ -117,6 +148,22 @@ impl From<Job> for JobView {
             updated_at: j.updated_at,
             finished_at: j.finished_at,
         }
+    }
+}
+
+impl JobView {
+    /// Only columns `offset..offset + limit` of the mapping, so a view is small whatever the file.
+    pub fn columns_page(mut self, offset: usize, limit: usize) -> JobView {
+        if let Some(Value::Array(all)) = &mut self.columns {
+            *all = all.iter().skip(offset).take(limit).cloned().collect();
+        }
+        self
+    }
+
+    /// The view without its columns: the list of jobs.
+    pub fn without_columns(mut self) -> JobView {
+        self.columns = None;
+        self
     }
 }
 
@@ -141,6 +188,14 @@ impl From<&RowError> for JobError {
     }
 }
 
+impl RowError {
+    /// The error as kept: its reason cut to [`MESSAGE_CHARS`] (a schema's
+    /// message may quote the whole value).
+    fn clipped(&self) -> RowError {
+        RowError { message: import::clip(&self.message, MESSAGE_CHARS).into_owned(), ..self.clone() }
+    }
+}
+
 /// What a dry run found, without a job.
 #[derive(Debug, Clone, Serialize)]
 pub struct DryRun {
@@ -162,15 +217,13 @@ struct Counts {
     unchanged: i64,
 }
 
-/// A file read and mapped, ready to be planned batch by batch.
+/// A file's header read and mapped, ready for its rows to be planned batch by batch.
 struct Prepared {
     form: Arc<CompiledForm>,
-    sheet: Sheet,
+    encoding: &'static str,
     mapping: Vec<ColumnMap>,
     tz: jiff::tz::TimeZone,
     upsert_on: Option<String>,
-    /// Rows that repeat a unique key of an earlier row: the key's first field and the reason.
-    repeats: HashMap<usize, (String, String)>,
     batch: usize,
     /// What the importing user may write: rows they may not are refused.
     grant: crate::access::Grant,
@@ -202,6 +255,203 @@ enum Link {
     /// Several share it (a title, not a key): the cell names none of them.
     Many(usize),
     None,
+}
+
+/// One row of the file as an import meets it.
+#[derive(Debug, Clone)]
+enum Entry {
+    Row(Row),
+    /// Refused by the reader (a cell or the row past a bound).
+    Refused(sheet::Refusal),
+}
+
+/// A row from the stream, with what reading it in order found.
+#[derive(Debug, Clone)]
+struct Streamed {
+    entry: Entry,
+    /// It repeats a unique key of an earlier row: the key's first field and the reason.
+    repeat: Option<(String, String)>,
+}
+
+impl Streamed {
+    fn number(&self) -> usize {
+        match &self.entry {
+            Entry::Row(r) => r.number,
+            Entry::Refused(r) => r.number,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match &self.entry {
+            Entry::Row(r) => r.cells.iter().map(|c| c.len() + 24).sum(),
+            Entry::Refused(r) => r.message.len(),
+        }
+    }
+}
+
+/// Items the reading thread sends at once: up to this many, or [`CHUNK_BYTES`].
+const CHUNK_ITEMS: usize = 256;
+const CHUNK_BYTES: usize = 1 << 20;
+
+type Chunk = std::result::Result<Vec<Item>, sheet::SheetError>;
+
+/// A file's rows in order, read by a blocking thread into a channel of two
+/// chunks: memory holds a couple of chunks and the batch being written.
+struct RowStream {
+    rx: tokio::sync::mpsc::Receiver<Chunk>,
+    pending: VecDeque<Item>,
+    /// The index of the next row `pending`/`rx` give.
+    pos: usize,
+    repeats: import::Repeats,
+    /// The last batch handed out, and its first row's index: planned again
+    /// when its transaction did not commit.
+    held: Vec<Streamed>,
+    held_start: usize,
+}
+
+impl RowStream {
+    fn open(source: Arc<Vec<u8>>) -> RowStream {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(2);
+        tokio::task::spawn_blocking(move || {
+            let mut chunk = Vec::new();
+            let mut bytes = 0;
+            let read = sheet::scan(&source, &Limits::DEFAULT, &mut |item| {
+                bytes += match &item {
+                    Item::Row(r) => r.cells.iter().map(String::len).sum(),
+                    _ => 0,
+                };
+                chunk.push(item);
+                if chunk.len() >= CHUNK_ITEMS || bytes >= CHUNK_BYTES {
+                    bytes = 0;
+                    // The import stopped listening: stop reading.
+                    if tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err() {
+                        return ControlFlow::Break(());
+                    }
+                }
+                ControlFlow::Continue(())
+            });
+            let last = match read {
+                Ok(()) => Ok(chunk),
+                Err(e) => Err(e),
+            };
+            let _ = tx.blocking_send(last);
+        });
+        RowStream { rx, pending: VecDeque::new(), pos: 0, repeats: import::Repeats::default(), held: Vec::new(), held_start: 0 }
+    }
+
+    /// The next row, or `None` at the end of the file.
+    async fn next(&mut self, p: &Prepared) -> Result<Option<Streamed>> {
+        loop {
+            match self.pending.pop_front() {
+                Some(Item::Header(_)) => continue,
+                Some(Item::Refused(r)) => {
+                    self.pos += 1;
+                    return Ok(Some(Streamed { entry: Entry::Refused(r), repeat: None }));
+                }
+                Some(Item::Row(row)) => {
+                    self.pos += 1;
+                    let data = import::row_data(&p.form, &p.mapping, &row.cells, &p.tz).ok();
+                    let repeat = self.repeats.check(&p.form, data.as_ref(), row.number).map(|(key, first)| {
+                        let title: Vec<String> = key.iter().map(|f| import::header_of(&p.form, f)).collect();
+                        let values: Vec<String> = key.iter().filter_map(|f| data.as_ref().and_then(|d| d.get(f)).map(|v| import::clip(&cell_text(v), 100).into_owned())).collect();
+                        (key[0].clone(), format!("repeats the {} '{}' of row {first}; only the first is imported", title.join(" + "), values.join(" + ")))
+                    });
+                    return Ok(Some(Streamed { entry: Entry::Row(row), repeat }));
+                }
+                None => match self.rx.recv().await {
+                    Some(Ok(chunk)) => self.pending.extend(chunk),
+                    Some(Err(e)) => return Err(bad("file", e.to_string())),
+                    None => return Ok(None),
+                },
+            }
+        }
+    }
+
+    /// Rows from index `start`: at most a batch of rows or [`BATCH_BYTES`];
+    /// empty at the end of the file. `None` when `start` lies before what
+    /// was read (the caller opens the file again).
+    async fn batch(&mut self, p: &Prepared, start: usize) -> Result<Option<&[Streamed]>> {
+        if start < self.held_start {
+            return Ok(None);
+        }
+        if start < self.held_start + self.held.len() {
+            return Ok(Some(&self.held[start - self.held_start..]));
+        }
+        while self.pos < start {
+            if self.next(p).await?.is_none() {
+                break;
+            }
+        }
+        let mut held = Vec::new();
+        let mut bytes = 0;
+        while held.len() < p.batch && bytes < BATCH_BYTES {
+            let Some(s) = self.next(p).await? else { break };
+            bytes += s.bytes();
+            held.push(s);
+        }
+        self.held = held;
+        self.held_start = start;
+        Ok(Some(&self.held))
+    }
+}
+
+/// Runs CPU-heavy work (reading, hashing a file) off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| EngineError::Internal(format!("a file reader stopped: {e}")))
+}
+
+/// The header of a file and how many rows it has; a pass over the whole file.
+fn count_rows(source: &[u8]) -> std::result::Result<(sheet::Header, usize), sheet::SheetError> {
+    let mut header = None;
+    let mut rows = 0;
+    sheet::scan(source, &Limits::DEFAULT, &mut |item| {
+        match item {
+            Item::Header(h) => header = Some(h),
+            _ => rows += 1,
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok((header.unwrap_or(sheet::Header { columns: Vec::new(), encoding: "" }), rows))
+}
+
+/// The header of a file, read without going past it.
+fn read_header(source: &[u8]) -> std::result::Result<sheet::Header, sheet::SheetError> {
+    let mut header = None;
+    sheet::scan(source, &Limits::DEFAULT, &mut |item| {
+        if let Item::Header(h) = item {
+            header = Some(h);
+        }
+        ControlFlow::Break(())
+    })?;
+    header.ok_or_else(|| sheet::SheetError { row: None, message: "the file has no header row".into() })
+}
+
+/// Counts a user's imports being started in this process, beside the unfinished ones stored.
+struct ImportStart<'a> {
+    map: &'a std::sync::Mutex<HashMap<Uuid, usize>>,
+    user: Uuid,
+}
+
+impl<'a> ImportStart<'a> {
+    /// The guard, and how many other starts of this user are under way.
+    fn enter(map: &'a std::sync::Mutex<HashMap<Uuid, usize>>, user: Uuid) -> (ImportStart<'a>, usize) {
+        let mut m = map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = m.entry(user).or_default();
+        *n += 1;
+        (ImportStart { map, user }, *n - 1)
+    }
+}
+
+impl Drop for ImportStart<'_> {
+    fn drop(&mut self) {
+        let mut m = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = m.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.user);
+            }
+        }
+    }
 }
 
 fn bad(param: &'static str, message: impl Into<String>) -> EngineError {
@@ -270,12 +520,12 @@ impl Prepared {
 impl Engine {
     /// Reads the file and maps its columns; refuses at once what cannot run.
     /// The importing `actor` must be allowed to create records and to write every field a column fills.
-    async fn prepare(&self, actor: &Actor, form: &str, source: &[u8], opts: &ImportOptions) -> Result<Prepared> {
+    async fn prepare(&self, actor: &Actor, form: &str, source: Arc<Vec<u8>>, opts: &ImportOptions) -> Result<Prepared> {
         let form = self.form(form).await?;
         let grant = self.grant(actor, &form).await?;
         grant.require_create()?;
-        let sheet = sheet::read(source).map_err(|e| bad("file", e.to_string()))?;
-        let mapping = import::map_columns(&form, &sheet.columns, &opts.map).map_err(|e| bad("map", e.0))?;
+        let header = blocking(move || read_header(&source)).await?.map_err(|e| bad("file", e.to_string()))?;
+        let mapping = import::map_columns(&form, &header.columns, &opts.map).map_err(|e| bad("map", e.0))?;
         let refused: Vec<Issue> = mapping
             .iter()
             .filter_map(|m| m.field.as_ref().map(|f| (m, f)))
@@ -288,7 +538,7 @@ impl Engine {
         if !mapping.iter().any(|m| m.field.is_some()) {
             return Err(bad(
                 "map",
-                format!("no column of the file matches a field of form '{}' by key or title (columns: {}); map them with COLUMN=field", form.key(), sheet.columns.join(", ")),
+                format!("no column of the file matches a field of form '{}' by key or title (columns: {}); map them with COLUMN=field", form.key(), import::list(&header.columns)),
             ));
         }
         let tz_name = opts.tz.as_deref().unwrap_or(trellis_core::trigger::DEFAULT_TZ);
@@ -306,29 +556,51 @@ impl Engine {
             }
         }
         let batch = opts.batch.unwrap_or(BATCH).clamp(1, 1000);
-        let mut p = Prepared { form, sheet, mapping, tz, upsert_on: opts.upsert_on.clone(), repeats: HashMap::new(), batch, grant };
-        p.repeats = repeats(&p);
-        Ok(p)
+        Ok(Prepared { form, encoding: header.encoding, mapping, tz, upsert_on: opts.upsert_on.clone(), batch, grant })
     }
 
     /// Starts an import of `source` into `form` as a job (run it with
     /// [`Engine::run_job`]). The same import started again — same form,
     /// options and file — while unfinished answers its job, which goes on
     /// where it stopped.
+    ///
+    /// A user with [`MAX_IMPORTS_PER_USER`] unfinished imports is refused
+    /// (`TooMany`, 429) until one ends. The file is read twice here, as
+    /// streams off the async workers: for its header, then to count its rows
+    /// (a file past a [`Limits`] bound of the whole file is refused now).
     pub async fn start_import(&self, actor: &Actor, form: &str, file_name: &str, source: Vec<u8>, opts: ImportOptions) -> Result<JobView> {
-        let p = self.prepare(actor, form, &source, &opts).await?;
+        let form = self.form(form).await?;
+        self.grant(actor, &form).await?.require_create()?;
+        let source = Arc::new(source);
         let options = serde_json::to_value(&opts).map_err(|e| EngineError::Internal(e.to_string()))?;
-        let mut hash = Sha256::new();
-        hash.update(p.form.key().as_bytes());
-        hash.update([0]);
-        hash.update(options.to_string().as_bytes());
-        hash.update([0]);
-        hash.update(actor.id.as_bytes());
-        hash.update(&source);
-        let fingerprint = hex::encode(hash.finalize());
+        let (file, key, text, user) = (source.clone(), form.key().to_owned(), options.to_string(), actor.id);
+        let fingerprint = blocking(move || {
+            let mut hash = Sha256::new();
+            hash.update(key.as_bytes());
+            hash.update([0]);
+            hash.update(text.as_bytes());
+            hash.update([0]);
+            hash.update(user.as_bytes());
+            hash.update(file.as_slice());
+            hex::encode(hash.finalize())
+        })
+        .await?;
         if let Some(open) = self.store.open_job(&fingerprint).await? {
             return Ok(open.into());
         }
+        let (_starting, others) = ImportStart::enter(&self.import_starts, actor.id);
+        if actor.id != crate::sweep::SYSTEM_ACTOR {
+            let open = self.store.open_jobs_of(actor.id).await? as usize;
+            if open + others >= MAX_IMPORTS_PER_USER {
+                return Err(EngineError::TooMany {
+                    message: format!("you have {} imports under way, the most one user may run at once; start this one when one of them ends", open + others),
+                    retry_after: 10,
+                });
+            }
+        }
+        let p = self.prepare(actor, form.key(), source.clone(), &opts).await?;
+        let file = source.clone();
+        let (_, total) = blocking(move || count_rows(&file)).await?.map_err(|e| bad("file", e.to_string()))?;
         let now = self.clock.now();
         let job = Job {
             id: Uuid::now_v7(),
@@ -338,13 +610,13 @@ impl Engine {
             options,
             file_name: file_name.to_owned(),
             status: "queued".into(),
-            total: p.sheet.rows.len() as i64,
+            total: total as i64,
             done: 0,
             created: 0,
             updated: 0,
             unchanged: 0,
             failed: 0,
-            summary: json!({"columns": p.mapping, "encoding": p.sheet.encoding}),
+            summary: json!({"columns": p.mapping, "encoding": p.encoding}),
             error: None,
             created_by: actor.id,
             created_at: now,
@@ -353,6 +625,7 @@ impl Engine {
         };
         let mut tx = self.store.begin().await?;
         let inserted = tx.insert_job(&job, &source).await;
+        drop(p);
         if let Err(e) = inserted {
             drop(tx);
             // The same import started a moment ago by another request: that job it is.
@@ -374,13 +647,19 @@ impl Engine {
     /// The newest jobs: the actor's own, or everyone's for an admin.
     pub async fn jobs(&self, actor: &Actor, limit: i64) -> Result<Vec<JobView>> {
         let mine = (actor.role != Role::Admin).then_some(actor.id);
-        Ok(self.store.jobs(mine, limit.clamp(1, 200)).await?.into_iter().map(JobView::from).collect())
+        Ok(self.store.jobs(mine, limit.clamp(1, 200)).await?.into_iter().map(|j| JobView::from(j).without_columns()).collect())
     }
 
-    /// The rows a job refused, in file order: the first `limit`, or all.
+    /// The rows a job refused, in file order: the first `limit`, or all it kept (at most [`MAX_ERRORS`]).
     pub async fn job_errors(&self, actor: &Actor, id: Uuid, limit: Option<i64>) -> Result<Vec<RowError>> {
+        Ok(self.job_errors_page(actor, id, 0, limit.unwrap_or(MAX_ERRORS)).await?.0)
+    }
+
+    /// The refused rows `offset..offset + limit` a job kept, and how many it kept.
+    pub async fn job_errors_page(&self, actor: &Actor, id: Uuid, offset: i64, limit: i64) -> Result<(Vec<RowError>, i64)> {
         self.job(actor, id).await?;
-        Ok(self.store.job_errors(id, limit.unwrap_or(i64::MAX).max(0)).await?.into_iter().map(RowError::from).collect())
+        let items = self.store.job_errors(id, offset.max(0), limit.max(0)).await?.into_iter().map(RowError::from).collect();
+        Ok((items, self.store.job_error_count(id).await?))
     }
 
     /// Takes over unfinished jobs nobody has moved for `idle` (their worker
@@ -399,23 +678,31 @@ impl Engine {
         Ok(claimed)
     }
 
-    /// Checks every row of a file and counts what an import would do, writing nothing.
+    /// Checks every row of a file and counts what an import would do, writing
+    /// nothing. `errors` keeps the first [`MAX_ERRORS`]; `failed` counts all.
     pub async fn dry_run_import(&self, actor: &Actor, form: &str, source: &[u8], opts: &ImportOptions, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<DryRun> {
-        let p = self.prepare(actor, form, source, opts).await?;
-        let total = p.sheet.rows.len();
+        let source = Arc::new(source.to_vec());
+        let p = self.prepare(actor, form, source.clone(), opts).await?;
+        let file = source.clone();
+        let (_, total) = blocking(move || count_rows(&file)).await?.map_err(|e| bad("file", e.to_string()))?;
         let mut caches = Caches::default();
-        let mut out = DryRun { total, created: 0, updated: 0, unchanged: 0, failed: 0, columns: p.mapping.clone(), encoding: p.sheet.encoding, errors: Vec::new() };
+        let mut out = DryRun { total, created: 0, updated: 0, unchanged: 0, failed: 0, columns: p.mapping.clone(), encoding: p.encoding, errors: Vec::new() };
+        let mut stream = RowStream::open(source);
         let mut start = 0;
         while start < total {
-            let range = start..(start + p.batch).min(total);
-            let (planned, errors) = self.plan(&p, range.clone(), &mut caches).await?;
+            let Some(rows) = stream.batch(&p, start).await? else { return Err(EngineError::Internal("the file was read out of order".into())) };
+            if rows.is_empty() {
+                break;
+            }
+            let (planned, errors) = self.plan(&p, rows, &mut caches).await?;
             let c = predicted(&planned);
             out.created += c.created as usize;
             out.updated += c.updated as usize;
             out.unchanged += c.unchanged as usize;
             out.failed += failed_rows(&errors);
-            out.errors.extend(errors);
-            start = range.end;
+            let room = (MAX_ERRORS as usize).saturating_sub(out.errors.len());
+            out.errors.extend(errors.iter().take(room).map(RowError::clipped));
+            start += rows.len();
             progress(start, total);
         }
         Ok(out)
@@ -439,15 +726,17 @@ impl Engine {
             None if job.created_by == crate::sweep::SYSTEM_ACTOR => Actor::system(),
             None => return self.fail_job(id, format!("user {} who started the import is gone", job.created_by)).await,
         };
-        let p = match self.prepare(&importer, &job.form, &source, &opts).await {
+        let source = Arc::new(source);
+        let p = match self.prepare(&importer, &job.form, source.clone(), &opts).await {
             Ok(p) => p,
             Err(e @ EngineError::Store(_)) => return Err(e),
             // The form changed or went away since the job started: it cannot go on.
             Err(e) => return self.fail_job(id, e.to_string()).await,
         };
         let actor = job.created_by;
-        let total = p.sheet.rows.len();
+        let total = job.total as usize;
         let mut caches = Caches::default();
+        let mut stream = RowStream::open(source.clone());
         loop {
             let Some(seen) = self.store.job(id).await? else { return Err(EngineError::NotFound(format!("there is no job {id}"))) };
             if matches!(seen.status.as_str(), "done" | "failed") {
@@ -457,12 +746,22 @@ impl Engine {
             if start >= total {
                 return self.finish_job(id).await;
             }
-            let range = start..(start + p.batch).min(total);
-            let (planned, errors) = match self.plan(&p, range.clone(), &mut caches).await {
+            let rows = match stream.batch(&p, start).await {
+                Ok(Some(rows)) => rows,
+                // Behind what was read: read the file again from its start.
+                Ok(None) => {
+                    stream = RowStream::open(source.clone());
+                    continue;
+                }
+                Err(e) => return self.fail_job(id, e.to_string()).await,
+            };
+            let Some(first) = rows.first() else { return self.finish_job(id).await };
+            let range = start..start + rows.len();
+            let (planned, errors) = match self.plan(&p, rows, &mut caches).await {
                 Ok(x) => x,
                 Err(e @ EngineError::Store(_)) => return Err(e),
                 // Not the database's doing: running it again would stop at the same rows.
-                Err(e) => return self.fail_job(id, format!("rows {}–{}: {e}", p.sheet.rows[start].number, p.sheet.rows[range.end - 1].number)).await,
+                Err(e) => return self.fail_job(id, format!("rows {}–{}: {e}", first.number(), rows[rows.len() - 1].number())).await,
             };
             let now = self.clock.now();
             let mut tx = self.store.begin().await?;
@@ -484,7 +783,7 @@ impl Engine {
                 }
                 Err(e) if row_fault(&e) => {
                     drop(tx);
-                    self.rows_one_by_one(id, actor, &p, range, &mut caches, opts.events, progress).await?;
+                    self.rows_one_by_one(id, actor, &p, (range.start, rows), &mut caches, opts.events, progress).await?;
                 }
                 Err(e) => return Err(e),
             }
@@ -495,8 +794,11 @@ impl Engine {
     async fn advance(&self, tx: &mut Tx, job: &mut Job, to: usize, c: Counts, errors: &[RowError], now: jiff::Timestamp) -> Result<()> {
         if !errors.is_empty() {
             let seq = tx.count_job_errors(job.id).await?;
-            let stored: Vec<JobError> = errors.iter().map(JobError::from).collect();
-            tx.insert_job_errors(job.id, seq, &stored).await?;
+            let room = (MAX_ERRORS - seq).max(0) as usize;
+            let stored: Vec<JobError> = errors.iter().take(room).map(|e| JobError::from(&e.clipped())).collect();
+            if !stored.is_empty() {
+                tx.insert_job_errors(job.id, seq, &stored).await?;
+            }
         }
         job.status = "running".into();
         job.done = to as i64;
@@ -512,10 +814,11 @@ impl Engine {
     /// Writes a batch the database refused as a whole again, a row per
     /// transaction: good rows land, the one at fault is reported.
     #[allow(clippy::too_many_arguments)]
-    async fn rows_one_by_one(&self, id: Uuid, actor: Uuid, p: &Prepared, range: Range<usize>, caches: &mut Caches, events: bool, progress: &(dyn Fn(&JobView) + Sync)) -> Result<()> {
-        for i in range {
-            let (planned, mut errors) = self.plan(p, i..i + 1, caches).await?;
-            let number = p.sheet.rows[i].number;
+    async fn rows_one_by_one(&self, id: Uuid, actor: Uuid, p: &Prepared, (start, rows): (usize, &[Streamed]), caches: &mut Caches, events: bool, progress: &(dyn Fn(&JobView) + Sync)) -> Result<()> {
+        for (k, row) in rows.iter().enumerate() {
+            let i = start + k;
+            let (planned, mut errors) = self.plan(p, std::slice::from_ref(row), caches).await?;
+            let number = row.number();
             let now = self.clock.now();
             let mut tx = self.store.begin().await?;
             let Some(mut locked) = tx.lock_job(id).await? else { return Err(EngineError::NotFound(format!("there is no job {id}"))) };
@@ -570,14 +873,21 @@ impl Engine {
         Ok(job.into())
     }
 
-    /// Plans rows `range`: typed, checked, looked up; no writes.
-    async fn plan(&self, p: &Prepared, range: Range<usize>, caches: &mut Caches) -> Result<(Vec<Planned>, Vec<RowError>)> {
+    /// Plans rows: typed, checked, looked up; no writes.
+    async fn plan(&self, p: &Prepared, batch: &[Streamed], caches: &mut Caches) -> Result<(Vec<Planned>, Vec<RowError>)> {
         let form = &p.form;
         let mut errors = Vec::new();
-        let mut rows: Vec<(usize, Map<String, Value>)> = Vec::with_capacity(range.len());
-        for i in range {
-            let row = &p.sheet.rows[i];
-            if let Some((field, why)) = p.repeats.get(&i) {
+        let mut rows: Vec<(usize, Map<String, Value>)> = Vec::with_capacity(batch.len());
+        for s in batch {
+            let row = match &s.entry {
+                Entry::Row(row) => row,
+                Entry::Refused(r) => {
+                    let m = r.column.and_then(|c| p.mapping.get(c));
+                    errors.push(RowError { row: r.number as i64, column: m.map(|m| m.column.clone()), field: m.and_then(|m| m.field.clone()), message: r.message.clone() });
+                    continue;
+                }
+            };
+            if let Some((field, why)) = &s.repeat {
                 errors.push(p.row_error(row.number, Some(field.clone()), why.clone()));
                 continue;
             }
@@ -798,21 +1108,6 @@ fn predicted(planned: &[Planned]) -> Counts {
 /// Rows with at least one error.
 fn failed_rows(errors: &[RowError]) -> usize {
     errors.iter().map(|e| e.row).collect::<HashSet<_>>().len()
-}
-
-/// Rows whose unique key repeats an earlier row's: the first one counts.
-/// Each with the key's first field and the reason.
-fn repeats(p: &Prepared) -> HashMap<usize, (String, String)> {
-    let datas: Vec<Option<Map<String, Value>>> = p.sheet.rows.iter().map(|row| import::row_data(&p.form, &p.mapping, &row.cells, &p.tz).ok()).collect();
-    validate::unique_key_repeats(&p.form, datas.iter().map(Option::as_ref))
-        .into_iter()
-        .map(|(i, key, first)| {
-            let title: Vec<String> = key.iter().map(|f| import::header_of(&p.form, f)).collect();
-            let values: Vec<String> = key.iter().filter_map(|f| datas[i].as_ref().and_then(|d| d.get(f)).map(cell_text)).collect();
-            let why = format!("repeats the {} '{}' of row {}; only the first is imported", title.join(" + "), values.join(" + "), p.sheet.rows[first].number);
-            (i, (key[0].clone(), why))
-        })
-        .collect()
 }
 
 /// The refused rows as a CSV report (with a BOM, for Excel): row, column, field, reason.

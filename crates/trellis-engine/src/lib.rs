@@ -128,6 +128,8 @@ pub struct Engine {
     stamp: Mutex<Option<String>>,
     /// Import jobs this process is running (see [`Engine::run_job`]).
     running_jobs: Mutex<std::collections::HashSet<uuid::Uuid>>,
+    /// Imports being started in this process, per user (see [`Engine::start_import`]).
+    import_starts: Mutex<std::collections::HashMap<uuid::Uuid, usize>>,
     /// Recent failed sign-ins per email (see [`Engine::login`]).
     login_failures: throttle::Window,
     /// Recent failed sign-ins per client address, across emails (see [`Engine::login_from`]).
@@ -150,7 +152,7 @@ impl Engine {
         let defs = Arc::new(definitions::DefCache::default());
         let listener = store.listen_definitions().await?.map(|l| tokio::spawn(listen(l, Arc::downgrade(&forms), Arc::downgrade(&defs))));
         let stamp = Mutex::new(store.definitions_stamp().await?);
-        Ok(Engine { store, clock, forms, defs, sender: delivery::SenderSlot::default(), listener: Mutex::new(listener), stamp, running_jobs: Mutex::default(),
+        Ok(Engine { store, clock, forms, defs, sender: delivery::SenderSlot::default(), listener: Mutex::new(listener), stamp, running_jobs: Mutex::default(), import_starts: Mutex::default(),
             login_failures: throttle::Window::new(auth::MAX_FAILURES, auth::FAILURE_WINDOW),
             login_addresses: throttle::Window::new(auth::MAX_ADDRESS_FAILURES, auth::FAILURE_WINDOW),
             public_posts: throttle::Window::new(public::MAX_POSTS, public::POST_WINDOW),

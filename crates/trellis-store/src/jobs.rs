@@ -196,11 +196,19 @@ macro_rules! job_queries {
             Ok(())
         }
 
-        pub(crate) async fn job_errors(pool: &Pool<Db>, job: Uuid, limit: i64) -> Result<Vec<JobError>> {
-            let rows = sqlx::query("SELECT row_no, col, field, message FROM job_errors WHERE job_id = $1 ORDER BY seq LIMIT $2").bind(job).bind(limit).fetch_all(pool).await?;
+        pub(crate) async fn job_errors(pool: &Pool<Db>, job: Uuid, offset: i64, limit: i64) -> Result<Vec<JobError>> {
+            let rows = sqlx::query("SELECT row_no, col, field, message FROM job_errors WHERE job_id = $1 ORDER BY seq LIMIT $2 OFFSET $3").bind(job).bind(limit).bind(offset).fetch_all(pool).await?;
             rows.iter()
                 .map(|r| Ok(JobError { row: r.try_get("row_no")?, column: r.try_get("col")?, field: r.try_get("field")?, message: r.try_get("message")? }))
                 .collect()
+        }
+
+        pub(crate) async fn job_error_count(pool: &Pool<Db>, job: Uuid) -> Result<i64> {
+            Ok(sqlx::query_scalar("SELECT count(*) FROM job_errors WHERE job_id = $1").bind(job).fetch_one(pool).await?)
+        }
+
+        pub(crate) async fn open_jobs_of(pool: &Pool<Db>, user: Uuid) -> Result<i64> {
+            Ok(sqlx::query_scalar("SELECT count(*) FROM jobs WHERE created_by = $1 AND status IN ('queued', 'running')").bind(user).fetch_one(pool).await?)
         }
 
         pub(crate) async fn drop_job_source(tx: &mut DbTx, job: Uuid) -> Result<()> {
@@ -273,8 +281,19 @@ impl Store {
         read!(self, stale_jobs(before))
     }
 
-    pub async fn job_errors(&self, job: Uuid, limit: i64) -> Result<Vec<JobError>> {
-        read!(self, job_errors(job, limit))
+    /// The refused rows `offset..offset + limit` of a job, in file order.
+    pub async fn job_errors(&self, job: Uuid, offset: i64, limit: i64) -> Result<Vec<JobError>> {
+        read!(self, job_errors(job, offset, limit))
+    }
+
+    /// How many refused rows a job keeps.
+    pub async fn job_error_count(&self, job: Uuid) -> Result<i64> {
+        read!(self, job_error_count(job))
+    }
+
+    /// A user's unfinished jobs.
+    pub async fn open_jobs_of(&self, user: Uuid) -> Result<i64> {
+        read!(self, open_jobs_of(user))
     }
 }
 

@@ -60,7 +60,8 @@ struct ImportParams {
 /// import again while it is unfinished answers the same job.
 #[utoipa::path(post, path = "/api/v1/forms/{form}/imports", tag = "imports", security(("bearer" = [])), params(("form" = String, Path), ImportParams),
     request_body(content = Vec<u8>, content_type = "text/csv", description = "the file: CSV or XLSX"),
-    responses((status = 202, body = Object, description = "the job"), (status = 400, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 202, body = Object, description = "the job"), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json", description = "the user has as many unfinished imports as one may run at once")))]
 async fn start_import(State(state): State<AppState>, Auth(actor): Auth, PathOf(form): PathOf<String>, Params(p): Params<ImportParams>, body: Bytes) -> ApiResult<Response> {
     if body.is_empty() {
         return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", "send the file (CSV or XLSX) as the request body"));
@@ -71,7 +72,8 @@ async fn start_import(State(state): State<AppState>, Auth(actor): Auth, PathOf(f
     };
     let opts = ImportOptions { dry_run: p.dry_run, map, upsert_on: p.upsert_on, events: p.events.unwrap_or(true), tz: p.tz, batch: None };
     let name = p.name.unwrap_or_else(|| "upload".into());
-    let job = state.engine.start_import(&actor, &form, &name, body.to_vec(), opts).await?;
+    // Without a copy: the body is the only owner of its bytes.
+    let job = state.engine.start_import(&actor, &form, &name, Vec::from(body), opts).await?.columns_page(0, imports::COLUMNS_PAGE);
     let engine = state.engine.clone();
     let id = job.id;
     tokio::spawn(async move {
@@ -98,11 +100,26 @@ async fn list_jobs(State(state): State<AppState>, Auth(actor): Auth) -> ApiResul
     Ok(Json(JobList { items: state.engine.jobs(&actor, 50).await? }))
 }
 
-/// A job's progress: `total` rows, `done` so far, and what became of them.
-#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "imports", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn get_job(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>) -> ApiResult<Json<JobView>> {
-    Ok(Json(state.engine.job(&actor, id).await?))
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct JobParams {
+    /// The first column of the mapping shown (default 0).
+    columns_offset: Option<usize>,
+    /// How many columns of the mapping are shown: 0–1000 (default 100); `column_count` says how many there are.
+    columns_limit: Option<usize>,
+}
+
+/// A job's progress: `total` rows, `done` so far, and what became of them,
+/// with a page of its column mapping.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "imports", security(("bearer" = [])), params(("id" = Uuid, Path), JobParams),
+    responses((status = 200, body = Object), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_job(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>, Params(p): Params<JobParams>) -> ApiResult<Json<JobView>> {
+    let most = trellis_core::sheet::Limits::DEFAULT.columns;
+    let limit = p.columns_limit.unwrap_or(imports::COLUMNS_PAGE);
+    if limit > most {
+        return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("columns_limit is 0–{most}, not {limit}")));
+    }
+    Ok(Json(state.engine.job(&actor, id).await?.columns_page(p.columns_offset.unwrap_or(0), limit)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -110,14 +127,21 @@ async fn get_job(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): P
 struct ErrorsParams {
     /// `csv` (the default: a report to download) or `json`.
     format: Option<String>,
-    /// At most this many (JSON only; the CSV report has them all).
+    /// At most this many: 1–1000, default 1000 (JSON only; the CSV report has every row kept).
     limit: Option<i64>,
+    /// Skip this many first (JSON only; default 0).
+    offset: Option<i64>,
 }
+
+/// The most refused rows one JSON page holds.
+const ERRORS_PAGE: i64 = 1000;
 
 #[derive(Serialize, ToSchema)]
 struct ErrorList {
     #[schema(value_type = Vec<Object>)]
     items: Vec<RowError>,
+    /// How many refused rows the job keeps (at most 10,000; `failed` counts them all).
+    total: i64,
 }
 
 /// The rows a job refused — row, column, field and reason — as a CSV report or JSON.
@@ -125,7 +149,18 @@ struct ErrorList {
     responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn job_errors(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>, Params(p): Params<ErrorsParams>) -> ApiResult<Response> {
     match p.format.as_deref() {
-        Some("json") => Ok(Json(ErrorList { items: state.engine.job_errors(&actor, id, p.limit).await? }).into_response()),
+        Some("json") => {
+            let limit = p.limit.unwrap_or(ERRORS_PAGE);
+            if !(1..=ERRORS_PAGE).contains(&limit) {
+                return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("limit is 1–{ERRORS_PAGE}, not {limit}")));
+            }
+            let offset = p.offset.unwrap_or(0);
+            if offset < 0 {
+                return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("offset is 0 or more, not {offset}")));
+            }
+            let (items, total) = state.engine.job_errors_page(&actor, id, offset, limit).await?;
+            Ok(Json(ErrorList { items, total }).into_response())
+        }
         None | Some("csv") => {
             let errors = state.engine.job_errors(&actor, id, None).await?;
             Ok(attachment(Body::from(imports::errors_csv(&errors)?), "text/csv; charset=utf-8", &format!("import-{id}-errors.csv")))
