@@ -9,6 +9,7 @@ mod auth;
 mod browser;
 mod cli;
 mod errors;
+mod filter_diff;
 mod forms;
 mod imports;
 mod list;
