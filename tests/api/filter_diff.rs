@@ -181,7 +181,10 @@ fn pick<'a, T>(rng: &mut fastrand::Rng, xs: &'a [T]) -> &'a T {
 /// A value for `t`: mostly from its own pool, sometimes from any pool (often ill-typed).
 fn value(rng: &mut fastrand::Rng, t: &Target, all: &[Target]) -> Value {
     match rng.u8(..10) {
-        0 => pick(rng, &pick(rng, all).pool).clone(),
+        0 => {
+            let other = pick(rng, all);
+            pick(rng, &other.pool).clone()
+        }
         1 => pick(rng, &[json!(null), json!([1]), json!({"a": 1}), json!(1.5), json!("zz"), json!(true)]).clone(),
         _ => pick(rng, &t.pool).clone(),
     }
@@ -215,7 +218,8 @@ fn filter(rng: &mut fastrand::Rng, targets: &[Target], depth: u32) -> Value {
     match rng.u8(..10) {
         0..=1 if depth < 2 => {
             let parts: Vec<Value> = (0..rng.usize(0..=3)).map(|_| filter(rng, targets, depth + 1)).collect();
-            json!({if rng.bool() { "_and" } else { "_or" }: parts})
+            let joiner = if rng.bool() { "_and" } else { "_or" };
+            json!({joiner: parts})
         }
         2 if depth < 2 => {
             // Two fields in one object: ANDed.
