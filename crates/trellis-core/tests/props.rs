@@ -87,10 +87,10 @@ proptest! {
             let _ = form::compile(def, 1);
         }
         let shaped = json!({"key": "thing", "schema": {"type": "object", "properties": {"a": schema}}, "segments": segments, "computed": computed});
-        if let Ok(def) = serde_json::from_value::<FormDef>(shaped) {
-            if let Ok(c) = form::compile(def, 1) {
-                let _ = form::check_references(&c, &|_| None);
-            }
+        if let Ok(def) = serde_json::from_value::<FormDef>(shaped)
+            && let Ok(c) = form::compile(def, 1)
+        {
+            let _ = form::check_references(&c, &|_| None);
         }
     }
 
