@@ -10,6 +10,7 @@ mod backups;
 mod browser;
 mod cli;
 mod errors;
+mod filter_diff;
 mod forms;
 mod hardening;
 mod import_limits;

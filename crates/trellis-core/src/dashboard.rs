@@ -146,7 +146,7 @@ pub fn check(def: &DashboardDef, catalog: &DashboardCatalog<'_>) -> Vec<Issue> {
         if let Some(f) = &w.filter
             && let Err(e) = query::parse_filter(form, f)
         {
-            issues.push(Issue::new(format!("{at}/filter"), "filter", e.message));
+            issues.push(Issue::new(format!("{at}/filter{}", e.pointer.unwrap_or_default()), "filter", e.message));
         }
         match (w.kind, &w.workflow) {
             (WidgetKind::Funnel, None) if w.group_by.is_none() => issues.push(Issue::new(format!("{at}/workflow"), "required", "a funnel's steps are a workflow's states (name the workflow) or the values of a field (name it in group_by)")),

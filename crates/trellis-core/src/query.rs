@@ -29,10 +29,118 @@ pub struct QueryError {
     /// `filter`, `sort`, `cursor` or `limit`.
     pub param: &'static str,
     pub message: String,
+    /// For a filter: a JSON Pointer into the filter object to what was refused
+    /// (`""` is the whole filter, `/tags/_lt` one operator).
+    pub pointer: Option<String>,
 }
 
 fn err(param: &'static str, message: impl Into<String>) -> QueryError {
-    QueryError { param, message: message.into() }
+    QueryError { param, message: message.into(), pointer: None }
+}
+
+/// A filter error at `at`, a JSON Pointer into the filter.
+fn ferr(at: &str, message: impl Into<String>) -> QueryError {
+    QueryError { param: "filter", message: message.into(), pointer: Some(at.to_owned()) }
+}
+
+/// What a target holds, as far as filter operators go: each kind takes the
+/// operators [`Kind::takes`] says, on both databases (docs/api.md, "Filters").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Strings, whatever their format (date, date-time, phone, user, x-link, …) and `label` segments.
+    Text,
+    /// `number` and `integer` fields, `score` segments.
+    Number,
+    /// `boolean` fields, `flag` segments.
+    Boolean,
+    /// Array fields and `labels` segments.
+    Array,
+    /// Nested objects.
+    Object,
+    /// A field whose schema names no type, or several (computed fields): a
+    /// condition only matches values of its literal's JSON type.
+    Mixed,
+    /// `meta.id`, `meta.owner`, `meta.created_by`, `meta.updated_by`.
+    Id,
+    /// `meta.created_at`, `meta.updated_at`.
+    Time,
+    /// `meta.rev`.
+    Int,
+}
+
+impl Kind {
+    /// Whether a target of this kind takes `op` (one of the filter operators).
+    pub fn takes(self, op: &str) -> bool {
+        match op {
+            "_null" | "_nnull" => true,
+            "_contains" => matches!(self, Kind::Text | Kind::Array | Kind::Mixed),
+            "_eq" | "_neq" | "_in" | "_nin" => !matches!(self, Kind::Array | Kind::Object),
+            "_lt" | "_lte" | "_gt" | "_gte" | "_between" => !matches!(self, Kind::Array | Kind::Object | Kind::Boolean),
+            _ => false,
+        }
+    }
+
+    /// The operators this kind takes, for messages and docs.
+    pub fn operators(self) -> Vec<&'static str> {
+        OPERATORS.iter().copied().filter(|op| self.takes(op)).collect()
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Number => "a number",
+            Kind::Boolean => "a boolean",
+            Kind::Array => "an array",
+            Kind::Object => "an object",
+            Kind::Mixed => "untyped",
+            Kind::Id => "an id",
+            Kind::Time => "a time",
+            Kind::Int => "an integer",
+        }
+    }
+}
+
+/// Every filter operator, in the order messages list them.
+pub const OPERATORS: [&str; 12] = ["_eq", "_neq", "_lt", "_lte", "_gt", "_gte", "_in", "_nin", "_contains", "_null", "_nnull", "_between"];
+
+/// The kind of a target of `form` (see [`Kind`]).
+pub fn kind(form: &CompiledForm, t: &Target) -> Kind {
+    match t {
+        Target::Data(k) => match form.field(k) {
+            Some(f) => kind_of_types(&f.types),
+            None => Kind::Mixed,
+        },
+        Target::Segment(k) => match form.segment(k).map(|s| s.kind) {
+            Some(SegmentKind::Label) => Kind::Text,
+            Some(SegmentKind::Labels) => Kind::Array,
+            Some(SegmentKind::Score) => Kind::Number,
+            Some(SegmentKind::Flag) => Kind::Boolean,
+            None => Kind::Mixed,
+        },
+        Target::Meta(Meta::Id | Meta::Owner | Meta::CreatedBy | Meta::UpdatedBy) => Kind::Id,
+        Target::Meta(Meta::CreatedAt | Meta::UpdatedAt) => Kind::Time,
+        Target::Meta(Meta::Rev) => Kind::Int,
+    }
+}
+
+fn kind_of_types(types: &[String]) -> Kind {
+    let types: Vec<&str> = types.iter().map(String::as_str).filter(|t| *t != "null").collect();
+    if types.contains(&"array") {
+        // Several values, ordered differently by the two databases: only membership means the same on both.
+        return Kind::Array;
+    }
+    let all = |set: &[&str]| !types.is_empty() && types.iter().all(|t| set.contains(t));
+    if all(&["string"]) {
+        Kind::Text
+    } else if all(&["number", "integer"]) {
+        Kind::Number
+    } else if all(&["boolean"]) {
+        Kind::Boolean
+    } else if all(&["object"]) {
+        Kind::Object
+    } else {
+        Kind::Mixed
+    }
 }
 
 /// Bookkeeping columns a filter or sort can address.
@@ -198,9 +306,18 @@ fn target(form: &CompiledForm, name: &str, param: &'static str) -> Result<Target
 }
 
 fn lit(form: &CompiledForm, t: &Target, v: &Value, op: &str) -> Result<Lit, QueryError> {
-    let bad = |what: &str| err("filter", format!("{op} on {} needs {what}, not {v}", describe(t)));
+    lit_at(form, t, v, op, None)
+}
+
+/// A literal for `t`; `at` places a refusal in the filter (cursors have no place).
+fn lit_at(form: &CompiledForm, t: &Target, v: &Value, op: &str, at: Option<&str>) -> Result<Lit, QueryError> {
+    let fail = |message: String| match at {
+        Some(at) => ferr(at, message),
+        None => err("filter", message),
+    };
+    let bad = |what: &str| fail(format!("{op} on {} needs {what}, not {v}", describe(t)));
     if v.as_str().is_some_and(|s| s.contains('\0')) {
-        return Err(err("filter", "text in a filter may not contain NUL characters"));
+        return Err(fail("text in a filter may not contain NUL characters".into()));
     }
     match t {
         Target::Data(_) | Target::Segment(_) => {
@@ -222,9 +339,14 @@ fn lit(form: &CompiledForm, t: &Target, v: &Value, op: &str) -> Result<Lit, Quer
                 },
                 Target::Meta(_) => vec![],
             };
-            // Arrays are matched element-wise by _contains; their items' type is the schema's business.
-            let fits = types.is_empty() || types.iter().any(|ty| ty == kind || ty == "array" || (kind == "number" && ty == "integer"));
-            if !fits {
+            let fits = |types: &[String]| types.is_empty() || types.iter().any(|ty| ty == kind || (kind == "number" && ty == "integer"));
+            if types.iter().any(|ty| ty == "array") {
+                // An array is matched by its items: the literal has the items' type.
+                let items = item_types(form, t);
+                if !fits(&items) {
+                    return Err(bad(&format!("a {} (the type of the field's items)", items.join(" or "))));
+                }
+            } else if !fits(&types) {
                 return Err(bad(&format!("a {} (the field's type)", types.join(" or "))));
             }
             Ok(Lit::Json(v.clone()))
@@ -234,6 +356,19 @@ fn lit(form: &CompiledForm, t: &Target, v: &Value, op: &str) -> Result<Lit, Quer
         }
         Target::Meta(Meta::CreatedAt | Meta::UpdatedAt) => v.as_str().and_then(parse_time).map(Lit::Time).ok_or_else(|| bad("an RFC 3339 time or a date")),
         Target::Meta(Meta::Rev) => v.as_i64().map(Lit::Int).ok_or_else(|| bad("an integer")),
+    }
+}
+
+/// The JSON types of an array target's items (empty when the schema does not say).
+fn item_types(form: &CompiledForm, t: &Target) -> Vec<String> {
+    match t {
+        Target::Segment(_) => vec!["string".to_owned()],
+        Target::Data(k) => match form.def.schema.pointer(&format!("/properties/{}/items/type", crate::issue::escape_token(k))) {
+            Some(Value::String(ty)) => vec![ty.clone()],
+            Some(Value::Array(tys)) => tys.iter().filter_map(Value::as_str).filter(|t| *t != "null").map(str::to_owned).collect(),
+            _ => vec![],
+        },
+        Target::Meta(_) => vec![],
     }
 }
 
@@ -260,11 +395,11 @@ pub const MAX_CONDITIONS: usize = 200;
 /// The most values an `_in` or `_nin` list may hold.
 pub const MAX_LIST: usize = 1000;
 
-/// Reads a Directus-style filter object.
+/// Reads a Directus-style filter object. A refusal points into it.
 pub fn parse_filter(form: &CompiledForm, v: &Value) -> Result<Filter, QueryError> {
-    let f = parse_filter_inner(form, v)?;
+    let f = parse_filter_inner(form, v, "")?;
     if count(&f) > MAX_CONDITIONS {
-        return Err(err("filter", format!("a filter may hold at most {MAX_CONDITIONS} conditions")));
+        return Err(ferr("", format!("a filter may hold at most {MAX_CONDITIONS} conditions")));
     }
     Ok(f)
 }
@@ -276,26 +411,27 @@ fn count(f: &Filter) -> usize {
     }
 }
 
-fn parse_filter_inner(form: &CompiledForm, v: &Value) -> Result<Filter, QueryError> {
+fn parse_filter_inner(form: &CompiledForm, v: &Value, at: &str) -> Result<Filter, QueryError> {
     let Some(obj) = v.as_object() else {
-        return Err(err("filter", format!("a filter is an object such as {{\"name\": {{\"_eq\": \"x\"}}}}, not {v}")));
+        return Err(ferr(at, format!("a filter is an object such as {{\"name\": {{\"_eq\": \"x\"}}}}, not {v}")));
     };
     let mut all = Vec::new();
     for (k, cond) in obj {
+        let here = format!("{at}/{}", crate::issue::escape_token(k));
         match k.as_str() {
             "_and" | "_or" => {
                 let Some(items) = cond.as_array() else {
-                    return Err(err("filter", format!("{k} takes an array of filters")));
+                    return Err(ferr(&here, format!("{k} takes an array of filters")));
                 };
                 if items.len() > MAX_CONDITIONS {
-                    return Err(err("filter", format!("a filter may hold at most {MAX_CONDITIONS} conditions")));
+                    return Err(ferr(&here, format!("a filter may hold at most {MAX_CONDITIONS} conditions")));
                 }
-                let parts = items.iter().map(|f| parse_filter_inner(form, f)).collect::<Result<Vec<_>, _>>()?;
+                let parts = items.iter().enumerate().map(|(i, f)| parse_filter_inner(form, f, &format!("{here}/{i}"))).collect::<Result<Vec<_>, _>>()?;
                 all.push(if k == "_and" { Filter::All(parts) } else { Filter::Any(parts) });
             }
             name => {
-                let t = target(form, name, "filter")?;
-                all.extend(parse_conditions(form, t, cond)?);
+                let t = target(form, name, "filter").map_err(|e| QueryError { pointer: Some(here.clone()), ..e })?;
+                all.extend(parse_conditions(form, t, cond, &here)?);
             }
         }
     }
@@ -305,24 +441,29 @@ fn parse_filter_inner(form: &CompiledForm, v: &Value) -> Result<Filter, QueryErr
     })
 }
 
-fn parse_conditions(form: &CompiledForm, t: Target, cond: &Value) -> Result<Vec<Filter>, QueryError> {
+fn parse_conditions(form: &CompiledForm, t: Target, cond: &Value, at: &str) -> Result<Vec<Filter>, QueryError> {
     let Some(ops) = cond.as_object().filter(|o| !o.is_empty()) else {
-        return Err(err("filter", format!("conditions on {} are an object of operators such as {{\"_eq\": …}}, not {cond}", describe(&t))));
+        return Err(ferr(at, format!("conditions on {} are an object of operators such as {{\"_eq\": …}}, not {cond}", describe(&t))));
     };
-    let array = match &t {
-        Target::Data(k) => form.field(k).is_some_and(|f| f.is_array()),
-        Target::Segment(k) => form.segment(k).is_some_and(|s| s.kind == SegmentKind::Labels),
-        Target::Meta(_) => false,
-    };
+    let kind = kind(form, &t);
+    let array = kind == Kind::Array;
     let mut out = Vec::new();
     for (op, v) in ops {
-        let cmp = |c| -> Result<Filter, QueryError> { Ok(Filter::Compare { target: t.clone(), op: c, value: lit(form, &t, v, op)? }) };
+        let at = &format!("{at}/{}", crate::issue::escape_token(op));
+        if !OPERATORS.contains(&op.as_str()) {
+            return Err(ferr(at, format!("unknown operator '{op}': use {}", OPERATORS.join(" "))));
+        }
+        if !kind.takes(op) {
+            return Err(ferr(at, format!("{op} does not apply to {}, which is {}; it takes {}", describe(&t), kind.name(), kind.operators().join(" "))));
+        }
+        let one = |v: &Value, at: &str| lit_at(form, &t, v, op, Some(at));
+        let cmp = |c| -> Result<Filter, QueryError> { Ok(Filter::Compare { target: t.clone(), op: c, value: one(v, at)? }) };
         let list = |negated| -> Result<Filter, QueryError> {
-            let items = v.as_array().ok_or_else(|| err("filter", format!("{op} takes an array")))?;
+            let items = v.as_array().ok_or_else(|| ferr(at, format!("{op} takes an array")))?;
             if items.len() > MAX_LIST {
-                return Err(err("filter", format!("{op} takes at most {MAX_LIST} values")));
+                return Err(ferr(at, format!("{op} takes at most {MAX_LIST} values")));
             }
-            Ok(Filter::In { target: t.clone(), values: items.iter().map(|x| lit(form, &t, x, op)).collect::<Result<_, _>>()?, negated })
+            Ok(Filter::In { target: t.clone(), values: items.iter().enumerate().map(|(i, x)| one(x, &format!("{at}/{i}"))).collect::<Result<_, _>>()?, negated })
         };
         out.push(match op.as_str() {
             "_eq" => cmp(Cmp::Eq)?,
@@ -334,29 +475,24 @@ fn parse_conditions(form: &CompiledForm, t: Target, cond: &Value) -> Result<Vec<
             "_in" => list(false)?,
             "_nin" => list(true)?,
             "_contains" => {
-                let value = lit(form, &t, v, op)?;
+                let value = one(v, at)?;
                 if !array && !matches!(&value, Lit::Json(Value::String(_))) {
-                    return Err(err("filter", format!("_contains on {} needs a string", describe(&t))));
+                    return Err(ferr(at, format!("_contains on {} needs a string", describe(&t))));
                 }
                 Filter::Contains { target: t.clone(), value, array }
             }
             "_null" | "_nnull" => {
-                let b = v.as_bool().ok_or_else(|| err("filter", format!("{op} takes true or false")))?;
+                let b = v.as_bool().ok_or_else(|| ferr(at, format!("{op} takes true or false")))?;
                 Filter::Null { target: t.clone(), is_null: b == (op == "_null") }
             }
-            "_between" => match v.as_array().map(Vec::as_slice) {
+            // `_between`, the one operator left.
+            _ => match v.as_array().map(Vec::as_slice) {
                 Some([lo, hi]) => Filter::All(vec![
-                    Filter::Compare { target: t.clone(), op: Cmp::Gte, value: lit(form, &t, lo, op)? },
-                    Filter::Compare { target: t.clone(), op: Cmp::Lte, value: lit(form, &t, hi, op)? },
+                    Filter::Compare { target: t.clone(), op: Cmp::Gte, value: one(lo, &format!("{at}/0"))? },
+                    Filter::Compare { target: t.clone(), op: Cmp::Lte, value: one(hi, &format!("{at}/1"))? },
                 ]),
-                _ => return Err(err("filter", "_between takes an array of two values")),
+                _ => return Err(ferr(at, "_between takes an array of two values")),
             },
-            other => {
-                return Err(err(
-                    "filter",
-                    format!("unknown operator '{other}': use _eq _neq _lt _lte _gt _gte _in _nin _contains _null _nnull _between"),
-                ));
-            }
         });
     }
     Ok(out)
@@ -496,6 +632,69 @@ mod tests {
             let got = filter(f.clone()).unwrap_err();
             assert!(got.contains(msg), "{f}: {got}");
         }
+    }
+
+    fn kinds_form() -> CompiledForm {
+        let def: FormDef = serde_json::from_value(json!({"key": "k", "schema": {"type": "object", "properties": {
+            "name": {"type": "string"}, "n": {"type": "integer"}, "ok": {"type": "boolean"}, "tags": {"type": "array", "items": {"type": "string"}},
+            "addr": {"type": "object"}, "any": {}, "when": {"type": "string", "format": "date"}}},
+            "segments": {"lab": {"kind": "labels", "script": "[]"}, "tier": {"kind": "label", "script": "\"A\""},
+                         "hot": {"kind": "flag", "script": "true"}, "sc": {"kind": "score", "script": "1"}}}))
+        .unwrap();
+        compile(def, 1).unwrap()
+    }
+
+    #[test]
+    fn operators_a_kind_does_not_take_are_refused_with_a_pointer() {
+        let f = kinds_form();
+        for (filter, pointer) in [
+            (json!({"tags": {"_lt": "t1"}}), "/tags/_lt"),
+            (json!({"tags": {"_eq": "t1"}}), "/tags/_eq"),
+            (json!({"tags": {"_in": ["t1"]}}), "/tags/_in"),
+            (json!({"segments.lab": {"_gt": "z"}}), "/segments.lab/_gt"),
+            (json!({"segments.lab": {"_nin": ["z"]}}), "/segments.lab/_nin"),
+            (json!({"_or": [{"name": {"_eq": "x"}}, {"tags": {"_between": ["a", "b"]}}]}), "/_or/1/tags/_between"),
+            (json!({"ok": {"_gt": false}}), "/ok/_gt"),
+            (json!({"segments.hot": {"_lte": true}}), "/segments.hot/_lte"),
+            (json!({"n": {"_contains": "1"}}), "/n/_contains"),
+            (json!({"addr": {"_eq": "x"}}), "/addr/_eq"),
+            (json!({"meta.rev": {"_contains": "1"}}), "/meta.rev/_contains"),
+            (json!({"tags": {"_contains": 5}}), "/tags/_contains"),
+            (json!({"name": {"_in": ["a", 5]}}), "/name/_in/1"),
+            (json!({"n": {"_between": [1, "x"]}}), "/n/_between/1"),
+            (json!({"nope": {"_eq": 1}}), "/nope"),
+            (json!({"name": {"_like": "x"}}), "/name/_like"),
+            (json!({"_and": {}}), "/_and"),
+            (json!({"a/b": {"_eq": 1}}), "/a~1b"),
+        ] {
+            let e = parse_filter(&f, &filter).unwrap_err();
+            assert_eq!((e.param, e.pointer.as_deref()), ("filter", Some(pointer)), "{filter}: {}", e.message);
+        }
+        let e = parse_filter(&f, &json!({"tags": {"_lt": "t1"}})).unwrap_err();
+        assert!(e.message.contains("it takes _contains _null _nnull"), "{}", e.message);
+    }
+
+    #[test]
+    fn every_kind_takes_its_operators() {
+        let f = kinds_form();
+        for filter in [
+            json!({"tags": {"_contains": "t1", "_nnull": true}}),
+            json!({"segments.lab": {"_contains": "x"}}),
+            json!({"segments.tier": {"_gt": "A", "_contains": "B", "_in": ["C"]}}),
+            json!({"segments.sc": {"_between": [1, 2], "_nin": [3]}}),
+            json!({"segments.hot": {"_eq": true, "_in": [false]}}),
+            json!({"ok": {"_neq": true, "_nin": [false], "_null": false}}),
+            json!({"n": {"_lt": 1.5, "_gte": -3}}),
+            json!({"when": {"_between": ["2026-01-01", "2026-12-31"]}}),
+            json!({"addr": {"_null": true}}),
+            json!({"any": {"_gt": 1, "_lt": "x", "_eq": true, "_contains": "y", "_in": [1, "a", false]}}),
+            json!({"meta.created_at": {"_between": ["2026-01-01", "2026-12-31"]}}),
+        ] {
+            parse_filter(&f, &filter).unwrap_or_else(|e| panic!("{filter}: {}", e.message));
+        }
+        assert_eq!(kind(&f, &data("any")), Kind::Mixed);
+        assert_eq!(Kind::Array.operators(), ["_contains", "_null", "_nnull"]);
+        assert_eq!(Kind::Boolean.operators(), ["_eq", "_neq", "_in", "_nin", "_null", "_nnull"]);
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub enum EngineError {
     /// A request parameter (filter, sort, cursor, limit) is not understood.
     #[error("{message}")]
     BadRequest { param: &'static str, message: String },
+    /// A list request (filter, sort, cursor, limit) is not understood; a
+    /// refused filter points at the part of it that was refused.
+    #[error("{0}")]
+    Query(trellis_core::query::QueryError),
     /// A unique key is already taken, or the state does not allow this.
     #[error("{message}")]
     Conflict { message: String, key: Option<Vec<String>> },
@@ -58,6 +62,6 @@ pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
 impl From<trellis_core::query::QueryError> for EngineError {
     fn from(e: trellis_core::query::QueryError) -> Self {
-        EngineError::BadRequest { param: e.param, message: e.message }
+        EngineError::Query(e)
     }
 }

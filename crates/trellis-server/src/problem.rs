@@ -142,6 +142,11 @@ impl From<EngineError> for Problem {
             EngineError::BadRequest { param, message } => {
                 Problem { param: Some(param.to_owned()), ..Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", message) }
             }
+            EngineError::Query(e) => Problem {
+                param: Some(e.param.to_owned()),
+                errors: e.pointer.map(|pointer| vec![FieldError { pointer, code: e.param.to_owned(), message: e.message.clone(), file: None, line: None, column: None }]),
+                ..Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", e.message)
+            },
             EngineError::Conflict { message, key } => {
                 let slug = if key.is_some() { "unique-violation" } else { "conflict" };
                 Problem { key, ..Problem::new(StatusCode::CONFLICT, slug, message) }

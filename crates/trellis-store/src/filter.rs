@@ -2,6 +2,7 @@
 //! once for both dialects: a [`Dialect`] says how to spell a target and how to
 //! bind a literal; the shape of the SQL is shared.
 
+use serde_json::Value;
 use sqlx::QueryBuilder;
 use trellis_core::query::{Cmp, Filter, ListQuery, Lit, Meta, SortKey, Target};
 
@@ -11,6 +12,10 @@ pub(crate) trait Dialect {
     /// The SQL expression for a target, identical to the indexed expression.
     fn expr(t: &Target) -> String;
     fn bind(qb: &mut QueryBuilder<Self::DB>, lit: &Lit);
+    /// The value at `t` (a field or segment) has the JSON type of `lit`: SQLite
+    /// reads `true` as 1 and orders numbers before text, PostgreSQL's jsonb
+    /// orders text before numbers, so a condition only ever compares like with like.
+    fn same_type(t: &Target, lit: &Value) -> String;
     /// `expr` contains the text `lit`.
     fn contains_text(qb: &mut QueryBuilder<Self::DB>, t: &Target, lit: &Lit);
     /// The array at `t` has an element equal to `lit`.
@@ -105,13 +110,23 @@ pub(crate) fn push_filter<D: Dialect>(qb: &mut QueryBuilder<D::DB>, f: &Filter) 
                 Cmp::Gt => ">",
                 Cmp::Gte => ">=",
             };
+            let guard = json_guard::<D>(target, value);
             if *op == Cmp::Neq {
-                qb.push(format!("({e} IS NULL OR {e} <> "));
+                qb.push(format!("({e} IS NULL"));
+                if let Some(g) = &guard {
+                    qb.push(format!(" OR NOT {g}"));
+                }
+                qb.push(format!(" OR {e} <> "));
                 D::bind(qb, value);
                 qb.push(")");
             } else {
+                qb.push("(");
+                if let Some(g) = &guard {
+                    qb.push(format!("{g} AND "));
+                }
                 qb.push(format!("{e} {sym} "));
                 D::bind(qb, value);
+                qb.push(")");
             }
         }
         Filter::In { target, values, negated } => {
@@ -120,12 +135,32 @@ pub(crate) fn push_filter<D: Dialect>(qb: &mut QueryBuilder<D::DB>, f: &Filter) 
                 qb.push(if *negated { "1=1" } else { "1=0" });
                 return;
             }
-            qb.push(if *negated { format!("({e} IS NULL OR {e} NOT IN (") } else { format!("({e} IN (") });
-            for (i, v) in values.iter().enumerate() {
-                if i > 0 {
-                    qb.push(", ");
+            qb.push(if *negated { format!("({e} IS NULL OR NOT (") } else { "((".to_owned() });
+            // One `IN` per JSON type among the values, each behind its type's guard.
+            let mut groups: Vec<(Option<String>, Vec<&Lit>)> = Vec::new();
+            for v in values {
+                let g = json_guard::<D>(target, v);
+                match groups.iter_mut().find(|(k, _)| *k == g) {
+                    Some((_, vs)) => vs.push(v),
+                    None => groups.push((g, vec![v])),
                 }
-                D::bind(qb, v);
+            }
+            for (i, (guard, vs)) in groups.iter().enumerate() {
+                if i > 0 {
+                    qb.push(" OR ");
+                }
+                qb.push("(");
+                if let Some(g) = guard {
+                    qb.push(format!("{g} AND "));
+                }
+                qb.push(format!("{e} IN ("));
+                for (j, v) in vs.iter().enumerate() {
+                    if j > 0 {
+                        qb.push(", ");
+                    }
+                    D::bind(qb, v);
+                }
+                qb.push("))");
             }
             qb.push("))");
         }
@@ -139,6 +174,14 @@ pub(crate) fn push_filter<D: Dialect>(qb: &mut QueryBuilder<D::DB>, f: &Filter) 
         Filter::Null { target, is_null } => {
             qb.push(format!("{} IS {}NULL", D::expr(target), if *is_null { "" } else { "NOT " }));
         }
+    }
+}
+
+/// The type guard of a condition on a field or segment (none for bookkeeping columns, which have one type).
+fn json_guard<D: Dialect>(t: &Target, lit: &Lit) -> Option<String> {
+    match (t, lit) {
+        (Target::Data(_) | Target::Segment(_), Lit::Json(v)) => Some(D::same_type(t, v)),
+        _ => None,
     }
 }
 

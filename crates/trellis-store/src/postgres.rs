@@ -158,13 +158,26 @@ impl Dialect for Pg {
         };
     }
 
+    fn same_type(t: &Target, lit: &Value) -> String {
+        let ty = match lit {
+            Value::String(_) => "string",
+            Value::Number(_) => "number",
+            Value::Bool(_) => "boolean",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+            Value::Null => "null",
+        };
+        format!("jsonb_typeof({}) = '{ty}'", Self::expr(t))
+    }
+
     fn contains_text(qb: &mut QueryBuilder<Postgres>, t: &Target, lit: &Lit) {
-        qb.push(format!("strpos({} #>> '{{}}', ", Self::expr(t)));
+        // Only text contains text, as on SQLite: `#>>` would spell out numbers, `true` and arrays.
+        qb.push(format!("(jsonb_typeof({e}) = 'string' AND strpos({e} #>> '{{}}', ", e = Self::expr(t)));
         match lit {
             Lit::Json(Value::String(s)) => qb.push_bind(s.clone()),
             other => qb.push_bind(format!("{other:?}")),
         };
-        qb.push(") > 0");
+        qb.push(") > 0)");
     }
 
     fn contains_element(qb: &mut QueryBuilder<Postgres>, t: &Target, lit: &Lit) {

@@ -80,6 +80,28 @@ fn user_from_row(row: &SqliteRow) -> Result<User> {
 
 pub(crate) struct Lite;
 
+/// The column and key of a field or segment.
+fn json_path(t: &Target) -> (&'static str, &str) {
+    match t {
+        Target::Data(k) => ("data", k.as_str()),
+        Target::Segment(k) => ("segments", k.as_str()),
+        // Bookkeeping columns are not JSON; the core gives them no JSON operators.
+        Target::Meta(m) => ("data", filter::meta_column(*m)),
+    }
+}
+
+/// What `json_type` answers for values of `v`'s JSON type.
+fn sqlite_types(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "'text'",
+        Value::Number(_) => "'integer', 'real'",
+        Value::Bool(_) => "'true', 'false'",
+        Value::Array(_) => "'array'",
+        Value::Object(_) => "'object'",
+        Value::Null => "'null'",
+    }
+}
+
 impl Dialect for Lite {
     type DB = Sqlite;
 
@@ -106,21 +128,31 @@ impl Dialect for Lite {
         };
     }
 
+    fn same_type(t: &Target, lit: &Value) -> String {
+        let (column, key) = json_path(t);
+        format!("json_type({column}, '$.{key}') IN ({})", sqlite_types(lit))
+    }
+
     fn contains_text(qb: &mut QueryBuilder<Sqlite>, t: &Target, lit: &Lit) {
-        qb.push(format!("instr({}, ", Self::expr(t)));
+        let (column, key) = json_path(t);
+        // Only text contains text: instr would read a number or `true` (1) as its digits.
+        qb.push(format!("(json_type({column}, '$.{key}') = 'text' AND instr({}, ", Self::expr(t)));
         Self::bind(qb, lit);
-        qb.push(") > 0");
+        qb.push(") > 0)");
     }
 
     fn contains_element(qb: &mut QueryBuilder<Sqlite>, t: &Target, lit: &Lit) {
-        let (column, key) = match t {
-            Target::Data(k) => ("data", k.as_str()),
-            Target::Segment(k) => ("segments", k.as_str()),
-            Target::Meta(_) => unreachable!("metadata is never an array"),
+        let (column, key) = json_path(t);
+        // json_each also walks an object's values or yields a scalar itself; PostgreSQL's `@>` on an array does neither.
+        let types = match lit {
+            Lit::Json(v) => sqlite_types(v),
+            _ => "'text'",
         };
-        qb.push(format!("EXISTS (SELECT 1 FROM json_each(records.{column}, '$.{key}') WHERE json_each.value = "));
+        qb.push(format!(
+            "(json_type(records.{column}, '$.{key}') = 'array' AND EXISTS (SELECT 1 FROM json_each(records.{column}, '$.{key}') WHERE json_each.type IN ({types}) AND json_each.value = "
+        ));
         Self::bind(qb, lit);
-        qb.push(")");
+        qb.push("))");
     }
 
     fn bind_text(qb: &mut QueryBuilder<Sqlite>, s: &str) {
