@@ -149,7 +149,9 @@ proptest! {
         let mut all = prefix.to_vec();
         all.extend(bytes);
         let _ = sheet::read(&all);
-        let _ = sheet::decode(&all);
+        // The streaming reader, with small limits so every bound is crossed.
+        let tight = sheet::Limits { columns: 4, cell_chars: 8, header_chars: 8, row_bytes: 64, rows: 5, ..sheet::Limits::DEFAULT };
+        let _ = sheet::scan(&all, &tight, &mut |_| std::ops::ControlFlow::Continue(()));
     }
 
     #[test]
