@@ -12,6 +12,7 @@ mod errors;
 mod forms;
 mod imports;
 mod list;
+mod openapi;
 mod ops;
 mod packs;
 mod permissions;

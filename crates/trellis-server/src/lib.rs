@@ -23,8 +23,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
+pub mod edge;
 pub mod extract;
 pub mod metrics;
+pub mod openapi;
+pub mod paging;
 pub mod problem;
 pub mod routes;
 pub mod session;
@@ -59,7 +62,7 @@ impl Modify for BearerAuth {
 
 /// The API's routes with their OpenAPI description, generated from the handlers.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::forms::router())
         .merge(routes::records::router())
@@ -68,8 +71,11 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::tasks::router())
         .merge(routes::packs::router())
         .merge(routes::sheets::router())
-        .merge(routes::public::router())
-        .split_for_parts()
+        .merge(routes::public::router());
+    let (router, mut doc) = api.split_for_parts();
+    // After the merge: the shared responses go on every operation the routers added.
+    openapi::SharedResponses.modify(&mut doc);
+    (router, doc)
 }
 
 /// The OpenAPI document as JSON.
@@ -100,6 +106,7 @@ pub fn app(engine: Arc<Engine>) -> (Router, AppState) {
         .method_not_allowed_fallback(routes::ops::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(edge::guard))
         .layer(TraceLayer::new_for_http())
         .with_state(state.clone());
     (router, state)

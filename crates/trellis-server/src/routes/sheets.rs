@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::edge::Upload;
 use crate::extract::{Auth, Params, PathOf};
 use crate::problem::{ApiResult, Problem};
 
@@ -36,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ImportParams {
     /// The file's name, shown with the job (the format is read from the content).
@@ -61,7 +63,13 @@ struct ImportParams {
 #[utoipa::path(post, path = "/api/v1/forms/{form}/imports", tag = "imports", security(("bearer" = [])), params(("form" = String, Path), ImportParams),
     request_body(content = Vec<u8>, content_type = "text/csv", description = "the file: CSV or XLSX"),
     responses((status = 202, body = Object, description = "the job"), (status = 400, body = Problem, content_type = "application/problem+json")))]
-async fn start_import(State(state): State<AppState>, Auth(actor): Auth, PathOf(form): PathOf<String>, Params(p): Params<ImportParams>, body: Bytes) -> ApiResult<Response> {
+async fn start_import(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    PathOf(form): PathOf<String>,
+    Params(p): Params<ImportParams>,
+    Upload(body): Upload<IMPORT_LIMIT>,
+) -> ApiResult<Response> {
     if body.is_empty() {
         return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", "send the file (CSV or XLSX) as the request body"));
     }
@@ -106,11 +114,13 @@ async fn get_job(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): P
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ErrorsParams {
     /// `csv` (the default: a report to download) or `json`.
     format: Option<String>,
-    /// At most this many (JSON only; the CSV report has them all).
+    /// At most this many, 1 to 10000 (JSON only; the CSV report has them all).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<i64>,
 }
 
@@ -125,7 +135,10 @@ struct ErrorList {
     responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn job_errors(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>, Params(p): Params<ErrorsParams>) -> ApiResult<Response> {
     match p.format.as_deref() {
-        Some("json") => Ok(Json(ErrorList { items: state.engine.job_errors(&actor, id, p.limit).await? }).into_response()),
+        Some("json") => {
+            let limit = crate::paging::limit(p.limit, 10_000)?;
+            Ok(Json(ErrorList { items: state.engine.job_errors(&actor, id, limit).await? }).into_response())
+        }
         None | Some("csv") => {
             let errors = state.engine.job_errors(&actor, id, None).await?;
             Ok(attachment(Body::from(imports::errors_csv(&errors)?), "text/csv; charset=utf-8", &format!("import-{id}-errors.csv")))
@@ -144,6 +157,7 @@ fn attachment(body: Body, content_type: &'static str, file_name: &str) -> Respon
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ExportParams {
     /// `csv` (default) or `xlsx`.
