@@ -79,7 +79,7 @@ struct InstallParams {
 /// changes nothing; an upgrade merges the pack's changes with local ones and
 /// reports conflicts (local values are kept), then migrates records.
 #[utoipa::path(post, path = "/api/v1/packs", tag = "packs", security(("bearer" = [])), params(InstallParams),
-    request_body(content = Vec<u8>, content_type = "application/gzip", description = "the pack archive (.tar.gz or .zip)"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the pack archive (.tar.gz or .zip)"),
     responses((status = 200, body = Object, description = "the install report"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn install_pack(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<InstallParams>, Upload(body): Upload<{ crate::BODY_LIMIT }>) -> ApiResult<Json<InstallReport>> {
     let opts = InstallOptions { dry_run: p.dry_run, force: p.force, sample_data: p.sample_data, demo_password: None };
