@@ -17,6 +17,7 @@ mod import_limits;
 mod imports;
 mod limits;
 mod list;
+mod openapi;
 mod ops;
 mod packs;
 mod permissions;

@@ -23,8 +23,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
+pub mod edge;
 pub mod extract;
 pub mod metrics;
+pub mod openapi;
+pub mod paging;
 pub mod problem;
 pub mod routes;
 pub mod session;
@@ -71,7 +74,7 @@ impl Modify for BearerAuth {
 
 /// The API's routes with their OpenAPI description, generated from the handlers.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::forms::router())
         .merge(routes::records::router())
@@ -80,8 +83,11 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::tasks::router())
         .merge(routes::packs::router())
         .merge(routes::sheets::router())
-        .merge(routes::public::router())
-        .split_for_parts()
+        .merge(routes::public::router());
+    let (router, mut doc) = api.split_for_parts();
+    // After the merge: the shared responses go on every operation the routers added.
+    openapi::SharedResponses.modify(&mut doc);
+    (router, doc)
 }
 
 /// The OpenAPI document as JSON.
@@ -118,6 +124,7 @@ pub fn app_with(engine: Arc<Engine>, config: ServerConfig) -> (Router, AppState)
         .method_not_allowed_fallback(routes::ops::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(edge::guard))
         .layer(TraceLayer::new_for_http())
         // Outermost, so that refusals made by the layers inside carry it too.
         .layer(axum::middleware::map_response(nosniff))

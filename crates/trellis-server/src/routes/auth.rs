@@ -136,6 +136,7 @@ async fn me(Auth(actor): Auth) -> axum::Json<UserOut> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct TokensParams {
     /// Another user's email (admins).
@@ -164,11 +165,13 @@ async fn revoke_token_id(State(state): State<AppState>, Auth(actor): Auth, PathO
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditParams {
     /// Entries before this time (RFC 3339): the `at` of the last entry of the previous page.
     before: Option<String>,
     /// 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -187,5 +190,6 @@ async fn audit_log(State(state): State<AppState>, Auth(actor): Auth, Params(p): 
         Some(b) => Some(b.parse::<jiff::Timestamp>().map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("before is an RFC 3339 time: {e}")))?),
         None => None,
     };
-    Ok(axum::Json(AuditList { items: state.engine.audit_log(&actor, before, p.limit.unwrap_or(100)).await? }))
+    let limit = crate::paging::limit(p.limit, crate::paging::MAX_LIMIT)?;
+    Ok(axum::Json(AuditList { items: state.engine.audit_log(&actor, before, limit.unwrap_or(100)).await? }))
 }

@@ -16,7 +16,8 @@ use trellis_core::permission::Access;
 use trellis_engine::Actor;
 
 use crate::extract::{Auth, IfMatch, JsonBody, Params, PathOf};
-use crate::problem::{ApiResult, JsonObject, Problem};
+use crate::openapi::FormIn;
+use crate::problem::{ApiResult, Problem};
 
 /// A form at its current version.
 #[derive(Serialize, ToSchema)]
@@ -76,7 +77,7 @@ async fn list_forms(State(state): State<AppState>, Auth(actor): Auth) -> ApiResu
 }
 
 /// Create a form (admins). The schema is checked as a draft 2020-12 JSON Schema.
-#[utoipa::path(post, path = "/api/v1/forms", tag = "forms", security(("bearer" = [])), request_body = JsonObject,
+#[utoipa::path(post, path = "/api/v1/forms", tag = "forms", security(("bearer" = [])), request_body = FormIn,
     responses((status = 201, body = FormOut), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn create_form(State(state): State<AppState>, Auth(actor): Auth, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
@@ -91,7 +92,8 @@ async fn get_form(State(state): State<AppState>, Auth(actor): Auth, PathOf(form)
 }
 
 /// Publish a new version of a form (admins). `If-Match` takes the version being edited.
-#[utoipa::path(put, path = "/api/v1/forms/{form}", tag = "forms", security(("bearer" = [])), params(("form" = String, Path)), request_body = JsonObject,
+#[utoipa::path(put, path = "/api/v1/forms/{form}", tag = "forms", security(("bearer" = [])),
+    params(("form" = String, Path), ("If-Match" = Option<String>, Header, description = "the version being edited, `\"3\"`")), request_body = FormIn,
     responses((status = 200, body = FormOut), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 412, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn put_form(
@@ -105,6 +107,7 @@ async fn put_form(
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ExplainParams {
     /// The user asked about: email or id.

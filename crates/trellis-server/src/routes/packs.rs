@@ -3,7 +3,6 @@
 //! (`/api/v1/dashboards`) and roles (`/api/v1/roles`).
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,8 +14,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::edge::Upload;
 use crate::extract::{Auth, JsonBody, Params, PathOf};
-use crate::problem::{ApiResult, JsonObject, Problem};
+use crate::openapi::DashboardIn;
+use crate::problem::{ApiResult, Problem};
 use crate::routes::workflows::{DefinitionList, DefinitionOut, out, saved};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -57,6 +58,7 @@ async fn list_packs(State(state): State<AppState>, _auth: Auth) -> ApiResult<Jso
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct InstallParams {
     /// Install a pack bundled with the binary instead of an uploaded one.
@@ -77,9 +79,9 @@ struct InstallParams {
 /// changes nothing; an upgrade merges the pack's changes with local ones and
 /// reports conflicts (local values are kept), then migrates records.
 #[utoipa::path(post, path = "/api/v1/packs", tag = "packs", security(("bearer" = [])), params(InstallParams),
-    request_body(content = Vec<u8>, content_type = "application/gzip", description = "the pack archive (.tar.gz or .zip)"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the pack archive (.tar.gz or .zip)"),
     responses((status = 200, body = Object, description = "the install report"), (status = 422, body = Problem, content_type = "application/problem+json")))]
-async fn install_pack(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<InstallParams>, body: Bytes) -> ApiResult<Json<InstallReport>> {
+async fn install_pack(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<InstallParams>, Upload(body): Upload<{ crate::BODY_LIMIT }>) -> ApiResult<Json<InstallReport>> {
     let opts = InstallOptions { dry_run: p.dry_run, force: p.force, sample_data: p.sample_data, demo_password: None };
     let report = match &p.bundled {
         Some(name) => {
@@ -108,6 +110,7 @@ async fn export_pack(State(state): State<AppState>, Auth(actor): Auth, PathOf(na
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct UninstallParams {
     /// Also delete the records of the pack's forms.
@@ -135,7 +138,7 @@ async fn list_dashboards(State(state): State<AppState>, Auth(actor): Auth) -> Ap
 }
 
 /// Create a dashboard (admins), checked against the forms and workflows in force.
-#[utoipa::path(post, path = "/api/v1/dashboards", tag = "packs", security(("bearer" = [])), request_body = JsonObject,
+#[utoipa::path(post, path = "/api/v1/dashboards", tag = "packs", security(("bearer" = [])), request_body = DashboardIn,
     responses((status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn create_dashboard(State(state): State<AppState>, Auth(actor): Auth, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
     Ok(saved(packs::DASHBOARD, state.engine.save_dashboard(&actor, None, def, true).await?))
@@ -148,7 +151,7 @@ async fn get_dashboard(State(state): State<AppState>, Auth(actor): Auth, PathOf(
 }
 
 /// Create or change a dashboard (admins).
-#[utoipa::path(put, path = "/api/v1/dashboards/{key}", tag = "packs", security(("bearer" = [])), params(("key" = String, Path)), request_body = JsonObject,
+#[utoipa::path(put, path = "/api/v1/dashboards/{key}", tag = "packs", security(("bearer" = [])), params(("key" = String, Path)), request_body = DashboardIn,
     responses((status = 200, body = DefinitionOut), (status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn put_dashboard(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
     Ok(saved(packs::DASHBOARD, state.engine.save_dashboard(&actor, Some(&key), def, false).await?))

@@ -18,7 +18,8 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::{Auth, ClientAddr, JsonBody, Params, PathOf};
-use crate::problem::{ApiResult, JsonObject, Problem};
+use crate::openapi::{NewLinkIn, RecordData};
+use crate::problem::{ApiResult, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -36,7 +37,7 @@ struct LinkList {
 
 /// Make a public link: `{"fields": [...], "expires_at": …, "mode": "create"|"update", "title": …, "record": …}`.
 /// A create link answers its `url`; an update link is signed per record (give `record`, or ask `…/url?record=`).
-#[utoipa::path(post, path = "/api/v1/forms/{form}/public-links", tag = "public", security(("bearer" = [])), params(("form" = String, Path)), request_body = JsonObject,
+#[utoipa::path(post, path = "/api/v1/forms/{form}/public-links", tag = "public", security(("bearer" = [])), params(("form" = String, Path)), request_body = NewLinkIn,
     responses((status = 201, body = Object), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn create_link(State(state): State<AppState>, Auth(actor): Auth, PathOf(form): PathOf<String>, JsonBody(new): JsonBody<NewLink>) -> ApiResult<(StatusCode, Json<LinkView>)> {
     Ok((StatusCode::CREATED, Json(state.engine.create_public_link(&actor, &form, new).await?)))
@@ -57,6 +58,7 @@ async fn revoke_link(State(state): State<AppState>, Auth(actor): Auth, PathOf(id
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct UrlParams {
     /// The record the update link is for.
@@ -84,7 +86,7 @@ async fn public_form(State(state): State<AppState>, PathOf(token): PathOf<String
 
 /// Submit through a link, without signing in: a create link makes a record (201), an update link changes its record (200).
 /// Fields beyond the link's are refused (403, each named); too many submissions from one address answer 429.
-#[utoipa::path(post, path = "/api/v1/public/{token}", tag = "public", params(("token" = String, Path)), request_body = JsonObject,
+#[utoipa::path(post, path = "/api/v1/public/{token}", tag = "public", params(("token" = String, Path)), request_body = RecordData,
     responses((status = 201, body = Object), (status = 200, body = Object), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 410, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn public_submit(State(state): State<AppState>, ClientAddr(client): ClientAddr, PathOf(token): PathOf<String>, JsonBody(data): JsonBody<Value>) -> ApiResult<Response> {

@@ -16,7 +16,8 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::{Auth, IfMatch, JsonBody, Params, PathOf};
-use crate::problem::{ApiResult, JsonObject, Problem};
+use crate::openapi::{RecordData, RecordsIn};
+use crate::problem::{ApiResult, Problem};
 
 /// A record.
 #[derive(Serialize, ToSchema)]
@@ -72,6 +73,16 @@ pub struct CreatedList {
     pub items: Vec<RecordOut>,
 }
 
+/// A create's answer: the record for an object, `{items}` for an array.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+// Only the document's description of the answer: never built, so its size does not matter.
+#[allow(dead_code, clippy::large_enum_variant)]
+enum Created {
+    One(RecordOut),
+    Many(CreatedList),
+}
+
 /// One change of a record.
 #[derive(Serialize, ToSchema)]
 pub struct HistoryOut {
@@ -100,12 +111,14 @@ impl From<HistoryEntry> for HistoryOut {
 
 /// List parameters.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQueryParams {
     /// Directus-style JSON filter, e.g. `{"level":{"_in":["A","B"]},"meta.created_at":{"_gte":"2026-01-01"}}`.
     pub filter: Option<String>,
     /// Comma-separated keys, `-` for descending, e.g. `-annual_spend,name`. Default: newest first.
     pub sort: Option<String>,
     /// Page size, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -139,8 +152,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Create a record (a JSON object), or several at once (a JSON array: all or
 /// nothing, errors point at `/INDEX/field`).
 #[utoipa::path(post, path = "/api/v1/forms/{form}/records", tag = "records", security(("bearer" = [])), params(("form" = String, Path)),
-    request_body = JsonObject,
-    responses((status = 201, description = "the record, or {items} for an array", body = RecordOut),
+    request_body = RecordsIn,
+    responses((status = 201, description = "the record, or {items} for an array", body = Created),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn create_records(State(state): State<AppState>, Auth(actor): Auth, PathOf(form): PathOf<String>, JsonBody(body): JsonBody<Value>) -> ApiResult<Response> {
@@ -168,6 +181,7 @@ async fn list_records(State(state): State<AppState>, Auth(actor): Auth, PathOf(f
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct CountParams {
     /// The list's filter (JSON), as for listing.
@@ -195,8 +209,9 @@ async fn get_record(State(state): State<AppState>, Auth(actor): Auth, PathOf((fo
 }
 
 /// Change a record with a JSON merge patch (RFC 7396); `If-Match: "REV"` refuses a stale edit with 412.
-#[utoipa::path(patch, path = "/api/v1/forms/{form}/records/{id}", tag = "records", security(("bearer" = [])), params(("form" = String, Path), ("id" = Uuid, Path)),
-    request_body(content = JsonObject, content_type = "application/merge-patch+json"),
+#[utoipa::path(patch, path = "/api/v1/forms/{form}/records/{id}", tag = "records", security(("bearer" = [])),
+    params(("form" = String, Path), ("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "the revision being edited, `\"3\"`")),
+    request_body(content((RecordData = "application/merge-patch+json"), (RecordData = "application/json"))),
     responses((status = 200, body = RecordOut), (status = 412, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn patch_record(
     State(state): State<AppState>,
@@ -212,7 +227,8 @@ async fn patch_record(
 }
 
 /// Move a record to the trash. It keeps its history and can be restored.
-#[utoipa::path(delete, path = "/api/v1/forms/{form}/records/{id}", tag = "records", security(("bearer" = [])), params(("form" = String, Path), ("id" = Uuid, Path)),
+#[utoipa::path(delete, path = "/api/v1/forms/{form}/records/{id}", tag = "records", security(("bearer" = [])),
+    params(("form" = String, Path), ("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "the revision being deleted, `\"3\"`")),
     responses((status = 204), (status = 410, body = Problem, content_type = "application/problem+json"), (status = 412, body = Problem, content_type = "application/problem+json")))]
 async fn delete_record(State(state): State<AppState>, Auth(actor): Auth, PathOf((form, id)): PathOf<(String, String)>, IfMatch(rev): IfMatch) -> ApiResult<StatusCode> {
     let id = record_id(&form, &id)?;

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::{Auth, JsonBody, PathOf};
+use crate::openapi::FormIn;
 use crate::problem::{ApiResult, JsonObject, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -37,7 +38,7 @@ pub struct ScriptTestIn {
 
 #[derive(Serialize, ToSchema)]
 pub struct ScriptTestOut {
-    #[schema(value_type = Object)]
+    /// Whatever the script returned: any JSON value, `null` included.
     pub value: Value,
 }
 
@@ -61,7 +62,7 @@ async fn test_script(State(state): State<AppState>, Auth(actor): Auth, JsonBody(
 /// Run a changed definition's rules over every record of the form without
 /// writing, and report how each segment's values would move (admins).
 #[utoipa::path(post, path = "/api/v1/forms/{form}/simulate", tag = "rules", security(("bearer" = [])), params(("form" = String, Path)),
-    request_body = JsonObject, responses((status = 200, body = JsonObject), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    request_body = FormIn, responses((status = 200, body = JsonObject), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn simulate(State(state): State<AppState>, Auth(actor): Auth, PathOf(form): PathOf<String>, JsonBody(def): JsonBody<Value>) -> ApiResult<Json<Simulation>> {
     Ok(Json(state.engine.simulate(&actor, &form, def).await?))
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::edge::Upload;
 use crate::extract::{Auth, Params, PathOf};
 use crate::problem::{ApiResult, Problem};
 
@@ -36,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ImportParams {
     /// The file's name, shown with the job (the format is read from the content).
@@ -62,7 +64,13 @@ struct ImportParams {
     request_body(content = Vec<u8>, content_type = "text/csv", description = "the file: CSV or XLSX"),
     responses((status = 202, body = Object, description = "the job"), (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json", description = "the user has as many unfinished imports as one may run at once")))]
-async fn start_import(State(state): State<AppState>, Auth(actor): Auth, PathOf(form): PathOf<String>, Params(p): Params<ImportParams>, body: Bytes) -> ApiResult<Response> {
+async fn start_import(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    PathOf(form): PathOf<String>,
+    Params(p): Params<ImportParams>,
+    Upload(body): Upload<IMPORT_LIMIT>,
+) -> ApiResult<Response> {
     if body.is_empty() {
         return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", "send the file (CSV or XLSX) as the request body"));
     }
@@ -123,11 +131,13 @@ async fn get_job(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): P
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ErrorsParams {
     /// `csv` (the default: a report to download) or `json`.
     format: Option<String>,
     /// At most this many: 1–1000, default 1000 (JSON only; the CSV report has every row kept).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// Skip this many first (JSON only; default 0).
     offset: Option<i64>,
@@ -150,10 +160,7 @@ struct ErrorList {
 async fn job_errors(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>, Params(p): Params<ErrorsParams>) -> ApiResult<Response> {
     match p.format.as_deref() {
         Some("json") => {
-            let limit = p.limit.unwrap_or(ERRORS_PAGE);
-            if !(1..=ERRORS_PAGE).contains(&limit) {
-                return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("limit is 1–{ERRORS_PAGE}, not {limit}")));
-            }
+            let limit = crate::paging::limit(p.limit, ERRORS_PAGE)?.unwrap_or(ERRORS_PAGE);
             let offset = p.offset.unwrap_or(0);
             if offset < 0 {
                 return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("offset is 0 or more, not {offset}")));
@@ -179,6 +186,7 @@ fn attachment(body: Body, content_type: &'static str, file_name: &str) -> Respon
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ExportParams {
     /// `csv` (default) or `xlsx`.

@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TaskParams {
     /// `me` (default), `all` (managers, admins) or a user's email.
@@ -43,6 +44,8 @@ pub struct TaskParams {
     pub due_after: Option<String>,
     /// Only the tasks of this record.
     pub record: Option<Uuid>,
+    /// 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -55,7 +58,8 @@ pub struct TaskList {
 /// My open tasks by due date (overdue ones have `overdue: true`); filters by status, due date, record, assignee.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", security(("bearer" = [])), params(TaskParams), responses((status = 200, body = TaskList)))]
 async fn list_tasks(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<TaskParams>) -> ApiResult<Json<TaskList>> {
-    let f = TaskFilter { assignee: p.assignee, status: p.status, due_before: p.due_before, due_after: p.due_after, record: p.record, limit: p.limit };
+    let limit = crate::paging::limit(p.limit, crate::paging::MAX_LIMIT)?;
+    let f = TaskFilter { assignee: p.assignee, status: p.status, due_before: p.due_before, due_after: p.due_after, record: p.record, limit };
     Ok(Json(TaskList { items: state.engine.list_tasks(&actor, &f).await? }))
 }
 
@@ -118,10 +122,13 @@ async fn comment_task(State(state): State<AppState>, Auth(actor): Auth, PathOf(i
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationParams {
     /// Only unread ones.
     pub unread: Option<bool>,
+    /// 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -136,7 +143,8 @@ pub struct NotificationList {
 /// My notifications, newest first, and how many are unread.
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "tasks", security(("bearer" = [])), params(NotificationParams), responses((status = 200, body = NotificationList)))]
 async fn list_notifications(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<NotificationParams>) -> ApiResult<Json<NotificationList>> {
-    let (items, unread) = state.engine.notifications(&actor, p.unread.unwrap_or(false), p.limit).await?;
+    let limit = crate::paging::limit(p.limit, crate::paging::MAX_LIMIT)?;
+    let (items, unread) = state.engine.notifications(&actor, p.unread.unwrap_or(false), limit).await?;
     Ok(Json(NotificationList { items, unread }))
 }
 
@@ -149,9 +157,12 @@ async fn read_notification(State(state): State<AppState>, Auth(actor): Auth, Pat
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryParams {
     pub record: Option<Uuid>,
+    /// 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -166,7 +177,8 @@ pub struct DeliveryList {
 /// The delivery outbox (admins): emails and webhooks handed over by workflows, newest first.
 #[utoipa::path(get, path = "/api/v1/deliveries", tag = "tasks", security(("bearer" = [])), params(DeliveryParams), responses((status = 200, body = DeliveryList)))]
 async fn list_deliveries(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<DeliveryParams>) -> ApiResult<Json<DeliveryList>> {
-    let items = state.engine.deliveries(&actor, p.record, p.limit).await?;
+    let limit = crate::paging::limit(p.limit, crate::paging::MAX_LIMIT)?;
+    let items = state.engine.deliveries(&actor, p.record, limit).await?;
     Ok(Json(DeliveryList { items }))
 }
 

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::{Auth, JsonBody, PathOf};
+use crate::openapi::{CalendarIn, MessageIn, TriggerIn, WorkflowIn};
 use crate::problem::{ApiResult, JsonObject, Problem};
 
 /// A workflow or message definition at its current version.
@@ -82,7 +83,7 @@ async fn list_triggers(State(state): State<AppState>, Auth(actor): Auth) -> ApiR
 /// Create a trigger (admins): `when` (an event, or a date, anniversary,
 /// festival or inactivity moment with `at` and `tz`), `condition`, `actions`, `max_lateness`.
 /// Its next moment is computed for every record of its form.
-#[utoipa::path(post, path = "/api/v1/triggers", tag = "triggers", security(("bearer" = [])), request_body = JsonObject,
+#[utoipa::path(post, path = "/api/v1/triggers", tag = "triggers", security(("bearer" = [])), request_body = TriggerIn,
     responses((status = 201, body = DefinitionOut), (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn create_trigger(State(state): State<AppState>, Auth(actor): Auth, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
@@ -96,17 +97,20 @@ async fn get_trigger(State(state): State<AppState>, Auth(actor): Auth, PathOf(ke
 }
 
 /// Create or change a trigger (admins); the moments of its records are computed again.
-#[utoipa::path(put, path = "/api/v1/triggers/{key}", tag = "triggers", security(("bearer" = [])), params(("key" = String, Path)), request_body = JsonObject,
+#[utoipa::path(put, path = "/api/v1/triggers/{key}", tag = "triggers", security(("bearer" = [])), params(("key" = String, Path)), request_body = TriggerIn,
     responses((status = 200, body = DefinitionOut), (status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn put_trigger(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
     Ok(saved(TRIGGER, state.engine.save_trigger(&actor, Some(&key), def, false).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OccurrenceParams {
     pub trigger: Option<String>,
     pub record: Option<Uuid>,
+    /// 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -120,7 +124,8 @@ pub struct OccurrenceList {
 /// What triggers did (admins): each moment fired, skipped (condition false) or missed (too late), newest first.
 #[utoipa::path(get, path = "/api/v1/occurrences", tag = "triggers", security(("bearer" = [])), params(OccurrenceParams), responses((status = 200, body = OccurrenceList)))]
 async fn list_occurrences(State(state): State<AppState>, Auth(actor): Auth, crate::extract::Params(p): crate::extract::Params<OccurrenceParams>) -> ApiResult<Json<OccurrenceList>> {
-    Ok(Json(OccurrenceList { items: state.engine.occurrences(&actor, p.trigger.as_deref(), p.record, p.limit).await? }))
+    let limit = crate::paging::limit(p.limit, crate::paging::MAX_LIMIT)?;
+    Ok(Json(OccurrenceList { items: state.engine.occurrences(&actor, p.trigger.as_deref(), p.record, limit).await? }))
 }
 
 /// All workflows (admins: definitions hold webhook URLs, whose tokens are secrets).
@@ -131,7 +136,7 @@ async fn list_workflows(State(state): State<AppState>, Auth(actor): Auth) -> Api
 
 /// Create a workflow (admins). Checked first: states, transitions, scripts,
 /// and every form, message, workflow and role it names; each problem has a pointer.
-#[utoipa::path(post, path = "/api/v1/workflows", tag = "workflows", security(("bearer" = [])), request_body = JsonObject,
+#[utoipa::path(post, path = "/api/v1/workflows", tag = "workflows", security(("bearer" = [])), request_body = WorkflowIn,
     responses((status = 201, body = DefinitionOut), (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn create_workflow(State(state): State<AppState>, Auth(actor): Auth, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
@@ -146,7 +151,7 @@ async fn get_workflow(State(state): State<AppState>, Auth(actor): Auth, PathOf(k
 }
 
 /// Create or change a workflow (admins); the version in force stays when the new one does not check.
-#[utoipa::path(put, path = "/api/v1/workflows/{key}", tag = "workflows", security(("bearer" = [])), params(("key" = String, Path)), request_body = JsonObject,
+#[utoipa::path(put, path = "/api/v1/workflows/{key}", tag = "workflows", security(("bearer" = [])), params(("key" = String, Path)), request_body = WorkflowIn,
     responses((status = 200, body = DefinitionOut), (status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn put_workflow(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
     Ok(saved(WORKFLOW, state.engine.save_workflow(&actor, Some(&key), def, false).await?))
@@ -159,7 +164,7 @@ async fn list_messages(State(state): State<AppState>, Auth(actor): Auth) -> ApiR
 }
 
 /// Create a message template (admins): `{"key", "template"}`, minijinja; a first line `subject: …` is the email subject.
-#[utoipa::path(post, path = "/api/v1/messages", tag = "workflows", security(("bearer" = [])), request_body = JsonObject,
+#[utoipa::path(post, path = "/api/v1/messages", tag = "workflows", security(("bearer" = [])), request_body = MessageIn,
     responses((status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn create_message(State(state): State<AppState>, Auth(actor): Auth, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
     Ok(saved(MESSAGE, state.engine.save_message(&actor, None, def, true).await?))
@@ -172,7 +177,7 @@ async fn get_message(State(state): State<AppState>, Auth(actor): Auth, PathOf(ke
 }
 
 /// Create or change a message template (admins).
-#[utoipa::path(put, path = "/api/v1/messages/{key}", tag = "workflows", security(("bearer" = [])), params(("key" = String, Path)), request_body = JsonObject,
+#[utoipa::path(put, path = "/api/v1/messages/{key}", tag = "workflows", security(("bearer" = [])), params(("key" = String, Path)), request_body = MessageIn,
     responses((status = 200, body = DefinitionOut), (status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn put_message(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
     Ok(saved(MESSAGE, state.engine.save_message(&actor, Some(&key), def, false).await?))
@@ -219,7 +224,7 @@ async fn list_calendars(State(state): State<AppState>, Auth(actor): Auth) -> Api
 }
 
 /// Create a working-day calendar (admins): `{"key", "base", "weekend", "holidays", "workdays"}`.
-#[utoipa::path(post, path = "/api/v1/calendars", tag = "triggers", security(("bearer" = [])), request_body = JsonObject,
+#[utoipa::path(post, path = "/api/v1/calendars", tag = "triggers", security(("bearer" = [])), request_body = CalendarIn,
     responses((status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn create_calendar(State(state): State<AppState>, Auth(actor): Auth, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
     Ok(saved(CALENDAR, state.engine.save_calendar(&actor, None, def, true).await?))
@@ -232,13 +237,14 @@ async fn get_calendar(State(state): State<AppState>, Auth(actor): Auth, PathOf(k
 }
 
 /// Create or change a working-day calendar (admins); `cn` extends the built-in one. Triggers that keep to it are rescheduled.
-#[utoipa::path(put, path = "/api/v1/calendars/{key}", tag = "triggers", security(("bearer" = [])), params(("key" = String, Path)), request_body = JsonObject,
+#[utoipa::path(put, path = "/api/v1/calendars/{key}", tag = "triggers", security(("bearer" = [])), params(("key" = String, Path)), request_body = CalendarIn,
     responses((status = 200, body = DefinitionOut), (status = 201, body = DefinitionOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn put_calendar(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>, JsonBody(def): JsonBody<Value>) -> ApiResult<Response> {
     Ok(saved(CALENDAR, state.engine.save_calendar(&actor, Some(&key), def, false).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DaysParams {
     /// First day, `2026-10-01`.
     from: String,
