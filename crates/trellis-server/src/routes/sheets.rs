@@ -109,11 +109,13 @@ async fn list_jobs(State(state): State<AppState>, Auth(actor): Auth) -> ApiResul
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct JobParams {
     /// The first column of the mapping shown (default 0).
     columns_offset: Option<usize>,
     /// How many columns of the mapping are shown: 0–1000 (default 100); `column_count` says how many there are.
+    #[param(minimum = 0, maximum = 1000)]
     columns_limit: Option<usize>,
 }
 
