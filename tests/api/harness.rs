@@ -120,6 +120,15 @@ impl Server {
         Some(Server::serve(engine, token, db_url, schema, dir).await)
     }
 
+    /// A server with one admin signed in on a database that exists already
+    /// (`schema`: the PostgreSQL schema it lives in, dropped by [`Server::stop`]).
+    pub async fn open(db_url: String, schema: Option<String>, dir: tempfile::TempDir) -> Server {
+        let engine = Arc::new(Engine::open(&db_url, Clock::System).await.expect("engine opens"));
+        engine.add_user(ADMIN, "admin", PASSWORD).await.unwrap();
+        let (token, _) = engine.login(ADMIN, PASSWORD).await.unwrap();
+        Server::serve(engine, token, db_url, schema, dir).await
+    }
+
     /// A second instance on the same database (its own engine and caches), as a
     /// second `trellis serve` process sharing one PostgreSQL would be.
     pub async fn second_instance(&self) -> Server {
@@ -302,6 +311,22 @@ impl Db {
                 let sql = sql.replace("json_extract(data, '$.phone')", "(data->'phone')").replace("json_extract(data, '$.mobile')", "(data->'mobile')");
                 sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(sql)).fetch_optional(p).await.unwrap().flatten()
             }
+        }
+    }
+
+    /// Every text value `lite` (on SQLite) or `pg` (on PostgreSQL) answers.
+    pub async fn strings(&self, lite: &str, pg: &str) -> Vec<String> {
+        match self {
+            Db::Sqlite(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(lite.to_owned())).fetch_all(p).await.unwrap(),
+            Db::Pg(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(pg.to_owned())).fetch_all(p).await.unwrap(),
+        }
+    }
+
+    /// Runs statements (several, separated by `;`).
+    pub async fn execute(&self, sql: &str) {
+        match self {
+            Db::Sqlite(p) => drop(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(p).await.unwrap()),
+            Db::Pg(p) => drop(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(p).await.unwrap()),
         }
     }
 

@@ -26,4 +26,5 @@ mod records;
 mod rules;
 mod sandbox;
 mod triggers;
+mod upgrade;
 mod workflows;

@@ -12,10 +12,12 @@
 //! - `workflows`: cost per write and per transition, and the timer tick.
 //! - `triggers`: the reminder tick over 100,000 and 1,000,000 customers with birthdays.
 //! - `packs`: checking and installing the CRM pack, its sample data, an upgrade's record migration.
+//! - `forms`: single and batched creates into one form beside 0, 1, 10 and 100 other forms.
 //! - `imports`: a 100,000-row CSV through the write path, again with upsert, and exported to CSV and XLSX.
 //!
 //! See `docs/benchmarks.md` for the method and the numbers.
 
+mod forms;
 mod imports;
 mod packs;
 mod rules;
@@ -80,6 +82,24 @@ enum Cmd {
         /// First-page queries (each followed by its page 2 through the cursor).
         #[arg(long, default_value_t = 300)]
         queries: usize,
+        /// Other forms (three indexed fields each, no records) the database holds beside the bench form.
+        #[arg(long, default_value_t = 0)]
+        other_forms: usize,
+    },
+    /// Single and batched creates into one form in databases with 0, 1, 10 and 100 other forms (fresh databases beside DB).
+    Forms {
+        /// sqlite://FILE (the databases are FILE-0.db, FILE-1.db, …) or postgres://… (schemas forms_bench_N)
+        #[arg(long)]
+        db: String,
+        /// Timed single-record creates per database.
+        #[arg(long, default_value_t = 4000)]
+        singles: usize,
+        /// Timed batches of 500 per database.
+        #[arg(long, default_value_t = 40)]
+        batches: usize,
+        /// The databases take turns this many times.
+        #[arg(long, default_value_t = 4)]
+        rounds: usize,
     },
     /// Workflows: cost per write and per transition, and the timer tick.
     Workflows {
@@ -459,11 +479,12 @@ fn sqlite_file(url: &str) -> Option<String> {
     Some(rest.split('?').next().unwrap_or(rest).to_owned())
 }
 
-async fn list_bench(url: &str, records: usize, batch: usize, queries: usize) -> Result<()> {
+async fn list_bench(url: &str, records: usize, batch: usize, queries: usize, other_forms: usize) -> Result<()> {
     let engine = Engine::open(url, Clock::System).await.with_context(|| format!("opening {url}"))?;
     let actor = setup(&engine).await?;
+    forms::ensure_others(&engine, &actor, other_forms).await?;
     let raw = Raw::connect(url).await?;
-    println!("list bench: {} ({url}), {records} records wanted", raw.backend());
+    println!("list bench: {} ({url}), {records} records wanted, {other_forms} other forms of three indexes", raw.backend());
 
     let have = raw.count().await? as usize;
     if have >= records {
@@ -589,7 +610,8 @@ async fn list_bench(url: &str, records: usize, batch: usize, queries: usize) -> 
 async fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::Write { db, n, warmup, rounds } => write_bench(&db, n, warmup, rounds).await,
-        Cmd::List { db, records, batch, queries } => list_bench(&db, records, batch, queries).await,
+        Cmd::List { db, records, batch, queries, other_forms } => list_bench(&db, records, batch, queries, other_forms).await,
+        Cmd::Forms { db, singles, batches, rounds } => forms::forms_bench(&db, singles, batches, rounds).await,
         Cmd::Rules { db, records, writes } => rules::rules_bench(&db, records, writes).await,
         Cmd::Workflows { db, leads, writes } => workflows::workflows_bench(&db, leads, writes).await,
         Cmd::Triggers { db, records } => triggers::triggers_bench(&db, records).await,

@@ -777,8 +777,10 @@ impl Engine {
             };
             match counts {
                 Ok(c) => {
+                    let wrote = (c.created + c.updated) as usize;
                     self.advance(&mut tx, &mut locked, range.end, c, &errors, now).await?;
                     tx.commit().await?;
+                    self.wrote_in_bulk(wrote);
                     progress(&locked.into());
                 }
                 Err(e) if row_fault(&e) => {
@@ -870,6 +872,9 @@ impl Engine {
         tx.save_job(&job).await?;
         tx.drop_job_source(id).await?;
         tx.commit().await?;
+        if job.created + job.updated > 0 {
+            self.refresh_statistics();
+        }
         Ok(job.into())
     }
 

@@ -39,6 +39,7 @@ pub mod dashboards;
 pub mod definitions;
 pub mod delivery;
 mod derive;
+mod statistics;
 pub mod error;
 pub mod exports;
 mod flow;
@@ -140,6 +141,8 @@ pub struct Engine {
     link_secret: std::sync::OnceLock<String>,
     /// Where every user-written template is rendered.
     templates: templates::Templates,
+    /// Records batch writes added since the planner's statistics were refreshed.
+    unanalyzed: statistics::Unanalyzed,
 }
 
 impl Engine {
@@ -158,6 +161,7 @@ impl Engine {
             public_posts: throttle::Window::new(public::MAX_POSTS, public::POST_WINDOW),
             link_secret: std::sync::OnceLock::new(),
             templates: templates::Templates::new(templates::TemplateConfig::this_program()),
+            unanalyzed: statistics::Unanalyzed::default(),
         })
     }
 

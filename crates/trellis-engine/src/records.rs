@@ -197,6 +197,9 @@ impl Engine {
         let (records, wrote) = self.insert_new(&mut tx, (actor, owner), &form, prefixes, datas, now, batch.then_some(0), true).await?;
         let records = if wrote { Self::reread(&mut tx, records).await? } else { records };
         tx.commit().await?;
+        if batch {
+            self.wrote_in_bulk(records.len());
+        }
         Ok(records.into_iter().map(|r| grant.redact(r)).collect())
     }
 

@@ -6,8 +6,15 @@ use serde_json::Value;
 use sqlx::QueryBuilder;
 use trellis_core::query::{Cmp, Filter, ListQuery, Lit, Meta, SortKey, Target};
 
+use crate::layout::form_literal;
+use crate::{Explain, IndexSpec, Result};
+
 pub(crate) trait Dialect {
     type DB: sqlx::Database;
+    /// What asks the database for a statement's plan instead of its rows.
+    const EXPLAIN: &'static str;
+    /// Where an index puts missing values: first, as ascending sorts want them.
+    const INDEX_NULLS: &'static str;
 
     /// The SQL expression for a target, identical to the indexed expression.
     fn expr(t: &Target) -> String;
@@ -23,7 +30,6 @@ pub(crate) trait Dialect {
     /// Missing values sort first ascending and last descending on both
     /// backends; `nullable` is false for columns that are never missing.
     fn order(expr: &str, desc: bool, nullable: bool) -> String;
-    fn bind_text(qb: &mut QueryBuilder<Self::DB>, s: &str);
     fn bind_int(qb: &mut QueryBuilder<Self::DB>, i: i64);
     /// `records`, told to read `index` where the planner needs telling (SQLite, whose
     /// planner has no statistics and prefers the form's index to 500 key lookups).
@@ -40,9 +46,16 @@ pub(crate) trait Dialect {
 }
 
 /// The SELECT of one page of a list (`columns` of live or deleted records of `form`).
-pub(crate) fn list_query<D: Dialect>(columns: &str, form: &str, q: &ListQuery) -> QueryBuilder<D::DB> {
-    let mut qb = QueryBuilder::<D::DB>::new(format!("SELECT {columns} FROM records WHERE form = "));
-    D::bind_text(&mut qb, form);
+/// The form is a literal, as in every query here that reads through a form's
+/// partial indexes (see [`crate::layout`]).
+pub(crate) fn list_query<D: Dialect>(columns: &str, form: &str, q: &ListQuery) -> Result<QueryBuilder<D::DB>> {
+    list_sql::<D>(format!("SELECT {columns}"), form, q)
+}
+
+/// A list query after `head` (`SELECT …`, or an `EXPLAIN` of it).
+pub(crate) fn list_sql<D: Dialect>(head: String, form: &str, q: &ListQuery) -> Result<QueryBuilder<D::DB>> {
+    let form = form_literal(form)?;
+    let mut qb = QueryBuilder::<D::DB>::new(format!("{head} FROM records WHERE form = {form}"));
     qb.push(if q.deleted { " AND deleted_at IS NOT NULL" } else { " AND deleted_at IS NULL" });
     if let Some(f) = &q.filter {
         qb.push(" AND ");
@@ -55,33 +68,53 @@ pub(crate) fn list_query<D: Dialect>(columns: &str, form: &str, q: &ListQuery) -
     push_order::<D>(&mut qb, &q.sort);
     qb.push(" LIMIT ");
     D::bind_int(&mut qb, i64::from(q.limit));
-    qb
+    Ok(qb)
 }
 
 /// The live records of `form` that match `filter`, in no order, read through
-/// the unique index `index` when given (a lookup by key). The form is written into the SQL
-/// rather than bound: the index is partial, `WHERE form = 'KEY'`, and a planner
-/// uses it only when the query names the same form. Form keys are restricted by
-/// `trellis_core::key` (as in index DDL), so the literal is safe.
-pub(crate) fn matching_query<D: Dialect>(columns: &str, form: &str, filter: &Filter, index: Option<&str>) -> QueryBuilder<D::DB> {
-    let key: String = form.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+/// the unique index `index` when given (a lookup by key). `head` is `SELECT columns`
+/// (or an `EXPLAIN` of that).
+pub(crate) fn matching_query<D: Dialect>(head: &str, form: &str, filter: &Filter, index: Option<&str>) -> Result<QueryBuilder<D::DB>> {
+    let form = form_literal(form)?;
     let from = index.map_or_else(|| "records".to_owned(), D::records_by);
-    let mut qb = QueryBuilder::<D::DB>::new(format!("SELECT {columns} FROM {from} WHERE form = '{key}'"));
+    let mut qb = QueryBuilder::<D::DB>::new(format!("{head} FROM {from} WHERE form = {form}"));
     qb.push(" AND deleted_at IS NULL AND ");
     D::push_lookup(&mut qb, filter);
-    qb
+    Ok(qb)
 }
 
-/// How many live records of `form` match `filter`.
-pub(crate) fn count_query<D: Dialect>(form: &str, filter: Option<&Filter>) -> QueryBuilder<D::DB> {
-    let mut qb = QueryBuilder::<D::DB>::new("SELECT count(*) FROM records WHERE form = ");
-    D::bind_text(&mut qb, form);
-    qb.push(" AND deleted_at IS NULL");
+/// How many live records of `form` match `filter` (`head`: empty, or an `EXPLAIN`).
+pub(crate) fn count_query<D: Dialect>(head: &str, form: &str, filter: Option<&Filter>) -> Result<QueryBuilder<D::DB>> {
+    let form = form_literal(form)?;
+    let mut qb = QueryBuilder::<D::DB>::new(format!("{head}SELECT count(*) FROM records WHERE form = {form} AND deleted_at IS NULL"));
     if let Some(f) = filter {
         qb.push(" AND ");
         push_filter::<D>(&mut qb, f);
     }
-    qb
+    Ok(qb)
+}
+
+/// The statement behind an [`Explain`], prefixed by the dialect's `EXPLAIN`.
+pub(crate) fn explain_query<D: Dialect>(form: &str, what: &Explain<'_>) -> Result<QueryBuilder<D::DB>> {
+    let head = format!("{}SELECT id", D::EXPLAIN);
+    match what {
+        Explain::List(q) => list_sql::<D>(head, form, q),
+        Explain::Count(filter) => count_query::<D>(D::EXPLAIN, form, *filter),
+        Explain::Lookup { filter, index } => matching_query::<D>(&head, form, filter, *index),
+    }
+}
+
+/// The DDL of one of a form's indexes: unique keys over its live records,
+/// other indexes over all its records (live lists and the recycle bin alike),
+/// ordered by id after the field so that a sort on the field pages by keyset.
+pub(crate) fn index_ddl<D: Dialect>(form: &str, spec: &IndexSpec) -> Result<String> {
+    let form = form_literal(form)?;
+    let exprs: Vec<String> = spec.fields.iter().map(|k| D::expr(&Target::Data(k.clone()))).collect();
+    Ok(if spec.unique {
+        format!("CREATE UNIQUE INDEX \"{}\" ON records ({}) WHERE form = {form} AND deleted_at IS NULL", spec.name, exprs.join(", "))
+    } else {
+        format!("CREATE INDEX \"{}\" ON records ({}{}, id) WHERE form = {form}", spec.name, exprs.join(", "), D::INDEX_NULLS)
+    })
 }
 
 pub(crate) fn push_filter<D: Dialect>(qb: &mut QueryBuilder<D::DB>, f: &Filter) {
@@ -290,13 +323,14 @@ mod tests {
         let def: FormDef = serde_json::from_value(json!({"key": "c", "schema": {"type": "object", "properties": {"spend": {"type": "number"}}}})).unwrap();
         let form = compile(def, 1).unwrap();
         let q = parse_list(&form, &ListParams { sort: Some(sort), ..Default::default() }).unwrap();
-        (list_query::<Pg>("id", "c", &q).sql().as_str().to_owned(), list_query::<Lite>("id", "c", &q).sql().as_str().to_owned())
+        (list_query::<Pg>("id", "c", &q).unwrap().sql().as_str().to_owned(), list_query::<Lite>("id", "c", &q).unwrap().sql().as_str().to_owned())
     }
 
     #[test]
     fn never_missing_columns_sort_without_a_nulls_clause() {
         let (pg, lite) = sql("");
-        assert!(pg.ends_with("ORDER BY id DESC LIMIT $2"), "{pg}");
+        assert!(pg.ends_with("ORDER BY id DESC LIMIT $1"), "{pg}");
+        assert!(pg.starts_with("SELECT id FROM records WHERE form = 'c' AND deleted_at IS NULL"), "{pg}");
         assert!(lite.ends_with("ORDER BY id DESC LIMIT ?"), "{lite}");
         let (pg, _) = sql("-spend");
         assert!(pg.contains("ORDER BY (data->'spend') DESC NULLS LAST, id DESC"), "{pg}");

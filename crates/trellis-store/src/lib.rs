@@ -17,6 +17,7 @@ use trellis_core::{HistoryEntry, Record};
 use uuid::Uuid;
 
 mod filter;
+mod layout;
 pub mod backup;
 pub mod index;
 pub mod jobs;
@@ -93,6 +94,17 @@ pub struct FormSave<'a> {
     pub at: Timestamp,
     pub by: Uuid,
     pub indexes: &'a [IndexSpec],
+}
+
+/// A records query whose plan [`Store::explain`] shows.
+#[derive(Debug, Clone, Copy)]
+pub enum Explain<'a> {
+    /// A page of a list, as [`Store::list`] reads it.
+    List(&'a ListQuery),
+    /// A count, as [`Store::count_matching`] makes it.
+    Count(Option<&'a trellis_core::query::Filter>),
+    /// A lookup by a key, as [`Store::matching`] makes it.
+    Lookup { filter: &'a trellis_core::query::Filter, index: Option<&'a str> },
 }
 
 /// The database behind Trellis.
@@ -244,6 +256,20 @@ impl Store {
     /// a lookup by a unique key, whose filter is on that key.
     pub async fn matching(&self, form: &str, filter: &trellis_core::query::Filter, index: Option<&str>) -> Result<Vec<Record>> {
         dispatch!(self, s => s.matching(form, filter, index).await)
+    }
+
+    /// How the database would run a query of `form`'s records, one line per
+    /// step of its plan: which index serves a list, a count or a lookup. On
+    /// PostgreSQL a sequential scan is discouraged for the question (the
+    /// planner rightly prefers one on a small table), so the plan shows
+    /// whether an index *can* serve the query: for tests and diagnosis.
+    pub async fn explain(&self, form: &str, what: Explain<'_>) -> Result<Vec<String>> {
+        dispatch!(self, s => s.explain(form, what).await)
+    }
+
+    /// Refreshes the planner's statistics of the records table (after bulk writes).
+    pub async fn analyze(&self) -> Result<()> {
+        dispatch!(self, s => s.analyze().await)
     }
 
     /// How many live records `form` has.

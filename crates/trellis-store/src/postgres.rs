@@ -19,7 +19,7 @@ use trellis_core::{HistoryEntry, Record};
 use uuid::Uuid;
 
 use crate::filter::{self, Dialect};
-use crate::{FormSave, Result, StoreError, StoredForm, SweepState, Tx, User, classify, index};
+use crate::{FormSave, Result, StoreError, StoredForm, SweepState, Tx, User, classify, index, layout};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -140,6 +140,8 @@ pub(crate) struct Pg;
 
 impl Dialect for Pg {
     type DB = Postgres;
+    const EXPLAIN: &'static str = "EXPLAIN ";
+    const INDEX_NULLS: &'static str = " NULLS FIRST";
 
     fn expr(t: &Target) -> String {
         match t {
@@ -189,10 +191,6 @@ impl Dialect for Pg {
         qb.push_bind(Json(json!([element])));
     }
 
-    fn bind_text(qb: &mut QueryBuilder<Postgres>, s: &str) {
-        qb.push_bind(s.to_owned());
-    }
-
     fn bind_int(qb: &mut QueryBuilder<Postgres>, i: i64) {
         qb.push_bind(i);
     }
@@ -231,6 +229,7 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new().max_connections(POOL_SIZE).connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
+        upgrade_layout(&pool).await?;
         Ok(PgStore { pool, tx_slots: Arc::new(Semaphore::new(TX_SLOTS)) })
     }
 
@@ -318,14 +317,27 @@ impl PgStore {
     }
 
     pub async fn count_matching(&self, form: &str, filter: Option<&trellis_core::query::Filter>) -> Result<i64> {
-        Ok(filter::count_query::<Pg>(form, filter).build_query_scalar().fetch_one(&self.pool).await?)
+        Ok(filter::count_query::<Pg>("", form, filter)?.build_query_scalar().fetch_one(&self.pool).await?)
     }
 
     pub async fn matching(&self, form: &str, filter: &trellis_core::query::Filter, index: Option<&str>) -> Result<Vec<Record>> {
         // Unprepared, so planned with its values each time: a cached generic plan, made
         // while the table had no statistics yet (a first import), scans the form instead of the key's index.
-        let rows = filter::matching_query::<Pg>(RECORD_COLUMNS, form, filter, index).build().persistent(false).fetch_all(&self.pool).await?;
+        let rows = filter::matching_query::<Pg>(&format!("SELECT {RECORD_COLUMNS}"), form, filter, index)?.build().persistent(false).fetch_all(&self.pool).await?;
         rows.iter().map(record_from_row).collect()
+    }
+
+    pub async fn analyze(&self) -> Result<()> {
+        sqlx::query("ANALYZE records").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn explain(&self, form: &str, what: crate::Explain<'_>) -> Result<Vec<String>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await?;
+        let rows = filter::explain_query::<Pg>(form, &what)?.build().persistent(false).fetch_all(&mut *tx).await?;
+        tx.rollback().await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
     }
 
     pub async fn count(&self, form: &str) -> Result<i64> {
@@ -363,11 +375,11 @@ impl PgStore {
     }
 
     pub async fn list(&self, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
-        let rows = filter::list_query::<Pg>(RECORD_COLUMNS, form, q).build().fetch_all(&self.pool).await?;
+        let rows = filter::list_query::<Pg>(RECORD_COLUMNS, form, q)?.build().fetch_all(&self.pool).await?;
         let mut records = rows.iter().map(record_from_row).collect::<Result<Vec<_>>>()?;
         if let Some(mut tail) = filter::null_tail(q).filter(|_| records.len() < q.limit as usize) {
             tail.limit = q.limit - records.len() as u32;
-            let rows = filter::list_query::<Pg>(RECORD_COLUMNS, form, &tail).build().fetch_all(&self.pool).await?;
+            let rows = filter::list_query::<Pg>(RECORD_COLUMNS, form, &tail)?.build().fetch_all(&self.pool).await?;
             records.extend(rows.iter().map(record_from_row).collect::<Result<Vec<_>>>()?);
         }
         Ok(records)
@@ -433,15 +445,37 @@ pub(crate) async fn save_form(tx: &mut InTx, f: &FormSave<'_>) -> Result<()> {
         }
     }
     for spec in f.indexes.iter().filter(|s| !existing.contains(&s.name)) {
-        let exprs: Vec<String> = spec.fields.iter().map(|k| Pg::expr(&Target::Data(k.clone()))).collect();
-        let ddl = if spec.unique {
-            format!("CREATE UNIQUE INDEX \"{}\" ON records ({}) WHERE form = '{}' AND deleted_at IS NULL", spec.name, exprs.join(", "), f.key)
-        } else {
-            format!("CREATE INDEX \"{}\" ON records (form, {} NULLS FIRST, id)", spec.name, exprs.join(", "))
-        };
-        sqlx::query(AssertSqlSafe(ddl)).execute(&mut **tx).await.map_err(classify)?;
+        sqlx::query(AssertSqlSafe(filter::index_ddl::<Pg>(f.key, spec)?)).execute(&mut **tx).await.map_err(classify)?;
     }
     Ok(())
+}
+
+const RECORDS_INDEXES: &str = "SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'records'";
+
+/// Brings the database to the current layout ([`layout`]), one step per
+/// transaction, under an advisory lock so that instances starting together
+/// take turns (and each step is checked again under the lock).
+async fn upgrade_layout(pool: &PgPool) -> Result<()> {
+    let catalog: Vec<(String, String)> = sqlx::query_as(RECORDS_INDEXES).fetch_all(pool).await?;
+    let forms: Vec<(String, Json<Value>)> = sqlx::query_as("SELECT key, definition FROM forms ORDER BY key").fetch_all(pool).await?;
+    let forms: Vec<(String, Value)> = forms.into_iter().map(|(k, d)| (k, d.0)).collect();
+    let steps = layout::plan(&catalog.into_iter().map(|(k, v)| (k, Some(v))).collect(), &forms);
+    layout::run(&steps, |step| async move {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('trellis storage upgrade'))").execute(&mut *tx).await?;
+        let found: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!("SELECT indexdef FROM ({RECORDS_INDEXES}) AS i WHERE indexname = $1")))
+            .bind(step.index())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if step.needed(found.as_deref()) {
+            for ddl in step.ddl::<Pg>()? {
+                sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    })
+    .await
 }
 
 pub(crate) async fn existing_ids(tx: &mut InTx, form: &str, ids: &[Uuid]) -> Result<Vec<Uuid>> {
@@ -453,7 +487,7 @@ pub(crate) async fn existing_ids(tx: &mut InTx, form: &str, ids: &[Uuid]) -> Res
 }
 
 pub(crate) async fn list(tx: &mut InTx, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
-    let rows = filter::list_query::<Pg>(RECORD_COLUMNS, form, q).build().fetch_all(&mut **tx).await?;
+    let rows = filter::list_query::<Pg>(RECORD_COLUMNS, form, q)?.build().fetch_all(&mut **tx).await?;
     rows.iter().map(record_from_row).collect()
 }
 

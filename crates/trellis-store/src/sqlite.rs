@@ -18,7 +18,7 @@ use trellis_core::{HistoryEntry, Record};
 use uuid::Uuid;
 
 use crate::filter::{self, Dialect};
-use crate::{FormSave, Result, StoreError, StoredForm, SweepState, Tx, User, classify, index};
+use crate::{FormSave, Result, StoreError, StoredForm, SweepState, Tx, User, classify, index, layout};
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -104,6 +104,9 @@ fn sqlite_types(v: &Value) -> &'static str {
 
 impl Dialect for Lite {
     type DB = Sqlite;
+    // SQLite orders NULL first ascending on its own.
+    const EXPLAIN: &'static str = "EXPLAIN QUERY PLAN ";
+    const INDEX_NULLS: &'static str = "";
 
     fn expr(t: &Target) -> String {
         match t {
@@ -155,10 +158,6 @@ impl Dialect for Lite {
         qb.push("))");
     }
 
-    fn bind_text(qb: &mut QueryBuilder<Sqlite>, s: &str) {
-        qb.push_bind(s.to_owned());
-    }
-
     fn bind_int(qb: &mut QueryBuilder<Sqlite>, i: i64) {
         qb.push_bind(i);
     }
@@ -185,6 +184,7 @@ impl SqliteStore {
         // they did not move batch throughput and cost ~40 MiB after load, so the defaults stay.
         let writer = SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
         MIGRATOR.run(&writer).await?;
+        upgrade_layout(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
         Ok(SqliteStore { writer, reader })
     }
@@ -281,23 +281,37 @@ impl SqliteStore {
     }
 
     pub async fn list(&self, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
-        let rows = filter::list_query::<Lite>(RECORD_COLUMNS, form, q).build().fetch_all(&self.reader).await?;
+        let rows = filter::list_query::<Lite>(RECORD_COLUMNS, form, q)?.build().fetch_all(&self.reader).await?;
         let mut records = rows.iter().map(record_from_row).collect::<Result<Vec<_>>>()?;
         if let Some(mut tail) = filter::null_tail(q).filter(|_| records.len() < q.limit as usize) {
             tail.limit = q.limit - records.len() as u32;
-            let rows = filter::list_query::<Lite>(RECORD_COLUMNS, form, &tail).build().fetch_all(&self.reader).await?;
+            let rows = filter::list_query::<Lite>(RECORD_COLUMNS, form, &tail)?.build().fetch_all(&self.reader).await?;
             records.extend(rows.iter().map(record_from_row).collect::<Result<Vec<_>>>()?);
         }
         Ok(records)
     }
 
     pub async fn count_matching(&self, form: &str, filter: Option<&trellis_core::query::Filter>) -> Result<i64> {
-        Ok(filter::count_query::<Lite>(form, filter).build_query_scalar().fetch_one(&self.reader).await?)
+        Ok(filter::count_query::<Lite>("", form, filter)?.build_query_scalar().fetch_one(&self.reader).await?)
     }
 
     pub async fn matching(&self, form: &str, filter: &trellis_core::query::Filter, index: Option<&str>) -> Result<Vec<Record>> {
-        let rows = filter::matching_query::<Lite>(RECORD_COLUMNS, form, filter, index).build().fetch_all(&self.reader).await?;
+        let rows = filter::matching_query::<Lite>(&format!("SELECT {RECORD_COLUMNS}"), form, filter, index)?.build().fetch_all(&self.reader).await?;
         rows.iter().map(record_from_row).collect()
+    }
+
+    /// SQLite's statistics (`sqlite_stat1`), from a sample of each index, so
+    /// that refreshing them costs milliseconds however large the table.
+    pub async fn analyze(&self) -> Result<()> {
+        let mut conn = self.writer.acquire().await?;
+        sqlx::query("PRAGMA analysis_limit = 1000").execute(&mut *conn).await?;
+        sqlx::query("ANALYZE records").execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    pub async fn explain(&self, form: &str, what: crate::Explain<'_>) -> Result<Vec<String>> {
+        let rows = filter::explain_query::<Lite>(form, &what)?.build().fetch_all(&self.reader).await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>("detail")?)).collect()
     }
 
     pub async fn count(&self, form: &str) -> Result<i64> {
@@ -387,15 +401,34 @@ pub(crate) async fn save_form(tx: &mut SqliteTx, f: &FormSave<'_>) -> Result<()>
         }
     }
     for spec in f.indexes.iter().filter(|s| !existing.contains(&s.name)) {
-        let exprs: Vec<String> = spec.fields.iter().map(|k| Lite::expr(&Target::Data(k.clone()))).collect();
-        let ddl = if spec.unique {
-            format!("CREATE UNIQUE INDEX \"{}\" ON records ({}) WHERE form = '{}' AND deleted_at IS NULL", spec.name, exprs.join(", "), f.key)
-        } else {
-            format!("CREATE INDEX \"{}\" ON records (form, {}, id)", spec.name, exprs.join(", "))
-        };
-        sqlx::query(AssertSqlSafe(ddl)).execute(&mut **tx).await.map_err(classify)?;
+        sqlx::query(AssertSqlSafe(filter::index_ddl::<Lite>(f.key, spec)?)).execute(&mut **tx).await.map_err(classify)?;
     }
     Ok(())
+}
+
+/// The catalog's SQL of the index `name` on `records` (`None`: no such index).
+async fn index_sql(conn: &mut sqlx::SqliteConnection, name: &str) -> Result<Option<Option<String>>> {
+    Ok(sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND name = ?").bind(name).fetch_optional(conn).await?)
+}
+
+/// Brings the database to the current layout ([`layout`]), one step per transaction.
+async fn upgrade_layout(writer: &SqlitePool) -> Result<()> {
+    let catalog: Vec<(String, Option<String>)> = sqlx::query_as("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'").fetch_all(writer).await?;
+    let forms: Vec<(String, String)> = sqlx::query_as("SELECT key, definition FROM forms ORDER BY key").fetch_all(writer).await?;
+    let forms: Vec<(String, Value)> = forms.into_iter().filter_map(|(k, d)| serde_json::from_str(&d).ok().map(|d| (k, d))).collect();
+    let steps = layout::plan(&catalog.into_iter().collect(), &forms);
+    layout::run(&steps, |step| async move {
+        let mut tx = writer.begin().await?;
+        let found = index_sql(&mut tx, step.index()).await?.map(Option::unwrap_or_default);
+        if step.needed(found.as_deref()) {
+            for ddl in step.ddl::<Lite>()? {
+                sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    })
+    .await
 }
 
 pub(crate) async fn existing_ids(tx: &mut SqliteTx, form: &str, ids: &[Uuid]) -> Result<Vec<Uuid>> {
@@ -418,7 +451,7 @@ pub(crate) async fn existing_ids(tx: &mut SqliteTx, form: &str, ids: &[Uuid]) ->
 }
 
 pub(crate) async fn list(tx: &mut SqliteTx, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
-    let rows = filter::list_query::<Lite>(RECORD_COLUMNS, form, q).build().fetch_all(&mut **tx).await?;
+    let rows = filter::list_query::<Lite>(RECORD_COLUMNS, form, q)?.build().fetch_all(&mut **tx).await?;
     rows.iter().map(record_from_row).collect()
 }
 

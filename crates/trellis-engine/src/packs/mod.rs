@@ -338,6 +338,7 @@ impl Engine {
         // Sample data last, once the pack is recorded: a failure leaves an installed pack, not a half one.
         if opts.sample_data && installed.is_none() {
             self.load_sample(actor, &pack, opts, progress, &mut report).await?;
+            self.refresh_statistics();
         }
         tracing::info!(pack = %name, from = ?report.from, to = %report.to, actor = %actor.email, "pack installed");
         Ok(report)
