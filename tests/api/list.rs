@@ -182,6 +182,12 @@ async fn indexed_fields_are_served_by_an_index(b: Backend) {
         let items: Vec<Value> = (0..20).map(|i| json!({"level": "A", "annual_spend": i, "phone": format!("1{i:010}")})).collect();
         s.post(&format!("/api/v1/forms/{other}/records"), Value::Array(items)).await.expect(201);
     }
+    const LEVELS: [&str; 3] = ["A", "B", "C"];
+    // Enough customers that, with statistics, a sort or a scan costs more than an index.
+    for chunk in 0..3 {
+        let items: Vec<Value> = (0..1000).map(|i| json!({"name": format!("客户 {chunk}-{i}"), "phone": format!("139{chunk}{i:07}"), "level": LEVELS[i % 3], "annual_spend": i})).collect();
+        s.post("/api/v1/forms/customer/records", Value::Array(items)).await.expect(201);
+    }
     let store = s.engine.store();
     let customer = s.engine.form("customer").await.unwrap();
     let visit = s.engine.form("visit").await.unwrap();
@@ -195,19 +201,31 @@ async fn indexed_fields_are_served_by_an_index(b: Backend) {
     let by_phone = Filter::In { target: trellis_core::query::Target::Data("phone".into()), values: vec![Lit::Json(json!("13800000001"))], negated: false };
     let spend_filter = list(&customer, Some(r#"{"annual_spend":{"_gt":200}}"#), None).filter.unwrap();
     // A batch of parents' children, as rollups and the sweep read them: a range over the link.
-    let children = list(&visit, Some(r#"{"customer":{"_gte":"0","_lte":"z"}}"#), Some("meta.id"));
+    let children = trellis_core::query::ListQuery { limit: u32::MAX, ..list(&visit, Some(r#"{"customer":{"_gte":"0","_lte":"z"}}"#), Some("customer,meta.id")) };
+    let newest = list(&customer, None, None);
+    let level = list(&customer, Some(r#"{"level":{"_eq":"A"}}"#), None);
+    let spend_range = list(&customer, Some(r#"{"annual_spend":{"_gte":100}}"#), Some("-annual_spend"));
+    let by_spend = list(&customer, None, Some("annual_spend"));
+    let (desc_two, asc_two) = (page_two(&customer, "-annual_spend"), page_two(&customer, "annual_spend"));
+    // (what, form, query, the index that serves it, whether that index also gives the order).
+    // A count may read any of the form's indexes: each holds every record of the form.
     let cases: Vec<(&str, &str, Explain<'_>, &str, bool)> = vec![
-        ("the default list, newest first", "customer", Explain::List(&list(&customer, None, None)), "records_live", true),
-        ("a filter on an indexed field", "customer", Explain::List(&list(&customer, Some(r#"{"level":{"_eq":"A"}}"#), Some("level"))), "ix__customer__level", true),
-        ("a sort on an indexed field", "customer", Explain::List(&list(&customer, None, Some("annual_spend"))), "ix__customer__annual_spend", true),
-        ("a keyset page 2, descending", "customer", Explain::List(&page_two(&customer, "-annual_spend")), "ix__customer__annual_spend", true),
-        ("a keyset page 2, ascending", "customer", Explain::List(&page_two(&customer, "annual_spend")), "ix__customer__annual_spend", true),
+        // (Here the customers are nearly the whole table: walking the primary key is as good.)
+        ("the default list, newest first", "customer", Explain::List(&newest), "records_live|records_pkey", true),
+        // SQLite seeks the level and sorts the matches (it cannot take an equality on an indexed
+        // expression as a constant for the order); PostgreSQL may as well walk the newest
+        // records and keep a third of them. Either way an index, never the table.
+        ("an equality on an indexed field", "customer", Explain::List(&level), "ix__customer__level|records_live", false),
+        ("a range on an indexed field, sorted by it", "customer", Explain::List(&spend_range), "ix__customer__annual_spend", true),
+        ("a sort on an indexed field", "customer", Explain::List(&by_spend), "ix__customer__annual_spend", true),
+        ("a keyset page 2, descending", "customer", Explain::List(&desc_two), "ix__customer__annual_spend", true),
+        ("a keyset page 2, ascending", "customer", Explain::List(&asc_two), "ix__customer__annual_spend", true),
         ("the recycle bin", "customer", Explain::List(&trash), "records_trash", true),
-        ("a count", "customer", Explain::Count(None), "records_live", false),
+        ("a count", "customer", Explain::Count(None), "__customer__|records_live", false),
         ("a filtered count", "customer", Explain::Count(Some(&spend_filter)), "ix__customer__annual_spend", false),
         ("a lookup by a unique key", "customer", Explain::Lookup { filter: &by_phone, index: Some("uq__customer__phone") }, "uq__customer__phone", false),
         ("a lookup by a unique key, unhinted", "visit", Explain::Lookup { filter: &by_phone, index: None }, "uq__visit__phone", false),
-        ("children by their link", "visit", Explain::List(&children), "ix__visit__customer", false),
+        ("children by their link", "visit", Explain::List(&children), "ix__visit__customer", true),
     ];
     for round in ["without statistics", "after ANALYZE"] {
         if round == "after ANALYZE" {
@@ -215,8 +233,13 @@ async fn indexed_fields_are_served_by_an_index(b: Backend) {
         }
         for (what, form, query, index, ordered) in &cases {
             let plan = store.explain(form, *query).await.unwrap().join("\n");
-            assert!(plan.contains(index), "{what} ({round}): {index} expected in\n{plan}");
             assert!(!plan.contains("Seq Scan") && !plan.lines().any(|l| l.trim() == "SCAN records"), "{what} ({round}): no scan of the table\n{plan}");
+            // PostgreSQL without statistics takes every table for a row or two and any index
+            // for as good as another: which one it picks says nothing until ANALYZE.
+            if b == Backend::Postgres && round == "without statistics" {
+                continue;
+            }
+            assert!(index.split('|').any(|i| plan.contains(i)), "{what} ({round}): {index} expected in\n{plan}");
             if *ordered {
                 assert!(!plan.contains("TEMP B-TREE") && !plan.contains("Sort"), "{what} ({round}): the index gives the order\n{plan}");
             }

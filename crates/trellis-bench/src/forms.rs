@@ -46,7 +46,8 @@ pub(crate) async fn ensure_others(engine: &Engine, actor: &Actor, n: usize) -> R
 
 fn person(i: u64) -> Value {
     let r = mix(i);
-    json!({"name": format!("Customer {i}"), "phone": format!("1{:010}", i), "level": ["A", "B", "C", "D"][(r % 4) as usize], "spend": (r >> 8) % 1_000_000})
+    let level = ["A", "B", "C", "D"][(r % 4) as usize];
+    json!({"name": format!("Customer {i}"), "phone": format!("1{i:010}"), "level": level, "spend": (r >> 8) % 1_000_000})
 }
 
 /// The database for `others` other forms: a file beside `db`'s, or a schema of its own.

@@ -112,7 +112,9 @@ impl Engine {
                     Filter::Compare { target: via(), op: Cmp::Gte, value: bound(first.id) },
                     Filter::Compare { target: via(), op: Cmp::Lte, value: bound(last.id) },
                 ])),
-                sort: vec![SortKey { target: Target::Meta(Meta::Id), desc: false }],
+                // By the link first: the link's index then gives the range and the order,
+                // which no planner passes over for the form's id order and a sort.
+                sort: vec![SortKey { target: via(), desc: false }, SortKey { target: Target::Meta(Meta::Id), desc: false }],
                 after: None,
                 limit: u32::MAX,
                 deleted: false,

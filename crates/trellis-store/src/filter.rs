@@ -19,10 +19,12 @@ pub(crate) trait Dialect {
     /// The SQL expression for a target, identical to the indexed expression.
     fn expr(t: &Target) -> String;
     fn bind(qb: &mut QueryBuilder<Self::DB>, lit: &Lit);
-    /// The value at `t` (a field or segment) has the JSON type of `lit`: SQLite
-    /// reads `true` as 1 and orders numbers before text, PostgreSQL's jsonb
-    /// orders text before numbers, so a condition only ever compares like with like.
-    fn same_type(t: &Target, lit: &Value) -> String;
+    /// The guard of a comparison `op` of the value at `t` (a field or segment)
+    /// with `lit`, keeping it to values of `lit`'s JSON type: SQLite reads
+    /// `true` as 1 and orders numbers before text, PostgreSQL's jsonb orders
+    /// text before numbers, so a condition only ever compares like with like.
+    /// `None` where the comparison itself already does.
+    fn same_type(t: &Target, lit: &Value, op: Cmp) -> Option<String>;
     /// `expr` contains the text `lit`.
     fn contains_text(qb: &mut QueryBuilder<Self::DB>, t: &Target, lit: &Lit);
     /// The array at `t` has an element equal to `lit`.
@@ -107,13 +109,17 @@ pub(crate) fn explain_query<D: Dialect>(form: &str, what: &Explain<'_>) -> Resul
 /// The DDL of one of a form's indexes: unique keys over its live records,
 /// other indexes over all its records (live lists and the recycle bin alike),
 /// ordered by id after the field so that a sort on the field pages by keyset.
+/// The form leads although the predicate fixes it: SQLite's planner, without
+/// statistics, weighs an index by the equalities it can seek on, and would
+/// otherwise prefer `records_live (form, id)` — scanning the whole form for a
+/// key, or sorting it for an order the form's index already has.
 pub(crate) fn index_ddl<D: Dialect>(form: &str, spec: &IndexSpec) -> Result<String> {
     let form = form_literal(form)?;
     let exprs: Vec<String> = spec.fields.iter().map(|k| D::expr(&Target::Data(k.clone()))).collect();
     Ok(if spec.unique {
-        format!("CREATE UNIQUE INDEX \"{}\" ON records ({}) WHERE form = {form} AND deleted_at IS NULL", spec.name, exprs.join(", "))
+        format!("CREATE UNIQUE INDEX \"{}\" ON records (form, {}) WHERE form = {form} AND deleted_at IS NULL", spec.name, exprs.join(", "))
     } else {
-        format!("CREATE INDEX \"{}\" ON records ({}{}, id) WHERE form = {form}", spec.name, exprs.join(", "), D::INDEX_NULLS)
+        format!("CREATE INDEX \"{}\" ON records (form, {}{}, id) WHERE form = {form}", spec.name, exprs.join(", "), D::INDEX_NULLS)
     })
 }
 
@@ -143,7 +149,7 @@ pub(crate) fn push_filter<D: Dialect>(qb: &mut QueryBuilder<D::DB>, f: &Filter) 
                 Cmp::Gt => ">",
                 Cmp::Gte => ">=",
             };
-            let guard = json_guard::<D>(target, value);
+            let guard = json_guard::<D>(target, value, *op);
             if *op == Cmp::Neq {
                 qb.push(format!("({e} IS NULL"));
                 if let Some(g) = &guard {
@@ -172,7 +178,7 @@ pub(crate) fn push_filter<D: Dialect>(qb: &mut QueryBuilder<D::DB>, f: &Filter) 
             // One `IN` per JSON type among the values, each behind its type's guard.
             let mut groups: Vec<(Option<String>, Vec<&Lit>)> = Vec::new();
             for v in values {
-                let g = json_guard::<D>(target, v);
+                let g = json_guard::<D>(target, v, Cmp::Eq);
                 match groups.iter_mut().find(|(k, _)| *k == g) {
                     Some((_, vs)) => vs.push(v),
                     None => groups.push((g, vec![v])),
@@ -211,9 +217,9 @@ pub(crate) fn push_filter<D: Dialect>(qb: &mut QueryBuilder<D::DB>, f: &Filter) 
 }
 
 /// The type guard of a condition on a field or segment (none for bookkeeping columns, which have one type).
-fn json_guard<D: Dialect>(t: &Target, lit: &Lit) -> Option<String> {
+fn json_guard<D: Dialect>(t: &Target, lit: &Lit, op: Cmp) -> Option<String> {
     match (t, lit) {
-        (Target::Data(_) | Target::Segment(_), Lit::Json(v)) => Some(D::same_type(t, v)),
+        (Target::Data(_) | Target::Segment(_), Lit::Json(v)) => D::same_type(t, v, op),
         _ => None,
     }
 }

@@ -51,9 +51,11 @@ pub(crate) fn form_literal(form: &str) -> Result<String> {
     }
 }
 
-/// Whether an index's SQL (as the catalog spells it) has a `WHERE` clause.
-pub(crate) fn is_partial(sql: &str) -> bool {
-    sql.to_ascii_uppercase().contains(" WHERE ")
+/// Whether a form index's SQL (as the catalog spells it) is in the current
+/// layout: partial, with the form as its first column (SQLite keeps the DDL as
+/// written; PostgreSQL spells it `USING btree (form, …) WHERE …`).
+pub(crate) fn is_current(sql: &str) -> bool {
+    sql.to_ascii_uppercase().contains(" WHERE ") && (sql.contains(" ON records (form, ") || sql.contains(" USING btree (form, "))
 }
 
 /// One step of an upgrade, in the order [`plan`] gives them.
@@ -61,7 +63,8 @@ pub(crate) fn is_partial(sql: &str) -> bool {
 pub(crate) enum Step {
     /// Create a shared index (`LIVE` or `TRASH`).
     Create { name: String },
-    /// Replace a form's index that covers every form's rows with a partial one.
+    /// Replace a form's index in an older layout (covering every form's rows,
+    /// or a unique key without the form first) with the current one.
     Rebuild { form: String, spec: IndexSpec },
     /// Drop a retired shared index (once its replacements exist).
     Drop { name: String },
@@ -71,7 +74,7 @@ impl Step {
     pub(crate) fn describe(&self) -> String {
         match self {
             Step::Create { name } => format!("create index {name}"),
-            Step::Rebuild { form, spec } => format!("rebuild index {} for form {form} only", spec.name),
+            Step::Rebuild { form, spec } => format!("rebuild index {} of form {form}", spec.name),
             Step::Drop { name } => format!("drop retired index {name}"),
         }
     }
@@ -82,7 +85,7 @@ impl Step {
     pub(crate) fn needed(&self, sql: Option<&str>) -> bool {
         match self {
             Step::Create { .. } => sql.is_none(),
-            Step::Rebuild { .. } => sql.is_some_and(|s| !is_partial(s)),
+            Step::Rebuild { .. } => sql.is_some_and(|s| !is_current(s)),
             Step::Drop { .. } => sql.is_some(),
         }
     }
@@ -116,8 +119,8 @@ pub(crate) fn plan(catalog: &HashMap<String, Option<String>>, forms: &[(String, 
             tracing::warn!(form = %key, "storage upgrade: the stored definition does not parse; its indexes stay as they are");
             continue;
         };
-        for spec in index::specs(&def).into_iter().filter(|s| !s.unique) {
-            if catalog.get(&spec.name).is_some_and(|sql| sql.as_deref().is_some_and(|s| !is_partial(s))) {
+        for spec in index::specs(&def) {
+            if catalog.get(&spec.name).is_some_and(|sql| sql.as_deref().is_some_and(|s| !is_current(s))) {
                 steps.push(Step::Rebuild { form: key.clone(), spec });
             }
         }
@@ -179,7 +182,8 @@ mod tests {
             [
                 "create index records_live",
                 "create index records_trash",
-                "rebuild index ix__customer__level for form customer only",
+                "rebuild index uq__customer__phone of form customer",
+                "rebuild index ix__customer__level of form customer",
                 "drop retired index records_form_id",
                 "drop retired index records_live_form"
             ]
@@ -193,7 +197,8 @@ mod tests {
         catalog.remove("records_live_form");
         catalog.insert(LIVE.into(), Some(base_ddl(LIVE)));
         catalog.insert(TRASH.into(), Some(base_ddl(TRASH)));
-        catalog.insert("ix__customer__level".into(), Some("CREATE INDEX \"ix__customer__level\" ON records (json_extract(data, '$.level'), id) WHERE form = 'customer'".into()));
+        catalog.insert("ix__customer__level".into(), Some("CREATE INDEX \"ix__customer__level\" ON records (form, json_extract(data, '$.level'), id) WHERE form = 'customer'".into()));
+        catalog.insert("uq__customer__phone".into(), Some("CREATE UNIQUE INDEX uq__customer__phone ON t.records USING btree (form, ((data -> 'phone'::text))) WHERE ((form = 'customer'::text) AND (deleted_at IS NULL))".into()));
         assert!(plan(&catalog, &forms()).is_empty());
     }
 

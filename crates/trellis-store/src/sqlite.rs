@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, Transaction};
-use trellis_core::query::{Lit, ListQuery, Target};
+use trellis_core::query::{Cmp, Lit, ListQuery, Target};
 use trellis_core::record::Op;
 use trellis_core::{HistoryEntry, Record};
 use uuid::Uuid;
@@ -131,9 +131,9 @@ impl Dialect for Lite {
         };
     }
 
-    fn same_type(t: &Target, lit: &Value) -> String {
+    fn same_type(t: &Target, lit: &Value, _op: Cmp) -> Option<String> {
         let (column, key) = json_path(t);
-        format!("json_type({column}, '$.{key}') IN ({})", sqlite_types(lit))
+        Some(format!("json_type({column}, '$.{key}') IN ({})", sqlite_types(lit)))
     }
 
     fn contains_text(qb: &mut QueryBuilder<Sqlite>, t: &Target, lit: &Lit) {
