@@ -97,7 +97,9 @@ async fn an_unknown_email_takes_as_long_to_refuse_as_a_known_one() {
     unknown.sort();
     let (k, u) = (known[N / 2], unknown[N / 2]);
     eprintln!("median refusal: known email {k:?}, unknown email {u:?}");
-    assert!(u * 2 >= k, "an unknown email is refused much faster ({u:?}) than a known one ({k:?}): its password is not hashed");
+    // Skipping the hash answers in about a millisecond against ~40 ms; a factor of 4 leaves
+    // room for the rest of the suite loading the machine (2.4× was seen under load).
+    assert!(u * 4 >= k, "an unknown email is refused much faster ({u:?}) than a known one ({k:?}): its password is not hashed");
     s.stop().await;
 }
 
