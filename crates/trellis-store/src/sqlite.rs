@@ -29,36 +29,6 @@ const CHUNK: usize = 500;
 pub struct SqliteStore {
     pub(crate) writer: SqlitePool,
     pub(crate) reader: SqlitePool,
-    /// The connection that copies the WAL into the database file ([`checkpoints`]).
-    checkpointer: SqlitePool,
-    /// Dropped with the last clone of the store, which ends the checkpoints.
-    _alive: std::sync::Arc<()>,
-}
-
-/// How often the WAL is copied into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-
-/// Copies the WAL into the database file every [`CHECKPOINT_EVERY`] until
-/// the store closes. PASSIVE never waits for the writer or a reader: frames a
-/// reader still needs are copied at a later round, and the writer starts the
-/// WAL over once everything in it has been copied, as with SQLite's own
-/// automatic checkpoints (which ran on the writer's commits).
-async fn checkpoints(pool: SqlitePool, store: std::sync::Weak<()>) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if pool.is_closed() || store.strong_count() == 0 {
-            pool.close().await;
-            return;
-        }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
-            if pool.is_closed() {
-                return;
-            }
-            tracing::warn!(error = %e, "WAL checkpoint failed; trying again");
-        }
-    }
 }
 
 /// Times are stored as fixed-width UTC text so that text order is time order.
@@ -210,19 +180,13 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory");
-        // A larger writer cache was measured (docs/benchmarks.md): it did not move
-        // batch throughput and cost ~40 MiB after load, so the default stays.
-        // The writer never checkpoints: copying the WAL into the file (and its
-        // fsync) was a sixth of a batch's time, spent while every other write
-        // waited; the checkpointer does it beside the writer, on the other core.
-        let writer = SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options.clone().pragma("wal_autocheckpoint", "0")).await?;
+        // A larger writer cache and rarer WAL checkpoints were measured (docs/benchmarks.md):
+        // they did not move batch throughput and cost ~40 MiB after load, so the defaults stay.
+        let writer = SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
         MIGRATOR.run(&writer).await?;
         upgrade_layout(&writer).await?;
-        let checkpointer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-        let alive = std::sync::Arc::new(());
-        tokio::spawn(checkpoints(checkpointer.clone(), std::sync::Arc::downgrade(&alive)));
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-        Ok(SqliteStore { writer, reader, checkpointer, _alive: alive })
+        Ok(SqliteStore { writer, reader })
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -237,7 +201,6 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
-        self.checkpointer.close().await;
     }
 
     pub async fn count_users(&self) -> Result<i64> {
