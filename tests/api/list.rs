@@ -240,7 +240,10 @@ async fn indexed_fields_are_served_by_an_index(b: Backend) {
                 continue;
             }
             assert!(index.split('|').any(|i| plan.contains(i)), "{what} ({round}): {index} expected in\n{plan}");
-            if *ordered {
+            // PostgreSQL estimates any range on a jsonb value at 0.5 % of the rows, so on a
+            // table this small it rightly sorts the few it expects; at scale it walks the
+            // index (docs/benchmarks.md §10). SQLite's order is structural: checked here.
+            if *ordered && b == Backend::Sqlite {
                 assert!(!plan.contains("TEMP B-TREE") && !plan.contains("Sort"), "{what} ({round}): the index gives the order\n{plan}");
             }
         }

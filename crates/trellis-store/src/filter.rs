@@ -13,6 +13,15 @@ pub(crate) trait Dialect {
     type DB: sqlx::Database;
     /// What asks the database for a statement's plan instead of its rows.
     const EXPLAIN: &'static str;
+    /// Whether a form's indexes lead with the form, which their predicate fixes.
+    /// SQLite's planner, without statistics, weighs an index by the equalities
+    /// it can seek on, and without it would prefer `records_live (form, id)` —
+    /// scanning the whole form for a key, or sorting it for an order the form's
+    /// index has. PostgreSQL drops `form = 'KEY'` from the scan as implied by
+    /// the predicate, and a leading column without a bound cannot position the
+    /// scan: an ascending range then reads the index from its start (104 ms
+    /// against 0.5 ms at 1,000,000 records).
+    const FORM_LEADS: bool;
     /// Where an index puts missing values: first, as ascending sorts want them.
     const INDEX_NULLS: &'static str;
 
@@ -109,17 +118,15 @@ pub(crate) fn explain_query<D: Dialect>(form: &str, what: &Explain<'_>) -> Resul
 /// The DDL of one of a form's indexes: unique keys over its live records,
 /// other indexes over all its records (live lists and the recycle bin alike),
 /// ordered by id after the field so that a sort on the field pages by keyset.
-/// The form leads although the predicate fixes it: SQLite's planner, without
-/// statistics, weighs an index by the equalities it can seek on, and would
-/// otherwise prefer `records_live (form, id)` — scanning the whole form for a
-/// key, or sorting it for an order the form's index already has.
+/// On SQLite the form leads (see [`Dialect::FORM_LEADS`]).
 pub(crate) fn index_ddl<D: Dialect>(form: &str, spec: &IndexSpec) -> Result<String> {
     let form = form_literal(form)?;
     let exprs: Vec<String> = spec.fields.iter().map(|k| D::expr(&Target::Data(k.clone()))).collect();
+    let lead = if D::FORM_LEADS { "form, " } else { "" };
     Ok(if spec.unique {
-        format!("CREATE UNIQUE INDEX \"{}\" ON records (form, {}) WHERE form = {form} AND deleted_at IS NULL", spec.name, exprs.join(", "))
+        format!("CREATE UNIQUE INDEX \"{}\" ON records ({lead}{}) WHERE form = {form} AND deleted_at IS NULL", spec.name, exprs.join(", "))
     } else {
-        format!("CREATE INDEX \"{}\" ON records (form, {}{}, id) WHERE form = {form}", spec.name, exprs.join(", "), D::INDEX_NULLS)
+        format!("CREATE INDEX \"{}\" ON records ({lead}{}{}, id) WHERE form = {form}", spec.name, exprs.join(", "), D::INDEX_NULLS)
     })
 }
 

@@ -52,10 +52,11 @@ pub(crate) fn form_literal(form: &str) -> Result<String> {
 }
 
 /// Whether a form index's SQL (as the catalog spells it) is in the current
-/// layout: partial, with the form as its first column (SQLite keeps the DDL as
-/// written; PostgreSQL spells it `USING btree (form, …) WHERE …`).
+/// layout: partial, led by the form on SQLite (which keeps the DDL as written)
+/// and not on PostgreSQL (which spells it `… USING btree (…) WHERE …`).
 pub(crate) fn is_current(sql: &str) -> bool {
-    sql.to_ascii_uppercase().contains(" WHERE ") && (sql.contains(" ON records (form, ") || sql.contains(" USING btree (form, "))
+    let pg = sql.contains(" USING btree (");
+    sql.to_ascii_uppercase().contains(" WHERE ") && if pg { !sql.contains(" USING btree (form, ") } else { sql.contains(" ON records (form, ") }
 }
 
 /// One step of an upgrade, in the order [`plan`] gives them.
@@ -198,8 +199,15 @@ mod tests {
         catalog.insert(LIVE.into(), Some(base_ddl(LIVE)));
         catalog.insert(TRASH.into(), Some(base_ddl(TRASH)));
         catalog.insert("ix__customer__level".into(), Some("CREATE INDEX \"ix__customer__level\" ON records (form, json_extract(data, '$.level'), id) WHERE form = 'customer'".into()));
-        catalog.insert("uq__customer__phone".into(), Some("CREATE UNIQUE INDEX uq__customer__phone ON t.records USING btree (form, ((data -> 'phone'::text))) WHERE ((form = 'customer'::text) AND (deleted_at IS NULL))".into()));
+        catalog.insert("uq__customer__phone".into(), Some("CREATE UNIQUE INDEX \"uq__customer__phone\" ON records (form, json_extract(data, '$.phone')) WHERE form = 'customer' AND deleted_at IS NULL".into()));
         assert!(plan(&catalog, &forms()).is_empty());
+    }
+
+    #[test]
+    fn postgres_indexes_are_current_without_the_form_first() {
+        assert!(is_current("CREATE UNIQUE INDEX uq__c__phone ON t.records USING btree (((data -> 'phone'::text))) WHERE ((form = 'c'::text) AND (deleted_at IS NULL))"));
+        assert!(!is_current("CREATE INDEX ix__c__level ON t.records USING btree (form, ((data -> 'level'::text)) NULLS FIRST, id)"));
+        assert!(!is_current("CREATE INDEX ix__c__level ON t.records USING btree (form, ((data -> 'level'::text)) NULLS FIRST, id) WHERE (form = 'c'::text)"));
     }
 
     #[test]

@@ -141,6 +141,7 @@ pub(crate) struct Pg;
 impl Dialect for Pg {
     type DB = Postgres;
     const EXPLAIN: &'static str = "EXPLAIN ";
+    const FORM_LEADS: bool = false;
     const INDEX_NULLS: &'static str = " NULLS FIRST";
 
     fn expr(t: &Target) -> String {
@@ -173,10 +174,14 @@ impl Dialect for Pg {
             return None;
         }
         let e = Self::expr(t);
+        // Only the side the comparison leaves open: a second bound on the side it
+        // closes was not merged by the index scan, which then started at the guard's bound.
+        let above = matches!(op, Cmp::Gt | Cmp::Gte);
+        let bound = |low: &str, high: &str| if above { format!("{e} {high}") } else { format!("{e} {low}") };
         Some(match lit {
-            Value::String(_) => format!("{e} > 'null'::jsonb AND {e} < '-1e400'::jsonb"),
-            Value::Number(_) => format!("{e} >= '-1e400'::jsonb AND {e} <= '1e400'::jsonb"),
-            Value::Bool(_) => format!("{e} >= 'false'::jsonb AND {e} <= 'true'::jsonb"),
+            Value::String(_) => bound("> 'null'::jsonb", "< '-1e400'::jsonb"),
+            Value::Number(_) => bound(">= '-1e400'::jsonb", "<= '1e400'::jsonb"),
+            Value::Bool(_) => bound(">= 'false'::jsonb", "<= 'true'::jsonb"),
             Value::Array(_) => format!("jsonb_typeof({e}) = 'array'"),
             Value::Object(_) => format!("jsonb_typeof({e}) = 'object'"),
             Value::Null => format!("jsonb_typeof({e}) = 'null'"),

@@ -106,6 +106,7 @@ impl Dialect for Lite {
     type DB = Sqlite;
     // SQLite orders NULL first ascending on its own.
     const EXPLAIN: &'static str = "EXPLAIN QUERY PLAN ";
+    const FORM_LEADS: bool = true;
     const INDEX_NULLS: &'static str = "";
 
     fn expr(t: &Target) -> String {
