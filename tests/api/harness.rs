@@ -76,26 +76,38 @@ impl Response {
     }
 }
 
+/// A connection to the test PostgreSQL and a fresh schema name for one test;
+/// `None` when PostgreSQL is not reachable and `CI` is not set.
+pub async fn pg_schema() -> Option<(sqlx::PgPool, String)> {
+    let url = pg_url();
+    let admin = match sqlx::PgPool::connect(&url).await {
+        Ok(p) => p,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipping: PostgreSQL at {url} is not reachable ({e}); set CI=1 to make this fail");
+            return None;
+        }
+        Err(e) => panic!("PostgreSQL at {url} is not reachable: {e}"),
+    };
+    Some((admin, format!("t_{}", uuid::Uuid::now_v7().simple())))
+}
+
+/// The test PostgreSQL's URL with `schema` as the search path.
+pub fn schema_url(schema: &str) -> String {
+    let url = pg_url();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
 /// Makes a database for one test; `None` when PostgreSQL is not reachable
 /// and `CI` is not set (so a laptop without PostgreSQL still runs the SQLite half).
 async fn database(backend: Backend, dir: &tempfile::TempDir) -> Option<(String, Option<String>)> {
     match backend {
         Backend::Sqlite => Some((format!("sqlite://{}", dir.path().join("trellis.db").display()), None)),
         Backend::Postgres => {
-            let url = pg_url();
-            let admin = match sqlx::PgPool::connect(&url).await {
-                Ok(p) => p,
-                Err(e) if std::env::var_os("CI").is_none() => {
-                    eprintln!("skipping: PostgreSQL at {url} is not reachable ({e}); set CI=1 to make this fail");
-                    return None;
-                }
-                Err(e) => panic!("PostgreSQL at {url} is not reachable: {e}"),
-            };
-            let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
+            let (admin, schema) = pg_schema().await?;
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.unwrap();
             admin.close().await;
-            let sep = if url.contains('?') { '&' } else { '?' };
-            Some((format!("{url}{sep}options=-c%20search_path%3D{schema}"), Some(schema)))
+            Some((schema_url(&schema), Some(schema)))
         }
     }
 }

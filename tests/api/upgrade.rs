@@ -13,7 +13,7 @@ use trellis_core::query::{ListQuery, Meta, SortKey, Target};
 use trellis_store::Explain;
 
 use crate::both;
-use crate::harness::{Backend, Db, Server, pg_url};
+use crate::harness::{Backend, Db, Server, pg_schema, schema_url};
 
 fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/upgrade").join(name)
@@ -71,24 +71,14 @@ async fn old_database(b: Backend) -> Option<(String, Option<String>, tempfile::T
             Some((url, None, dir, raw))
         }
         Backend::Postgres => {
-            let admin = match sqlx::PgPool::connect(&pg_url()).await {
-                Ok(p) => p,
-                Err(e) if std::env::var_os("CI").is_none() => {
-                    eprintln!("skipping: PostgreSQL is not reachable ({e}); set CI=1 to make this fail");
-                    return None;
-                }
-                Err(e) => panic!("PostgreSQL is not reachable: {e}"),
-            };
-            let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
+            let (admin, schema) = pg_schema().await?;
             // pg_dump names its schema everywhere; the test gets its own. Lines
             // starting with `\` are psql's meta-commands (`\restrict`), not SQL.
             let dump = std::fs::read_to_string(fixture("postgres.sql")).unwrap().replace("upgrade_fixture", &schema);
             let dump: String = dump.lines().filter(|l| !l.starts_with('\\')).flat_map(|l| [l, "\n"]).collect();
             sqlx::raw_sql(AssertSqlSafe(dump)).execute(&admin).await.unwrap();
             admin.close().await;
-            let url = pg_url();
-            let sep = if url.contains('?') { '&' } else { '?' };
-            let url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+            let url = schema_url(&schema);
             let raw = Db::Pg(sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap());
             Some((url, Some(schema), dir, raw))
         }
