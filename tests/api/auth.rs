@@ -65,10 +65,10 @@ async fn only_admins_change_forms(b: Backend) {
 
 async fn users_are_unique_and_checked(b: Backend) {
     let Some(s) = Server::start(b).await else { return };
-    assert!(s.engine.add_user("Admin@Example.com", "staff", PASSWORD).await.is_err(), "emails are unique regardless of case");
-    assert!(s.engine.add_user("x@example.com", "boss", PASSWORD).await.is_err());
-    assert!(s.engine.add_user("x@example.com", "staff", "short").await.is_err());
-    assert!(s.engine.add_user("not-an-email", "staff", PASSWORD).await.is_err());
+    assert!(s.engine.add_user("Admin@Example.com", None, "staff", PASSWORD).await.is_err(), "emails are unique regardless of case");
+    assert!(s.engine.add_user("x@example.com", None, "boss", PASSWORD).await.is_err());
+    assert!(s.engine.add_user("x@example.com", None, "staff", "short").await.is_err());
+    assert!(s.engine.add_user("not-an-email", None, "staff", PASSWORD).await.is_err());
     s.stop().await;
 }
 

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 
 use crate::harness::{ADMIN, Backend, PASSWORD, Server};
 
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Child,
     shots: PathBuf,
     _profile: tempfile::TempDir,
@@ -26,7 +26,7 @@ struct Browser {
 
 impl Browser {
     /// Chromium under chromedriver on a free port; `None` (skip) when chromedriver is missing and `CI` is not set.
-    async fn start() -> Option<Browser> {
+    pub(crate) async fn start() -> Option<Browser> {
         let driver_bin = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].into_iter().find(|p| Path::new(p).exists());
         let Some(driver_bin) = driver_bin else {
             assert!(std::env::var_os("CI").is_none(), "chromedriver is not installed (apt-get install chromium chromium-driver); CI needs the browser tests");
@@ -60,18 +60,18 @@ impl Browser {
         Some(Browser { client, driver, shots, _profile: profile })
     }
 
-    async fn shot(&self, name: &str) {
+    pub(crate) async fn shot(&self, name: &str) {
         tokio::time::sleep(Duration::from_millis(150)).await;
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
     }
 
-    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+    pub(crate) async fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
     }
 
     /// Waits until the element's text contains `want`.
-    async fn text_of(&self, css: &str, want: &str) -> String {
+    pub(crate) async fn text_of(&self, css: &str, want: &str) -> String {
         let mut last = String::new();
         for _ in 0..100 {
             if let Ok(e) = self.client.find(Locator::Css(css)).await {
@@ -86,7 +86,7 @@ impl Browser {
     }
 
     /// Clicks `css`, finding it again if the page redrew it in between.
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         for _ in 0..5 {
             if self.find(css).await.click().await.is_ok() {
                 return;
@@ -96,7 +96,7 @@ impl Browser {
         panic!("{css} could not be clicked");
     }
 
-    async fn fill(&self, css: &str, text: &str) {
+    pub(crate) async fn fill(&self, css: &str, text: &str) {
         let e = self.find(css).await;
         e.clear().await.unwrap();
         e.send_keys(text).await.unwrap();
@@ -122,15 +122,37 @@ impl Browser {
     }
 
     /// Signs the admin in at the app's address and waits for the forms page.
-    async fn sign_in(&self, app: &str) {
-        self.client.goto(app).await.unwrap();
-        self.fill("#email", ADMIN).await;
-        self.fill("#password", PASSWORD).await;
-        self.find("button[type=submit]").await.click().await.unwrap();
-        self.text_of("main h1", "表单").await;
+    pub(crate) async fn sign_in(&self, app: &str) {
+        self.sign_in_as(app, ADMIN, "表单").await;
     }
 
-    async fn stop(mut self) {
+    /// Signs `email` in (the test password) and waits for the landing page's heading to say `lands_on`.
+    pub(crate) async fn sign_in_as(&self, app: &str, email: &str, lands_on: &str) {
+        self.client.goto(app).await.unwrap();
+        self.fill("#email", email).await;
+        self.fill("#password", PASSWORD).await;
+        self.find("button[type=submit]").await.click().await.unwrap();
+        self.text_of("main h1", lands_on).await;
+    }
+
+    /// Runs a script in the page and returns what it returns.
+    pub(crate) async fn eval(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Waits until the page has stopped loading (no `.loading` and no `aria-busy` main).
+    pub(crate) async fn settle(&self) {
+        for _ in 0..100 {
+            if self.eval("return !document.querySelector('main[aria-busy], .loading')").await == Value::Bool(true) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page never finished loading");
+    }
+
+    pub(crate) async fn stop(mut self) {
         let _ = self.client.close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
@@ -229,7 +251,7 @@ async fn an_admin_designs_a_form_adds_a_rule_and_enters_a_record_in_the_browser(
     b.shot("06-entry-invalid-phone").await;
     b.fill("#f_phone", "13800138000").await;
     b.find("form.rform button[type=submit]").await.click().await.unwrap();
-    b.text_of(".notice.ok", "已创建记录").await;
+    b.text_of("#entry-done", "已创建").await;
     b.shot("07-entry-saved").await;
     let page = s.list("member", &[]).await.expect(200).body;
     assert_eq!(page["items"][0]["data"]["phone"], "13800138000", "{err}");
@@ -350,7 +372,7 @@ async fn staff_work_a_customer_from_entry_to_revisit_and_see_the_dashboard() {
     b.shot("20-customer-invalid-phone").await;
     b.fill("#f_phone", "13912340000").await;
     b.find("form.rform button[type=submit]").await.click().await.unwrap();
-    b.text_of(".notice.ok", "已创建记录").await;
+    b.text_of("#entry-done", "已创建").await;
     let id = s.list("customer", &[]).await.expect(200).body["items"][0]["id"].as_str().unwrap().to_owned();
 
     // Its page: the tier badge, the pipeline at its first stage.
@@ -380,7 +402,9 @@ async fn staff_work_a_customer_from_entry_to_revisit_and_see_the_dashboard() {
     b.client.refresh().await.unwrap();
     b.find("[data-transition=quote]").await.click().await.unwrap();
     b.find("[data-workflow=pipeline] .stage.on[data-stage=negotiation]").await;
+    // Into a final stage is asked first.
     b.find("[data-transition=win]").await.click().await.unwrap();
+    b.click("dialog.confirm #confirm-ok").await;
     b.find("[data-workflow=revisit_plan]").await;
     // The welcome email the win queued is on the timeline (the admin sees the outbox).
     b.find("ol.timeline li[data-kind=email]").await;
@@ -417,7 +441,9 @@ async fn staff_work_a_customer_from_entry_to_revisit_and_see_the_dashboard() {
     assert_eq!(b.client.find_all(Locator::Css("tbody tr[data-record]")).await.unwrap().len(), 61, "more loads the rest");
     b.find("#add-cond").await.click().await.unwrap();
     b.find("select[name=cond-target-0]").await.select_by_value("segments.tier").await.unwrap();
-    b.fill("input[name=cond-value-0]", "B").await;
+    // The tier's values are offered by their titles.
+    b.text_of("select[name=cond-value-0]", "B 重要").await;
+    b.find("select[name=cond-value-0]").await.select_by_value("B").await.unwrap();
     b.find("#apply-filter").await.click().await.unwrap();
     b.text_of("#record-count", "20").await;
     b.click(".cols-pick summary").await;

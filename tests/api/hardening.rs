@@ -77,7 +77,7 @@ async fn an_unknown_email_takes_as_long_to_refuse_as_a_known_one() {
     let Some(s) = Server::start(Backend::Sqlite).await else { return };
     const N: usize = 7;
     for i in 0..N {
-        s.engine.add_user(&format!("known{i}@example.com"), "staff", PASSWORD).await.unwrap();
+        s.engine.add_user(&format!("known{i}@example.com"), None, "staff", PASSWORD).await.unwrap();
     }
     let time = |email: String| {
         let s = &s;

@@ -127,7 +127,7 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let (db_url, schema) = database(backend, &dir).await?;
         let engine = Arc::new(Engine::open(&db_url, clock).await.expect("engine opens"));
-        engine.add_user(ADMIN, "admin", PASSWORD).await.unwrap();
+        engine.add_user(ADMIN, None, "admin", PASSWORD).await.unwrap();
         let (token, _) = engine.login(ADMIN, PASSWORD).await.unwrap();
         Some(Server::serve(engine, token, db_url, schema, dir).await)
     }
@@ -136,7 +136,7 @@ impl Server {
     /// (`schema`: the PostgreSQL schema it lives in, dropped by [`Server::stop`]).
     pub async fn open(db_url: String, schema: Option<String>, dir: tempfile::TempDir) -> Server {
         let engine = Arc::new(Engine::open(&db_url, Clock::System).await.expect("engine opens"));
-        engine.add_user(ADMIN, "admin", PASSWORD).await.unwrap();
+        engine.add_user(ADMIN, None, "admin", PASSWORD).await.unwrap();
         let (token, _) = engine.login(ADMIN, PASSWORD).await.unwrap();
         Server::serve(engine, token, db_url, schema, dir).await
     }
@@ -215,7 +215,7 @@ impl Server {
 
     /// Adds a user and signs them in; returns their token.
     pub async fn user(&self, email: &str, role: &str) -> String {
-        self.engine.add_user(email, role, PASSWORD).await.unwrap();
+        self.engine.add_user(email, None, role, PASSWORD).await.unwrap();
         self.engine.login(email, PASSWORD).await.unwrap().0
     }
 

@@ -27,4 +27,5 @@ mod rules;
 mod sandbox;
 mod triggers;
 mod upgrade;
+mod workspace;
 mod workflows;

@@ -213,7 +213,10 @@ async fn a_script_that_does_not_compile_is_refused_and_the_form_in_force_stays(b
     bad["segments"]["tier"]["script"] = json!("let x = 1;\nif x > { \"A\" }");
     let e = s.put("/api/v1/forms/customer", bad).await.expect(422);
     assert_eq!(e.pointers(), ["/segments/tier/script"]);
-    assert!(e.body["errors"][0]["message"].as_str().unwrap().starts_with("line 2, column"), "{}", e.body);
+    // The position is said once: in `line` and `column`, and in the detail, not again inside the message.
+    assert_eq!(e.body["errors"][0]["line"], 2, "{}", e.body);
+    assert!(!e.body["errors"][0]["message"].as_str().unwrap().contains("line"), "{}", e.body);
+    assert!(e.body["detail"].as_str().unwrap().contains("(line 2, column"), "{}", e.body);
     assert_eq!(s.get("/api/v1/forms/customer").await.expect(200).body["version"], 2);
     let mut unknown = customer(true);
     unknown["computed"]["completeness"] = json!("recod.name");

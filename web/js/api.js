@@ -2,6 +2,8 @@
 // cookie (POST /api/v1/auth/session), which no script here can read; fetch
 // sends it, and the browser's Sec-Fetch-Site header shows it is our page.
 
+import { lang } from './i18n.js';
+
 export class ApiError extends Error {
   constructor(status, problem) {
     super(problem?.detail || `HTTP ${status}`);
@@ -13,7 +15,8 @@ export class ApiError extends Error {
 }
 
 export async function api(method, path, body, { headers = {}, raw = false } = {}) {
-  const h = { ...headers };
+  // The server writes its messages for people in the language the user chose.
+  const h = { 'accept-language': lang === 'en' ? 'en' : 'zh-CN', ...headers };
   let payload = body;
   if (body !== undefined && !(body instanceof Blob) && !(body instanceof ArrayBuffer)) {
     h['content-type'] = 'application/json';

@@ -2,6 +2,8 @@
 // a metric card, bars, a donut, a line over time, a funnel, a table. No library:
 // the shapes are few and simple, and they scale with the page.
 import { el, svg } from './dom.js';
+import { display, fieldTitle, segmentValue, asText } from './format.js';
+import { nameOf } from './people.js';
 
 const COLORS = ['#2563eb', '#16a34a', '#f59e0b', '#dc2626', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#ea580c', '#475569'];
 const fmt = (v) => (v === null || v === undefined ? '—' : Math.abs(v) >= 10000 ? `${(v / 10000).toFixed(v >= 100000 ? 0 : 1)}万` : Number.isInteger(v) ? String(v) : v.toFixed(2));
@@ -69,15 +71,32 @@ function funnel(points) {
   return root;
 }
 
-/** The widget's card with its chart. */
-export function widgetCard(w) {
-  w = { ...w, points: w.points || [], rows: w.rows || [] };
+/** A group's label as people read it: a person's name, a segment value's title, a field's value. */
+function groupLabel(def, by, label) {
+  if (!def || !by) return label;
+  if (by.startsWith('segments.')) return segmentValue(def, by.slice(9), label) || label;
+  if (def.schema?.properties?.[by]?.format === 'user') return nameOf(label);
+  return label;
+}
+
+/**
+ * The widget's card with its chart. `spec` is the widget's definition (its
+ * form, group and columns) and `forms` the definitions by key, so labels and
+ * cells read as people read them.
+ */
+export function widgetCard(w, spec = {}, forms = {}) {
+  const def = forms[spec.form];
+  w = { ...w, points: (w.points || []).map((p) => ({ ...p, label: groupLabel(def, spec.group_by, p.label) })), rows: w.rows || [] };
   const card = el('div', { class: `card widget ${w.kind}`, 'data-widget': w.key }, el('div', { class: 'widget-title' }, w.title || w.key));
   if (w.withheld) card.append(el('p', { class: 'muted withheld', title: w.withheld }, `🔒 ${w.withheld}`));
   else if (w.kind === 'metric') card.append(el('div', { class: 'metric' }, fmt(w.value)), el('div', { class: 'muted' }, `${w.records} 条记录`));
   else if (w.kind === 'table') {
     const cols = Object.keys(w.rows[0]?.values || {});
-    card.append(w.rows.length ? el('table', { class: 'list' }, el('tbody', {}, w.rows.map((r) => el('tr', {}, cols.map((c) => el('td', {}, r.values[c] === null ? '' : String(r.values[c]))))))) : el('p', { class: 'muted' }, '—'));
+    const cell = (r, c) => (def ? display(def, c, r.values[c], forms) : r.values[c] === null ? '' : String(r.values[c]));
+    const titleField = def?.title_field;
+    // Wide tables scroll inside their card instead of spilling out of it.
+    card.append(w.rows.length ? el('div', { class: 'scroll-x' }, el('table', { class: 'list' }, el('thead', {}, el('tr', {}, cols.map((c) => el('th', {}, def ? fieldTitle(def, c) : c)))),
+      el('tbody', {}, w.rows.map((r) => el('tr', {}, cols.map((c) => el('td', {}, c === titleField && r.id ? el('a', { href: `#/forms/${spec.form}/records/${r.id}` }, asText(cell(r, c))) : cell(r, c)))))))) : el('p', { class: 'muted' }, '—'));
   } else if (!w.points.length) card.append(el('p', { class: 'muted' }, '—'));
   else card.append(({ bar: bars, pie: donut, line, funnel })[w.kind](w.points));
   return card;

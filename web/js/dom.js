@@ -1,4 +1,5 @@
 // Small DOM helpers every view uses.
+import { t } from './i18n.js';
 
 /** An element: attributes (`onclick` etc. become listeners; `true` is a bare attribute), then children (arrays flattened). */
 export const el = (tag, attrs = {}, ...kids) => {
@@ -35,3 +36,30 @@ export function kindOf(s, widget) {
   if (s.enum) return 'select';
   return { date: 'date', 'date-time': 'datetime', user: 'user', phone: 'phone', email: 'email' }[s.format] || 'text';
 }
+
+/** Asks before something that cannot simply be taken back; resolves true on 确定. */
+export function confirmAction(message, { ok = t('ok'), cancel = t('cancel'), danger = true } = {}) {
+  return new Promise((resolve) => {
+    const d = el('dialog', { class: 'confirm', role: 'alertdialog', 'aria-label': message },
+      el('form', { method: 'dialog' }, el('p', {}, message),
+        el('div', { class: 'actions', style: 'justify-content:flex-end' },
+          el('button', { value: 'cancel', type: 'submit' }, cancel),
+          el('button', { value: 'ok', type: 'submit', class: danger ? 'danger' : 'primary', id: 'confirm-ok' }, ok))));
+    d.addEventListener('close', () => { d.remove(); resolve(d.returnValue === 'ok'); });
+    document.body.append(d);
+    d.showModal();
+  });
+}
+
+/** A short message at the bottom of the screen, with an optional action (撤销) for a few seconds. */
+export function toast(text, { action, label, ms = 8000 } = {}) {
+  document.querySelector('.toast')?.remove();
+  const box = el('div', { class: 'toast', role: 'status' }, el('span', {}, text));
+  if (action) box.append(el('button', { class: 'small', id: 'toast-action', onclick: async () => { box.remove(); await action(); } }, label));
+  document.body.append(box);
+  setTimeout(() => box.remove(), ms);
+  return box;
+}
+
+/** A placeholder while a page waits for the network. */
+export const loading = () => el('div', { class: 'loading', role: 'status', 'aria-live': 'polite' }, el('span', { class: 'spinner', 'aria-hidden': 'true' }), ` ${t('loading')}`);

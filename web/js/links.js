@@ -2,10 +2,11 @@
 // update, until when), share its URL, switch it off. An update link is
 // signed per record: the record's page hands out that customer's URL.
 import { t } from './i18n.js';
+import { instant } from './format.js';
 import { api, get, post } from './api.js';
 import { el } from './dom.js';
 
-const when = (s) => (s ? new Date(s).toLocaleString(document.documentElement.lang === 'en' ? 'en' : 'zh-CN', { dateStyle: 'short', timeStyle: 'short' }) : '');
+const when = (s) => (s ? instant(s) : '');
 
 /** A full URL with a copy button, ready to send to a customer. */
 export function shareBox(path) {

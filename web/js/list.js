@@ -4,9 +4,11 @@
 // this browser). Filtering, sorting and paging are the API's: the list is
 // as fast as its indexes, at a million records too.
 import { t } from './i18n.js';
-import { get } from './api.js';
-import { el, show } from './dom.js';
+import { api, get } from './api.js';
+import { el, confirmAction, toast } from './dom.js';
 import { exportRecords } from './sheets.js';
+import { display, fieldTitle, segmentValue } from './format.js';
+import { people } from './people.js';
 
 const VIEWS = (form) => `trellis.views.${form}`;
 
@@ -70,15 +72,32 @@ function filterOf(conds, props, segments) {
   return parts.length === 0 ? null : parts.length === 1 ? parts[0] : { _and: parts };
 }
 
-export async function listView(main, key) {
-  const f = await get(`/api/v1/forms/${key}`);
+export async function listView(main, key, params = new URLSearchParams()) {
+  const [f, forms] = await Promise.all([get(`/api/v1/forms/${key}`), get('/api/v1/forms')]);
+  const byKey = Object.fromEntries(forms.items.map((x) => [x.key, x.definition]));
   const def = f.definition;
+  const me = window.trellisMe || {};
+  const hasOwner = def.schema.properties.owner?.format === 'user';
+  let mine = params.get('mine') === '1' && hasOwner;
+  let search = '';
+  const selected = new Set();
   const props = def.schema.properties;
   const fieldKeys = Object.keys(props);
   const segKeys = Object.keys(def.segments || {});
-  const label = (k) => (k.startsWith('segments.') ? def.segments[k.slice(9)]?.title?.split(/[（(]/)[0] || k.slice(9) : props[k]?.title || def.ui?.widgets?.[k]?.title || k);
+  const label = (k) => fieldTitle(def, k);
+  // The quick search looks in the title field and the other short text fields.
+  const textKeys = [def.title_field, ...fieldKeys.filter((k) => props[k].type === 'string' && !props[k].format && !props[k].enum && k !== def.title_field && !(props[k].maxLength > 200))].filter(Boolean).slice(0, 6);
+  /** The view's filter with the search box and 只看我的 added. */
+  const fullFilter = () => {
+    const parts = [filterOf(view.conds, props, def.segments || {})].filter(Boolean);
+    if (search) parts.push({ _or: textKeys.map((k) => ({ [k]: { _contains: search } })) });
+    if (mine) parts.push({ owner: { _in: [me.id, me.email] } });
+    return parts.length === 0 ? null : parts.length === 1 ? parts[0] : { _and: parts };
+  };
   const saved = () => JSON.parse(localStorage.getItem(VIEWS(key)) || '[]');
-  let view = { name: '', columns: [...fieldKeys.slice(0, 6), ...segKeys.slice(0, 3).map((s) => `segments.${s}`)], conds: [], sort: '' };
+  // By default: the title, the owner, then the first other fields and segments.
+  const lead = [def.title_field, hasOwner ? 'owner' : null].filter((k) => k && props[k]);
+  let view = { name: '', columns: [...lead, ...fieldKeys.filter((k) => !lead.includes(k)).slice(0, 6 - lead.length), ...segKeys.slice(0, 3).map((s) => `segments.${s}`)], conds: [], sort: '' };
   let cursor = null;
   let rows = [];
   let counted = 0;
@@ -86,7 +105,7 @@ export async function listView(main, key) {
   const status = el('div', { role: 'status' });
   const count = el('span', { class: 'muted', id: 'record-count' });
   const bar = el('div', { class: 'card filters' });
-  const table = el('table', { class: 'list card', style: 'padding:0' });
+  const table = el('table', { class: 'list records' });
   const more = el('button', { id: 'more', onclick: () => load(false) }, t('more'));
   const targets = [...fieldKeys, ...segKeys.map((s) => `segments.${s}`)];
 
@@ -114,7 +133,12 @@ export async function listView(main, key) {
       } else if (c.op === '_null' || c.op === '_nnull') value = el('span');
       else if (type === 'boolean') value = el('select', { name: `cond-value-${i}` }, el('option', { value: '' }, '—'), [['true', '✓'], ['false', '✗']].map(([v, l]) => el('option', { value: v, selected: String(c.value) === v }, l)));
       else if (p.enum || p.items?.enum) value = el('select', { name: `cond-value-${i}` }, el('option', { value: '' }, '—'), (p.enum || p.items.enum).map((o) => el('option', { value: o, selected: c.value === o }, o)));
-      else value = el('input', { name: `cond-value-${i}`, value: c.value, type: isDate ? 'date' : 'text', style: 'max-width:180px' });
+      else if (c.target.startsWith('segments.') && Object.keys(def.segments?.[c.target.slice(9)]?.values || {}).length) {
+        // A label segment offers its values by their titles.
+        const seg = c.target.slice(9);
+        value = el('select', { name: `cond-value-${i}` }, el('option', { value: '' }, '—'), Object.keys(def.segments[seg].values).map((o) => el('option', { value: o, selected: c.value === o }, segmentValue(def, seg, o))));
+      } else if (p.format === 'user') value = el('select', { name: `cond-value-${i}` }, el('option', { value: '' }, '—'), people().map((u) => el('option', { value: u.id, selected: c.value === u.id }, u.name || u.email)));
+      else value = el('input', { name: `cond-value-${i}`, value: c.value, type: isDate ? 'date' : 'text', style: 'max-width:180px', onkeydown: (e) => { if (e.key === 'Enter') { e.preventDefault(); c.value = value.value; load(true); } } });
       value.addEventListener?.('change', () => { c.value = value.value; });
       value.addEventListener?.('input', () => { c.value = value.value; });
       return el('div', { class: 'cond' }, target, op, value, el('button', { class: 'small', onclick: () => { view.conds.splice(i, 1); drawBar(); load(true); } }, '×'));
@@ -124,28 +148,87 @@ export async function listView(main, key) {
       box.addEventListener('change', () => { view.columns = box.checked ? [...view.columns, k] : view.columns.filter((x) => x !== k); draw(); });
       return el('label', { class: 'check' }, box, label(k));
     })));
-    bar.append(el('div', { class: 'actions' }, pick, name, save, cols, count),
+    const box = el('input', { type: 'search', id: 'quick-search', value: search, placeholder: t('searchIn', { f: textKeys.map(label).join('、') }), 'aria-label': t('search'), style: 'max-width:260px' });
+    box.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); search = box.value.trim(); load(true); } });
+    box.addEventListener('search', () => { search = box.value.trim(); load(true); });
+    const mineBox = hasOwner ? el('label', { class: 'check' }, el('input', { type: 'checkbox', id: 'only-mine', checked: mine, onchange: (e) => { mine = e.target.checked; load(true); } }), t('onlyMine')) : null;
+    bar.append(el('div', { class: 'actions' }, box, mineBox, pick, name, save, cols, count),
       el('div', { class: 'conds' }, condRows), el('div', { class: 'actions' }, el('button', { class: 'small', id: 'add-cond', onclick: () => { view.conds.push({ target: targets[0], op: '_eq', value: '' }); drawBar(); } }, `+ ${t('addCond')}`),
         el('button', { class: 'primary small', id: 'apply-filter', onclick: () => load(true) }, t('apply'))));
   }
 
+  const bulk = el('div', { class: 'bulk card', id: 'bulk', hidden: true });
+  function drawBulk() {
+    bulk.hidden = selected.size === 0;
+    if (!selected.size) return;
+    const owner = hasOwner ? el('select', { id: 'bulk-owner', 'aria-label': fieldTitle(def, 'owner') }, el('option', { value: '' }, `${fieldTitle(def, 'owner')}…`), people().map((u) => el('option', { value: u.id }, u.name || u.email))) : null;
+    const editable = fieldKeys.filter((k) => !(f.access?.readonly || []).includes(k) && (props[k].enum || props[k].type === 'boolean'));
+    const field = el('select', { id: 'bulk-field', 'aria-label': t('setField') }, el('option', { value: '' }, `${t('setField')}…`), editable.map((k) => el('option', { value: k }, label(k))));
+    const value = el('select', { id: 'bulk-value', 'aria-label': t('fieldValue') });
+    field.addEventListener('change', () => { const p = props[field.value] || {}; value.replaceChildren(...(p.type === 'boolean' ? [['true', t('yes')], ['false', t('no')]] : (p.enum || []).map((o) => [o, o])).map(([v, l]) => el('option', { value: v }, l))); });
+    const result = el('span', { id: 'bulk-result', role: 'status' });
+    bulk.replaceChildren(el('strong', {}, t('nSelected', { n: selected.size })),
+      owner, owner ? el('button', { id: 'bulk-assign', onclick: () => owner.value && apply(t('assignTo'), { owner: owner.value }, result) }, t('assignTo')) : null,
+      field, value, el('button', { id: 'bulk-set', onclick: () => field.value && apply(t('setField'), { [field.value]: props[field.value].type === 'boolean' ? value.value === 'true' : value.value }, result) }, t('set')),
+      f.access?.delete === 'none' ? null : el('button', { class: 'danger', id: 'bulk-delete', onclick: () => apply(t('delete'), null, result) }, t('delete')),
+      el('button', { class: 'small', onclick: () => { selected.clear(); draw(); } }, t('clearSelection')), result);
+  }
+
+  /** Runs one change on every selected row, each through the API's own checks, and says how each went. */
+  async function apply(what, patch, result) {
+    const ids = [...selected];
+    if (!(await confirmAction(t('confirmBulk', { what, n: ids.length }), { ok: what, danger: patch === null }))) return;
+    const failed = [];
+    let done = 0;
+    for (const id of ids) {
+      result.textContent = t('progress', { i: done + failed.length + 1, n: ids.length });
+      try {
+        if (patch === null) await api('DELETE', `/api/v1/forms/${key}/records/${id}`);
+        else await api('PATCH', `/api/v1/forms/${key}/records/${id}`, patch);
+        done += 1;
+        selected.delete(id);
+      } catch (err) { failed.push([id, err.message]); }
+    }
+    const titleOf = (id) => String(rows.find((r) => r.id === id)?.data[def.title_field] ?? t('unknownRecord'));
+    const failures = failed.map(([id, m]) => el('li', { 'data-failed': id }, `${titleOf(id)}：${m}`));
+    await load(true);
+    // The outcome stays in view (the failed rows stay selected, to try again).
+    bulk.hidden = false;
+    bulk.replaceChildren(el('span', { class: failed.length ? 'notice error' : 'notice ok', id: 'bulk-summary' }, `${what}：${t('bulkDone', { ok: done, bad: failed.length })}`),
+      ...(failures.length ? [el('ul', { class: 'plain' }, failures)] : []),
+      el('button', { class: 'small', onclick: () => drawBulk() }, t('close')));
+    const gone = ids.filter((x) => !failed.some(([y]) => y === x));
+    if (patch === null && gone.length) toast(t('deletedN', { n: gone.length }), { label: t('undo'), action: async () => { for (const id of gone) await api('POST', `/api/v1/forms/${key}/records/${id}/restore`); await load(true); } });
+  }
+
   function draw() {
     table.innerHTML = '';
-    const head = el('tr', {}, view.columns.map((k) => {
+    const all = el('input', { type: 'checkbox', 'aria-label': t('selectAll'), id: 'select-all', checked: rows.length > 0 && rows.every((r) => selected.has(r.id)),
+      onchange: (e) => { for (const r of rows) { if (e.target.checked) selected.add(r.id); else selected.delete(r.id); } draw(); } });
+    const head = el('tr', {}, el('th', { class: 'pick' }, all), view.columns.map((k) => {
       const sortKey = k;
       const on = view.sort === sortKey ? '↑' : view.sort === `-${sortKey}` ? '↓' : '';
       const sortable = !(k.startsWith('segments.') && def.segments[k.slice(9)]?.kind === 'labels') && !['array', 'object'].includes(props[k]?.type);
-      return el('th', { 'data-sort': k, class: sortable ? 'sortable' : '', onclick: sortable ? () => { view.sort = view.sort === sortKey ? `-${sortKey}` : sortKey; load(true); } : undefined }, `${label(k)} ${on}`);
+      return el('th', { 'data-sort': k, class: sortable ? 'sortable' : '', scope: 'col', 'aria-sort': on === '↑' ? 'ascending' : on === '↓' ? 'descending' : undefined },
+        sortable ? el('button', { class: 'th', onclick: () => { view.sort = view.sort === sortKey ? `-${sortKey}` : sortKey; load(true); } }, `${label(k)} ${on}`) : label(k));
     }));
-    const body = el('tbody', {}, rows.map((r) => el('tr', { 'data-record': r.id, class: 'clickable', onclick: () => { location.hash = `#/forms/${key}/records/${r.id}`; } },
-      view.columns.map((k) => el('td', {}, k.startsWith('segments.') ? (r.segments[k.slice(9)] === undefined ? '' : el('span', { class: 'tag' }, show(r.segments[k.slice(9)]))) : show(r.data[k]))))));
+    const open = (r) => { location.hash = `#/forms/${key}/records/${r.id}`; };
+    const cell = (r, k, i) => {
+      const v = k.startsWith('segments.') ? (r.segments[k.slice(9)] === undefined || r.segments[k.slice(9)] === null ? '' : el('span', { class: 'tag' }, segmentValue(def, k.slice(9), r.segments[k.slice(9)]))) : display(def, k, r.data[k], byKey);
+      // The first column links to the record: rows open by keyboard as well as by click.
+      return i === 0 ? el('a', { href: `#/forms/${key}/records/${r.id}`, class: 'row-link' }, v === '' ? '—' : v) : v;
+    };
+    const body = el('tbody', {}, rows.map((r) => el('tr', { 'data-record': r.id, class: `clickable${selected.has(r.id) ? ' selected' : ''}`, onclick: (e) => { if (!e.target.closest('a, input, button')) open(r); } },
+      el('td', { class: 'pick' }, el('input', { type: 'checkbox', 'aria-label': t('selectRow'), 'data-select': r.id, checked: selected.has(r.id), onchange: (e) => { if (e.target.checked) selected.add(r.id); else selected.delete(r.id); e.target.closest('tr').classList.toggle('selected', e.target.checked); drawBulk(); all.checked = rows.every((x) => selected.has(x.id)); } })),
+      view.columns.map((k, i) => el('td', { 'data-col': k }, cell(r, k, i))))));
     table.append(el('thead', {}, head), body);
     more.style.display = cursor ? '' : 'none';
+    drawBulk();
   }
 
   async function load(reset) {
     status.className = ''; status.textContent = '';
-    const filter = filterOf(view.conds, props, def.segments || {});
+    const filter = fullFilter();
     const q = new URLSearchParams({ limit: '50' });
     if (filter) q.set('filter', JSON.stringify(filter));
     if (view.sort) q.set('sort', view.sort);
@@ -173,7 +256,7 @@ export async function listView(main, key) {
     const b = e.currentTarget;
     const was = b.textContent;
     b.disabled = true; b.textContent = t('exporting');
-    try { await exportRecords(key, format, filterOf(view.conds, props, def.segments || {}), view.sort); }
+    try { await exportRecords(key, format, fullFilter(), view.sort); }
     catch (err) { status.className = 'notice error'; status.textContent = err.message; }
     finally { b.disabled = false; b.textContent = was; }
   };
@@ -182,7 +265,7 @@ export async function listView(main, key) {
     el('a', { class: 'btn', href: `#/forms/${key}/import`, id: 'import' }, t('import')),
     el('button', { id: 'export-csv', onclick: exportAs('csv') }, t('exportCsv')), el('button', { id: 'export-xlsx', onclick: exportAs('xlsx') }, t('exportXlsx')),
     el('a', { class: 'btn primary', href: `#/forms/${key}/new` }, '+ ' + t('entry')))),
-    bar, status, table, el('div', { class: 'actions', style: 'margin-top:10px' }, more));
+    bar, status, bulk, el('div', { class: 'table-wrap' }, table), el('div', { class: 'actions', style: 'margin-top:10px' }, more));
   drawBar();
   await load(true);
 }

@@ -4,6 +4,7 @@
 import { t } from './i18n.js';
 import { get } from './api.js';
 import { el, kindOf } from './dom.js';
+import { people, userOf } from './people.js';
 
 
 /** One field's control: `get()` reads its value (undefined when empty), `set(v)` writes it. */
@@ -116,9 +117,31 @@ function control(key, s, k, value) {
       write = (v) => { body.innerHTML = ''; (v || []).forEach(addRow); };
       break;
     }
+    case 'user': {
+      // A person picked by name (searchable), never typed: the record keeps
+      // what it held (an id or an email) unless another person is picked.
+      const search = el('input', { type: 'search', placeholder: t('searchPerson'), 'aria-label': `${s.title || key} · ${t('searchPerson')}`, name: `${key}-search` });
+      const pick = el('select', { id, name: key });
+      let held;
+      const fill = (q) => {
+        const keep = pick.value;
+        const match = (u) => !q || `${u.name || ''} ${u.email}`.toLowerCase().includes(q.toLowerCase());
+        pick.replaceChildren(el('option', { value: '' }, '—'), ...people().filter((u) => match(u) || u.id === keep).map((u) => el('option', { value: u.id, title: u.email }, u.name ? `${u.name}（${u.email}）` : u.email)));
+        if (held && !userOf(held)) pick.append(el('option', { value: held }, held));
+        pick.value = keep;
+      };
+      search.addEventListener('input', () => fill(search.value.trim()));
+      node = el('div', { class: 'link-pick' }, search, pick);
+      read = () => {
+        if (!pick.value) return undefined;
+        return held && (userOf(held)?.id || held) === pick.value ? held : pick.value;
+      };
+      write = (v) => { held = v ?? undefined; fill(''); pick.value = v ? userOf(v)?.id || v : ''; };
+      break;
+    }
     default: {
       const type = { phone: 'tel', email: 'email' }[k] || 'text';
-      node = el('input', { id, name: key, type, inputmode: k === 'phone' ? 'tel' : undefined, maxlength: s.maxLength, placeholder: k === 'phone' ? '13800138000' : k === 'user' ? 'name@example.com' : undefined });
+      node = el('input', { id, name: key, type, inputmode: k === 'phone' ? 'tel' : undefined, maxlength: s.maxLength, placeholder: k === 'phone' ? '13800138000' : undefined });
       read = () => node.value.trim() || undefined; write = (v) => { node.value = v ?? ''; };
     }
   }
@@ -132,7 +155,7 @@ function control(key, s, k, value) {
  * `access` (the form's `access` from the API) leaves out the fields the
  * signed-in role may not see and shows those it may not change as locked.
  */
-export function renderForm(box, def, { record, onSubmit, preview = false, access } = {}) {
+export function renderForm(box, def, { record, onSubmit, onCancel, submitLabel, preview = false, access } = {}) {
   box.innerHTML = '';
   const props = def.schema?.properties || {};
   const required = new Set(def.schema?.required || []);
@@ -162,21 +185,28 @@ export function renderForm(box, def, { record, onSubmit, preview = false, access
         el('label', { for: `f_${key}`, class: required.has(key) ? 'req' : '' }, s.title || key, locked.has(key) ? el('span', { class: 'muted', title: t('readonlyField') }, ' 🔒') : null),
         c.node, s.description ? el('div', { class: 'field-help' }, s.description) : null, el('div', { class: 'field-error', role: 'alert' })));
     }
+    // A section whose fields are all computed (or hidden) is left out rather than drawn empty.
+    if (!cols.children.length) continue;
     set.append(cols);
     form.append(set);
   }
   const status = el('div', { role: 'status' });
   if (onSubmit && !preview) {
-    form.append(el('div', { class: 'actions' }, el('button', { class: 'primary', type: 'submit' }, t('submit'))), status);
+    const submit = el('button', { class: 'primary', type: 'submit' }, submitLabel || t('submit'));
+    form.append(el('div', { class: 'actions' }, submit, onCancel ? el('button', { type: 'button', class: 'cancel', onclick: onCancel }, t('cancel')) : null), status);
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
+      // One submission at a time: a double click creates one record.
+      if (submit.disabled) return;
+      submit.disabled = true;
+      submit.setAttribute('aria-busy', 'true');
       form.querySelectorAll('.fld').forEach((f) => { f.classList.remove('has-error'); f.querySelector('.field-error').textContent = ''; });
       status.className = ''; status.textContent = '';
       const data = {};
       for (const [k, c] of Object.entries(controls)) { const v = c.get(); if (v !== undefined) data[k] = v; }
       try {
-        const msg = await onSubmit(data);
-        status.className = 'notice ok'; status.textContent = msg || t('saved');
+        const msg = await onSubmit(data, Object.keys(controls));
+        status.className = 'notice ok'; status.replaceChildren(msg || t('saved'));
       } catch (err) {
         const errors = err.errors || [];
         let placedAny = false;
@@ -188,6 +218,9 @@ export function renderForm(box, def, { record, onSubmit, preview = false, access
         status.className = 'notice error';
         status.textContent = placedAny && errors.length ? err.message : err.message || String(err);
         form.querySelector('.has-error input, .has-error select, .has-error textarea')?.focus();
+      } finally {
+        submit.disabled = false;
+        submit.removeAttribute('aria-busy');
       }
     });
   }

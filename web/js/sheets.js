@@ -6,6 +6,7 @@
 // bar follows GET /api/v1/jobs/{id}. The report of refused rows downloads as a
 // CSV. Export: the list's filter and sort, as CSV or Excel, streamed by the server.
 import { t } from './i18n.js';
+import { instant } from './format.js';
 import { api, get } from './api.js';
 import { el } from './dom.js';
 
@@ -143,6 +144,6 @@ export async function importView(main, key) {
       el('div', { class: 'actions', style: 'margin-top:10px' }, check, run)),
     progress, status, mapping, problems,
     ...(recent.length ? [el('div', {}, el('h2', {}, t('recentImports')), el('table', { class: 'list card', style: 'padding:0' }, el('tbody', {}, recent.map((j) => el('tr', {},
-      el('td', {}, j.file_name), el('td', { class: 'muted' }, new Date(j.created_at).toLocaleString()), el('td', {}, j.options?.dry_run ? t('checkFile') : t('import')),
+      el('td', {}, j.file_name), el('td', { class: 'muted' }, instant(j.created_at)), el('td', {}, j.options?.dry_run ? t('checkFile') : t('import')),
       el('td', {}, j.status === 'done' ? t('summary', { c: j.created, u: j.updated, s: j.unchanged, f: j.failed }) : `${j.status} ${j.done}/${j.total}`))))))] : []));
 }

@@ -82,7 +82,7 @@ pub async fn forms_bench(db: &str, singles: usize, batches: usize, rounds: usize
     for others in OTHERS {
         let url = database(db, others).await?;
         let engine = Engine::open(&url, Clock::System).await.with_context(|| format!("opening {url}"))?;
-        engine.add_user(BENCH_USER, "admin", BENCH_PASSWORD).await?;
+        engine.add_user(BENCH_USER, None, "admin", BENCH_PASSWORD).await?;
         let (_, actor) = engine.login(BENCH_USER, BENCH_PASSWORD).await?;
         engine.create_form(&actor, customer()).await?;
         ensure_others(&engine, &actor, others).await?;

@@ -205,7 +205,7 @@ fn form_definition() -> Value {
 
 /// The bench admin (created once) signed in, and the bench form (created once).
 async fn setup(engine: &Engine) -> Result<Actor> {
-    match engine.add_user(BENCH_USER, "admin", BENCH_PASSWORD).await {
+    match engine.add_user(BENCH_USER, None, "admin", BENCH_PASSWORD).await {
         Ok(_) | Err(EngineError::Conflict { .. }) => {}
         Err(e) => return Err(e).context("adding the bench user"),
     }

@@ -79,7 +79,7 @@ async fn timed_writes(engine: &Engine, actor: &Actor, form: &str, n: usize, item
 
 pub async fn rules_bench(url: &str, records: usize, writes: usize) -> Result<()> {
     let engine = Engine::open(url, Clock::manual(START.parse()?)).await.with_context(|| format!("opening {url}"))?;
-    match engine.add_user(BENCH_USER, "admin", BENCH_PASSWORD).await {
+    match engine.add_user(BENCH_USER, None, "admin", BENCH_PASSWORD).await {
         Ok(_) | Err(EngineError::Conflict { .. }) => {}
         Err(e) => return Err(e).context("adding the bench user"),
     }

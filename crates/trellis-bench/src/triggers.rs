@@ -100,7 +100,7 @@ async fn measure(engine: &Engine, records: u64, (month, day): (i8, i8)) -> Resul
 pub async fn triggers_bench(url: &str, records: u64) -> Result<()> {
     let start: jiff::Timestamp = "2026-05-31T00:00:00Z".parse()?;
     let engine = Engine::open(url, Clock::manual(start)).await.with_context(|| format!("opening {url}"))?;
-    match engine.add_user(BENCH_USER, "admin", BENCH_PASSWORD).await {
+    match engine.add_user(BENCH_USER, None, "admin", BENCH_PASSWORD).await {
         Ok(_) | Err(EngineError::Conflict { .. }) => {}
         Err(e) => return Err(e).context("adding the bench user"),
     }

@@ -54,7 +54,7 @@ async fn ensure(engine: &Engine, actor: &Actor) -> Result<()> {
 pub async fn workflows_bench(url: &str, leads: usize, writes: usize) -> Result<()> {
     let start: jiff::Timestamp = START.parse()?;
     let engine = Engine::open(url, Clock::manual(start)).await.with_context(|| format!("opening {url}"))?;
-    match engine.add_user(BENCH_USER, "admin", BENCH_PASSWORD).await {
+    match engine.add_user(BENCH_USER, None, "admin", BENCH_PASSWORD).await {
         Ok(_) | Err(EngineError::Conflict { .. }) => {}
         Err(e) => return Err(e).context("adding the bench user"),
     }

@@ -195,7 +195,7 @@ impl Reader<'_> {
         match script::sandbox().compile(source) {
             Ok(s) => Some(s),
             Err(e) => {
-                self.issues.push(Issue::new(format!("{}{at}", self.pointer), "script", e.describe()).at(e.line, e.column));
+                self.issues.push(Issue::new(format!("{}{at}", self.pointer), "script", e.message.clone()).at(e.line, e.column));
                 None
             }
         }
@@ -206,7 +206,7 @@ impl Reader<'_> {
         match message::check(source) {
             Ok(()) => Some(source.to_owned()),
             Err(e) => {
-                self.issues.push(Issue::new(format!("{}{at}", self.pointer), "template", e.describe()).at(e.line, None));
+                self.issues.push(Issue::new(format!("{}{at}", self.pointer), "template", e.message.clone()).at(e.line, None));
                 None
             }
         }

@@ -16,11 +16,21 @@ pub struct Issue {
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<usize>,
+    /// The message in Chinese, for people who read the app in zh-CN (the
+    /// HTTP layer picks it by `Accept-Language`); `message` is the English.
+    #[serde(skip)]
+    pub zh: Option<String>,
 }
 
 impl Issue {
     pub fn new(pointer: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        Issue { pointer: pointer.into(), code, message: message.into(), line: None, column: None }
+        Issue { pointer: pointer.into(), code, message: message.into(), line: None, column: None, zh: None }
+    }
+
+    /// The same issue with its Chinese message.
+    pub fn zh(mut self, message: impl Into<String>) -> Self {
+        self.zh = Some(message.into());
+        self
     }
 
     /// The same issue, placed at a line and column of the script or template at `pointer`.

@@ -70,6 +70,9 @@ pub struct SegmentDef {
     pub script: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// What each value reads as on a page (`high` → 高); values not listed show as they are.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub values: IndexMap<String, String>,
 }
 
 /// A compiled rule and where its source is in the form definition.
@@ -121,7 +124,7 @@ fn compile_rule(key: &str, pointer: String, source: &str, issues: &mut Vec<Issue
     match script::sandbox().compile(source) {
         Ok(script) => Some(Rule { key: key.to_owned(), pointer, script }),
         Err(e) => {
-            issues.push(Issue::new(pointer, "script", e.describe()).at(e.line, e.column));
+            issues.push(Issue::new(pointer, "script", e.message.clone()).at(e.line, e.column));
             None
         }
     }

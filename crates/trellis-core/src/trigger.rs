@@ -422,7 +422,7 @@ pub fn compile(def: TriggerDef, version: i64, catalog: Option<Catalog<'_>>, tz_o
     let condition = def.condition.as_deref().and_then(|src| match script::sandbox().compile(src) {
         Ok(s) => Some(s),
         Err(e) => {
-            issues.push(Issue::new("/condition", "script", e.describe()).at(e.line, e.column));
+            issues.push(Issue::new("/condition", "script", e.message.clone()).at(e.line, e.column));
             None
         }
     });

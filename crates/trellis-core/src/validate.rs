@@ -20,10 +20,10 @@ pub fn validate(form: &CompiledForm, data: &Value) -> Vec<Issue> {
     for k in obj.keys() {
         match form.field(k) {
             Some(f) if f.derived.is_some() => {
-                issues.push(Issue::new(format!("/{}", escape_token(k)), "derived", format!("'{k}' is computed by the form's rules; it cannot be written")));
+                issues.push(Issue::new(format!("/{}", escape_token(k)), "derived", format!("'{k}' is computed by the form's rules; it cannot be written")).zh(format!("「{}」由规则自动计算，不能填写", title_of(form, k))));
             }
             None if !form.open => {
-                issues.push(Issue::new(format!("/{}", escape_token(k)), "unknown_field", format!("'{k}' is not a field of form '{}'", form.key())));
+                issues.push(Issue::new(format!("/{}", escape_token(k)), "unknown_field", format!("'{k}' is not a field of form '{}'", form.key())).zh(format!("表单「{}」没有字段「{k}」", form.def.title)));
             }
             _ => {}
         }
@@ -33,26 +33,39 @@ pub fn validate(form: &CompiledForm, data: &Value) -> Vec<Issue> {
         let issue = match err.kind() {
             ValidationErrorKind::Required { property } => {
                 let name = property.as_str().map(str::to_owned).unwrap_or_else(|| property.to_string());
-                Issue::new(format!("{at}/{}", escape_token(&name)), "required", format!("'{name}' is required"))
+                let pointer = format!("{at}/{}", escape_token(&name));
+                let zh = format!("请填写「{}」", title_at(form, &pointer));
+                Issue::new(pointer, "required", format!("'{name}' is required")).zh(zh)
             }
             ValidationErrorKind::Format { format } => {
                 let message = match TRELLIS_FORMATS.iter().find(|(f, _)| f == format) {
                     Some((_, expected)) => format!("{} is not a valid {format}: expected {expected}", err.instance()),
                     None => err.to_string(),
                 };
-                Issue::new(at, "format", message)
+                let zh = format!("「{}」{}", title_at(form, &at), zh_format(format, &err.instance()));
+                Issue::new(at, "format", message).zh(zh)
             }
-            other => Issue::new(at, static_code(other.keyword()), err.to_string()),
+            other => {
+                let zh = zh_kind(other).map(|m| format!("「{}」{m}", title_at(form, &at)));
+                let issue = Issue::new(at, static_code(other.keyword()), err.to_string());
+                match zh {
+                    Some(m) => issue.zh(m),
+                    None => issue,
+                }
+            }
         };
         issues.push(issue);
     }
     let mut numeric = Vec::new();
     formats::check_numeric(&form.def.schema, data, "", &mut numeric);
-    issues.extend(numeric.into_iter().map(|(p, m)| Issue::new(p, "format", m)));
+    issues.extend(numeric.into_iter().map(|(p, m)| {
+        let zh = format!("「{}」{}", title_at(form, &p), zh_numeric(&form.def.schema, &p));
+        Issue::new(p, "format", m).zh(zh)
+    }));
     for f in form.fields.iter().filter(|f| f.link.is_some()) {
         if let Some(Value::String(s)) = obj.get(&f.key)
             && Uuid::parse_str(s).is_err() {
-                issues.push(Issue::new(format!("/{}", f.key), "link", format!("'{s}' is not a record id")));
+                issues.push(Issue::new(format!("/{}", f.key), "link", format!("'{s}' is not a record id")).zh(format!("「{}」要选一条记录，「{s}」不是记录编号", title_of(form, &f.key))));
             }
     }
     issues
@@ -129,6 +142,93 @@ pub fn unique_key_repeats<'a>(form: &CompiledForm, items: impl IntoIterator<Item
         }
     }
     out
+}
+
+/// A field's title (its key when it has none), for messages people read.
+fn title_of(form: &crate::form::CompiledForm, key: &str) -> String {
+    form.def.schema.get("properties").and_then(|p| p.get(key)).and_then(|p| p.get("title")).and_then(Value::as_str).unwrap_or(key).to_owned()
+}
+
+/// The title of what a pointer names: a field, or a column of a sub-table row (`/items/2/qty` → 明细 第 3 行 数量).
+fn title_at(form: &crate::form::CompiledForm, pointer: &str) -> String {
+    let tokens: Vec<String> = pointer.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+    let props = form.def.schema.get("properties");
+    match tokens.as_slice() {
+        [] => form.def.title.clone(),
+        [field] => title_of(form, field),
+        [field, row, rest @ ..] => {
+            let outer = title_of(form, field);
+            let at_row = row.parse::<usize>().map(|n| format!(" 第 {} 行", n + 1)).unwrap_or_default();
+            let inner = rest.first().map(|c| {
+                let t = props.and_then(|p| p.get(field)).and_then(|f| f.pointer(&format!("/items/properties/{}", escape_token(c)))).and_then(|c| c.get("title")).and_then(Value::as_str);
+                format!(" {}", t.unwrap_or(c))
+            });
+            format!("{outer}{at_row}{}", inner.unwrap_or_default())
+        }
+    }
+}
+
+/// What a value of `format` should look like, in Chinese.
+fn zh_format(format: &str, value: &Value) -> String {
+    let v = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let expected = match format {
+        "phone" => "应为 11 位手机号（如 13800138000）或带国家码的号码（如 +85291234567）",
+        "email" => "应为邮箱地址（如 name@example.com）",
+        "date" => "应为日期（如 2026-08-20）",
+        "date-time" => "应为日期和时间（如 2026-08-20T09:30:00+08:00）",
+        "time" => "应为时间（如 09:30:00）",
+        "user" => "应为系统中的用户",
+        "money" => "应为金额，最多两位小数",
+        "uri" => "应为网址（如 https://example.com）",
+        "uuid" => "应为记录编号",
+        _ => "格式不正确",
+    };
+    format!("填写的「{v}」格式不对：{expected}")
+}
+
+/// The numeric Trellis formats, in Chinese (`check_numeric` says which field; its schema says which format).
+fn zh_numeric(schema: &Value, pointer: &str) -> String {
+    let field = pointer.split('/').nth(1).unwrap_or_default();
+    let s = schema.get("properties").and_then(|p| p.get(field));
+    match s.and_then(|s| s.get("format")).and_then(Value::as_str) {
+        Some("money") => "应为金额，最多两位小数".into(),
+        Some("rating") => format!("应为 1 到 {} 之间的整数星级", s.and_then(|s| s.get("maximum")).and_then(Value::as_u64).unwrap_or(5)),
+        Some("nps") => "应为 0 到 10 之间的整数".into(),
+        _ => "格式不正确".into(),
+    }
+}
+
+/// The other JSON Schema refusals, in Chinese; `None` keeps the English (rare keywords).
+fn zh_kind(kind: &ValidationErrorKind) -> Option<String> {
+    let num = |v: &Value| v.as_f64().map(|n| if n.fract() == 0.0 { format!("{n:.0}") } else { n.to_string() }).unwrap_or_else(|| v.to_string());
+    Some(match kind {
+        ValidationErrorKind::Enum { options } => {
+            let list: Vec<String> = options.as_array().map(|a| a.iter().map(|o| o.as_str().map_or_else(|| o.to_string(), str::to_owned)).collect()).unwrap_or_default();
+            format!("只能选：{}", list.join("、"))
+        }
+        ValidationErrorKind::Type { kind } => {
+            let t = format!("{kind:?}").to_lowercase();
+            let name = if t.contains("number") || t.contains("integer") { if t.contains("integer") && !t.contains("number") { "整数" } else { "数字" } } else if t.contains("boolean") { "是或否" } else if t.contains("array") { "多个值的列表" } else if t.contains("object") { "一组字段" } else { "文字" };
+            format!("应填{name}")
+        }
+        ValidationErrorKind::MinLength { limit } => format!("至少 {limit} 个字"),
+        ValidationErrorKind::MaxLength { limit } => format!("最多 {limit} 个字"),
+        ValidationErrorKind::Minimum { limit } => format!("不能小于 {}", num(limit)),
+        ValidationErrorKind::Maximum { limit } => format!("不能大于 {}", num(limit)),
+        ValidationErrorKind::ExclusiveMinimum { limit } => format!("必须大于 {}", num(limit)),
+        ValidationErrorKind::ExclusiveMaximum { limit } => format!("必须小于 {}", num(limit)),
+        ValidationErrorKind::Pattern { .. } => "格式不对".into(),
+        ValidationErrorKind::MaxItems { limit } => format!("最多 {limit} 项"),
+        ValidationErrorKind::MinItems { limit } => format!("至少 {limit} 项"),
+        ValidationErrorKind::UniqueItems => "不能有重复的项".into(),
+        ValidationErrorKind::MultipleOf { .. } => "数值的精度不对".into(),
+        ValidationErrorKind::Constant { .. } => "的值不对".into(),
+        ValidationErrorKind::AdditionalProperties { unexpected } => format!("没有这些列：{}", unexpected.join("、")),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -273,7 +273,7 @@ pub fn compile(def: WorkflowDef, version: i64, catalog: Option<Catalog<'_>>) -> 
     let compile_script = |source: &str, pointer: String, issues: &mut Vec<Issue>| match script::sandbox().compile(source) {
         Ok(s) => Some(s),
         Err(e) => {
-            issues.push(Issue::new(pointer, "script", e.describe()).at(e.line, e.column));
+            issues.push(Issue::new(pointer, "script", e.message.clone()).at(e.line, e.column));
             None
         }
     };

@@ -66,6 +66,19 @@ impl Actor {
     }
 }
 
+/// Longest display name, in characters.
+pub const MAX_NAME: usize = 50;
+
+/// A display name trimmed, or `None` when blank; too long or with control characters is an issue at `/name`.
+fn display_name(name: Option<&str>, issues: &mut Vec<trellis_core::Issue>) -> Option<String> {
+    let name = name.map(str::trim).filter(|n| !n.is_empty())?;
+    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        issues.push(trellis_core::Issue::new("/name", "maxLength", format!("a name has at most {MAX_NAME} characters and no control characters")));
+        return None;
+    }
+    Some(name.to_owned())
+}
+
 /// Shortest accepted password.
 pub const MIN_PASSWORD: usize = 8;
 
@@ -102,10 +115,11 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 impl Engine {
-    /// Adds a user. Emails are unique regardless of case.
-    pub async fn add_user(&self, email: &str, role: &str, password: &str) -> Result<Actor> {
+    /// Adds a user. Emails are unique regardless of case; `name` is what pages show (王芳).
+    pub async fn add_user(&self, email: &str, name: Option<&str>, role: &str, password: &str) -> Result<Actor> {
         let email = email.trim().to_owned();
         let mut issues = Vec::new();
+        let name = display_name(name, &mut issues);
         if !email.contains('@') || email.len() > 254 || email.contains(char::is_whitespace) {
             issues.push(trellis_core::Issue::new("/email", "format", format!("'{email}' is not an email address")));
         }
@@ -128,7 +142,7 @@ impl Engine {
         let hash = blocking(move || Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()))
             .await?
             .map_err(|e| EngineError::Internal(format!("hashing: {e}")))?;
-        let user = User { id: Uuid::now_v7(), email, role: role.as_str().into(), password_hash: hash, manager: None, created_at: self.clock.now() };
+        let user = User { id: Uuid::now_v7(), email, name, role: role.as_str().into(), password_hash: hash, manager: None, created_at: self.clock.now() };
         self.store.insert_user(&user).await.map_err(|e| match e {
             trellis_store::StoreError::Unique { .. } => {
                 EngineError::Conflict { message: format!("a user with email {} already exists", user.email), key: Some(vec!["email".into()]) }
@@ -138,28 +152,55 @@ impl Engine {
         Actor::from_user(user)
     }
 
-    /// Every user with their role and manager (admins).
-    pub async fn list_users(&self, actor: &Actor) -> Result<Vec<UserView>> {
-        actor.require_admin("list users")?;
+    /// Every user with their name, role and manager: the directory every
+    /// signed-in user reads, so pages show people by name (a CRM's
+    /// colleagues are no secret; what they may see of records is).
+    pub async fn list_users(&self, _actor: &Actor) -> Result<Vec<UserView>> {
         let users = self.store.users().await?;
         let emails: std::collections::HashMap<Uuid, String> = users.iter().map(|u| (u.id, u.email.clone())).collect();
-        Ok(users.into_iter().map(|u| UserView { manager: u.manager.and_then(|m| emails.get(&m).cloned()), id: u.id, email: u.email, role: u.role, created_at: u.created_at }).collect())
+        Ok(users.into_iter().map(|u| UserView { manager: u.manager.and_then(|m| emails.get(&m).cloned()), id: u.id, email: u.email, name: u.name, role: u.role, created_at: u.created_at }).collect())
+    }
+
+    /// One user as the directory shows them.
+    pub async fn user_view(&self, email_or_id: &str) -> Result<UserView> {
+        let u = self.store.find_user(email_or_id).await?.ok_or_else(|| EngineError::NotFound(format!("there is no user '{email_or_id}'")))?;
+        let manager = match u.manager {
+            Some(m) => self.store.find_user(&m.to_string()).await?.map(|m| m.email),
+            None => None,
+        };
+        Ok(UserView { id: u.id, email: u.email, name: u.name, role: u.role, manager, created_at: u.created_at })
+    }
+
+    /// Renames a user: admins anyone, everyone else themself. An empty name clears it.
+    pub async fn set_user_name(&self, actor: &Actor, user: &str, name: Option<&str>) -> Result<UserView> {
+        let u = self.store.find_user(user).await?.ok_or_else(|| EngineError::NotFound(format!("there is no user '{user}'")))?;
+        if u.id != actor.id {
+            actor.require_admin("rename other users")?;
+        }
+        let mut issues = Vec::new();
+        let name = display_name(name, &mut issues);
+        if !issues.is_empty() {
+            return Err(EngineError::Invalid(issues));
+        }
+        self.store.set_user_name(u.id, name.as_deref()).await?;
+        self.store.audit(&self.audit_entry(Some(actor), "user_renamed", Some(u.email.clone()), serde_json::json!({"name": name}))).await?;
+        self.user_view(&u.id.to_string()).await
     }
 
     /// Adds a user (admins), optionally into a manager's team.
-    pub async fn create_user(&self, actor: &Actor, email: &str, role: &str, password: &str, manager: Option<&str>) -> Result<UserView> {
+    pub async fn create_user(&self, actor: &Actor, email: &str, name: Option<&str>, role: &str, password: &str, manager: Option<&str>) -> Result<UserView> {
         actor.require_admin("add users")?;
         if let Some(m) = manager
             && self.store.find_user(m).await?.is_none()
         {
             return Err(EngineError::Invalid(vec![trellis_core::Issue::new("/manager", "user", format!("there is no user '{m}' to be the manager; add them first"))]));
         }
-        let user = self.add_user(email, role, password).await?;
+        let user = self.add_user(email, name, role, password).await?;
         if let Some(m) = manager {
             self.set_manager(Some(actor), &user.email, Some(m)).await?;
         }
         self.store.audit(&self.audit_entry(Some(actor), "user_added", Some(user.email.clone()), serde_json::json!({"role": user.role.as_str(), "manager": manager}))).await?;
-        Ok(UserView { id: user.id, email: user.email, role: user.role.as_str().into(), manager: manager.map(str::to_owned), created_at: self.clock.now() })
+        self.user_view(&user.id.to_string()).await
     }
 
     /// Puts a user in a manager's team (or, with `None`, in no team). The
@@ -336,7 +377,7 @@ impl Engine {
             return Ok(None);
         }
         let password = random_hex(12)?;
-        let admin = self.add_user(FIRST_ADMIN, "admin", &password).await?;
+        let admin = self.add_user(FIRST_ADMIN, None, "admin", &password).await?;
         Ok(Some((admin.email, password)))
     }
 }
@@ -346,6 +387,9 @@ impl Engine {
 pub struct UserView {
     pub id: Uuid,
     pub email: String,
+    /// The display name; absent when none was given (pages show the email).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub role: String,
     /// The manager's email.
     pub manager: Option<String>,

@@ -329,9 +329,9 @@ impl Engine {
             }
             None => (sample.record.unwrap_or_default(), sample.segments.unwrap_or_default(), None, None),
         };
-        let m = Message::parse(template).map_err(|e| EngineError::Invalid(vec![Issue::new("/template", "template", e.describe()).at(e.line, None)]))?;
+        let m = Message::parse(template).map_err(|e| EngineError::Invalid(vec![Issue::new("/template", "template", e.message.clone()).at(e.line, None)]))?;
         let ctx = crate::flow::template_context(&crate::flow::Subject { data: &data, segments: &segments, id, form: form.as_deref() }, (None, None), self.clock.now());
-        let out = self.templates().message(&m, &ctx).await.map_err(|e| EngineError::Invalid(vec![Issue::new("/template", "template", e.describe()).at(e.line, None)]))?;
+        let out = self.templates().message(&m, &ctx).await.map_err(|e| EngineError::Invalid(vec![Issue::new("/template", "template", e.message.clone()).at(e.line, None)]))?;
         Ok((out.subject, out.body))
     }
 

@@ -329,6 +329,11 @@ impl Engine {
         Ok(())
     }
 
+    /// Marks all of my notifications read; answers how many were unread.
+    pub async fn mark_all_read(&self, actor: &Actor) -> Result<u64> {
+        Ok(self.store.mark_all_read(actor.id, self.clock.now()).await?)
+    }
+
     /// The delivery outbox (admins), newest first.
     pub async fn deliveries(&self, actor: &Actor, record: Option<Uuid>, limit: Option<i64>) -> Result<Vec<Delivery>> {
         actor.require_admin("read the delivery outbox")?;

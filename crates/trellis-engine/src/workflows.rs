@@ -41,9 +41,21 @@ pub struct InstanceView {
     pub started_at: Timestamp,
     pub entered_at: Timestamp,
     pub transitions: Vec<Offered>,
+    /// The workflow's states in order, for a stage bar (anyone who may read the record may see them).
+    pub states: Vec<StageView>,
     /// When the state's next timer fires.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_timer_at: Option<Timestamp>,
+}
+
+/// One state of a workflow as a stage bar shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageView {
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(rename = "final")]
+    pub is_final: bool,
 }
 
 impl Engine {
@@ -75,6 +87,7 @@ impl Engine {
             started_at: inst.started_at,
             entered_at: inst.entered_at,
             transitions,
+            states: wf.map(|w| w.states.values().map(|s| StageView { key: s.key.clone(), title: s.title.clone(), is_final: s.is_final }).collect()).unwrap_or_default(),
             next_timer_at,
         })
     }

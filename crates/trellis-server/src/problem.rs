@@ -30,6 +30,9 @@ pub struct FieldError {
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<usize>,
+    /// The message in Chinese, sent instead of `message` to zh readers.
+    #[serde(skip)]
+    pub zh: Option<String>,
 }
 
 /// An RFC 9457 problem document (`application/problem+json`).
@@ -54,6 +57,12 @@ pub struct Problem {
     /// For 429: seconds until a new attempt is taken (also the `Retry-After` header).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// For zh readers whose problem has no Chinese sentence of its own: the English `detail`, kept for support.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail_en: Option<String>,
+    /// The detail in Chinese, sent instead of `detail` to zh readers.
+    #[serde(skip)]
+    pub zh: Option<String>,
 }
 
 impl Problem {
@@ -67,17 +76,61 @@ impl Problem {
             key: None,
             param: None,
             current_rev: None, retry_after: None,
+            detail_en: None,
+            zh: None,
         }
     }
 
+    /// The same problem with its detail in Chinese.
+    pub fn zh(mut self, detail: impl Into<String>) -> Problem {
+        self.zh = Some(detail.into());
+        self
+    }
+
+    /// The problem as a reader of `lang` gets it: for zh, the title, the detail
+    /// and each field error's message in Chinese (a status's own sentence, with
+    /// the English kept in `detail_en`, when the problem has none).
+    pub fn localized(mut self, lang: crate::lang::Lang) -> Problem {
+        if lang == crate::lang::Lang::Zh {
+            self.title = crate::lang::zh_title(self.status).to_owned();
+            match self.zh.take() {
+                Some(zh) => self.detail = zh,
+                None => self.detail_en = Some(std::mem::replace(&mut self.detail, crate::lang::zh_detail(self.status).to_owned())),
+            }
+            for e in self.errors.iter_mut().flatten() {
+                if let Some(zh) = e.zh.take() {
+                    e.message = zh;
+                }
+            }
+        }
+        self
+    }
+
     pub fn validation(issues: Vec<Issue>) -> Problem {
-        let detail = match issues.as_slice() {
-            [one] => format!("{}: {}", if one.pointer.is_empty() { "/" } else { &one.pointer }, one.message),
-            many => format!("{} problems with the submitted data", many.len()),
+        let at = |i: &Issue| match (i.line, i.column) {
+            (Some(l), Some(c)) => format!(" (line {l}, column {c})"),
+            (Some(l), None) => format!(" (line {l})"),
+            _ => String::new(),
         };
-        Problem {
-            errors: Some(issues.into_iter().map(|i| FieldError { pointer: i.pointer, code: i.code.to_owned(), message: i.message, file: None, line: i.line, column: i.column }).collect()),
+        let zh_at = |i: &Issue| match (i.line, i.column) {
+            (Some(l), Some(c)) => format!("（第 {l} 行第 {c} 列）"),
+            (Some(l), None) => format!("（第 {l} 行）"),
+            _ => String::new(),
+        };
+        let (detail, zh) = match issues.as_slice() {
+            [one] => (
+                format!("{}: {}{}", if one.pointer.is_empty() { "/" } else { &one.pointer }, one.message, at(one)),
+                one.zh.as_ref().map(|m| format!("{m}{}", zh_at(one))),
+            ),
+            many => (format!("{} problems with the submitted data", many.len()), Some(format!("提交的内容有 {} 处问题", many.len()))),
+        };
+        let problem = Problem {
+            errors: Some(issues.into_iter().map(|i| FieldError { pointer: i.pointer, code: i.code.to_owned(), message: i.message, file: None, line: i.line, column: i.column, zh: i.zh }).collect()),
             ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail)
+        };
+        match zh {
+            Some(zh) => problem.zh(zh),
+            None => problem,
         }
     }
 
@@ -85,7 +138,7 @@ impl Problem {
     /// `pointer` says where the script is (`/script` in a trial, `/segments/tier/script` in a form).
     pub fn script(slug: &str, detail: String, pointer: String, e: &trellis_core::script::ScriptError) -> Problem {
         Problem {
-            errors: Some(vec![FieldError { pointer, code: "script".into(), message: e.message.clone(), file: None, line: e.line, column: e.column }]),
+            errors: Some(vec![FieldError { pointer, code: "script".into(), message: e.message.clone(), file: None, line: e.line, column: e.column, zh: None }]),
             ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, detail)
         }
     }
@@ -97,14 +150,15 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let problem = self.localized(crate::lang::Lang::current());
+        let status = problem.status();
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut res = (status, body).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let Some(secs) = self.retry_after {
+        if let Some(secs) = problem.retry_after {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
@@ -124,7 +178,7 @@ impl From<EngineError> for Problem {
             EngineError::Refused(issues) => {
                 // The same shape as a validation problem, but 403: the data may be fine, the user may not write it.
                 let v = Problem::validation(issues);
-                Problem { errors: v.errors, ..Problem::new(StatusCode::FORBIDDEN, "forbidden-field", v.detail) }
+                Problem { errors: v.errors, zh: v.zh, ..Problem::new(StatusCode::FORBIDDEN, "forbidden-field", v.detail) }
             }
             EngineError::Pack(issues) => {
                 let detail = match issues.as_slice() {
@@ -132,7 +186,7 @@ impl From<EngineError> for Problem {
                     many => format!("the pack has {} problems; the first: {}", many.len(), many[0]),
                 };
                 Problem {
-                    errors: Some(issues.into_iter().map(|i| FieldError { pointer: String::new(), code: "pack".into(), message: i.message, file: Some(i.file), line: Some(i.line), column: Some(i.column) }).collect()),
+                    errors: Some(issues.into_iter().map(|i| FieldError { pointer: String::new(), code: "pack".into(), message: i.message, file: Some(i.file), line: Some(i.line), column: Some(i.column), zh: None }).collect()),
                     ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "pack-invalid", detail)
                 }
             }
@@ -144,7 +198,7 @@ impl From<EngineError> for Problem {
             }
             EngineError::Query(e) => Problem {
                 param: Some(e.param.to_owned()),
-                errors: e.pointer.map(|pointer| vec![FieldError { pointer, code: e.param.to_owned(), message: e.message.clone(), file: None, line: None, column: None }]),
+                errors: e.pointer.map(|pointer| vec![FieldError { pointer, code: e.param.to_owned(), message: e.message.clone(), file: None, line: None, column: None, zh: None }]),
                 ..Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", e.message)
             },
             EngineError::Conflict { message, key } => {

@@ -56,6 +56,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct User {
     pub id: Uuid,
     pub email: String,
+    /// The display name (王芳); `None` shows the email.
+    pub name: Option<String>,
     pub role: String,
     pub password_hash: String,
     /// The user's manager: whose team they are in.
@@ -395,6 +397,14 @@ impl Store {
     }
 
     /// Sets (or clears) a user's manager.
+    /// Sets (or, with `None`, clears) a user's display name.
+    pub async fn set_user_name(&self, user: Uuid, name: Option<&str>) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => work::on_sqlite::set_user_name(&s.writer, user, name).await,
+            Store::Postgres(s) => work::on_postgres::set_user_name(&s.pool, user, name).await,
+        }
+    }
+
     pub async fn set_manager(&self, user: Uuid, manager: Option<Uuid>) -> Result<()> {
         match self {
             Store::Sqlite(s) => work::on_sqlite::set_manager(&s.writer, user, manager).await,
@@ -462,6 +472,14 @@ impl Store {
         match self {
             Store::Sqlite(s) => work::on_sqlite::mark_read(&s.writer, user, id, at).await,
             Store::Postgres(s) => work::on_postgres::mark_read(&s.pool, user, id, at).await,
+        }
+    }
+
+    /// Marks every unread notification of a user read; how many were unread.
+    pub async fn mark_all_read(&self, user: Uuid, at: Timestamp) -> Result<u64> {
+        match self {
+            Store::Sqlite(s) => work::on_sqlite::mark_all_read(&s.writer, user, at).await,
+            Store::Postgres(s) => work::on_postgres::mark_all_read(&s.pool, user, at).await,
         }
     }
 

@@ -120,6 +120,7 @@ fn user_from_row(row: &PgRow) -> Result<User> {
     Ok(User {
         id: row.try_get("id")?,
         email: row.try_get("email")?,
+        name: row.try_get("name")?,
         role: row.try_get("role")?,
         password_hash: row.try_get("password_hash")?,
         manager: row.try_get("manager_id")?,
@@ -274,9 +275,10 @@ impl PgStore {
     }
 
     pub async fn insert_user(&self, u: &User) -> Result<()> {
-        sqlx::query("INSERT INTO users (id, email, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(u.id)
             .bind(&u.email)
+            .bind(&u.name)
             .bind(&u.role)
             .bind(&u.password_hash)
             .bind(to_db(u.created_at))

@@ -71,6 +71,7 @@ fn user_from_row(row: &SqliteRow) -> Result<User> {
     Ok(User {
         id: row.try_get("id")?,
         email: row.try_get("email")?,
+        name: row.try_get("name")?,
         role: row.try_get("role")?,
         password_hash: row.try_get("password_hash")?,
         manager: row.try_get("manager_id")?,
@@ -209,9 +210,10 @@ impl SqliteStore {
     }
 
     pub async fn insert_user(&self, u: &User) -> Result<()> {
-        sqlx::query("INSERT INTO users (id, email, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(u.id)
             .bind(&u.email)
+            .bind(&u.name)
             .bind(&u.role)
             .bind(&u.password_hash)
             .bind(fmt_ts(u.created_at))

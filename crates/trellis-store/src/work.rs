@@ -313,6 +313,11 @@ macro_rules! work_queries {
             Ok(())
         }
 
+        pub(crate) async fn set_user_name(pool: &Pool<Db>, user: Uuid, name: Option<&str>) -> Result<()> {
+            sqlx::query("UPDATE users SET name = $1 WHERE id = $2").bind(name).bind(user).execute(pool).await?;
+            Ok(())
+        }
+
         pub(crate) async fn set_manager(pool: &Pool<Db>, user: Uuid, manager: Option<Uuid>) -> Result<()> {
             sqlx::query("UPDATE users SET manager_id = $1 WHERE id = $2").bind(manager).bind(user).execute(pool).await?;
             Ok(())
@@ -720,6 +725,15 @@ macro_rules! work_queries {
                 .execute(pool)
                 .await?;
             Ok(done.rows_affected() == 1)
+        }
+
+        pub(crate) async fn mark_all_read(pool: &Pool<Db>, user: Uuid, at: Timestamp) -> Result<u64> {
+            let done = sqlx::query("UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL")
+                .bind($to_db(at))
+                .bind(user)
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected())
         }
 
         /// Hands deliveries to the outbox; one whose idempotency key is already there is skipped.

@@ -242,6 +242,9 @@ pub enum UserCommand {
         /// The user's manager (email): the user joins that manager's team.
         #[arg(long)]
         manager: Option<String>,
+        /// The name pages show for the user (王芳); the email when absent.
+        #[arg(long)]
+        name: Option<String>,
         #[command(flatten)]
         db: DbArg,
     },
@@ -265,7 +268,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { file, force, db } => crate::backup::restore(&db.url, &file, force).await,
         Command::Pack { command } => crate::pack::run(command).await,
         Command::Segments { command: SegmentsCommand::Refresh { form, db } } => refresh(&db.url, &form).await,
-        Command::User { command: UserCommand::Add { email, role, password_stdin, manager, db } } => {
+        Command::User { command: UserCommand::Add { email, role, password_stdin, manager, name, db } } => {
             if !password_stdin {
                 bail!("pass --password-stdin and the password on standard input");
             }
@@ -273,7 +276,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\n', '\r']);
             let engine = Engine::open(&db.url, Clock::System).await.with_context(|| format!("opening {}", db.url))?;
-            let user = engine.create_user(&trellis_engine::Actor::system(), &email, &role, password, manager.as_deref()).await.map_err(explain)?;
+            let user = engine.create_user(&trellis_engine::Actor::system(), &email, name.as_deref(), &role, password, manager.as_deref()).await.map_err(explain)?;
             match &manager {
                 Some(m) => println!("added {} ({}) to the team of {m}", user.email, user.role),
                 None => println!("added {} ({})", user.email, user.role),

@@ -554,7 +554,7 @@ impl Engine {
             for row in &rows {
                 let email = row.get("email").cloned().unwrap_or_default();
                 if self.store.find_user(&email).await?.is_none() {
-                    self.add_user(&email, row.get("role").map_or("staff", String::as_str), &password).await?;
+                    self.add_user(&email, row.get("name").map(String::as_str), row.get("role").map_or("staff", String::as_str), &password).await?;
                 }
                 report.demo_users.push(email);
             }

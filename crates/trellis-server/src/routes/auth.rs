@@ -38,6 +38,9 @@ pub struct UserOut {
     pub id: uuid::Uuid,
     pub email: String,
     pub role: String,
+    /// The display name, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -46,6 +49,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_session, end_session))
         .routes(routes!(me))
         .routes(routes!(list_users, create_user))
+        .routes(routes!(rename_user))
         .routes(routes!(list_tokens))
         .routes(routes!(revoke_token_id))
         .routes(routes!(audit_log))
@@ -57,7 +61,7 @@ struct UserList {
     items: Vec<UserView>,
 }
 
-/// Every user: email, role, manager (admins).
+/// The directory, for every signed-in user: id, email, name, role, manager (email).
 #[utoipa::path(get, path = "/api/v1/users", tag = "auth", security(("bearer" = [])), responses((status = 200, body = UserList)))]
 async fn list_users(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<axum::Json<UserList>> {
     Ok(axum::Json(UserList { items: state.engine.list_users(&actor).await? }))
@@ -67,6 +71,8 @@ async fn list_users(State(state): State<AppState>, Auth(actor): Auth) -> ApiResu
 #[serde(deny_unknown_fields)]
 struct NewUser {
     email: String,
+    /// The name pages show (王芳); the email when absent.
+    name: Option<String>,
     /// admin, manager or staff.
     role: String,
     password: String,
@@ -78,8 +84,22 @@ struct NewUser {
 #[utoipa::path(post, path = "/api/v1/users", tag = "auth", security(("bearer" = [])), request_body = NewUser,
     responses((status = 201, body = Object), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn create_user(State(state): State<AppState>, Auth(actor): Auth, JsonBody(u): JsonBody<NewUser>) -> ApiResult<(StatusCode, axum::Json<UserView>)> {
-    let user = state.engine.create_user(&actor, &u.email, &u.role, &u.password, u.manager.as_deref().filter(|m| !m.is_empty())).await?;
+    let user = state.engine.create_user(&actor, &u.email, u.name.as_deref(), &u.role, &u.password, u.manager.as_deref().filter(|m| !m.is_empty())).await?;
     Ok((StatusCode::CREATED, axum::Json(user)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UserPatch {
+    /// The new display name; empty or `null` clears it.
+    name: Option<String>,
+}
+
+/// Rename a user (admins; anyone may rename themself). 422 at `/name` for a name over 50 characters.
+#[utoipa::path(patch, path = "/api/v1/users/{user}", tag = "auth", security(("bearer" = [])), params(("user" = String, Path, description = "email or id")), request_body = UserPatch,
+    responses((status = 200, body = Object), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn rename_user(State(state): State<AppState>, Auth(actor): Auth, PathOf(user): PathOf<String>, JsonBody(b): JsonBody<UserPatch>) -> ApiResult<axum::Json<UserView>> {
+    Ok(axum::Json(state.engine.set_user_name(&actor, &user, b.name.as_deref()).await?))
 }
 
 /// Sign in with email and password; answers a bearer token.
@@ -87,7 +107,7 @@ async fn create_user(State(state): State<AppState>, Auth(actor): Auth, JsonBody(
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem, content_type = "application/problem+json")))]
 async fn create_token(State(state): State<AppState>, ClientAddr(client): ClientAddr, JsonBody(req): JsonBody<TokenRequest>) -> ApiResult<axum::Json<TokenResponse>> {
     let (token, actor) = state.engine.login_from(&req.email, &req.password, Some(&client)).await?;
-    Ok(axum::Json(TokenResponse { token, user: UserOut { id: actor.id, email: actor.email, role: actor.role.as_str().into() } }))
+    Ok(axum::Json(TokenResponse { token, user: user_out(&state, actor).await }))
 }
 
 /// Revoke the token this request is signed with.
@@ -114,7 +134,7 @@ async fn create_session(State(state): State<AppState>, ClientAddr(client): Clien
     // Signing a victim's browser in to the attacker's account is an attack too.
     session::check_csrf(&Method::POST, &headers)?;
     let (token, actor) = state.engine.login_from(&req.email, &req.password, Some(&client)).await?;
-    let user = UserOut { id: actor.id, email: actor.email, role: actor.role.as_str().into() };
+    let user = user_out(&state, actor).await;
     Ok(([(header::SET_COOKIE, session::set_cookie(token, &headers)), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], axum::Json(SessionOut { user })))
 }
 
@@ -131,8 +151,14 @@ async fn end_session(State(state): State<AppState>, _auth: Auth, headers: Header
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = UserOut), (status = 401, body = Problem, content_type = "application/problem+json")))]
-async fn me(Auth(actor): Auth) -> axum::Json<UserOut> {
-    axum::Json(UserOut { id: actor.id, email: actor.email, role: actor.role.as_str().into() })
+async fn me(State(state): State<AppState>, Auth(actor): Auth) -> axum::Json<UserOut> {
+    axum::Json(user_out(&state, actor).await)
+}
+
+/// The signed-in user with their display name (none when the lookup fails: the name is for show).
+async fn user_out(state: &AppState, actor: trellis_engine::Actor) -> UserOut {
+    let name = state.engine.user_view(&actor.id.to_string()).await.ok().and_then(|u| u.name);
+    UserOut { id: actor.id, email: actor.email, role: actor.role.as_str().into(), name }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

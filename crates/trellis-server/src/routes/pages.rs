@@ -32,6 +32,11 @@ pub fn public_page(headers: &HeaderMap) -> Response {
     res
 }
 
+/// Browsers ask for `/favicon.ico` on their own: the app's icon (SVG).
+pub async fn favicon(headers: HeaderMap) -> Response {
+    file("favicon.svg", &headers)
+}
+
 /// A file of the app.
 pub async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
     file(&path, &headers)

@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(comment_task))
         .routes(routes!(list_notifications))
         .routes(routes!(read_notification))
+        .routes(routes!(read_all_notifications))
         .routes(routes!(list_deliveries))
         .routes(routes!(set_manager))
 }
@@ -154,6 +155,18 @@ async fn list_notifications(State(state): State<AppState>, Auth(actor): Auth, Pa
 async fn read_notification(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>) -> ApiResult<StatusCode> {
     state.engine.mark_read(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReadAll {
+    /// How many were unread.
+    pub marked: u64,
+}
+
+/// Mark all of my notifications read.
+#[utoipa::path(post, path = "/api/v1/notifications/read", tag = "tasks", security(("bearer" = [])), responses((status = 200, body = ReadAll)))]
+async fn read_all_notifications(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<ReadAll>> {
+    Ok(Json(ReadAll { marked: state.engine.mark_all_read(&actor).await? }))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -1,0 +1,207 @@
+//! The workspace in a real Chromium (see `browser.rs`): a record edited in
+//! place and its change on the timeline; an edit conflict that keeps both
+//! values; delete with undo, and restore from the trash; one record per
+//! double-clicked 提交; 20 records assigned at once; staff, a manager and
+//! the admin each meeting no refused call, no design menu for the first two,
+//! people by name and no raw key or id on any page; no page wider than a
+//! phone. Screenshots go to `target/tmp/screenshots/`.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::browser::Browser;
+use crate::harness::{ADMIN, Backend, PASSWORD, Server};
+
+const ENTER: &str = "\u{E007}";
+
+async fn crm(s: &Server) {
+    s.call(reqwest::Method::POST, "/api/v1/packs?bundled=crm-starter", Some(&s.token), None, &[]).await.expect(200);
+}
+
+/// A user with a display name, through the users API; their id.
+async fn person(s: &Server, email: &str, name: &str, role: &str, manager: Option<&str>) -> String {
+    let u = s.post("/api/v1/users", json!({"email": email, "name": name, "role": role, "password": PASSWORD, "manager": manager})).await.expect(201).body;
+    assert_eq!(u["name"], name);
+    u["id"].as_str().unwrap().to_owned()
+}
+
+async fn count(s: &Server, filter: Value) -> i64 {
+    let q = format!("/api/v1/forms/customer/records/count?filter={}", urlencoding(&filter.to_string()));
+    s.get(&q).await.expect(200).body["count"].as_i64().unwrap()
+}
+
+fn urlencoding(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_edits_meets_a_conflict_deletes_restores_and_assigns_twenty_records() {
+    let Some(s) = Server::start_at(Backend::Sqlite, "2026-12-01T02:00:00Z").await else { return };
+    let Some(b) = Browser::start().await else { return };
+    crm(&s).await;
+    let wang = person(&s, "wang.fang@example.com", "王芳", "staff", None).await;
+    let id = s.post("/api/v1/forms/customer/records", json!({"name": "周杰", "phone": "13912340001", "owner": ADMIN, "city": "杭州", "annual_spend": 30700})).await.expect(201).body["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/forms/customer/records/{id}");
+    let app = format!("{}/app/", s.base);
+    b.sign_in(&app).await;
+
+    // The record page reads as people read: the owner by name, money formatted.
+    b.client.goto(&format!("{app}#/forms/customer/records/{id}")).await.unwrap();
+    b.text_of("dd[data-field=annual_spend]", "¥30,700.00").await;
+    b.text_of("dd[data-field=owner]", "").await;
+
+    // Edit in place; the change is on the timeline as 城市：杭州 → 宁波.
+    b.click("#edit-record").await;
+    b.fill("#details #f_city", "宁波").await;
+    b.click("#details button[type=submit]").await;
+    b.text_of("dd[data-field=city]", "宁波").await;
+    let change = b.text_of("ol.timeline [data-change=city]", "宁波").await;
+    assert!(change.contains("城市") && change.contains("杭州"), "{change}");
+    assert_eq!(s.get(&path).await.expect(200).body["data"]["city"], "宁波");
+    b.shot("30-record-edited").await;
+
+    // Someone else saves while the form is open: both values are shown, what was typed stays, a second save keeps it.
+    b.click("#edit-record").await;
+    b.fill("#details #f_city", "苏州").await;
+    s.patch(&path, json!({"city": "上海"}), None).await.expect(200);
+    b.click("#details button[type=submit]").await;
+    b.text_of("#conflict [data-conflict=city] .theirs", "上海").await;
+    b.text_of("#conflict [data-conflict=city] .yours", "苏州").await;
+    assert_eq!(b.find("#details #f_city").await.prop("value").await.unwrap().as_deref(), Some("苏州"));
+    b.shot("31-edit-conflict").await;
+    b.click("#details button[type=submit]").await;
+    b.text_of("dd[data-field=city]", "苏州").await;
+    assert_eq!(s.get(&path).await.expect(200).body["data"]["city"], "苏州");
+
+    // Delete asks first; 撤销 brings it back.
+    b.click("#delete-record").await;
+    b.text_of("dialog.confirm", "周杰").await;
+    b.shot("32-delete-confirm").await;
+    b.click("dialog.confirm #confirm-ok").await;
+    b.text_of("main h1", "记录").await;
+    s.get(&path).await.expect(410);
+    b.click("#toast-action").await;
+    b.text_of("main h1", "周杰").await;
+    s.get(&path).await.expect(200);
+
+    // The trash: a record deleted elsewhere is restored from it.
+    s.delete(&path).await.expect(204);
+    b.client.goto(&format!("{app}#/settings/trash?form=customer")).await.unwrap();
+    b.find(&format!("[data-restore='{id}']")).await;
+    b.shot("33-trash").await;
+    b.click(&format!("[data-restore='{id}']")).await;
+    b.find("#trash-empty").await;
+    s.get(&path).await.expect(200);
+
+    // Entry: a double click on 提交 makes one record; the note links to it and the form is empty again.
+    b.client.goto(&format!("{app}#/forms/customer/new")).await.unwrap();
+    b.fill("#f_name", "吴双").await;
+    b.fill("#f_phone", "13912340002").await;
+    b.eval("const x = document.querySelector('form.rform button[type=submit]'); x.click(); x.click(); return true").await;
+    b.find("#created-link").await;
+    assert_eq!(b.find("#f_name").await.prop("value").await.unwrap().as_deref(), Some(""));
+    assert_eq!(count(&s, json!({"name": {"_eq": "吴双"}})).await, 1, "one record per double click");
+
+    // Bulk: 20 found by the search box, selected, assigned to 王芳 in one go.
+    let batch: Vec<Value> = (0..20).map(|i| json!({"name": format!("批量客户{i:02}"), "phone": format!("1370000{i:04}"), "owner": ADMIN})).collect();
+    s.post("/api/v1/forms/customer/records", Value::Array(batch)).await.expect(201);
+    b.client.goto(&format!("{app}#/forms/customer/records")).await.unwrap();
+    b.fill("#quick-search", "批量").await;
+    b.find("#quick-search").await.send_keys(ENTER).await.unwrap();
+    b.text_of("#record-count", "20").await;
+    b.click("#select-all").await;
+    b.text_of("#bulk", "已选 20 条").await;
+    b.find("#bulk-owner").await.select_by_value(&wang).await.unwrap();
+    b.click("#bulk-assign").await;
+    b.click("dialog.confirm #confirm-ok").await;
+    b.text_of("#bulk-summary", "成功 20 条").await;
+    b.text_of("table.records", "王芳").await;
+    b.shot("34-bulk-assigned").await;
+    assert_eq!(count(&s, json!({"name": {"_contains": "批量"}, "owner": {"_in": [wang.as_str(), "wang.fang@example.com"]}})).await, 20);
+    b.stop().await;
+    s.stop().await;
+}
+
+/// The pages a user visits in a day; `record` is a customer they may read.
+fn pages(record: &str, admin: bool) -> Vec<String> {
+    let mut p: Vec<String> = ["#/home", "#/records", "#/forms/customer/records", &format!("#/forms/customer/records/{record}"), "#/tasks", "#/notifications", "#/dashboards", "#/settings/profile", "#/settings/tokens"]
+        .iter().map(|s| s.to_string()).collect();
+    if admin {
+        p.extend(["#/settings/users", "#/settings/audit", "#/settings/trash", "#/settings/roles"].map(String::from));
+    }
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_a_manager_and_the_admin_meet_no_refusal_and_read_names_not_ids() {
+    let Some(s) = Server::start_at(Backend::Sqlite, "2026-12-01T02:00:00Z").await else { return };
+    let Some(b) = Browser::start().await else { return };
+    crm(&s).await;
+    s.call(reqwest::Method::PATCH, "/api/v1/users/admin@example.com", Some(&s.token), Some(&json!({"name": "系统管理员"})), &[]).await.expect(200);
+    person(&s, "chen.jing@example.com", "陈静", "manager", None).await;
+    person(&s, "wang.fang@example.com", "王芳", "staff", Some("chen.jing@example.com")).await;
+    let mut mine = String::new();
+    for i in 0..3 {
+        let r = s.post("/api/v1/forms/customer/records", json!({"name": format!("王芳的客户{i}"), "phone": format!("1360000000{i}"), "owner": "wang.fang@example.com", "annual_spend": 120000, "birthday": "1995-03-02", "at_risk": true})).await.expect(201).body;
+        mine = r["id"].as_str().unwrap().to_owned();
+    }
+    s.post("/api/v1/forms/follow_up/records", json!({"customer": mine, "topic": "电话回访", "at": "2026-12-01T01:00:00Z", "owner": "wang.fang@example.com"})).await.expect(201);
+    s.patch(&format!("/api/v1/forms/customer/records/{mine}"), json!({"city": "杭州"}), None).await.expect(200);
+
+    // Every field key of the form that has a title, and every raw segment value with one: none may show where its title belongs.
+    let form = s.get("/api/v1/forms/customer").await.expect(200).body["definition"].clone();
+    let mut keys: Vec<String> = form["schema"]["properties"].as_object().unwrap().keys().filter(|k| k.len() > 2).cloned().collect();
+    keys.extend(form["ui"]["widgets"].as_object().unwrap().iter().filter(|(_, w)| w.get("title").is_some()).map(|(k, _)| k.clone()));
+    for seg in form["segments"].as_object().unwrap().values() {
+        keys.extend(seg.get("values").and_then(Value::as_object).into_iter().flat_map(|v| v.keys().filter(|k| k.len() > 1).cloned()));
+    }
+    let raw = format!(r"\b({})\b", keys.join("|"));
+
+    for (email, lands_on, admin) in [("wang.fang@example.com", "王芳", false), ("chen.jing@example.com", "陈静", false), (ADMIN, "表单", true)] {
+        let app = format!("{}/app/", s.base);
+        b.client.goto(&format!("{app}#/login")).await.unwrap();
+        b.sign_in_as(&app, email, lands_on).await;
+        b.eval("performance.setResourceTimingBufferSize(100000); performance.clearResourceTimings(); return true").await;
+        let nav: Vec<String> = serde_json::from_value(b.eval("return [...document.querySelectorAll('nav [data-nav]')].map(a => a.dataset.nav)").await).unwrap();
+        for design in ["forms", "workflows", "triggers", "users", "packs", "roles"] {
+            assert_eq!(nav.contains(&design.to_owned()), admin, "{email} and the {design} menu: {nav:?}");
+        }
+        let short = email.split('@').next().unwrap().replace('.', "-");
+        for page in pages(&mine, admin) {
+            b.client.goto(&format!("{app}{page}")).await.unwrap();
+            b.settle().await;
+            let text = b.eval("return document.querySelector('main').innerText").await.as_str().unwrap().to_owned();
+            assert!(!text.contains("Error") && !b.eval("return !!document.querySelector('main > .notice.error')").await.as_bool().unwrap(), "{email} on {page}: {text}");
+            let uuid = regex_find(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-", &text);
+            assert!(uuid.is_none(), "{email} on {page} sees an id: {uuid:?}\n{text}");
+            let key = regex_find(&raw, &text);
+            assert!(key.is_none(), "{email} on {page} sees a raw key or value: {key:?}\n{text}");
+            b.shot(&format!("40-{short}-{}", page.trim_start_matches("#/").split('/').take(2).collect::<Vec<_>>().join("-"))).await;
+        }
+        let refused = b.eval("return performance.getEntriesByType('resource').filter(e => e.responseStatus >= 400).map(e => e.responseStatus + ' ' + e.name)").await;
+        assert_eq!(refused, json!([]), "{email} was refused");
+        b.client.find(fantoccini::Locator::Css("#signout")).await.unwrap().click().await.unwrap();
+        b.find("#email").await;
+    }
+
+    // A phone: no page is wider than the screen.
+    b.client.set_window_size(390, 844).await.unwrap();
+    let app = format!("{}/app/", s.base);
+    b.sign_in_as(&app, "wang.fang@example.com", "王芳").await;
+    for page in ["#/home", "#/forms/customer/records", &format!("#/forms/customer/records/{mine}"), "#/dashboards", "#/tasks"] {
+        b.client.goto(&format!("{app}{page}")).await.unwrap();
+        b.settle().await;
+        let wide = b.eval("return [document.documentElement.scrollWidth, window.innerWidth]").await;
+        assert!(wide[0].as_i64() <= wide[1].as_i64(), "{page} is wider than the phone: {wide}");
+        b.shot(&format!("41-phone-{}", page.trim_start_matches("#/").split('/').take(2).collect::<Vec<_>>().join("-"))).await;
+    }
+    b.client.set_window_size(1440, 1000).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    b.stop().await;
+    s.stop().await;
+}
+
+fn regex_find(pattern: &str, text: &str) -> Option<String> {
+    regex::Regex::new(pattern).unwrap().find(text).map(|m| m.as_str().to_owned())
+}

@@ -1,0 +1,41 @@
+// The user directory (`GET /api/v1/users`), read once per page load: every
+// view shows a person by name, with the email on hover, whether a record
+// holds their id or their email.
+import { get } from './api.js';
+import { el } from './dom.js';
+
+let byKey = new Map();
+let list = [];
+let loading = null;
+
+/** Loads the directory (again when `fresh`); a failure leaves it empty and pages show emails. */
+export function loadPeople(fresh = false) {
+  if (!loading || fresh) {
+    loading = get('/api/v1/users').then((r) => {
+      list = r.items;
+      byKey = new Map();
+      for (const u of list) { byKey.set(u.id, u); byKey.set(u.email.toLowerCase(), u); }
+    }).catch(() => { list = []; byKey = new Map(); });
+  }
+  return loading;
+}
+
+/** Everyone in the directory, by name. */
+export const people = () => [...list].sort((a, b) => nameOf(a.email).localeCompare(nameOf(b.email), 'zh-CN'));
+
+/** The user a stored value (id or email) names, if known. */
+export const userOf = (v) => (typeof v === 'string' ? byKey.get(v) || byKey.get(v.toLowerCase()) : undefined);
+
+/** A person's name (their email when they have none; the value itself when unknown). */
+export function nameOf(v) {
+  if (v === undefined || v === null || v === '') return '';
+  if (v === 'system') return '系统';
+  const u = userOf(v);
+  return u ? u.name || u.email : String(v);
+}
+
+/** A person as a page shows them: the name, the email on hover. */
+export function personEl(v) {
+  const u = userOf(v);
+  return el('span', { class: 'person', title: u ? u.email : undefined, 'data-user': u ? u.email : undefined }, nameOf(v));
+}
