@@ -103,7 +103,7 @@ impl Browser {
     }
 
     /// Drags `from` with the mouse and drops it at the bottom of `to`, through pointer events as a person would.
-    async fn drag(&self, from: &str, to: &str) {
+    pub(crate) async fn drag(&self, from: &str, to: &str) {
         self.drag_to(from, to, 0.5).await;
     }
 
@@ -456,8 +456,11 @@ async fn staff_work_a_customer_from_entry_to_revisit_and_see_the_dashboard() {
     b.fill("input[name=view-name]", "B级客户").await;
     b.find("#save-view").await.click().await.unwrap();
     b.shot("26-list-filtered").await;
+    // Kept on the server: the view is there after a reload, in any browser.
+    let views = s.get("/api/v1/forms/customer/views").await.expect(200).body;
+    assert_eq!(views["items"][0]["name"], "B级客户", "{views}");
     b.client.refresh().await.unwrap();
-    b.find("select[name=view]").await.select_by_value("B级客户").await.unwrap();
+    b.find("select[name=view]").await.select_by_label("B级客户").await.unwrap();
     b.text_of("#record-count", "20").await;
 
     // A link field searches the linked form by its title.

@@ -205,3 +205,64 @@ async fn staff_a_manager_and_the_admin_meet_no_refusal_and_read_names_not_ids() 
 fn regex_find(pattern: &str, text: &str) -> Option<String> {
     regex::Regex::new(pattern).unwrap().find(text).map(|m| m.as_str().to_owned())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_dragged_on_the_board_moves_its_stage_and_a_guard_sends_it_back_and_the_calendar_shows_the_next_follow_up() {
+    let Some(s) = Server::start_at(Backend::Sqlite, "2026-12-01T02:00:00Z").await else { return };
+    let Some(b) = Browser::start().await else { return };
+    crm(&s).await;
+    let id = s.post("/api/v1/forms/customer/records", json!({"name": "看板客户", "phone": "13912340009", "owner": ADMIN, "annual_spend": 88000})).await.expect(201).body["id"].as_str().unwrap().to_owned();
+    let state = |body: Value| body["items"].as_array().unwrap().iter().find(|i| i["workflow"] == "pipeline").map(|i| i["state"].as_str().unwrap().to_owned());
+    let app = format!("{}/app/", s.base);
+    b.sign_in(&app).await;
+
+    // The list offers the pipeline's board; the card starts in 新线索.
+    b.client.goto(&format!("{app}#/forms/customer/records")).await.unwrap();
+    b.click("[data-view='board:pipeline']").await;
+    let card = format!(".bcard[data-record='{id}']");
+    b.find(&format!(".bcol[data-state=new_lead] {card}")).await;
+    b.text_of(".bcol[data-state=new_lead] header .count", "1").await;
+    b.shot("35-board").await;
+
+    // Dragged column by column, each drop takes the transition between them.
+    for (to, _) in [("contacted", "contact"), ("needs", "discover"), ("proposal", "propose")] {
+        b.drag(&card, &format!(".bcol[data-state={to}] .blist")).await;
+        b.find(&format!(".bcol[data-state={to}] {card}:not(.pending)")).await;
+        let now = state(s.get(&format!("/api/v1/forms/customer/records/{id}/workflows")).await.expect(200).body);
+        assert_eq!(now.as_deref(), Some(to));
+    }
+    // 谈判 needs a quote amount: the guard refuses, the card goes back to 方案报价 with the reason.
+    b.drag(&card, ".bcol[data-state=negotiation] .blist").await;
+    let why = b.text_of("#board-status", "").await;
+    assert!(!why.is_empty());
+    b.find(&format!(".bcol[data-state=proposal] {card}.refused, .bcol[data-state=proposal] {card}[data-refused]")).await;
+    b.shot("36-board-refused").await;
+    assert_eq!(state(s.get(&format!("/api/v1/forms/customer/records/{id}/workflows")).await.expect(200).body).as_deref(), Some("proposal"));
+    // No transition leads from 方案报价 back to 新线索: refused without asking the server.
+    b.drag(&card, ".bcol[data-state=new_lead] .blist").await;
+    b.text_of("#board-status", "不能直接到").await;
+    // With an amount, the same move goes through (by the card's menu, as a keyboard or a phone would).
+    s.patch(&format!("/api/v1/forms/customer/records/{id}"), json!({"quote_amount": 50000}), None).await.expect(200);
+    b.client.refresh().await.unwrap();
+    b.find(&format!("{card} select.move")).await.select_by_value("negotiation").await.unwrap();
+    b.find(&format!(".bcol[data-state=negotiation] {card}:not(.pending)")).await;
+    assert_eq!(state(s.get(&format!("/api/v1/forms/customer/records/{id}/workflows")).await.expect(200).body).as_deref(), Some("negotiation"));
+
+    // A follow-up logged on the record page with its next date: on the calendar that day.
+    let next = b.eval("const d = new Date(); d.setDate(d.getDate() + 3); return d.getFullYear() + '-' + String(d.getMonth() + 1).padStart(2, '0') + '-' + String(d.getDate()).padStart(2, '0')").await.as_str().unwrap().to_owned();
+    b.client.goto(&format!("{app}#/forms/customer/records/{id}")).await.unwrap();
+    b.fill(".card #f_topic", "约下周拜访").await;
+    b.eval("document.querySelector('.card #f_at').value = '2026-12-01T10:00'; return true").await;
+    b.eval(&format!("document.querySelector('.card #f_next_date').value = '{next}'; return true")).await;
+    b.find(".card form.rform button[type=submit]").await.click().await.unwrap();
+    b.text_of("ol.timeline", "约下周拜访").await;
+    b.client.goto(&format!("{app}#/calendar")).await.unwrap();
+    b.find("#cal-source").await.select_by_value("follow_up.next_date").await.unwrap();
+    b.text_of(&format!(".day[data-day='{next}']"), "约下周拜访").await;
+    b.shot("37-calendar-month").await;
+    b.click("#cal-week").await;
+    b.text_of(&format!(".calendar.week .day[data-day='{next}']"), "约下周拜访").await;
+    b.shot("38-calendar-week").await;
+    b.stop().await;
+    s.stop().await;
+}

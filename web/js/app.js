@@ -9,8 +9,10 @@ import { packsView } from './packs.js';
 import { workflowsView, workflowView, triggersView, triggerView } from './flows.js';
 import { recordView, tasksView, notificationsView, dashboardsView, unreadCount, homeView } from './workspace.js';
 import { trashView } from './trash.js';
+import { boardView } from './board.js';
+import { calendarView } from './calendar.js';
 import { loadPeople, nameOf } from './people.js';
-import { instant } from './format.js';
+import { instant, fieldTitle } from './format.js';
 import { listView } from './list.js';
 import { importView } from './sheets.js';
 import { linksView } from './links.js';
@@ -53,7 +55,7 @@ function shell(active) {
   const main = el('main', { class: 'main', id: 'main', 'aria-busy': 'true' }, loading());
   const side = el('nav', { class: 'side', 'aria-label': t('navigation') },
     el('div', { class: 'brand' }, 'Trellis', el('a', { href: '#/notifications', class: 'bell', id: 'bell', 'aria-label': t('notifications') }, '✉', el('span', { class: 'count', id: 'unread' }))),
-    link('#/home', t('home'), 'home'), link('#/records', t('records'), 'records'), link('#/tasks', t('tasks'), 'tasks'), link('#/dashboards', t('dashboards'), 'dashboards'),
+    link('#/home', t('home'), 'home'), link('#/records', t('records'), 'records'), link('#/tasks', t('tasks'), 'tasks'), link('#/calendar', t('calendarView'), 'calendar'), link('#/dashboards', t('dashboards'), 'dashboards'),
     admin ? [el('div', { class: 'group' }, t('design')), link('#/forms', t('forms'), 'forms'), link('#/workflows', t('workflows'), 'workflows'), link('#/triggers', t('triggers'), 'triggers')] : null,
     el('div', { class: 'group' }, t('settings')),
     admin ? [link('#/settings/users', t('users'), 'users'), link('#/settings/packs', t('packs'), 'packs'), link('#/settings/roles', t('roles'), 'roles'), link('#/settings/trash', t('trash'), 'trash')] : null,
@@ -254,11 +256,12 @@ async function explainBox() {
     if (record.value.trim()) q.set('record', record.value.trim());
     try {
       const x = await get(`/api/v1/permissions/explain?${q}`);
-      out.append(el('p', {}, `${nameOf(x.user)} · ${t(`role_${x.role}`)} · `, el('code', {}, x.rule), x.relation ? ` · ${t('relation')}: ${x.relation}` : '', ` · ${t('create')}: `, yes(x.create)),
+      const def = forms.items.find((f) => f.key === form.value)?.definition || {};
+      out.append(el('p', {}, `${nameOf(x.user)} · ${t(`role_${x.role}`)} · `, el('code', {}, x.rule), x.relation ? ` · ${t('relation')}: ${t(`rel_${x.relation}`)}` : '', ` · ${t('create')}: `, yes(x.create)),
         el('table', { class: 'list', id: 'explain-operations' }, el('tbody', {}, Object.entries(x.operations).map(([op, a]) => el('tr', { 'data-op': op },
-          el('td', {}, el('code', {}, op)), el('td', {}, a.scope), el('td', {}, a.allowed === undefined ? '' : yes(a.allowed)), el('td', { class: 'muted' }, a.why))))),
+          el('td', {}, t(`op_${op}`)), el('td', {}, t(`scope_${a.scope}`)), el('td', {}, a.allowed === undefined ? '' : yes(a.allowed)), el('td', { class: 'muted' }, a.why))))),
         el('table', { class: 'list', id: 'explain-fields', style: 'margin-top:10px' }, el('thead', {}, el('tr', {}, el('th', {}, t('key')), el('th', {}, t('canRead')), el('th', {}, t('canWrite')), el('th', {}, ''))),
-          el('tbody', {}, Object.entries(x.fields).map(([k, f]) => el('tr', { 'data-field': k }, el('td', {}, el('code', {}, k)), el('td', {}, yes(f.read)), el('td', {}, yes(f.write)), el('td', { class: 'muted' }, f.why))))));
+          el('tbody', {}, Object.entries(x.fields).map(([k, f]) => el('tr', { 'data-field': k }, el('td', { title: k }, fieldTitle(def, k)), el('td', {}, yes(f.read)), el('td', {}, yes(f.write)), el('td', { class: 'muted' }, f.why))))));
     } catch (err) { out.append(el('div', { class: 'notice error' }, err.message)); }
   };
   return el('form', { class: 'card', id: 'explain', style: 'margin-top:16px', onsubmit: ask }, el('h2', {}, t('explain')), el('p', { class: 'muted' }, t('explainHelp')),
@@ -323,7 +326,7 @@ async function route() {
     return;
   }
   const parts = path.split('/').filter(Boolean);
-  const active = parts[0] === 'settings' ? parts[1] : parts[0] === 'forms' && ['records', 'import'].includes(parts[2]) ? 'records' : parts[0];
+  const active = parts[0] === 'settings' ? parts[1] : parts[0] === 'forms' && ['records', 'import', 'board'].includes(parts[2]) ? 'records' : parts[0] === 'forms' && parts[2] === 'calendar' ? 'calendar' : parts[0];
   const main = shell(active);
   try {
     if (parts[0] === 'forms' && parts[1] && parts[2] === 'design') await designView(main, parts[1], params);
@@ -332,6 +335,9 @@ async function route() {
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'import') await importView(main, parts[1]);
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'links') await linksView(main, parts[1]);
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'records' && parts[3]) await recordView(main, parts[1], parts[3]);
+    else if (parts[0] === 'forms' && parts[1] && parts[2] === 'board' && parts[3]) await boardView(main, parts[1], parts[3], params);
+    else if (parts[0] === 'forms' && parts[1] && parts[2] === 'calendar') await calendarView(main, parts[1], params);
+    else if (parts[0] === 'calendar') await calendarView(main, null, params);
     else if (parts[0] === 'forms' && parts[1] && parts[2] === 'records') await recordsView(main, parts[1], params);
     else if (parts[0] === 'notifications') await notificationsView(main);
     else if (parts[0] === 'records') await recordsView(main);

@@ -1,16 +1,18 @@
 // A form's record list: chosen columns (fields and segments), filters (a
 // field or segment with an operator, date ranges such as "this week"), sort
-// by a column, keyset paging ("more"), the count, and saved views (kept in
-// this browser). Filtering, sorting and paging are the API's: the list is
+// by a column, keyset paging ("more"), the count, and saved views (kept on
+// the server per user; a shared one is offered to the owner's team). Filtering, sorting and paging are the API's: the list is
 // as fast as its indexes, at a million records too.
 import { t } from './i18n.js';
 import { api, get } from './api.js';
 import { el, confirmAction, toast } from './dom.js';
 import { exportRecords } from './sheets.js';
 import { display, fieldTitle, segmentValue } from './format.js';
-import { people } from './people.js';
+import { people, nameOf } from './people.js';
+import { viewSwitch } from './board.js';
 
-const VIEWS = (form) => `trellis.views.${form}`;
+/** Views an older version kept in this browser: moved to the server once. */
+const LOCAL_VIEWS = (form) => `trellis.views.${form}`;
 
 /** A date range by name, as `_between` bounds (local days). */
 function range(name) {
@@ -73,7 +75,7 @@ function filterOf(conds, props, segments) {
 }
 
 export async function listView(main, key, params = new URLSearchParams()) {
-  const [f, forms] = await Promise.all([get(`/api/v1/forms/${key}`), get('/api/v1/forms')]);
+  const [f, forms, flows] = await Promise.all([get(`/api/v1/forms/${key}`), get('/api/v1/forms'), get(`/api/v1/forms/${key}/workflows`)]);
   const byKey = Object.fromEntries(forms.items.map((x) => [x.key, x.definition]));
   const def = f.definition;
   const me = window.trellisMe || {};
@@ -94,7 +96,15 @@ export async function listView(main, key, params = new URLSearchParams()) {
     if (mine) parts.push({ owner: { _in: [me.id, me.email] } });
     return parts.length === 0 ? null : parts.length === 1 ? parts[0] : { _and: parts };
   };
-  const saved = () => JSON.parse(localStorage.getItem(VIEWS(key)) || '[]');
+  // Saved views live on the server; ones an older version left in this browser move there once.
+  let views = [];
+  const loadViews = async () => {
+    const local = JSON.parse(localStorage.getItem(LOCAL_VIEWS(key)) || '[]');
+    for (const v of local) await api('POST', `/api/v1/forms/${key}/views`, { name: v.name, config: { columns: v.columns, conds: v.conds, sort: v.sort } }).catch(() => {});
+    localStorage.removeItem(LOCAL_VIEWS(key));
+    views = (await get(`/api/v1/forms/${key}/views`)).items;
+  };
+  await loadViews();
   // By default: the title, the owner, then the first other fields and segments.
   const lead = [def.title_field, hasOwner ? 'owner' : null].filter((k) => k && props[k]);
   let view = { name: '', columns: [...lead, ...fieldKeys.filter((k) => !lead.includes(k)).slice(0, 6 - lead.length), ...segKeys.slice(0, 3).map((s) => `segments.${s}`)], conds: [], sort: '' };
@@ -111,11 +121,32 @@ export async function listView(main, key, params = new URLSearchParams()) {
 
   function drawBar() {
     bar.innerHTML = '';
-    const views = saved();
-    const pick = el('select', { name: 'view' }, el('option', { value: '' }, t('allRecords')), views.map((v) => el('option', { value: v.name, selected: v.name === view.name }, v.name)));
-    pick.addEventListener('change', () => { const v = saved().find((x) => x.name === pick.value); view = v ? structuredClone(v) : { ...view, name: '', conds: [], sort: '' }; drawBar(); load(true); });
-    const name = el('input', { name: 'view-name', placeholder: t('viewName'), style: 'max-width:160px' });
-    const save = el('button', { id: 'save-view', onclick: () => { if (!name.value) return; const v = { ...structuredClone(view), name: name.value }; localStorage.setItem(VIEWS(key), JSON.stringify([...saved().filter((x) => x.name !== v.name), v])); view = v; drawBar(); } }, t('saveView'));
+    const pick = el('select', { name: 'view', 'aria-label': t('savedViews') }, el('option', { value: '' }, t('allRecords')),
+      views.map((v) => el('option', { value: v.id, selected: v.id === view.id }, v.user_id === me.id ? `${v.name}${v.shared ? ` · ${t('sharedView')}` : ''}` : `${v.name} · ${nameOf(v.user_id)}`)));
+    pick.addEventListener('change', () => {
+      const v = views.find((x) => x.id === pick.value);
+      view = v ? { id: v.id, name: v.name, mine: v.user_id === me.id, shared: v.shared, ...structuredClone(v.config) } : { ...view, id: '', name: '', conds: [], sort: '' };
+      drawBar(); load(true);
+    });
+    const name = el('input', { name: 'view-name', placeholder: t('viewName'), 'aria-label': t('viewName'), style: 'max-width:160px', value: view.mine ? view.name : '' });
+    const share = el('label', { class: 'check' }, el('input', { type: 'checkbox', id: 'share-view', checked: !!view.shared }), t('shareWithTeam'));
+    const save = el('button', { id: 'save-view', onclick: async () => {
+      if (!name.value.trim()) { name.focus(); return; }
+      try {
+        const v = await api('POST', `/api/v1/forms/${key}/views`, { name: name.value.trim(), config: { columns: view.columns, conds: view.conds, sort: view.sort }, shared: share.querySelector('input').checked });
+        await loadViews();
+        view = { ...view, id: v.id, name: v.name, mine: true, shared: v.shared };
+        toast(t('viewSaved', { x: v.name }));
+        drawBar();
+      } catch (err) { status.className = 'notice error'; status.textContent = err.message; }
+    } }, t('saveView'));
+    const drop = view.id && view.mine ? el('button', { class: 'small danger', id: 'delete-view', onclick: async () => {
+      if (!(await confirmAction(t('confirmDeleteView', { x: view.name })))) return;
+      await api('DELETE', `/api/v1/views/${view.id}`);
+      await loadViews();
+      view = { ...view, id: '', name: '', mine: false, shared: false };
+      drawBar();
+    } }, t('delete')) : null;
     const condRows = view.conds.map((c, i) => {
       const p = props[c.target] || {};
       const type = typeOf(c.target, props, def.segments || {});
@@ -152,7 +183,7 @@ export async function listView(main, key, params = new URLSearchParams()) {
     box.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); search = box.value.trim(); load(true); } });
     box.addEventListener('search', () => { search = box.value.trim(); load(true); });
     const mineBox = hasOwner ? el('label', { class: 'check' }, el('input', { type: 'checkbox', id: 'only-mine', checked: mine, onchange: (e) => { mine = e.target.checked; load(true); } }), t('onlyMine')) : null;
-    bar.append(el('div', { class: 'actions' }, box, mineBox, pick, name, save, cols, count),
+    bar.append(el('div', { class: 'actions' }, box, mineBox, pick, name, share, save, drop, cols, count),
       el('div', { class: 'conds' }, condRows), el('div', { class: 'actions' }, el('button', { class: 'small', id: 'add-cond', onclick: () => { view.conds.push({ target: targets[0], op: '_eq', value: '' }); drawBar(); } }, `+ ${t('addCond')}`),
         el('button', { class: 'primary small', id: 'apply-filter', onclick: () => load(true) }, t('apply'))));
   }
@@ -261,7 +292,7 @@ export async function listView(main, key, params = new URLSearchParams()) {
     finally { b.disabled = false; b.textContent = was; }
   };
   main.innerHTML = '';
-  main.append(el('div', { class: 'head' }, el('h1', {}, `${def.title || key} · ${t('records')}`), el('div', { class: 'actions' },
+  main.append(el('div', { class: 'head' }, el('h1', {}, `${def.title || key} · ${t('records')}`), el('div', { class: 'actions' }, viewSwitch(key, flows.items, 'list'),
     el('a', { class: 'btn', href: `#/forms/${key}/import`, id: 'import' }, t('import')),
     el('button', { id: 'export-csv', onclick: exportAs('csv') }, t('exportCsv')), el('button', { id: 'export-xlsx', onclick: exportAs('xlsx') }, t('exportXlsx')),
     el('a', { class: 'btn primary', href: `#/forms/${key}/new` }, '+ ' + t('entry')))),

@@ -38,7 +38,7 @@ function message(text, kind) {
 }
 
 async function load() {
-  const res = await fetch(api);
+  const res = await fetch(api, { headers: { 'accept-language': 'zh-CN' } });
   const body = await res.json().catch(() => ({}));
   root.replaceChildren();
   if (!res.ok) {
@@ -67,7 +67,8 @@ async function load() {
     const button = form.querySelector('button');
     button.disabled = true;
     try {
-      const r = await fetch(api, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(data) });
+      // The page is Chinese: so are the server's messages on it.
+      const r = await fetch(api, { method: 'POST', headers: { 'content-type': 'application/json', 'accept-language': 'zh-CN' }, body: JSON.stringify(data) });
       const out = await r.json().catch(() => ({}));
       if (r.ok) {
         if (body.mode === 'update') status.append(message('已保存，谢谢！', 'ok'));

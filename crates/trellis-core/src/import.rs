@@ -175,6 +175,52 @@ pub struct CellError {
     pub column: String,
     pub field: String,
     pub message: String,
+    /// The message in Chinese.
+    pub zh: String,
+}
+
+/// Why a cell could not be typed, said in English (`Display`) or Chinese ([`CellProblem::zh`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CellProblem {
+    NotList(String),
+    NotObject(String),
+    NotWhole,
+    NotNumber,
+    NotBoolean,
+    NotDate,
+    NotDateTime,
+    /// The options shown (at most eight, `…` after them when there are more).
+    NotOption(String),
+}
+
+impl std::fmt::Display for CellProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CellProblem::NotList(e) => write!(f, "is not a JSON list: {e}"),
+            CellProblem::NotObject(e) => write!(f, "is not a JSON object: {e}"),
+            CellProblem::NotWhole => f.write_str("is not a whole number"),
+            CellProblem::NotNumber => f.write_str("is not a number"),
+            CellProblem::NotBoolean => f.write_str("is not yes or no (是/否, true/false, 1/0)"),
+            CellProblem::NotDate => f.write_str("is not a date (2026-01-31, 2026/1/31, 2026年1月31日)"),
+            CellProblem::NotDateTime => f.write_str("is not a date and time (2026-01-31 10:30, or RFC 3339)"),
+            CellProblem::NotOption(shown) => write!(f, "is not one of the options ({shown})"),
+        }
+    }
+}
+
+impl CellProblem {
+    pub fn zh(&self) -> String {
+        match self {
+            CellProblem::NotList(_) => "不是列表（多个值用 | 或 、 隔开）".into(),
+            CellProblem::NotObject(_) => "不是一组字段（JSON 对象）".into(),
+            CellProblem::NotWhole => "不是整数".into(),
+            CellProblem::NotNumber => "不是数字".into(),
+            CellProblem::NotBoolean => "不是「是」或「否」".into(),
+            CellProblem::NotDate => "不是日期（如 2026-01-31、2026/1/31、2026年1月31日）".into(),
+            CellProblem::NotDateTime => "不是日期时间（如 2026-01-31 10:30）".into(),
+            CellProblem::NotOption(shown) => format!("不是可选的值（{}）", shown.replace(", ", "、")),
+        }
+    }
 }
 
 /// A row as record data: the non-empty cells of mapped columns, typed.
@@ -194,7 +240,10 @@ pub fn row_data(form: &CompiledForm, mapping: &[ColumnMap], cells: &[String], tz
             Ok(v) => {
                 data.insert(field.clone(), v);
             }
-            Err(message) => errors.push(CellError { column: m.column.clone(), field: field.clone(), message: format!("'{}' {message}", clip(cell, 100)) }),
+            Err(problem) => {
+                let shown = clip(cell, 100);
+                errors.push(CellError { column: m.column.clone(), field: field.clone(), message: format!("'{shown}' {problem}"), zh: format!("「{shown}」{}", problem.zh()) });
+            }
         }
     }
     if errors.is_empty() { Ok(data) } else { Err(errors) }
@@ -214,7 +263,7 @@ fn types(schema: &Value) -> Vec<&str> {
 }
 
 /// One cell typed by its field's schema; the error says what was expected.
-pub fn coerce(schema: &Value, cell: &str, tz: &jiff::tz::TimeZone) -> Result<Value, String> {
+pub fn coerce(schema: &Value, cell: &str, tz: &jiff::tz::TimeZone) -> Result<Value, CellProblem> {
     let ty = types(schema);
     let has = |t: &str| ty.contains(&t);
     if schema.get("x-link").is_some() || schema.get("format").and_then(Value::as_str) == Some("user") {
@@ -227,36 +276,36 @@ pub fn coerce(schema: &Value, cell: &str, tz: &jiff::tz::TimeZone) -> Result<Val
     if has("array") {
         let items = schema.get("items").cloned().unwrap_or(Value::Null);
         if cell.starts_with('[') {
-            return serde_json::from_str::<Value>(cell).map_err(|e| format!("is not a JSON list: {e}"));
+            return serde_json::from_str::<Value>(cell).map_err(|e| CellProblem::NotList(e.to_string()));
         }
         let parts = cell.split(['|', ',', '，', '、', ';', '；', '\n']).map(str::trim).filter(|s| !s.is_empty());
         return parts.map(|p| coerce(&items, p, tz)).collect::<Result<Vec<_>, _>>().map(Value::Array);
     }
     if has("object") {
-        return serde_json::from_str::<Value>(cell).map_err(|e| format!("is not a JSON object: {e}"));
+        return serde_json::from_str::<Value>(cell).map_err(|e| CellProblem::NotObject(e.to_string()));
     }
     if has("integer") {
-        let n = number(cell).ok_or("is not a whole number")?;
+        let n = number(cell).ok_or(CellProblem::NotWhole)?;
         if n.fract() != 0.0 || n.abs() > 9.007e15 {
-            return Err("is not a whole number".into());
+            return Err(CellProblem::NotWhole);
         }
         return Ok(json!(n as i64));
     }
     if has("number") {
-        return number(cell).map(|n| json!(n)).ok_or_else(|| "is not a number".into());
+        return number(cell).map(|n| json!(n)).ok_or(CellProblem::NotNumber);
     }
     if has("boolean") {
-        return boolean(cell).map(Value::Bool).ok_or_else(|| "is not yes or no (是/否, true/false, 1/0)".into());
+        return boolean(cell).map(Value::Bool).ok_or(CellProblem::NotBoolean);
     }
     match schema.get("format").and_then(Value::as_str) {
-        Some("date") => date(cell).map(|d| json!(d.to_string())).ok_or_else(|| "is not a date (2026-01-31, 2026/1/31, 2026年1月31日)".into()),
-        Some("date-time") => date_time(cell, tz).map(|t| json!(t.to_string())).ok_or_else(|| "is not a date and time (2026-01-31 10:30, or RFC 3339)".into()),
+        Some("date") => date(cell).map(|d| json!(d.to_string())).ok_or(CellProblem::NotDate),
+        Some("date-time") => date_time(cell, tz).map(|t| json!(t.to_string())).ok_or(CellProblem::NotDateTime),
         Some("phone") => Ok(json!(cell.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect::<String>())),
         _ => Ok(json!(cell)),
     }
 }
 
-fn choose(options: &[Value], cell: &str) -> Result<Value, String> {
+fn choose(options: &[Value], cell: &str) -> Result<Value, CellProblem> {
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -265,7 +314,7 @@ fn choose(options: &[Value], cell: &str) -> Result<Value, String> {
         return Ok(v.clone());
     }
     let shown: Vec<String> = options.iter().take(8).map(text).collect();
-    Err(format!("is not one of the options ({}{})", shown.join(", "), if options.len() > 8 { ", …" } else { "" }))
+    Err(CellProblem::NotOption(format!("{}{}", shown.join(", "), if options.len() > 8 { ", …" } else { "" })))
 }
 
 /// `1,234.50`, `￥1,234`, `1 234`, `12元` → a number. A comma only groups

@@ -366,7 +366,10 @@ mod tests {
         let issues = rules(json!({"computed": {"a": "1 +"}, "segments": {"t": {"kind": "label", "script": "let = 2"}}})).unwrap_err();
         let pointers: Vec<_> = issues.iter().map(|i| i.pointer.as_str()).collect();
         assert_eq!(pointers, ["/computed/a", "/segments/t/script"]);
-        assert!(issues[0].message.starts_with("line 1, column"), "{}", issues[0].message);
+        // The position is in `line` and `column`; the message does not say it again.
+        assert_eq!(issues[0].line, Some(1));
+        assert!(issues[0].column.is_some());
+        assert!(!issues[0].message.contains("line"), "{}", issues[0].message);
     }
 
     #[test]

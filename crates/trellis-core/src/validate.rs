@@ -42,7 +42,7 @@ pub fn validate(form: &CompiledForm, data: &Value) -> Vec<Issue> {
                     Some((_, expected)) => format!("{} is not a valid {format}: expected {expected}", err.instance()),
                     None => err.to_string(),
                 };
-                let zh = format!("「{}」{}", title_at(form, &at), zh_format(format, &err.instance()));
+                let zh = format!("「{}」{}", title_at(form, &at), zh_format(format, err.instance()));
                 Issue::new(at, "format", message).zh(zh)
             }
             other => {

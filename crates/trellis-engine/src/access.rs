@@ -113,6 +113,34 @@ fn scope_words(s: Scope) -> &'static str {
     }
 }
 
+/// A role as the Chinese pages name it.
+fn role_zh(role: &str) -> &str {
+    match role {
+        "admin" => "管理员",
+        "manager" => "主管",
+        "staff" => "员工",
+        other => other,
+    }
+}
+
+/// What a scope lets a role do with records, in Chinese (`读取`, `修改`, `删除`).
+fn scope_zh(s: Scope, verb: &str) -> String {
+    match s {
+        Scope::None => format!("不能{verb}任何记录"),
+        Scope::Own => format!("可以{verb}自己的记录"),
+        Scope::Team => format!("可以{verb}自己和团队的记录"),
+        Scope::All => format!("可以{verb}所有记录"),
+    }
+}
+
+fn relation_zh(r: Relation) -> &'static str {
+    match r {
+        Relation::Own => "他自己的",
+        Relation::Team => "他团队的",
+        Relation::Other => "既不是他的，也不是他团队的",
+    }
+}
+
 fn relation_words(r: Relation) -> &'static str {
     match r {
         Relation::Own => "theirs",
@@ -144,6 +172,9 @@ pub struct OperationAnswer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed: Option<bool>,
     pub why: String,
+    /// `why` in Chinese ([`Explanation::in_chinese`]).
+    #[serde(skip)]
+    pub why_zh: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -151,6 +182,21 @@ pub struct FieldAnswer {
     pub read: bool,
     pub write: bool,
     pub why: String,
+    #[serde(skip)]
+    pub why_zh: String,
+}
+
+impl Explanation {
+    /// The same answers with their reasons in Chinese, for zh readers.
+    pub fn in_chinese(mut self) -> Explanation {
+        for o in self.operations.values_mut() {
+            o.why = std::mem::take(&mut o.why_zh);
+        }
+        for f in self.fields.values_mut() {
+            f.why = std::mem::take(&mut f.why_zh);
+        }
+        self
+    }
 }
 
 impl Engine {
@@ -188,29 +234,39 @@ impl Engine {
                 None => format!("role {} may {} {} records ({})", a.role, action.as_str(), scope_words(scope), a.rule),
                 Some(rel) => format!("role {} may {} {} records ({}); this record is {}", a.role, action.as_str(), scope_words(scope), a.rule, relation_words(rel)),
             };
-            operations.insert(action.as_str(), OperationAnswer { scope: scope.as_str(), allowed, why });
+            let verb = match action {
+                Action::Read => "读取",
+                Action::Write => "修改",
+                Action::Delete => "删除",
+            };
+            let why_zh = match relation {
+                None => format!("{}{}（{}）", role_zh(&a.role), scope_zh(scope, verb), a.rule),
+                Some(rel) => format!("{}{}（{}）；这条记录是{}", role_zh(&a.role), scope_zh(scope, verb), a.rule, relation_zh(rel)),
+            };
+            operations.insert(action.as_str(), OperationAnswer { scope: scope.as_str(), allowed, why, why_zh });
         }
         let readable = relation.is_none_or(|rel| a.read.covers(rel));
         let writable = relation.is_none_or(|rel| a.write.covers(rel));
         let mut fields = BTreeMap::new();
         let keys = compiled.fields.iter().map(|f| (f.key.clone(), f.derived.is_some())).chain(compiled.def.segments.keys().map(|k| (format!("segments.{k}"), true)));
         for (key, derived) in keys {
-            let (read, write, why) = if !a.sees(&key) {
-                (false, false, format!("hidden for role {} ({}/hidden)", a.role, a.rule))
+            let role = role_zh(&a.role);
+            let (read, write, why, why_zh) = if !a.sees(&key) {
+                (false, false, format!("hidden for role {} ({}/hidden)", a.role, a.rule), format!("对{role}隐藏（{}/hidden）", a.rule))
             } else if a.read == Scope::None {
-                (false, false, format!("role {} has no read scope ({})", a.role, a.rule))
+                (false, false, format!("role {} has no read scope ({})", a.role, a.rule), format!("{role}不能读取任何记录（{}）", a.rule))
             } else if !readable {
-                (false, false, "the record is outside the read scope".to_owned())
+                (false, false, "the record is outside the read scope".to_owned(), "这条记录不在他的读取范围内".to_owned())
             } else if derived {
-                (true, false, "computed by the engine; nobody writes it".to_owned())
+                (true, false, "computed by the engine; nobody writes it".to_owned(), "由系统自动计算，谁都不能填写".to_owned())
             } else if !a.writes(&key) {
-                (true, false, format!("read-only for role {} ({}/readonly)", a.role, a.rule))
+                (true, false, format!("read-only for role {} ({}/readonly)", a.role, a.rule), format!("对{role}只读（{}/readonly）", a.rule))
             } else if !writable || a.write == Scope::None {
-                (true, false, "the record is outside the write scope".to_owned())
+                (true, false, "the record is outside the write scope".to_owned(), "这条记录不在他的修改范围内".to_owned())
             } else {
-                (true, true, format!("role {} reads and writes it ({})", a.role, a.rule))
+                (true, true, format!("role {} reads and writes it ({})", a.role, a.rule), format!("{role}可以读取和修改（{}）", a.rule))
             };
-            fields.insert(key, FieldAnswer { read, write, why });
+            fields.insert(key, FieldAnswer { read, write, why, why_zh });
         }
         Ok(Explanation {
             user: who.email,

@@ -136,7 +136,7 @@ impl Engine {
         // Checked before hashing so a taken email does not cost an argon2 hash;
         // the unique index below still decides under concurrency.
         if self.store.find_user(&email).await?.is_some() {
-            return Err(EngineError::Conflict { message: format!("a user with email {email} already exists"), key: Some(vec!["email".into()]) });
+            return Err(EngineError::Conflict { zh: None, message: format!("a user with email {email} already exists"), key: Some(vec!["email".into()]) });
         }
         let password = password.to_owned();
         let hash = blocking(move || Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()))
@@ -145,7 +145,7 @@ impl Engine {
         let user = User { id: Uuid::now_v7(), email, name, role: role.as_str().into(), password_hash: hash, manager: None, created_at: self.clock.now() };
         self.store.insert_user(&user).await.map_err(|e| match e {
             trellis_store::StoreError::Unique { .. } => {
-                EngineError::Conflict { message: format!("a user with email {} already exists", user.email), key: Some(vec!["email".into()]) }
+                EngineError::Conflict { zh: None, message: format!("a user with email {} already exists", user.email), key: Some(vec!["email".into()]) }
             }
             e => e.into(),
         })?;

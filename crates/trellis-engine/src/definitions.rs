@@ -352,7 +352,7 @@ impl Engine {
         let current = self.store.definition(kind, key).await?;
         if let Some(c) = &current {
             if create {
-                return Err(EngineError::Conflict { message: format!("a {kind} '{key}' already exists; PUT /api/v1/{kind}s/{key} changes it"), key: Some(vec!["key".into()]) });
+                return Err(EngineError::Conflict { zh: None, message: format!("a {kind} '{key}' already exists; PUT /api/v1/{kind}s/{key} changes it"), key: Some(vec!["key".into()]) });
             }
             if c.definition == body {
                 return Ok((c.clone(), false));
@@ -366,7 +366,7 @@ impl Engine {
         let at = self.clock.now();
         let mut tx = self.store.begin().await?;
         tx.save_definition(kind, key, version, &body, at, actor.id).await.map_err(|e| match e {
-            trellis_store::StoreError::Unique { .. } => EngineError::Conflict { message: format!("{kind} '{key}' was changed at the same time; reload and try again"), key: None },
+            trellis_store::StoreError::Unique { .. } => EngineError::Conflict { zh: None, message: format!("{kind} '{key}' was changed at the same time; reload and try again"), key: None },
             e => e.into(),
         })?;
         tx.audit(&self.audit_entry(Some(actor), "definition_saved", Some(format!("{kind}/{key}")), serde_json::json!({"version": version}))).await?;

@@ -33,7 +33,8 @@ pub enum EngineError {
     Query(trellis_core::query::QueryError),
     /// A unique key is already taken, or the state does not allow this.
     #[error("{message}")]
-    Conflict { message: String, key: Option<Vec<String>> },
+    /// `zh`: the message in Chinese, when it names what people know (a field's title).
+    Conflict { message: String, key: Option<Vec<String>>, zh: Option<String> },
     /// `If-Match` named a revision that is no longer current.
     #[error("the record is at revision {current}, not {expected}")]
     Stale { expected: i64, current: i64 },

@@ -377,7 +377,7 @@ impl<'e> Flow<'e> {
             updated_at: self.now,
         };
         tx.insert_instance(&inst).await.map_err(|e| match e {
-            StoreError::Unique { .. } => EngineError::Conflict { message: format!("workflow '{}' is already running on record {}", wf.key(), record.id), key: None },
+            StoreError::Unique { .. } => EngineError::Conflict { zh: None, message: format!("workflow '{}' is already running on record {}", wf.key(), record.id), key: None },
             e => e.into(),
         })?;
         let rev = self.log(tx, &inst, None, &initial, None).await?;

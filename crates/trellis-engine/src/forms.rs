@@ -134,7 +134,7 @@ impl Engine {
         let def = parse_def(definition)?;
         let compiled = self.check(def, 1).await?;
         if self.store.form(compiled.key()).await?.is_some() {
-            return Err(EngineError::Conflict { message: format!("form '{}' already exists; change it with PUT", compiled.key()), key: Some(vec!["key".into()]) });
+            return Err(EngineError::Conflict { zh: None, message: format!("form '{}' already exists; change it with PUT", compiled.key()), key: Some(vec!["key".into()]) });
         }
         self.save(actor, compiled, false).await
     }
@@ -241,7 +241,7 @@ impl Engine {
                     Some(spec) => format!("existing records of form '{}' share values of the new unique key {:?}; fix them first", compiled.key(), spec.fields),
                     None => format!("form '{}' was changed by someone else at the same time; reload and retry", compiled.key()),
                 };
-                return Err(EngineError::Conflict { message, key: indexes.iter().find(|s| s.name == index).map(|s| s.fields.clone()) });
+                return Err(EngineError::Conflict { zh: None, message, key: indexes.iter().find(|s| s.name == index).map(|s| s.fields.clone()) });
             }
             Err(e) => return Err(e.into()),
         }

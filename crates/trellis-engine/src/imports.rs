@@ -81,6 +81,9 @@ pub struct ImportOptions {
     /// Rows per transaction (default [`BATCH`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<usize>,
+    /// `zh`: refused rows are said in Chinese (the language of whoever started the import); English otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
 }
 
 fn yes() -> bool {
@@ -89,7 +92,7 @@ fn yes() -> bool {
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { dry_run: false, map: BTreeMap::new(), upsert_on: None, events: true, tz: None, batch: None }
+        ImportOptions { dry_run: false, map: BTreeMap::new(), upsert_on: None, events: true, tz: None, batch: None, lang: None }
     }
 }
 
@@ -227,6 +230,8 @@ struct Prepared {
     batch: usize,
     /// What the importing user may write: rows they may not are refused.
     grant: crate::access::Grant,
+    /// Refused rows are said in Chinese.
+    zh: bool,
 }
 
 /// What to do with one row.
@@ -495,19 +500,23 @@ impl Prepared {
     fn errors_of(&self, number: usize, e: &EngineError) -> Vec<RowError> {
         match e {
             EngineError::Invalid(issues) => issues.iter().map(|i| self.issue_error(number, i)).collect(),
-            EngineError::Conflict { message, key } => vec![self.row_error(number, key.as_ref().and_then(|k| k.first().cloned()), message.clone())],
+            EngineError::Conflict { message, key, zh } => {
+                let message = if self.zh { zh.clone().unwrap_or_else(|| message.clone()) } else { message.clone() };
+                vec![self.row_error(number, key.as_ref().and_then(|k| k.first().cloned()), message)]
+            }
             other => vec![self.row_error(number, None, other.to_string())],
         }
     }
 
     fn issue_error(&self, number: usize, i: &Issue) -> RowError {
         let field = pointer_field(&i.pointer);
-        let mut e = self.row_error(number, field.clone(), i.message.clone());
+        let message = if self.zh { i.zh.clone().unwrap_or_else(|| i.message.clone()) } else { i.message.clone() };
+        let mut e = self.row_error(number, field.clone(), message);
         if e.column.is_none()
             && let Some(f) = field
             && i.code == "required"
         {
-            e.message = format!("{} (no column of the file fills '{f}')", i.message);
+            e.message = if self.zh { format!("{}（文件里没有对应的列）", e.message) } else { format!("{} (no column of the file fills '{f}')", i.message) };
         }
         e
     }
@@ -556,7 +565,7 @@ impl Engine {
             }
         }
         let batch = opts.batch.unwrap_or(BATCH).clamp(1, 1000);
-        Ok(Prepared { form, encoding: header.encoding, mapping, tz, upsert_on: opts.upsert_on.clone(), batch, grant })
+        Ok(Prepared { form, encoding: header.encoding, mapping, tz, upsert_on: opts.upsert_on.clone(), batch, grant, zh: opts.lang.as_deref() == Some("zh") })
     }
 
     /// Starts an import of `source` into `form` as a job (run it with
@@ -898,7 +907,7 @@ impl Engine {
             }
             match import::row_data(form, &p.mapping, &row.cells, &p.tz) {
                 Ok(data) => rows.push((row.number, data)),
-                Err(cells) => errors.extend(cells.into_iter().map(|c| RowError { row: row.number as i64, column: Some(c.column), field: Some(c.field), message: c.message })),
+                Err(cells) => errors.extend(cells.into_iter().map(|c| RowError { row: row.number as i64, column: Some(c.column), field: Some(c.field), message: if p.zh { c.zh } else { c.message } })),
             }
         }
         self.resolve_link_cells(p, &mut rows, caches, &mut errors).await?;
@@ -918,7 +927,12 @@ impl Engine {
                 rows.retain(|(number, d)| match d.get(key).map(cell_text).filter(|t| taken.contains_key(t)) {
                     Some(t) => {
                         let title = import::header_of(form, key);
-                        errors.push(p.row_error(*number, Some(key.clone()), format!("another {} record already has the {title} '{t}'; import with upsert on '{key}' to update it", form.key())));
+                        let message = if p.zh {
+                            format!("已有{}的「{title}」是「{t}」；要更新它，请选「按「{title}」更新已有记录」再导入", form.def.title)
+                        } else {
+                            format!("another {} record already has the {title} '{t}'; import with upsert on '{key}' to update it", form.key())
+                        };
+                        errors.push(p.row_error(*number, Some(key.clone()), message));
                         false
                     }
                     None => true,
@@ -933,7 +947,12 @@ impl Engine {
                 && !p.grant.allows(trellis_core::permission::Action::Write, prev)
             {
                 let key = p.upsert_on.clone().unwrap_or_default();
-                errors.push(p.row_error(number, Some(key.clone()), format!("the {} record with this {} is not one role {} may change", form.key(), import::header_of(form, &key), p.grant.access.role)));
+                let message = if p.zh {
+                    format!("这条{}的「{}」对应的记录，你的角色不能修改", form.def.title, import::header_of(form, &key))
+                } else {
+                    format!("the {} record with this {} is not one role {} may change", form.key(), import::header_of(form, &key), p.grant.access.role)
+                };
+                errors.push(p.row_error(number, Some(key.clone()), message));
                 continue;
             }
             let mut issues = match prev {

@@ -34,6 +34,7 @@ use trellis_store::postgres::Heard;
 
 pub mod access;
 pub mod auth;
+pub mod boards;
 pub mod clock;
 pub mod dashboards;
 pub mod definitions;
@@ -53,6 +54,7 @@ pub mod sweep;
 pub mod templates;
 mod throttle;
 pub mod tasks;
+pub mod views;
 pub mod triggers;
 pub mod workflows;
 
@@ -60,7 +62,7 @@ pub use auth::{Actor, Role};
 pub use clock::Clock;
 pub use error::{EngineError, Result};
 pub use records::Page;
-pub use trellis_store::{AuditEntry, Delivery, Notification, Occurrence, StoredDefinition};
+pub use trellis_store::{AuditEntry, Delivery, Notification, Occurrence, SavedView, StoredDefinition};
 
 /// Compiled forms by key, at their current version.
 #[derive(Default)]

@@ -228,7 +228,7 @@ impl Engine {
     pub async fn public_link_url(&self, actor: &Actor, id: Uuid, record: Uuid) -> Result<String> {
         let l = self.own_link(actor, id).await?;
         if l.mode != "update" {
-            return Err(EngineError::Conflict { message: "a create link has one URL for everyone; only update links are signed per record".into(), key: None });
+            return Err(EngineError::Conflict { zh: None, message: "a create link has one URL for everyone; only update links are signed per record".into(), key: None });
         }
         let compiled = self.form(&l.form).await?;
         let maker = self.link_maker(&l).await?;

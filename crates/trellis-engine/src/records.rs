@@ -60,7 +60,11 @@ fn unique_conflict(form: &CompiledForm, e: StoreError) -> EngineError {
                 Some(fields) => format!("another {} record already has this {}", form.key(), fields.join(" + ")),
                 None => format!("the write conflicts with an existing record ({index})"),
             };
-            EngineError::Conflict { message, key }
+            let zh = key.as_ref().map(|fields| {
+                let titles: Vec<String> = fields.iter().map(|f| form.def.schema.pointer(&format!("/properties/{f}/title")).and_then(serde_json::Value::as_str).unwrap_or(f).to_owned()).collect();
+                format!("已有{}使用了相同的「{}」", form.def.title, titles.join("＋"))
+            });
+            EngineError::Conflict { message, key, zh }
         }
         e => e.into(),
     }
@@ -189,7 +193,7 @@ impl Engine {
             return Err(EngineError::Invalid(issues));
         }
         if let Some((i, key)) = validate::repeated_unique_key(&form, &datas) {
-            return Err(EngineError::Conflict { message: format!("item {i} repeats the {} of an earlier item in this batch", key.join(" + ")), key: Some(key) });
+            return Err(EngineError::Conflict { zh: None, message: format!("item {i} repeats the {} of an earlier item in this batch", key.join(" + ")), key: Some(key) });
         }
 
         let now = self.clock.now();
@@ -340,7 +344,7 @@ impl Engine {
         grant.check(action, &r)?;
         match (r.deleted_at.is_some(), want_deleted) {
             (true, false) => return Err(gone(form.key(), id)),
-            (false, true) => return Err(EngineError::Conflict { message: format!("record {id} is not deleted"), key: None }),
+            (false, true) => return Err(EngineError::Conflict { zh: None, message: format!("record {id} is not deleted"), key: None }),
             _ => {}
         }
         if let Some(expected) = expected_rev

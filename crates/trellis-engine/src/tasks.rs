@@ -159,7 +159,7 @@ impl Engine {
             return Err(EngineError::Forbidden(format!("a task for a role is {verb} by a manager or an admin; {} is {}", actor.email, actor.role.as_str())));
         }
         if t.status != "open" {
-            return Err(EngineError::Conflict { message: format!("the task is already {}", t.status), key: None });
+            return Err(EngineError::Conflict { zh: None, message: format!("the task is already {}", t.status), key: None });
         }
         Ok(t)
     }

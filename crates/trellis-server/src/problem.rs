@@ -120,7 +120,13 @@ impl Problem {
         let (detail, zh) = match issues.as_slice() {
             [one] => (
                 format!("{}: {}{}", if one.pointer.is_empty() { "/" } else { &one.pointer }, one.message, at(one)),
-                one.zh.as_ref().map(|m| format!("{m}{}", zh_at(one))),
+                Some(match (&one.zh, one.code) {
+                    (Some(m), _) => format!("{m}{}", zh_at(one)),
+                    // The script engine's own words stay as they are, framed in the reader's language.
+                    (None, "script") => format!("脚本有误{}：{}", zh_at(one), one.message),
+                    (None, "template" | "template_limit") => format!("模板有误{}：{}", zh_at(one), one.message),
+                    (None, _) => format!("{}：{}{}", if one.pointer.is_empty() { "/" } else { &one.pointer }, one.message, zh_at(one)),
+                }),
             ),
             many => (format!("{} problems with the submitted data", many.len()), Some(format!("提交的内容有 {} 处问题", many.len()))),
         };
@@ -190,9 +196,13 @@ impl From<EngineError> for Problem {
                     ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "pack-invalid", detail)
                 }
             }
-            EngineError::Guard(m) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "guard-failed", m),
+            // A guard's message is the workflow author's own words: it reads the same in both.
+            EngineError::Guard(m) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "guard-failed", m.clone()).zh(m),
             EngineError::Workflow(m) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "workflow-failed", m),
-            EngineError::Rule(f) => Problem::script("rule-failed", f.message(), f.pointer.clone(), &f.error),
+            EngineError::Rule(f) => {
+                let zh = format!("规则 {} 运行出错，记录没有保存：{}", f.rule, f.error.message);
+                Problem::script("rule-failed", f.message(), f.pointer.clone(), &f.error).zh(zh)
+            }
             EngineError::BadRequest { param, message } => {
                 Problem { param: Some(param.to_owned()), ..Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", message) }
             }
@@ -201,9 +211,9 @@ impl From<EngineError> for Problem {
                 errors: e.pointer.map(|pointer| vec![FieldError { pointer, code: e.param.to_owned(), message: e.message.clone(), file: None, line: None, column: None, zh: None }]),
                 ..Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", e.message)
             },
-            EngineError::Conflict { message, key } => {
+            EngineError::Conflict { message, key, zh } => {
                 let slug = if key.is_some() { "unique-violation" } else { "conflict" };
-                Problem { key, ..Problem::new(StatusCode::CONFLICT, slug, message) }
+                Problem { key, zh, ..Problem::new(StatusCode::CONFLICT, slug, message) }
             }
             EngineError::Stale { expected, current } => Problem {
                 current_rev: Some(current),
@@ -212,6 +222,7 @@ impl From<EngineError> for Problem {
                     "stale-revision",
                     format!("If-Match named revision {expected} but the record is at revision {current}; reload and retry"),
                 )
+                .zh(format!("你编辑的是第 {expected} 版，有人已保存到第 {current} 版；请刷新后再改"))
             },
             e @ (EngineError::Store(_) | EngineError::Internal(_)) => {
                 tracing::error!(error = %e, "internal error");

@@ -25,7 +25,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod work;
 
-pub use work::{Attempt, Comment, Delivery, Instance, Notification, Occurrence, PackMigration, Scheduled, StoredDefinition, StoredPack, Task, TaskQuery, Timer, TokenInfo, AuditEntry, PublicLink};
+pub use work::{Attempt, Comment, Delivery, Instance, Notification, Occurrence, PackMigration, Scheduled, StoredDefinition, StoredPack, Task, TaskQuery, Timer, TokenInfo, AuditEntry, PublicLink, SavedView};
 
 pub use index::IndexSpec;
 pub use jobs::{Job, JobError};
@@ -371,6 +371,30 @@ impl Store {
         }
     }
 
+    /// A form's saved views `user` is offered (theirs and their team's shared ones), by name.
+    pub async fn saved_views(&self, form: &str, user: Uuid, manager: Option<Uuid>) -> Result<Vec<SavedView>> {
+        read!(self, saved_views(form, user, manager))
+    }
+
+    pub async fn saved_view(&self, id: Uuid) -> Result<Option<SavedView>> {
+        read!(self, saved_view(id))
+    }
+
+    /// Saves a view (the same owner, form and name replaces it).
+    pub async fn save_view(&self, v: &SavedView) -> Result<SavedView> {
+        match self {
+            Store::Sqlite(s) => work::on_sqlite::save_view(&s.writer, v).await,
+            Store::Postgres(s) => work::on_postgres::save_view(&s.pool, v).await,
+        }
+    }
+
+    pub async fn delete_view(&self, id: Uuid) -> Result<bool> {
+        match self {
+            Store::Sqlite(s) => work::on_sqlite::delete_view(&s.writer, id).await,
+            Store::Postgres(s) => work::on_postgres::delete_view(&s.pool, id).await,
+        }
+    }
+
     pub async fn public_link(&self, id: Uuid) -> Result<Option<PublicLink>> {
         read!(self, public_link(id))
     }
@@ -420,6 +444,16 @@ impl Store {
     /// Every workflow instance of a record, oldest first.
     pub async fn instances_of(&self, record: Uuid) -> Result<Vec<Instance>> {
         read!(self, instances_of(record))
+    }
+
+    /// The running instances of `workflow` on these records (a board's cards).
+    pub async fn active_instances(&self, workflow: &str, records: &[Uuid]) -> Result<Vec<Instance>> {
+        let mut out = Vec::with_capacity(records.len());
+        // A bounded IN list per round trip: both databases cap the bound parameters of one statement.
+        for chunk in records.chunks(500) {
+            out.extend(read!(self, active_instances(workflow, chunk))?);
+        }
+        Ok(out)
     }
 
     /// Timers due at `now`, earliest first, each with its record's form and id; read without locks.

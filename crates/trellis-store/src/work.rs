@@ -215,6 +215,22 @@ pub struct AuditEntry {
     pub detail: Value,
 }
 
+/// A saved list view (see the `saved_views` table).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SavedView {
+    pub id: Uuid,
+    /// Whose it is.
+    pub user_id: Uuid,
+    pub form: String,
+    pub name: String,
+    /// What the list keeps: columns, conditions, sort (the browser's shape).
+    pub config: Value,
+    /// Offered to the owner's team too.
+    pub shared: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
 /// A public form link (see the `public_links` table).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PublicLink {
@@ -393,6 +409,20 @@ macro_rules! work_queries {
 
         pub(crate) async fn instances_of_in(tx: &mut DbTx, record: Uuid) -> Result<Vec<Instance>> {
             let rows = sqlx::query("SELECT * FROM workflow_instances WHERE record_id = $1 ORDER BY id").bind(record).fetch_all(&mut **tx).await?;
+            rows.iter().map(instance_from_row).collect()
+        }
+
+        pub(crate) async fn active_instances(pool: &Pool<Db>, workflow: &str, records: &[Uuid]) -> Result<Vec<Instance>> {
+            if records.is_empty() {
+                return Ok(Vec::new());
+            }
+            let marks: Vec<String> = (0..records.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!("SELECT * FROM workflow_instances WHERE workflow = $1 AND status = 'active' AND record_id IN ({})", marks.join(", "));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(workflow);
+            for r in records {
+                q = q.bind(*r);
+            }
+            let rows = q.fetch_all(pool).await?;
             rows.iter().map(instance_from_row).collect()
         }
 
@@ -946,6 +976,60 @@ macro_rules! work_queries {
                 created_at: ts(row, "created_at")?,
                 revoked_at: ts_opt(row, "revoked_at")?,
             })
+        }
+
+        fn view_from_row(row: &$row) -> Result<SavedView> {
+            Ok(SavedView {
+                id: row.try_get("id")?,
+                user_id: row.try_get("user_id")?,
+                form: row.try_get("form")?,
+                name: row.try_get("name")?,
+                config: row.try_get::<Json<Value>, _>("config")?.0,
+                shared: row.try_get("shared")?,
+                created_at: ts(row, "created_at")?,
+                updated_at: ts(row, "updated_at")?,
+            })
+        }
+
+        /// A form's views `user` is offered: their own, and the shared ones of their team
+        /// (their manager's, their reports', and those of whoever shares their manager).
+        pub(crate) async fn saved_views(pool: &Pool<Db>, form: &str, user: Uuid, manager: Option<Uuid>) -> Result<Vec<SavedView>> {
+            let rows = sqlx::query(
+                "SELECT v.* FROM saved_views v JOIN users o ON o.id = v.user_id WHERE v.form = $1 AND (v.user_id = $2 OR (v.shared AND (o.id = $3 OR o.manager_id = $2 OR o.manager_id = $3))) ORDER BY v.name, v.id",
+            )
+            .bind(form)
+            .bind(user)
+            .bind(manager)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(view_from_row).collect()
+        }
+
+        /// Saves a view by its owner, form and name: a new one, or the same name saved again.
+        pub(crate) async fn save_view(pool: &Pool<Db>, v: &SavedView) -> Result<SavedView> {
+            let row = sqlx::query(
+                "INSERT INTO saved_views (id, user_id, form, name, config, shared, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+                 ON CONFLICT (user_id, form, name) DO UPDATE SET config = excluded.config, shared = excluded.shared, updated_at = excluded.updated_at RETURNING *",
+            )
+            .bind(v.id)
+            .bind(v.user_id)
+            .bind(&v.form)
+            .bind(&v.name)
+            .bind(Json(&v.config))
+            .bind(v.shared)
+            .bind($to_db(v.updated_at))
+            .fetch_one(pool)
+            .await?;
+            view_from_row(&row)
+        }
+
+        pub(crate) async fn saved_view(pool: &Pool<Db>, id: Uuid) -> Result<Option<SavedView>> {
+            let row = sqlx::query("SELECT * FROM saved_views WHERE id = $1").bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(view_from_row).transpose()
+        }
+
+        pub(crate) async fn delete_view(pool: &Pool<Db>, id: Uuid) -> Result<bool> {
+            Ok(sqlx::query("DELETE FROM saved_views WHERE id = $1").bind(id).execute(pool).await?.rows_affected() == 1)
         }
 
         pub(crate) async fn insert_public_link(pool: &Pool<Db>, l: &PublicLink) -> Result<()> {

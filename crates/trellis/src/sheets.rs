@@ -59,7 +59,7 @@ fn show_errors(errors: &[RowError], failed: usize, report: Option<&Path>) -> any
 
 pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
     let source = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
-    let opts = ImportOptions { dry_run: a.dry_run, map: parse_map(&a.map)?, upsert_on: a.upsert_on, events: !a.no_events, tz: a.tz, batch: a.batch };
+    let opts = ImportOptions { dry_run: a.dry_run, map: parse_map(&a.map)?, upsert_on: a.upsert_on, events: !a.no_events, tz: a.tz, batch: a.batch, lang: None };
     let engine = Engine::open(&a.url, Clock::System).await.with_context(|| format!("opening {}", a.url))?;
     let bar = progress_bar();
     let name = a.file.file_name().map_or_else(|| a.file.display().to_string(), |n| n.to_string_lossy().into_owned());

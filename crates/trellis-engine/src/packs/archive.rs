@@ -166,7 +166,7 @@ pub fn to_tar_gz(top: &str, files: &Files) -> Result<Vec<u8>> {
 pub fn write_dir(dir: &Path, files: &Files) -> Result<()> {
     let io = |e: std::io::Error| EngineError::Internal(format!("writing {}: {e}", dir.display()));
     if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
-        return Err(EngineError::Conflict { message: format!("{} is a folder with files in it; export into a new or empty folder", dir.display()), key: None });
+        return Err(EngineError::Conflict { zh: None, message: format!("{} is a folder with files in it; export into a new or empty folder", dir.display()), key: None });
     }
     for (path, data) in files {
         let target = dir.join(path);

@@ -192,7 +192,7 @@ impl Engine {
             && *f > pack.version
             && !opts.force
         {
-            return Err(EngineError::Conflict { message: format!("pack {name} {f} is installed; installing the older {} is refused unless forced", pack.version), key: None });
+            return Err(EngineError::Conflict { zh: None, message: format!("pack {name} {f} is installed; installing the older {} is refused unless forced", pack.version), key: None });
         }
         let base: Map<String, Value> = installed.as_ref().and_then(|p| p.definitions.as_object().cloned()).unwrap_or_default();
 

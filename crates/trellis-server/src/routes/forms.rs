@@ -122,5 +122,7 @@ struct ExplainParams {
 #[utoipa::path(get, path = "/api/v1/permissions/explain", tag = "forms", security(("bearer" = [])), params(ExplainParams),
     responses((status = 200, body = Object), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn explain(State(state): State<AppState>, Auth(actor): Auth, Params(p): Params<ExplainParams>) -> ApiResult<Json<trellis_engine::access::Explanation>> {
-    Ok(Json(state.engine.explain(&actor, &p.user, &p.form, p.record).await?))
+    let x = state.engine.explain(&actor, &p.user, &p.form, p.record).await?;
+    // The reasons are for people: in the reader's language.
+    Ok(Json(if crate::lang::Lang::current() == crate::lang::Lang::Zh { x.in_chinese() } else { x }))
 }

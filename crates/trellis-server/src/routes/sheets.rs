@@ -78,7 +78,9 @@ async fn start_import(
         Some(m) => serde_json::from_str(m).map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("map is a JSON object of column → field: {e}")))?,
         None => BTreeMap::new(),
     };
-    let opts = ImportOptions { dry_run: p.dry_run, map, upsert_on: p.upsert_on, events: p.events.unwrap_or(true), tz: p.tz, batch: None };
+    // Refused rows are said in the language of whoever starts the import (the job keeps it).
+    let lang = (crate::lang::Lang::current() == crate::lang::Lang::Zh).then(|| "zh".to_owned());
+    let opts = ImportOptions { dry_run: p.dry_run, map, upsert_on: p.upsert_on, events: p.events.unwrap_or(true), tz: p.tz, batch: None, lang };
     let name = p.name.unwrap_or_else(|| "upload".into());
     // Without a copy: the body is the only owner of its bytes.
     let job = state.engine.start_import(&actor, &form, &name, Vec::from(body), opts).await?.columns_page(0, imports::COLUMNS_PAGE);

@@ -29,6 +29,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(read_all_notifications))
         .routes(routes!(list_deliveries))
         .routes(routes!(set_manager))
+        .routes(routes!(list_views, save_view))
+        .routes(routes!(delete_view))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -207,5 +209,47 @@ pub struct ManagerIn {
     responses((status = 204), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn set_manager(State(state): State<AppState>, Auth(actor): Auth, PathOf(user): PathOf<String>, JsonBody(b): JsonBody<ManagerIn>) -> ApiResult<StatusCode> {
     state.engine.set_manager(Some(&actor), &user, b.manager.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ViewList {
+    /// `{id, user_id, form, name, config, shared, created_at, updated_at}`, by name.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<trellis_engine::SavedView>,
+}
+
+/// A form's saved list views offered to me: mine, and the shared ones of my team (my manager, my reports, those with my manager).
+#[utoipa::path(get, path = "/api/v1/forms/{form}/views", tag = "records", security(("bearer" = [])), params(("form" = String, Path)),
+    responses((status = 200, body = ViewList), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn list_views(State(state): State<AppState>, Auth(actor): Auth, PathOf(form): PathOf<String>) -> ApiResult<Json<ViewList>> {
+    Ok(Json(ViewList { items: state.engine.saved_views(&actor, &form).await? }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ViewIn {
+    /// 1 to 50 characters; saving the same name again replaces my view of that name.
+    pub name: String,
+    /// What the list keeps (columns, conditions, sort), as the browser app writes it; at most 16 KiB.
+    #[schema(value_type = Object)]
+    pub config: Value,
+    /// Offer it to my team too.
+    #[serde(default)]
+    pub shared: bool,
+}
+
+/// Save a list view of a form (mine) → 201 the view; 422 at `/name` or `/config`.
+#[utoipa::path(post, path = "/api/v1/forms/{form}/views", tag = "records", security(("bearer" = [])), params(("form" = String, Path)), request_body = ViewIn,
+    responses((status = 201, body = Object), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn save_view(State(state): State<AppState>, Auth(actor): Auth, PathOf(form): PathOf<String>, JsonBody(v): JsonBody<ViewIn>) -> ApiResult<(StatusCode, Json<trellis_engine::SavedView>)> {
+    Ok((StatusCode::CREATED, Json(state.engine.save_view(&actor, &form, &v.name, v.config, v.shared).await?)))
+}
+
+/// Delete a saved view: mine, or any for an admin.
+#[utoipa::path(delete, path = "/api/v1/views/{id}", tag = "records", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn delete_view(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>) -> ApiResult<StatusCode> {
+    state.engine.delete_view(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -65,6 +65,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(preview_message))
         .routes(routes!(record_workflows, start_workflow))
         .routes(routes!(transition))
+        .routes(routes!(board))
+        .routes(routes!(form_workflows))
         .routes(routes!(list_triggers, create_trigger))
         .routes(routes!(get_trigger, put_trigger))
         .routes(routes!(list_occurrences))
@@ -306,6 +308,82 @@ pub struct StartIn {
 async fn start_workflow(State(state): State<AppState>, Auth(actor): Auth, PathOf((form, id)): PathOf<(String, Uuid)>, JsonBody(body): JsonBody<StartIn>) -> ApiResult<Response> {
     let view = state.engine.start_workflow(&actor, &form, id, &body.workflow).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BoardParams {
+    /// A list filter on the workflow's form (the record list's syntax).
+    pub filter: Option<String>,
+    /// Most cards, 1 to 1000 (default 500); the newest-changed records come first.
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CardOut {
+    /// The running instance: move the card with `POST /api/v1/instances/{instance}/transitions/{key}`.
+    pub instance: Uuid,
+    pub state: String,
+    pub record: crate::routes::records::RecordOut,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BoardOut {
+    pub workflow: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub form: String,
+    /// `{key, title, final, count}` per state, in the workflow's order.
+    #[schema(value_type = Vec<Object>)]
+    pub columns: Vec<trellis_engine::boards::Column>,
+    /// `{key, title, from, to}`: which transition a move from one column to another takes (`from` empty: any non-final state).
+    #[schema(value_type = Vec<Object>)]
+    pub transitions: Vec<trellis_engine::boards::Move>,
+    pub cards: Vec<CardOut>,
+    /// More records matched than `limit`.
+    pub truncated: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowRef {
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowRefs {
+    pub items: Vec<WorkflowRef>,
+}
+
+/// The workflows that run on a form's records (key and title), for anyone who may read the form: a list offers their boards.
+#[utoipa::path(get, path = "/api/v1/forms/{form}/workflows", tag = "workflows", security(("bearer" = [])), params(("form" = String, Path)),
+    responses((status = 200, body = WorkflowRefs), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn form_workflows(State(state): State<AppState>, Auth(_actor): Auth, PathOf(form): PathOf<String>) -> ApiResult<Json<WorkflowRefs>> {
+    // Forms are readable by every signed-in user (their access says what of the records).
+    state.engine.form(&form).await?;
+    Ok(Json(WorkflowRefs { items: state.engine.workflows_of(&form).await?.into_iter().map(|(key, title)| WorkflowRef { key, title }).collect() }))
+}
+
+/// A workflow as a board: a column per state, the records you may read as cards in their state's column.
+#[utoipa::path(get, path = "/api/v1/workflows/{key}/board", tag = "workflows", security(("bearer" = [])), params(("key" = String, Path), BoardParams),
+    responses((status = 200, body = BoardOut), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn board(State(state): State<AppState>, Auth(actor): Auth, PathOf(key): PathOf<String>, crate::extract::Params(p): crate::extract::Params<BoardParams>) -> ApiResult<Json<BoardOut>> {
+    if p.limit.is_some_and(|n| !(1..=trellis_engine::boards::MAX_CARDS).contains(&n)) {
+        return Err(Problem { param: Some("limit".into()), ..Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("limit must be between 1 and {}", trellis_engine::boards::MAX_CARDS)) });
+    }
+    let b = state.engine.board(&actor, &key, p.filter.as_deref(), p.limit).await?;
+    Ok(Json(BoardOut {
+        workflow: b.workflow,
+        title: b.title,
+        form: b.form,
+        columns: b.columns,
+        transitions: b.transitions,
+        cards: b.cards.into_iter().map(|c| CardOut { instance: c.instance, state: c.state, record: c.record.into() }).collect(),
+        truncated: b.truncated,
+    }))
 }
 
 /// Take a transition by hand. 409 when it does not leave the current state,
