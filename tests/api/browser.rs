@@ -128,9 +128,14 @@ impl Browser {
 
     /// Signs `email` in (the test password) and waits for the landing page's heading to say `lands_on`.
     pub(crate) async fn sign_in_as(&self, app: &str, email: &str, lands_on: &str) {
+        self.sign_in_with(app, email, PASSWORD, lands_on).await;
+    }
+
+    /// Signs `email` in with `password` and waits for the landing page's heading to say `lands_on`.
+    pub(crate) async fn sign_in_with(&self, app: &str, email: &str, password: &str, lands_on: &str) {
         self.client.goto(app).await.unwrap();
         self.fill("#email", email).await;
-        self.fill("#password", PASSWORD).await;
+        self.fill("#password", password).await;
         self.find("button[type=submit]").await.click().await.unwrap();
         self.text_of("main h1", lands_on).await;
     }
@@ -639,6 +644,7 @@ async fn a_customer_fills_a_public_link_on_a_phone_and_updates_their_details_thr
     let links = s.get("/api/v1/forms/customer/public-links").await.expect(200).body;
     let first = links["items"].as_array().unwrap().iter().find(|l| l["title"] == "到店登记").unwrap()["id"].as_str().unwrap().to_owned();
     b.click(&format!("[data-revoke-link='{first}']")).await;
+    b.click("dialog.confirm #confirm-ok").await;
     b.text_of(&format!("tr[data-link='{first}']"), "已停用").await;
     b.shot("45-public-link-revoked").await;
     b.client.goto(&url).await.unwrap();

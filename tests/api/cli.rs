@@ -38,7 +38,7 @@ async fn serve_creates_the_database_and_a_first_admin_then_user_add_works() {
 
     // A second user, added by the CLI while the server runs (SQLite in WAL mode allows it).
     let mut add = Command::new(BIN)
-        .args(["user", "add", "sales@example.com", "--role", "staff", "--password-stdin", "--db", &db])
+        .args(["user", "add", "sales@example.com", "--role", "staff", "--name", "王芳", "--password-stdin", "--db", &db])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -49,6 +49,8 @@ async fn serve_creates_the_database_and_a_first_admin_then_user_add_works() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "added sales@example.com (staff)");
     let res = http.post(format!("{base}/api/v1/auth/token")).json(&json!({"email": "sales@example.com", "password": "s3cret-pass"})).send().await.unwrap();
     assert_eq!(res.status(), 200);
+    let signed: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(signed["user"]["name"], "王芳", "--name is the user's display name");
 
     // A bad role is refused with a clear message and a failing exit code.
     let mut bad = Command::new(BIN)

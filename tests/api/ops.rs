@@ -63,3 +63,34 @@ async fn graceful_shutdown_finishes_in_flight_writes(b: Backend) {
     assert!(page.next_cursor.is_some());
     s.stop().await;
 }
+
+/// The app's files go out gzipped when asked, with an ETag that answers 304;
+/// API answers are not compressed; the favicon is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_is_served_compressed_and_cacheable_with_a_favicon() {
+    let Some(s) = Server::start(Backend::Sqlite).await else { return };
+    let get = |path: &str, headers: &[(&str, &str)]| {
+        let mut req = s.http.get(format!("{}{path}", s.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send()
+    };
+    let plain = get("/app/static/js/app.js", &[]).await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert!(plain.headers().get("content-encoding").is_none());
+    let etag = plain.headers()["etag"].to_str().unwrap().to_owned();
+    let size = plain.bytes().await.unwrap().len();
+    let zipped = get("/app/static/js/app.js", &[("accept-encoding", "gzip")]).await.unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let zipped_size = zipped.bytes().await.unwrap().len();
+    assert!(zipped_size * 2 < size, "gzip makes it much smaller: {zipped_size} of {size}");
+    let again = get("/app/static/js/app.js", &[("if-none-match", etag.as_str())]).await.unwrap();
+    assert_eq!(again.status(), 304);
+    let icon = get("/favicon.ico", &[]).await.unwrap();
+    assert_eq!(icon.status(), 200);
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+    let api = s.http.get(format!("{}/api/v1/forms", s.base)).bearer_auth(&s.token).header("accept-encoding", "gzip").send().await.unwrap();
+    assert!(api.headers().get("content-encoding").is_none(), "API answers are not compressed");
+    s.stop().await;
+}

@@ -16,7 +16,7 @@ import { instant, fieldTitle } from './format.js';
 import { listView } from './list.js';
 import { importView } from './sheets.js';
 import { linksView } from './links.js';
-import { el, loading } from './dom.js';
+import { el, loading, confirmAction } from './dom.js';
 
 const root = document.getElementById('app');
 
@@ -272,6 +272,7 @@ async function explainBox() {
 async function tokensView(main) {
   const { items } = await get('/api/v1/auth/tokens');
   const revoke = async (tok) => {
+    if (!(await confirmAction(tok.current ? t('confirmRevokeCurrent') : t('confirmRevoke'), { ok: t('revoke') }))) return;
     await api('DELETE', `/api/v1/auth/tokens/${tok.id}`);
     if (tok.current) { me = null; location.hash = '#/login'; return; }
     await tokensView(main);

@@ -65,12 +65,12 @@ export async function calendarView(main, formKey, params) {
     el('div', { class: 'actions' }, pick,
       el('button', { onclick: () => step(-1), 'aria-label': t('previous'), id: 'cal-prev' }, '‹'), el('button', { onclick: () => go({ d: dayKey(new Date()) }), id: 'cal-today' }, t('tw_today')), el('button', { onclick: () => step(1), 'aria-label': t('next'), id: 'cal-next' }, '›'),
       el('div', { class: 'views', role: 'group' }, el('button', { class: mode === 'month' ? 'primary' : '', onclick: () => go({ mode: 'month' }), id: 'cal-month' }, t('month')), el('button', { class: mode === 'week' ? 'primary' : '', onclick: () => go({ mode: 'week' }), id: 'cal-week' }, t('week'))))),
-  el('div', { class: `calendar ${mode}`, id: 'calendar', role: 'grid' },
-    names.map((n) => el('div', { class: 'dow', role: 'columnheader' }, n)),
+  el('div', { class: `calendar ${mode}`, id: 'calendar', 'aria-label': heading },
+    names.map((n) => el('div', { class: 'dow', 'aria-hidden': 'true' }, n)),
     days.map((d) => {
       const k = dayKey(d);
       const list = items.get(k);
-      return el('div', { class: `day${d.getMonth() !== anchor.getMonth() && mode === 'month' ? ' other' : ''}${k === today ? ' today' : ''}`, 'data-day': k, role: 'gridcell' },
+      return el('div', { class: `day${d.getMonth() !== anchor.getMonth() && mode === 'month' ? ' other' : ''}${k === today ? ' today' : ''}`, 'data-day': k, role: 'group', 'aria-label': d.toLocaleDateString(locale, { month: 'long', day: 'numeric', weekday: 'long' }) },
         el('div', { class: 'num' }, String(d.getDate())),
         list.map((x) => el('a', { class: `chip ${x.kind}${x.done ? ' done' : ''}`, href: x.href, title: x.text, 'data-item': x.id }, x.kind === 'task' ? `✓ ${x.text}` : x.text)));
     })));

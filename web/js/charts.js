@@ -98,6 +98,11 @@ export function widgetCard(w, spec = {}, forms = {}) {
     card.append(w.rows.length ? el('div', { class: 'scroll-x' }, el('table', { class: 'list' }, el('thead', {}, el('tr', {}, cols.map((c) => el('th', {}, def ? fieldTitle(def, c) : c)))),
       el('tbody', {}, w.rows.map((r) => el('tr', {}, cols.map((c) => el('td', {}, c === titleField && r.id ? el('a', { href: `#/forms/${spec.form}/records/${r.id}` }, asText(cell(r, c))) : cell(r, c)))))))) : el('p', { class: 'muted' }, '—'));
   } else if (!w.points.length) card.append(el('p', { class: 'muted' }, '—'));
-  else card.append(({ bar: bars, pie: donut, line, funnel })[w.kind](w.points));
+  else {
+    // A chart is a picture to the eye and its figures to a screen reader.
+    const chart = ({ bar: bars, pie: donut, line, funnel })[w.kind](w.points);
+    chart.setAttribute('aria-label', `${w.title || w.key}：${w.points.map((p) => `${p.label} ${fmt(p.value)}`).join('，')}`);
+    card.append(chart);
+  }
   return card;
 }

@@ -6,7 +6,7 @@
 // palette item (or Enter on it) adds the field at the end instead.
 import { t } from './i18n.js';
 import { renderForm } from './renderer.js';
-import { el, kindOf } from './dom.js';
+import { el, kindOf, confirmAction } from './dom.js';
 
 export const KINDS = [
   ['text', 'T'], ['textarea', '¶'], ['number', '#'], ['money', '¥'], ['date', '日'], ['datetime', '时'],
@@ -309,7 +309,13 @@ export class Designer {
       box.append(el('label', {}, t('columns')), i);
     }
     if (!['subtable', 'multiselect', 'link', 'user'].includes(f.kind)) box.append(...input(t('default'), 'default'));
-    box.append(el('div', { style: 'margin-top:14px' }, el('button', { class: 'danger small', onclick: () => { const [si, fi] = this.selected; this.m.sections[si].fields.splice(fi, 1); this.selected = null; this.changed(); } }, t('remove'))));
+    box.append(el('div', { style: 'margin-top:14px' }, el('button', { class: 'danger small', id: 'remove-field', onclick: async () => {
+      const [si, fi] = this.selected;
+      const f = this.m.sections[si].fields[fi];
+      // A removed field's values stay in stored records but leave the form once published: ask first.
+      if (!(await confirmAction(t('confirmRemoveField', { x: f.label || f.key }), { ok: t('remove') }))) return;
+      this.m.sections[si].fields.splice(fi, 1); this.selected = null; this.changed();
+    } }, t('remove'))));
   }
 
   select(si, fi) {

@@ -4,7 +4,7 @@
 import { t } from './i18n.js';
 import { instant } from './format.js';
 import { api, get, post } from './api.js';
-import { el } from './dom.js';
+import { el, confirmAction } from './dom.js';
 
 const when = (s) => (s ? instant(s) : '');
 
@@ -66,6 +66,7 @@ export async function linksView(main, formKey, made) {
     el('div', { class: 'actions' }, el('button', { class: 'primary', type: 'submit' }, t('create'))));
 
   const revoke = async (l) => {
+    if (!(await confirmAction(t('confirmRevokeLink', { x: l.title || l.fields.join('、') }), { ok: t('revoke') }))) return;
     try { await api('DELETE', `/api/v1/public-links/${l.id}`); await linksView(main, formKey); } catch (err) { status.className = 'notice error'; status.textContent = err.message; }
   };
   const fieldNames = (l) => l.fields.map((k) => props[k]?.title || k).join('、');

@@ -104,7 +104,7 @@ export async function recordView(main, formKey, id, { editing = false } = {}) {
     ...tasks.items.map((x) => ({ at: x.completed_at || x.created_at, kind: 'task', text: `${t('task')}：${x.title}${x.status === 'done' ? ' ✓' : ''}`, who: x.assignee || '' })),
     ...deliveries.items.map((d) => ({ at: d.sent_at || d.created_at, kind: d.channel, text: `${d.subject || d.channel} → ${d.channel === 'email' ? d.target : d.format || 'webhook'}（${t(`d_${d.status}`)}）`, who: '' })),
   ].sort((a, b) => (Date.parse(b.at) || 0) - (Date.parse(a.at) || 0));
-  const kindLabel = (e) => { const k = `k_${e.kind}`; const v = t(k); return v === k ? e.label || e.kind : v; };
+  const kindLabel = (e) => { const k = `tk_${e.kind}`; const v = t(k); return v === k ? e.label || e.kind : v; };
   const timeline = el('ol', { class: 'timeline' }, events.map((e) => el('li', { 'data-kind': e.kind, class: e.quiet ? 'quiet' : undefined },
     el('span', { class: 'when' }, when(e.at)), el('span', { class: `tag k-${e.kind}` }, kindLabel(e)), ' ', e.node || e.text, e.who ? el('span', { class: 'muted' }, ' · ', personEl(e.who)) : null)));
 
@@ -172,7 +172,7 @@ export async function recordView(main, formKey, id, { editing = false } = {}) {
   const selfService = await recordLinks(formKey, id);
   main.innerHTML = '';
   main.append(el('div', { class: 'head' }, el('div', {}, el('h1', {}, title), el('div', { class: 'muted' }, `${def.title || formKey}`, r.data.owner ? [' · ', t('owner'), ' ', personEl(r.data.owner)] : null, ` · ${t('updatedAt')} ${when(r.updated_at)}`), badges(def, r.segments)),
-    el('div', { class: 'actions' }, el('a', { class: 'btn', href: `#/forms/${formKey}/records` }, t('records')),
+    el('div', { class: 'actions' }, el('a', { class: 'btn', href: `#/forms/${formKey}/records` }, t('backToList', { f: def.title || formKey })),
       f.access?.write === 'none' ? null : el('button', { id: 'edit-record', onclick: edit }, t('edit')),
       f.access?.delete === 'none' ? null : el('button', { id: 'delete-record', class: 'danger', onclick: remove }, t('delete')))), status, stages,
   el('div', { class: 'record-grid' },
