@@ -119,6 +119,24 @@ async fn an_admin_edits_meets_a_conflict_deletes_restores_and_assigns_twenty_rec
     b.text_of("table.records", "王芳").await;
     b.shot("34-bulk-assigned").await;
     assert_eq!(count(&s, json!({"name": {"_contains": "批量"}, "owner": {"_in": [wang.as_str(), "wang.fang@example.com"]}})).await, 20);
+
+    // A stage moved for all 20 at once; taken again, each row says why it cannot be.
+    for (ok, failed) in [(20, 0), (0, 20)] {
+        b.click("#select-all").await;
+        b.find("#bulk-move").await.select_by_value("pipeline/contact").await.unwrap();
+        b.click("#bulk-transition").await;
+        b.click("dialog.confirm #confirm-ok").await;
+        b.text_of("#bulk-summary", &format!("成功 {ok} 条，失败 {failed} 条")).await;
+        assert_eq!(b.client.find_all(fantoccini::Locator::Css("#bulk li[data-failed]")).await.unwrap().len(), failed);
+        if failed > 0 {
+            b.shot("34-bulk-refused").await;
+            b.click("#bulk .small").await;
+            b.click("#select-all").await;
+        }
+    }
+    let board = s.get("/api/v1/workflows/pipeline/board").await.expect(200).body;
+    let contacted = board["columns"].as_array().unwrap().iter().find(|c| c["key"] == "contacted").unwrap()["count"].as_u64().unwrap();
+    assert!(contacted >= 20, "{board}");
     b.stop().await;
     s.stop().await;
 }
@@ -197,7 +215,7 @@ async fn on_the_demo_staff_a_manager_and_the_admin_meet_no_refusal_and_read_name
         b.settle().await;
         let wide = b.eval("return [document.documentElement.scrollWidth, window.innerWidth]").await;
         assert!(wide[0].as_i64() <= wide[1].as_i64(), "{page} is wider than the phone: {wide}");
-        b.shot(&format!("41-phone-{}", page.trim_start_matches("#/").split('/').take(3).collect::<Vec<_>>().join("-"))).await;
+        b.shot(&format!("41-phone-{}", page.replace(&mine, "record").trim_start_matches("#/").replace('/', "-"))).await;
     }
     b.client.set_window_size(1440, 1000).await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;

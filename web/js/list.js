@@ -4,7 +4,7 @@
 // the server per user; a shared one is offered to the owner's team). Filtering, sorting and paging are the API's: the list is
 // as fast as its indexes, at a million records too.
 import { t } from './i18n.js';
-import { api, get } from './api.js';
+import { api, get, post } from './api.js';
 import { el, confirmAction, toast } from './dom.js';
 import { exportRecords } from './sheets.js';
 import { display, fieldTitle, segmentValue } from './format.js';
@@ -76,6 +76,8 @@ function filterOf(conds, props, segments) {
 
 export async function listView(main, key, params = new URLSearchParams()) {
   const [f, forms, flows] = await Promise.all([get(`/api/v1/forms/${key}`), get('/api/v1/forms'), get(`/api/v1/forms/${key}/workflows`)]);
+  // The workflows' transitions, for the bulk 推进 (a board of one card says them without its cards).
+  const boards = await Promise.all(flows.items.map((w) => get(`/api/v1/workflows/${w.key}/board?limit=1`).catch(() => null))).then((x) => x.filter(Boolean));
   const byKey = Object.fromEntries(forms.items.map((x) => [x.key, x.definition]));
   const def = f.definition;
   const me = window.trellisMe || {};
@@ -198,24 +200,33 @@ export async function listView(main, key, params = new URLSearchParams()) {
     const value = el('select', { id: 'bulk-value', 'aria-label': t('fieldValue') });
     field.addEventListener('change', () => { const p = props[field.value] || {}; value.replaceChildren(...(p.type === 'boolean' ? [['true', t('yes')], ['false', t('no')]] : (p.enum || []).map((o) => [o, o])).map(([v, l]) => el('option', { value: v }, l))); });
     const result = el('span', { id: 'bulk-result', role: 'status' });
-    bulk.replaceChildren(el('strong', {}, t('nSelected', { n: selected.size })),
-      owner, owner ? el('button', { id: 'bulk-assign', onclick: () => owner.value && apply(t('assignTo'), { owner: owner.value }, result) }, t('assignTo')) : null,
-      field, value, el('button', { id: 'bulk-set', onclick: () => field.value && apply(t('setField'), { [field.value]: props[field.value].type === 'boolean' ? value.value === 'true' : value.value }, result) }, t('set')),
-      f.access?.delete === 'none' ? null : el('button', { class: 'danger', id: 'bulk-delete', onclick: () => apply(t('delete'), null, result) }, t('delete')),
-      el('button', { class: 'small', onclick: () => { selected.clear(); draw(); } }, t('clearSelection')), result);
+    // A transition of a workflow on this form, taken on each selected record that is in a state it leaves.
+    const moves = boards.flatMap((b) => b.transitions.map((tr) => ({ id: `${b.workflow}/${tr.key}`, workflow: b.workflow, tr, label: `${b.title || b.workflow}：${tr.title || tr.key}` })));
+    const move = moves.length ? el('select', { id: 'bulk-move', 'aria-label': t('bulkMove') }, el('option', { value: '' }, `${t('bulkMove')}…`), moves.map((m) => el('option', { value: m.id }, m.label))) : null;
+    const patchEach = (patch) => (id) => api('PATCH', `/api/v1/forms/${key}/records/${id}`, patch);
+    const transitionEach = (m) => async (id) => {
+      const inst = (await get(`/api/v1/forms/${key}/records/${id}/workflows`)).items.find((i) => i.workflow === m.workflow && i.status === 'active');
+      if (!inst) throw new Error(t('noRunning', { w: m.label.split('：')[0] }));
+      await post(`/api/v1/instances/${inst.id}/transitions/${m.tr.key}`);
+    };
+    bulk.replaceChildren(...[el('strong', {}, t('nSelected', { n: selected.size })),
+      owner, owner ? el('button', { id: 'bulk-assign', onclick: () => owner.value && apply(t('assignTo'), patchEach({ owner: owner.value }), result) }, t('assignTo')) : null,
+      field, value, el('button', { id: 'bulk-set', onclick: () => field.value && apply(t('setField'), patchEach({ [field.value]: props[field.value].type === 'boolean' ? value.value === 'true' : value.value }), result) }, t('set')),
+      move, move ? el('button', { id: 'bulk-transition', onclick: () => { const m = moves.find((x) => x.id === move.value); if (m) apply(m.label, transitionEach(m), result); } }, t('bulkMoveGo')) : null,
+      f.access?.delete === 'none' ? null : el('button', { class: 'danger', id: 'bulk-delete', onclick: () => apply(t('delete'), (id) => api('DELETE', `/api/v1/forms/${key}/records/${id}`), result, true) }, t('delete')),
+      el('button', { class: 'small', onclick: () => { selected.clear(); draw(); } }, t('clearSelection')), result].filter(Boolean));
   }
 
   /** Runs one change on every selected row, each through the API's own checks, and says how each went. */
-  async function apply(what, patch, result) {
+  async function apply(what, run, result, deleting = false) {
     const ids = [...selected];
-    if (!(await confirmAction(t('confirmBulk', { what, n: ids.length }), { ok: what, danger: patch === null }))) return;
+    if (!(await confirmAction(t('confirmBulk', { what, n: ids.length }), { ok: what, danger: deleting }))) return;
     const failed = [];
     let done = 0;
     for (const id of ids) {
       result.textContent = t('progress', { i: done + failed.length + 1, n: ids.length });
       try {
-        if (patch === null) await api('DELETE', `/api/v1/forms/${key}/records/${id}`);
-        else await api('PATCH', `/api/v1/forms/${key}/records/${id}`, patch);
+        await run(id);
         done += 1;
         selected.delete(id);
       } catch (err) { failed.push([id, err.message]); }
@@ -229,7 +240,7 @@ export async function listView(main, key, params = new URLSearchParams()) {
       ...(failures.length ? [el('ul', { class: 'plain' }, failures)] : []),
       el('button', { class: 'small', onclick: () => drawBulk() }, t('close')));
     const gone = ids.filter((x) => !failed.some(([y]) => y === x));
-    if (patch === null && gone.length) toast(t('deletedN', { n: gone.length }), { label: t('undo'), action: async () => { for (const id of gone) await api('POST', `/api/v1/forms/${key}/records/${id}/restore`); await load(true); } });
+    if (deleting && gone.length) toast(t('deletedN', { n: gone.length }), { label: t('undo'), action: async () => { for (const id of gone) await api('POST', `/api/v1/forms/${key}/records/${id}/restore`); await load(true); } });
   }
 
   function draw() {

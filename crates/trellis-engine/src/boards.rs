@@ -69,7 +69,7 @@ impl Engine {
         let mut cursor: Option<String> = None;
         let mut truncated = false;
         loop {
-            let page = self.list_records(actor, &form, &ListParams { filter, sort: Some("-meta.updated_at"), cursor: cursor.as_deref(), limit: Some(500), deleted: false }).await?;
+            let page = self.list_records(actor, &form, &ListParams { filter, sort: Some("-meta.updated_at"), cursor: cursor.as_deref(), limit: Some(limit.min(500) as u32), deleted: false }).await?;
             records.extend(page.items);
             cursor = page.next_cursor;
             if records.len() >= limit {

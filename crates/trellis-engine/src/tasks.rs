@@ -159,7 +159,8 @@ impl Engine {
             return Err(EngineError::Forbidden(format!("a task for a role is {verb} by a manager or an admin; {} is {}", actor.email, actor.role.as_str())));
         }
         if t.status != "open" {
-            return Err(EngineError::Conflict { zh: None, message: format!("the task is already {}", t.status), key: None });
+            let zh = if t.status == "done" { "这个任务已经完成了" } else { "这个任务已经取消了" };
+            return Err(EngineError::Conflict { zh: Some(zh.into()), message: format!("the task is already {}", t.status), key: None });
         }
         Ok(t)
     }

@@ -139,7 +139,8 @@ impl Engine {
         let mut flow = Flow::new(self, actor.id, now).await?;
         let wf = flow.defs().workflows.get(&inst.workflow).cloned().ok_or_else(|| EngineError::NotFound(format!("workflow '{}' no longer exists", inst.workflow)))?;
         if inst.status != "active" {
-            return Err(EngineError::Conflict { zh: None, message: format!("workflow '{}' on this record has {} (in state '{}')", inst.workflow, inst.status, inst.state), key: None });
+            let zh = format!("「{}」已经{}", wf.def.title.as_deref().unwrap_or(&inst.workflow), if inst.status == "finished" { "结束" } else { "取消" });
+            return Err(EngineError::Conflict { zh: Some(zh), message: format!("workflow '{}' on this record has {} (in state '{}')", inst.workflow, inst.status, inst.state), key: None });
         }
         let record = tx.record_for_update(&inst.form, inst.record_id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| EngineError::Gone(format!("record {} was deleted", inst.record_id)))?;
         let compiled = self.form(&inst.form).await?;
@@ -158,7 +159,10 @@ impl Engine {
             Err(Refusal::NotFrom) => {
                 let open: Vec<&str> = wf.leaving(&inst.state).map(|t| t.key.as_str()).collect();
                 let open = if open.is_empty() { "none".to_owned() } else { open.join(", ") };
-                return Err(EngineError::Conflict { zh: None, message: format!("transition '{key}' does not leave state '{}'; from here: {open}", inst.state), key: None });
+                let title = |k: &str| wf.state(k).and_then(|s| s.title.clone()).unwrap_or_else(|| k.to_owned());
+                let named = wf.transition(key).and_then(|t| t.title.clone()).unwrap_or_else(|| key.to_owned());
+                let zh = format!("现在在「{}」，不能「{named}」", title(&inst.state));
+                return Err(EngineError::Conflict { zh: Some(zh), message: format!("transition '{key}' does not leave state '{}'; from here: {open}", inst.state), key: None });
             }
             Err(Refusal::Guard(m)) => return Err(EngineError::Guard(m)),
             Err(Refusal::GuardFailed(e)) => {
