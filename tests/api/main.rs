@@ -8,6 +8,7 @@ mod harness;
 mod auth;
 mod backups;
 mod browser;
+mod calendar;
 mod cli;
 mod errors;
 mod filter_diff;

@@ -277,6 +277,10 @@ async fn a_card_dragged_on_the_board_moves_its_stage_and_a_guard_sends_it_back_a
     b.eval(&format!("document.querySelector('.card #f_next_date').value = '{next}'; return true")).await;
     b.find(".card form.rform button[type=submit]").await.click().await.unwrap();
     b.text_of("ol.timeline", "约下周拜访").await;
+    // The birthday reminder of a customer is on the calendar too, at the day it goes out.
+    s.patch(&format!("/api/v1/forms/customer/records/{id}"), json!({"birthday": "1990-12-10"}), None).await.expect(200);
+    b.client.goto(&format!("{app}#/calendar?mode=month&d=2026-12-01")).await.unwrap();
+    b.text_of(".day[data-day='2026-12-10'] .chip.reminder", "生日祝福：看板客户").await;
     b.client.goto(&format!("{app}#/calendar")).await.unwrap();
     b.find("#cal-source").await.select_by_value("follow_up.next_date").await.unwrap();
     b.text_of(&format!(".day[data-day='{next}']"), "约下周拜访").await;

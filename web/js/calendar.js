@@ -1,11 +1,12 @@
-// The calendar (日历): a month or a week, with the records of a date field
-// on their days (a contract's end, the next follow-up) and your tasks on
-// their due dates. `#/calendar` is yours across forms; `#/forms/F/calendar`
+// The calendar (日历): a month or a week, with your tasks on their due
+// dates, the reminders triggers will send (birthdays, contract ends) for the
+// records you may read, and the records of a date field on their days (the
+// next follow-up). `#/calendar` is yours across forms; `#/forms/F/calendar`
 // starts on that form's first date field.
 import { t, lang } from './i18n.js';
 import { get } from './api.js';
 import { el } from './dom.js';
-import { asText, plain } from './format.js';
+import { asText, plain, recordTitle } from './format.js';
 
 const pad = (n) => String(n).padStart(2, '0');
 const dayKey = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
@@ -37,10 +38,13 @@ export async function calendarView(main, formKey, params) {
   const put = (when, item) => { const k = /^\d{4}-\d{2}-\d{2}$/.test(when) ? when : dayKey(new Date(when)); items.get(k)?.push(item); };
 
   const src = sources.find((s) => s.id === picked);
-  const [tasks, records] = await Promise.all([
+  const [tasks, records, moments] = await Promise.all([
     get(`/api/v1/tasks?status=any&limit=500&due_after=${encodeURIComponent(from.toISOString())}&due_before=${encodeURIComponent(to.toISOString())}`).catch(() => ({ items: [] })),
     src ? get(`/api/v1/forms/${src.form.key}/records?limit=1000&filter=${encodeURIComponent(JSON.stringify({ [src.field]: { _between: src.kind === 'date' ? [dayKey(from), dayKey(addDays(to, -1))] : [from.toISOString(), new Date(to - 1).toISOString()] } }))}`).catch(() => ({ items: [] })) : { items: [] },
+    // The reminders the triggers will send (birthdays, contract ends, inactivity…), for records you may read.
+    get(`/api/v1/reminders?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`).catch(() => ({ items: [] })),
   ]);
+  for (const m of moments.items) put(m.at, { kind: 'reminder', text: `⏰ ${m.title || m.trigger}`, href: `#/forms/${m.form}/records/${m.record_id}`, id: `${m.trigger}/${m.record_id}`, form: m.form, record: m.record_id });
   for (const x of tasks.items) if (x.due_at) put(x.due_at, { kind: 'task', done: x.status !== 'open', text: x.title, href: x.record_id ? `#/forms/${x.record_form}/records/${x.record_id}` : '#/tasks', id: x.id });
   for (const r of records.items) {
     const d = src.form.definition;
@@ -72,6 +76,11 @@ export async function calendarView(main, formKey, params) {
       const list = items.get(k);
       return el('div', { class: `day${d.getMonth() !== anchor.getMonth() && mode === 'month' ? ' other' : ''}${k === today ? ' today' : ''}`, 'data-day': k, role: 'group', 'aria-label': d.toLocaleDateString(locale, { month: 'long', day: 'numeric', weekday: 'long' }) },
         el('div', { class: 'num' }, String(d.getDate())),
-        list.map((x) => el('a', { class: `chip ${x.kind}${x.done ? ' done' : ''}`, href: x.href, title: x.text, 'data-item': x.id }, x.kind === 'task' ? `✓ ${x.text}` : x.text)));
+        list.map((x) => {
+          const chip = el('a', { class: `chip ${x.kind}${x.done ? ' done' : ''}`, href: x.href, title: x.text, 'data-item': x.id }, x.kind === 'task' ? `✓ ${x.text}` : x.text);
+          // A reminder says whose: its record's title, once known.
+          if (x.kind === 'reminder') recordTitle(x.form, x.record).then((r) => { chip.textContent = `${x.text}：${r}`; chip.title = chip.textContent; });
+          return chip;
+        }));
     })));
 }

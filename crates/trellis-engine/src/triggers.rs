@@ -219,6 +219,24 @@ impl Engine {
         Ok(self.store.schedules_of(id).await?)
     }
 
+    /// The reminder moments in `[from, to)` of records `actor` may read,
+    /// earliest first: a calendar's reminders. At most `limit` moments are
+    /// looked at; the flag says there were more.
+    pub async fn reminders_between(&self, actor: &Actor, from: Timestamp, to: Timestamp, limit: usize) -> Result<(Vec<(Scheduled, Option<String>)>, bool)> {
+        let moments = self.store.schedules_between(from, to, limit as i64 + 1).await?;
+        let more = moments.len() > limit;
+        let defs = self.defs().await?;
+        let mut out = Vec::new();
+        for m in moments.into_iter().take(limit) {
+            // A record the caller may not read (or gone meanwhile) is not on their calendar.
+            if self.get_record(actor, &m.form, m.record_id).await.is_ok() {
+                let title = defs.triggers.get(&m.trigger).and_then(|t| t.def.title.clone());
+                out.push((m, title));
+            }
+        }
+        Ok((out, more))
+    }
+
     /// Occurrences (admins), newest first: what each trigger did, skipped or missed.
     pub async fn occurrences(&self, actor: &Actor, trigger: Option<&str>, record: Option<Uuid>, limit: Option<i64>) -> Result<Vec<Occurrence>> {
         actor.require_admin("read trigger occurrences")?;

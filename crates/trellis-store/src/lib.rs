@@ -544,6 +544,11 @@ impl Store {
     }
 
     /// A record's stored next moments (one per moment trigger that has one), earliest first.
+    /// Stored next moments in `[from, to)`, earliest first, at most `limit`.
+    pub async fn schedules_between(&self, from: Timestamp, to: Timestamp, limit: i64) -> Result<Vec<Scheduled>> {
+        read!(self, schedules_between(from, to, limit))
+    }
+
     pub async fn schedules_of(&self, record: Uuid) -> Result<Vec<Scheduled>> {
         read!(self, schedules_of(record))
     }

@@ -1114,6 +1114,17 @@ macro_rules! work_queries {
             rows.iter().map(scheduled_from_row).collect()
         }
 
+        /// Stored next moments in `[from, to)`, earliest first (a calendar's window).
+        pub(crate) async fn schedules_between(pool: &Pool<Db>, from: Timestamp, to: Timestamp, limit: i64) -> Result<Vec<Scheduled>> {
+            let rows = sqlx::query("SELECT * FROM trigger_schedule WHERE fire_at >= $1 AND fire_at < $2 ORDER BY fire_at, trigger_key, record_id LIMIT $3")
+                .bind($to_db(from))
+                .bind($to_db(to))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(scheduled_from_row).collect()
+        }
+
         /// Moments due at `now`, earliest first (read without locks).
         pub(crate) async fn due_schedules(pool: &Pool<Db>, now: Timestamp, limit: i64) -> Result<Vec<Scheduled>> {
             let rows = sqlx::query("SELECT * FROM trigger_schedule WHERE fire_at <= $1 ORDER BY fire_at, trigger_key, record_id LIMIT $2")

@@ -74,6 +74,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_calendar, put_calendar))
         .routes(routes!(calendar_days))
         .routes(routes!(record_reminders))
+        .routes(routes!(reminders))
 }
 
 /// All triggers (admins).
@@ -344,6 +345,50 @@ pub struct BoardOut {
     pub cards: Vec<CardOut>,
     /// More records matched than `limit`.
     pub truncated: bool,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderParams {
+    /// From this instant (RFC 3339), included.
+    pub from: String,
+    /// Until this instant (RFC 3339), excluded; at most 62 days after `from`.
+    pub to: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Moment {
+    pub trigger: String,
+    /// The trigger's title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub form: String,
+    pub record_id: Uuid,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MomentList {
+    pub items: Vec<Moment>,
+    /// More than 1,000 moments fell in the window; narrow it.
+    pub truncated: bool,
+}
+
+/// The reminder moments (each moment trigger's next moment per record) in a window, of records you may read, earliest first: a calendar's reminders.
+#[utoipa::path(get, path = "/api/v1/reminders", tag = "triggers", security(("bearer" = [])), params(ReminderParams),
+    responses((status = 200, body = MomentList), (status = 400, body = Problem, content_type = "application/problem+json")))]
+async fn reminders(State(state): State<AppState>, Auth(actor): Auth, crate::extract::Params(p): crate::extract::Params<ReminderParams>) -> ApiResult<Json<MomentList>> {
+    let bad = |param: &str, detail: String| Problem { param: Some(param.into()), ..Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", detail) };
+    let from: jiff::Timestamp = p.from.parse().map_err(|e| bad("from", format!("from is not an RFC 3339 instant: {e}")))?;
+    let to: jiff::Timestamp = p.to.parse().map_err(|e| bad("to", format!("to is not an RFC 3339 instant: {e}")))?;
+    if to <= from || to.duration_since(from) > jiff::SignedDuration::from_hours(62 * 24) {
+        return Err(bad("to", "to must be after from, by at most 62 days".into()));
+    }
+    let (list, truncated) = state.engine.reminders_between(&actor, from, to, 1000).await?;
+    let items = list.into_iter().map(|(m, title)| Moment { trigger: m.trigger, title, form: m.form, record_id: m.record_id, at: m.fire_at.to_string() }).collect();
+    Ok(Json(MomentList { items, truncated }))
 }
 
 #[derive(Serialize, ToSchema)]
