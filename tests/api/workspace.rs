@@ -268,6 +268,29 @@ async fn a_card_dragged_on_the_board_moves_its_stage_and_a_guard_sends_it_back_a
     b.find(&format!("{card} select.move")).await.select_by_value("negotiation").await.unwrap();
     b.find(&format!(".bcol[data-state=negotiation] {card}:not(.pending)")).await;
     assert_eq!(state(s.get(&format!("/api/v1/forms/customer/records/{id}/workflows")).await.expect(200).body).as_deref(), Some("negotiation"));
+    // Into 成交, a final stage: asked first.
+    b.find(&format!("{card} select.move")).await.select_by_value("won").await.unwrap();
+    b.text_of("dialog.confirm", "成交").await;
+    b.click("dialog.confirm #confirm-ok").await;
+    b.find(&format!(".bcol[data-state=won] {card}:not(.pending)")).await;
+
+    // The handover task the win made (for the managers): completed after a confirmation, then taken back by 撤销.
+    person(&s, "chen@example.com", "陈经理", "manager", None).await;
+    b.click("#signout").await;
+    b.sign_in_as(&app, "chen@example.com", "陈经理").await;
+    b.client.goto(&format!("{app}#/tasks")).await.unwrap();
+    b.text_of(".task", "交接：看板客户").await;
+    let task = b.find(".task[data-task]").await.attr("data-task").await.unwrap().unwrap();
+    b.click(&format!("[data-complete='{task}']")).await;
+    b.text_of("dialog.confirm", "交接：看板客户").await;
+    b.click("dialog.confirm #confirm-ok").await;
+    b.find("#toast-action").await;
+    assert_eq!(s.get(&format!("/api/v1/tasks/{task}")).await.expect(200).body["status"], "done");
+    b.click("#toast-action").await;
+    b.find(&format!(".task[data-task='{task}'] [data-complete]")).await;
+    assert_eq!(s.get(&format!("/api/v1/tasks/{task}")).await.expect(200).body["status"], "open");
+    b.click("#signout").await;
+    b.sign_in(&app).await;
 
     // A follow-up logged on the record page with its next date: on the calendar that day.
     let next = b.eval("const d = new Date(); d.setDate(d.getDate() + 3); return d.getFullYear() + '-' + String(d.getMonth() + 1).padStart(2, '0') + '-' + String(d.getDate()).padStart(2, '0')").await.as_str().unwrap().to_owned();

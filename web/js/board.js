@@ -51,6 +51,7 @@ export async function boardView(main, formKey, workflow, params = new URLSearchP
       card.dataset.state = inst.status === 'active' ? inst.state : to;
       if (inst.status === 'active' && inst.state !== to && columns.get(inst.state)) columns.get(inst.state).list.prepend(card);
       if (inst.status !== 'active') card.classList.add('ended');
+      fillMenu(card.querySelector('select.move'), inst.status === 'active' ? card.dataset.state : '');
       recount();
       toast(t('moved', { x: card.dataset.title, s: title(card.dataset.state) }));
     } catch (err) {
@@ -100,12 +101,15 @@ export async function boardView(main, formKey, workflow, params = new URLSearchP
     e.preventDefault();
   }
 
+  /** The columns a card in `state` can move to, as its menu's choices. */
+  const fillMenu = (menu, state) => menu.replaceChildren(el('option', { value: '' }, `${t('moveTo', { x: '' })}…`),
+    ...board.columns.filter((s) => s.key !== state && moveBetween(board, state, s.key)).map((s) => el('option', { value: s.key }, s.title || s.key)));
+
   const cardOf = (c) => {
     const r = c.record;
     const title = asText(plain(r.data[def.title_field] ?? r.data.name ?? def.title));
-    const menu = el('select', { class: 'move', 'aria-label': t('moveTo', { x: title }), 'data-move': r.id },
-      el('option', { value: '' }, `${t('moveTo', { x: '' })}…`),
-      board.columns.filter((s) => s.key !== c.state && moveBetween(board, c.state, s.key)).map((s) => el('option', { value: s.key }, s.title || s.key)));
+    const menu = el('select', { class: 'move', 'aria-label': t('moveTo', { x: title }), 'data-move': r.id });
+    fillMenu(menu, c.state);
     const card = el('div', { class: 'bcard', 'data-record': r.id, 'data-instance': c.instance, 'data-state': c.state, 'data-title': title },
       el('a', { href: `#/forms/${formKey}/records/${r.id}`, class: 'btitle' }, title),
       el('div', { class: 'bmeta' }, r.data.owner ? personEl(r.data.owner) : null, money && r.data[money] !== undefined ? el('span', {}, display(def, money, r.data[money])) : null),

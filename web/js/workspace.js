@@ -198,7 +198,8 @@ function taskCard(x, { onDone, status }) {
       if (err instanceof ApiError) err.problem.errors = err.errors.map((e) => ({ ...e, pointer: e.pointer.replace(/^\/data/, '') }));
       throw err;
     }
-    toast(t('taskDone', { x: x.title }));
+    // A completion that wrote nothing else can be taken back for a few seconds.
+    toast(t('taskDone', { x: x.title }), data === undefined ? { label: t('undo'), action: async () => { await post(`/api/v1/tasks/${x.id}/reopen`); await onDone(); } } : {});
     await onDone();
     return t('saved');
   };

@@ -266,6 +266,35 @@ impl Engine {
         self.task_detail(actor, id).await
     }
 
+    /// Takes back a completion (the 撤销 after 完成): the task is open again.
+    /// Only its completer, a manager or an admin may, and only when completing
+    /// it wrote nothing else — an outcome record is a record of its own, with
+    /// its own history and reactions, deleted (and restored) as records are.
+    pub async fn reopen_task(&self, actor: &Actor, id: Uuid) -> Result<TaskDetail> {
+        let mut tx = self.store.begin().await?;
+        let mut t = tx.task_for_update(id).await?.filter(|t| Self::may_work(actor, t)).ok_or_else(|| EngineError::NotFound(format!("there is no task {id}")))?;
+        if t.status != "done" {
+            return Err(EngineError::Conflict { zh: Some("只有已完成的任务才能撤销完成".into()), message: format!("the task is {}, not done", t.status), key: None });
+        }
+        if t.outcome_id.is_some() {
+            return Err(EngineError::Conflict {
+                zh: Some("完成这个任务时填写了一条记录；要撤销，请删除那条记录".into()),
+                message: "completing the task created an outcome record; delete that record instead".into(),
+                key: None,
+            });
+        }
+        if t.completed_by != Some(actor.id) && !matches!(actor.role, Role::Admin | Role::Manager) {
+            return Err(EngineError::Forbidden(format!("only whoever completed the task, a manager or an admin may reopen it; {} did not", actor.email)));
+        }
+        t.status = "open".into();
+        t.completed_at = None;
+        t.completed_by = None;
+        t.updated_at = self.clock.now();
+        tx.update_task(&t).await?;
+        tx.commit().await?;
+        self.task_detail(actor, id).await
+    }
+
     /// Cancels an open task (managers and admins, or its assignee).
     pub async fn cancel_task(&self, actor: &Actor, id: Uuid) -> Result<TaskDetail> {
         let mut tx = self.store.begin().await?;

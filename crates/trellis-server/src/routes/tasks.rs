@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_task))
         .routes(routes!(complete_task))
         .routes(routes!(cancel_task))
+        .routes(routes!(reopen_task))
         .routes(routes!(reassign_task))
         .routes(routes!(comment_task))
         .routes(routes!(list_notifications))
@@ -88,6 +89,14 @@ pub struct CompleteIn {
 async fn complete_task(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>, body: Option<JsonBody<CompleteIn>>) -> ApiResult<Json<TaskDetail>> {
     let body = body.map(|JsonBody(b)| b).unwrap_or_default();
     Ok(Json(state.engine.complete_task(&actor, id, body.data).await?))
+}
+
+/// Take back a completion (the undo after 完成): the task is open again. Its completer, a manager or an admin;
+/// 409 when it is not done, or completing it created an outcome record (delete that record instead).
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/reopen", tag = "tasks", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn reopen_task(State(state): State<AppState>, Auth(actor): Auth, PathOf(id): PathOf<Uuid>) -> ApiResult<Json<TaskDetail>> {
+    Ok(Json(state.engine.reopen_task(&actor, id).await?))
 }
 
 /// Cancel an open task.
