@@ -11,7 +11,7 @@ import { recordView, tasksView, notificationsView, dashboardsView, unreadCount, 
 import { trashView } from './trash.js';
 import { boardView } from './board.js';
 import { calendarView } from './calendar.js';
-import { loadPeople, nameOf } from './people.js';
+import { loadPeople, nameOf, roleTitle } from './people.js';
 import { instant, fieldTitle } from './format.js';
 import { listView } from './list.js';
 import { importView } from './sheets.js';
@@ -60,7 +60,7 @@ function shell(active) {
     el('div', { class: 'group' }, t('settings')),
     admin ? [link('#/settings/users', t('users'), 'users'), link('#/settings/packs', t('packs'), 'packs'), link('#/settings/roles', t('roles'), 'roles'), link('#/settings/trash', t('trash'), 'trash')] : null,
     link('#/settings/profile', t('profile'), 'profile'), link('#/settings/tokens', t('tokens'), 'tokens'), admin ? link('#/settings/audit', t('audit'), 'audit') : null,
-    el('div', { class: 'foot' }, el('div', { title: me?.email }, me ? `${me.name || me.email} · ${t(`role_${me.role}`)}` : ''),
+    el('div', { class: 'foot' }, el('div', { title: me?.email }, me ? `${me.name || me.email} · ${roleTitle(me.role, t(`role_${me.role}`))}` : ''),
       el('button', { class: 'small', onclick: () => { setLang(lang === 'en' ? 'zh-CN' : 'en'); route(); } }, t('language')), ' ',
       el('button', { class: 'small', id: 'signout', onclick: async () => { try { await api('DELETE', '/api/v1/auth/session'); } catch { /* signed out anyway */ } me = null; location.hash = '#/login'; } }, t('signout'))));
   root.innerHTML = '';
@@ -162,7 +162,11 @@ async function recordsView(main, key, params) {
   if (!key) {
     const { items } = await get('/api/v1/forms');
     main.innerHTML = '';
-    main.append(el('h1', {}, t('records')), el('div', { class: 'grid', style: 'margin-top:12px' }, items.map((f) => el('a', { class: 'card', href: `#/forms/${f.key}/records` }, el('strong', {}, f.title || f.key), el('div', { class: 'muted' }, f.key)))));
+    // The forms others link to first (客户 before its 跟进记录), each with what it is for.
+    const linked = (k) => items.filter((x) => Object.values(x.definition.schema?.properties || {}).some((p) => p['x-link'] === k)).length;
+    const sorted = [...items].sort((a, b) => linked(b.key) - linked(a.key) || (a.title || a.key).localeCompare(b.title || b.key, 'zh-CN'));
+    main.append(el('h1', {}, t('records')), el('div', { class: 'grid', style: 'margin-top:12px' }, sorted.map((f) => el('a', { class: 'card', href: `#/forms/${f.key}/records`, 'data-form': f.key }, el('strong', {}, f.title || f.key),
+      f.definition.description ? el('div', { class: 'muted clamp' }, f.definition.description) : null))));
     return;
   }
   await listView(main, key, params);
@@ -172,7 +176,7 @@ async function usersView(main) {
   const [{ items }, roles] = await Promise.all([get('/api/v1/users'), get('/api/v1/roles')]);
   const roleTitle = (k) => roles.items.find((r) => r.key === k)?.definition.title || t(`role_${k}`);
   const email = el('input', { type: 'email', name: 'user-email', id: 'user-email', required: true });
-  const name = el('input', { name: 'user-name', id: 'user-name', maxlength: 50, placeholder: '王芳' });
+  const name = el('input', { name: 'user-name', id: 'user-name', maxlength: 50, placeholder: t('namePlaceholder') });
   const role = el('select', { name: 'user-role', id: 'user-role' }, ['staff', 'manager', 'admin'].map((r) => el('option', { value: r }, roleTitle(r))));
   const password = el('input', { type: 'password', name: 'user-password', id: 'user-password', minlength: 10, required: true, autocomplete: 'new-password' });
   const manager = el('select', { name: 'user-manager', id: 'user-manager' }, el('option', { value: '' }, '—'), items.filter((u) => u.role !== 'staff').map((u) => el('option', { value: u.email }, u.name || u.email)));
@@ -217,7 +221,7 @@ async function profileView(main) {
   const name = el('input', { id: 'profile-name', value: me.name || '', maxlength: 50 });
   const status = el('div', { role: 'status' });
   const form = el('form', { class: 'card', style: 'max-width:480px' }, el('label', { for: 'profile-name' }, t('personName')), name,
-    el('div', { class: 'muted', style: 'margin:6px 0' }, me.email),
+    el('div', { class: 'muted', style: 'margin:6px 0' }, `${me.email} · ${roleTitle(me.role, t(`role_${me.role}`))}`),
     el('div', { class: 'actions', style: 'margin-top:10px' }, el('button', { class: 'primary', type: 'submit', id: 'save-profile' }, t('save'))), status);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -244,7 +248,7 @@ async function rolesView(main) {
 /** Admins ask what a user may do with a form (and a record), field by field, and why. */
 async function explainBox() {
   const [users, forms] = await Promise.all([get('/api/v1/users'), get('/api/v1/forms')]);
-  const user = el('select', { name: 'explain-user' }, users.items.map((u) => el('option', { value: u.email }, `${u.name || u.email} · ${t(`role_${u.role}`)}`)));
+  const user = el('select', { name: 'explain-user' }, users.items.map((u) => el('option', { value: u.email }, `${u.name || u.email} · ${roleTitle(u.role, t(`role_${u.role}`))}`)));
   const form = el('select', { name: 'explain-form' }, forms.items.map((f) => el('option', { value: f.key }, f.title || f.key)));
   const record = el('input', { name: 'explain-record', placeholder: t('recordIdOptional'), spellcheck: 'false' });
   const out = el('div', { id: 'explain-out' });
@@ -257,7 +261,7 @@ async function explainBox() {
     try {
       const x = await get(`/api/v1/permissions/explain?${q}`);
       const def = forms.items.find((f) => f.key === form.value)?.definition || {};
-      out.append(el('p', {}, `${nameOf(x.user)} · ${t(`role_${x.role}`)} · `, el('code', {}, x.rule), x.relation ? ` · ${t('relation')}: ${t(`rel_${x.relation}`)}` : '', ` · ${t('create')}: `, yes(x.create)),
+      out.append(el('p', {}, `${nameOf(x.user)} · ${roleTitle(x.role, t(`role_${x.role}`))} · `, el('code', {}, x.rule), x.relation ? ` · ${t('relation')}: ${t(`rel_${x.relation}`)}` : '', ` · ${t('create')}: `, yes(x.create)),
         el('table', { class: 'list', id: 'explain-operations' }, el('tbody', {}, Object.entries(x.operations).map(([op, a]) => el('tr', { 'data-op': op },
           el('td', {}, t(`op_${op}`)), el('td', {}, t(`scope_${a.scope}`)), el('td', {}, a.allowed === undefined ? '' : yes(a.allowed)), el('td', { class: 'muted' }, a.why))))),
         el('table', { class: 'list', id: 'explain-fields', style: 'margin-top:10px' }, el('thead', {}, el('tr', {}, el('th', {}, t('key')), el('th', {}, t('canRead')), el('th', {}, t('canWrite')), el('th', {}, ''))),

@@ -5,7 +5,7 @@
 // for keyboards and phones. Into a final state (成交, 输单) asks first.
 import { t } from './i18n.js';
 import { get, post } from './api.js';
-import { el, confirmAction, toast } from './dom.js';
+import { el, confirmAction, toast, clearToast } from './dom.js';
 import { display, segmentTitle, segmentValue, asText, plain } from './format.js';
 import { personEl } from './people.js';
 
@@ -24,6 +24,7 @@ export async function boardView(main, formKey, workflow, params = new URLSearchP
   const columns = new Map();
 
   const refuse = (card, why) => {
+    clearToast();
     status.className = 'notice error';
     status.textContent = why;
     card.dataset.refused = why;

@@ -44,7 +44,7 @@ export async function calendarView(main, formKey, params) {
     // The reminders the triggers will send (birthdays, contract ends, inactivity…), for records you may read.
     get(`/api/v1/reminders?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`).catch(() => ({ items: [] })),
   ]);
-  for (const m of moments.items) put(m.at, { kind: 'reminder', text: `⏰ ${m.title || m.trigger}`, href: `#/forms/${m.form}/records/${m.record_id}`, id: `${m.trigger}/${m.record_id}`, form: m.form, record: m.record_id });
+  for (const m of moments.items) put(m.at, { kind: 'reminder', text: m.title || m.trigger, href: `#/forms/${m.form}/records/${m.record_id}`, id: `${m.trigger}/${m.record_id}`, form: m.form, record: m.record_id });
   for (const x of tasks.items) if (x.due_at) put(x.due_at, { kind: 'task', done: x.status !== 'open', text: x.title, href: x.record_id ? `#/forms/${x.record_form}/records/${x.record_id}` : '#/tasks', id: x.id });
   for (const r of records.items) {
     const d = src.form.definition;
@@ -76,11 +76,13 @@ export async function calendarView(main, formKey, params) {
       const list = items.get(k);
       return el('div', { class: `day${d.getMonth() !== anchor.getMonth() && mode === 'month' ? ' other' : ''}${k === today ? ' today' : ''}`, 'data-day': k, role: 'group', 'aria-label': d.toLocaleDateString(locale, { month: 'long', day: 'numeric', weekday: 'long' }) },
         el('div', { class: 'num' }, String(d.getDate())),
-        list.map((x) => {
-          const chip = el('a', { class: `chip ${x.kind}${x.done ? ' done' : ''}`, href: x.href, title: x.text, 'data-item': x.id }, x.kind === 'task' ? `✓ ${x.text}` : x.text);
+        // A busy day shows its first four and how many more (its week shows them all).
+        (mode === 'month' && list.length > 5 ? list.slice(0, 4) : list).map((x) => {
+          const chip = el('a', { class: `chip ${x.kind}${x.done ? ' done' : ''}`, href: x.href, title: x.text, 'data-item': x.id }, x.text);
           // A reminder says whose: its record's title, once known.
           if (x.kind === 'reminder') recordTitle(x.form, x.record).then((r) => { chip.textContent = `${x.text}：${r}`; chip.title = chip.textContent; });
           return chip;
-        }));
+        }),
+        mode === 'month' && list.length > 5 ? el('a', { class: 'more', href: '#', onclick: (e) => { e.preventDefault(); go({ mode: 'week', d: k }); } }, t('nMore', { n: list.length - 4 })) : null);
     })));
 }

@@ -2,11 +2,13 @@
 // a metric card, bars, a donut, a line over time, a funnel, a table. No library:
 // the shapes are few and simple, and they scale with the page.
 import { el, svg } from './dom.js';
+import { t } from './i18n.js';
 import { display, fieldTitle, segmentValue, asText } from './format.js';
 import { nameOf } from './people.js';
 
 const COLORS = ['#2563eb', '#16a34a', '#f59e0b', '#dc2626', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#ea580c', '#475569'];
-const fmt = (v) => (v === null || v === undefined ? '—' : Math.abs(v) >= 10000 ? `${(v / 10000).toFixed(v >= 100000 ? 0 : 1)}万` : Number.isInteger(v) ? String(v) : v.toFixed(2));
+// One way for every figure: 万 from ten thousand, whole numbers from a hundred, at most two decimals below.
+const fmt = (v) => (v === null || v === undefined ? '—' : Math.abs(v) >= 10000 ? `${(v / 10000).toFixed(Math.abs(v) >= 100000 ? 0 : 1)}万` : v.toLocaleString('zh-CN', { maximumFractionDigits: Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2 }));
 const text = (x, y, s, attrs = {}) => { const n = svg('text', { x, y, 'font-size': 11, fill: '#475569', ...attrs }); n.textContent = s; return n; };
 
 function bars(points) {
@@ -73,6 +75,7 @@ function funnel(points) {
 
 /** A group's label as people read it: a person's name, a segment value's title, a field's value. */
 function groupLabel(def, by, label) {
+  if (label === '—' || label === '' || label === null || label === undefined) return t('unset');
   if (!def || !by) return label;
   if (by.startsWith('segments.')) return segmentValue(def, by.slice(9), label) || label;
   if (def.schema?.properties?.[by]?.format === 'user') return nameOf(label);
@@ -89,7 +92,7 @@ export function widgetCard(w, spec = {}, forms = {}) {
   w = { ...w, points: (w.points || []).map((p) => ({ ...p, label: groupLabel(def, spec.group_by, p.label) })), rows: w.rows || [] };
   const card = el('div', { class: `card widget ${w.kind}`, 'data-widget': w.key }, el('div', { class: 'widget-title' }, w.title || w.key));
   if (w.withheld) card.append(el('p', { class: 'muted withheld', title: w.withheld }, `🔒 ${w.withheld}`));
-  else if (w.kind === 'metric') card.append(el('div', { class: 'metric' }, fmt(w.value)), el('div', { class: 'muted' }, `${w.records} 条记录`));
+  else if (w.kind === 'metric') card.append(...[el('div', { class: 'metric' }, fmt(w.value)), w.value === w.records ? null : el('div', { class: 'muted' }, t('basedOn', { n: w.records }))].filter(Boolean));
   else if (w.kind === 'table') {
     const cols = Object.keys(w.rows[0]?.values || {});
     const cell = (r, c) => (def ? display(def, c, r.values[c], forms) : r.values[c] === null ? '' : String(r.values[c]));

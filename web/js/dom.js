@@ -51,6 +51,9 @@ export function confirmAction(message, { ok = t('ok'), cancel = t('cancel'), dan
   });
 }
 
+/** Takes away a toast still on screen (an error must not stand beside an earlier 已保存). */
+export const clearToast = () => document.querySelector('.toast')?.remove();
+
 /** A short message at the bottom of the screen, with an optional action (撤销) for a few seconds. */
 export function toast(text, { action, label, ms = 8000 } = {}) {
   document.querySelector('.toast')?.remove();

@@ -46,7 +46,14 @@ export function recordTitle(form, id) {
   const key = `${form}/${id}`;
   if (!titles.has(key)) {
     titles.set(key, Promise.all([get(`/api/v1/forms/${form}`), get(`/api/v1/forms/${form}/records/${id}`)])
-      .then(([f, r]) => String(r.data[f.definition.title_field] ?? r.data.name ?? r.data.title ?? f.definition.title ?? form))
+      .then(async ([f, r]) => {
+        const d = f.definition;
+        const own = r.data[d.title_field] ?? r.data.name ?? r.data.title;
+        if (own !== undefined && own !== null && own !== '') return String(own);
+        // No title of its own (a revisit, an order line): whose it is — 刘杰的回访.
+        const [lk, lp] = Object.entries(d.schema?.properties || {}).find(([k, p]) => p['x-link'] && r.data[k]) || [];
+        return lk ? `${await recordTitle(lp['x-link'], r.data[lk])}的${d.title || form}` : d.title || form;
+      })
       .catch(() => t('unknownRecord')));
   }
   return titles.get(key);

@@ -181,7 +181,7 @@ export async function listView(main, key, params = new URLSearchParams()) {
       box.addEventListener('change', () => { view.columns = box.checked ? [...view.columns, k] : view.columns.filter((x) => x !== k); draw(); });
       return el('label', { class: 'check' }, box, label(k));
     })));
-    const box = el('input', { type: 'search', id: 'quick-search', value: search, placeholder: t('searchIn', { f: textKeys.map(label).join('、') }), 'aria-label': t('search'), style: 'max-width:260px' });
+    const box = el('input', { type: 'search', id: 'quick-search', value: search, placeholder: t('searchIn', { f: textKeys.slice(0, 2).map(label).join('、') }), title: textKeys.map(label).join('、'), 'aria-label': t('search'), style: 'max-width:260px' });
     box.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); search = box.value.trim(); load(true); } });
     box.addEventListener('search', () => { search = box.value.trim(); load(true); });
     const mineBox = hasOwner ? el('label', { class: 'check' }, el('input', { type: 'checkbox', id: 'only-mine', checked: mine, onchange: (e) => { mine = e.target.checked; load(true); } }), t('onlyMine')) : null;
@@ -236,7 +236,7 @@ export async function listView(main, key, params = new URLSearchParams()) {
     await load(true);
     // The outcome stays in view (the failed rows stay selected, to try again).
     bulk.hidden = false;
-    bulk.replaceChildren(el('span', { class: failed.length ? 'notice error' : 'notice ok', id: 'bulk-summary' }, `${what}：${t('bulkDone', { ok: done, bad: failed.length })}`),
+    bulk.replaceChildren(el('span', { class: failed.length ? 'notice error' : 'notice ok', id: 'bulk-summary' }, `${what} · ${t('bulkDone', { ok: done, bad: failed.length })}`),
       ...(failures.length ? [el('ul', { class: 'plain' }, failures)] : []),
       el('button', { class: 'small', onclick: () => drawBulk() }, t('close')));
     const gone = ids.filter((x) => !failed.some(([y]) => y === x));

@@ -6,19 +6,24 @@ import { el } from './dom.js';
 
 let byKey = new Map();
 let list = [];
+let roles = new Map();
 let loading = null;
 
 /** Loads the directory (again when `fresh`); a failure leaves it empty and pages show emails. */
 export function loadPeople(fresh = false) {
   if (!loading || fresh) {
-    loading = get('/api/v1/users').then((r) => {
+    loading = Promise.all([get('/api/v1/users'), get('/api/v1/roles').catch(() => ({ items: [] }))]).then(([r, rs]) => {
       list = r.items;
       byKey = new Map();
       for (const u of list) { byKey.set(u.id, u); byKey.set(u.email.toLowerCase(), u); }
+      roles = new Map(rs.items.map((x) => [x.key, x.definition?.title]));
     }).catch(() => { list = []; byKey = new Map(); });
   }
   return loading;
 }
+
+/** A role by the title the roles definition gives it (销售主管), else its name in the UI's language. */
+export const roleTitle = (k, fallback) => roles.get(k) || fallback || k;
 
 /** Everyone in the directory, by name. */
 export const people = () => [...list].sort((a, b) => nameOf(a.email).localeCompare(nameOf(b.email), 'zh-CN'));

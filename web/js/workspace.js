@@ -3,8 +3,8 @@
 // task inbox (complete with the task's form), notifications and dashboards.
 import { t } from './i18n.js';
 import { api, get, post, ApiError } from './api.js';
-import { el, confirmAction, toast } from './dom.js';
-import { display, fieldTitle, segmentTitle, segmentValue, instant, plain, asText, recordLink } from './format.js';
+import { el, confirmAction, toast, clearToast } from './dom.js';
+import { display, fieldTitle, segmentTitle, segmentValue, instant, plain, asText, recordLink, recordTitle } from './format.js';
 import { personEl } from './people.js';
 import { renderForm } from './renderer.js';
 import { widgetCard } from './charts.js';
@@ -49,6 +49,8 @@ function patchOf(before, data, keys) {
   for (const k of keys) {
     const was = before[k];
     const now = data[k];
+    // An unticked box on a record that never had the field is no change.
+    if ((was === undefined || was === null) && now === false) continue;
     if (JSON.stringify(was ?? null) !== JSON.stringify(now ?? null)) patch[k] = now === undefined ? null : now;
   }
   return patch;
@@ -119,7 +121,8 @@ export async function recordView(main, formKey, id, { editing = false } = {}) {
     renderForm(quickBox, slim, { onSubmit: async (data) => { await post(`/api/v1/forms/${quick.key}/records`, { ...data, [link]: id }); setTimeout(() => reload(), 300); return t('saved'); } });
   }
 
-  const title = asText(plain(r.data[def.title_field] ?? r.data.name ?? def.title ?? formKey));
+  const own = r.data[def.title_field] ?? r.data.name;
+  const title = own !== undefined && own !== null && own !== '' ? asText(plain(own)) : await recordTitle(formKey, id);
   const derivedKeys = [...Object.keys(def.computed || {}), ...Object.keys(def.rollups || {})].filter((k) => !(k in props));
   const details = el('div', { class: 'card', id: 'details' });
   const showDetails = () => {
@@ -140,6 +143,7 @@ export async function recordView(main, formKey, id, { editing = false } = {}) {
         try {
           await api('PATCH', `/api/v1/forms/${formKey}/records/${id}`, patch, { headers: { 'if-match': `"${rev}"` } });
         } catch (err) {
+          clearToast();
           if (!(err instanceof ApiError && err.status === 412)) throw err;
           // Someone saved first: show both values of every field this edit changes, keep what was typed.
           const now = await get(`/api/v1/forms/${formKey}/records/${id}`);
@@ -187,6 +191,13 @@ export async function recordView(main, formKey, id, { editing = false } = {}) {
 function dayEnd(offsetDays = 0) { const d = new Date(); d.setHours(23, 59, 59, 999); d.setDate(d.getDate() + offsetDays); return d; }
 const weekEnd = () => dayEnd((7 - new Date().getDay()) % 7);
 
+/** A link to a task's record: its title, or 查看记录 when the task's title already names it. */
+function taskRecordLink(x) {
+  const a = recordLink(x.record_form, x.record_id);
+  recordTitle(x.record_form, x.record_id).then((title) => { if (x.title.includes(title)) a.textContent = t('openRecord'); });
+  return a;
+}
+
 /** A task's card: its title naming its record, due date, assignee; 完成 asks first (or opens the task's form). */
 function taskCard(x, { onDone, status }) {
   const box = el('div', { class: `card task${x.overdue ? ' overdue' : ''}`, 'data-task': x.id });
@@ -205,7 +216,7 @@ function taskCard(x, { onDone, status }) {
   };
   const body = el('div', { class: 'task-form' });
   box.append(el('div', { class: 'task-head' },
-    el('div', {}, el('strong', {}, x.title), x.record_id ? el('span', { class: 'muted' }, ' · ', recordLink(x.record_form, x.record_id)) : null,
+    el('div', {}, el('strong', {}, x.title), x.record_id ? el('span', { class: 'muted' }, ' · ', taskRecordLink(x)) : null,
       x.description ? el('div', { class: 'muted' }, x.description) : null,
       el('div', { class: 'muted' }, x.due_at ? `${t('due')} ${when(x.due_at)}` : '', x.assignee ? [' · ', personEl(x.assignee)] : null)),
     el('div', { class: 'actions' }, x.overdue ? el('span', { class: 'badge warn' }, t('overdue')) : null,
@@ -295,9 +306,9 @@ export async function homeView(main) {
       el('div', {}, el('div', { class: 'card', id: 'today-tasks' }, el('h2', {}, t('todayAndOverdue')),
         today.length ? today.slice(0, 20).map((x) => taskCard(x, { status, onDone: reload })) : el('p', { class: 'muted' }, t('nothingToday'))),
       el('div', { class: 'card', id: 'week-tasks', style: 'margin-top:12px' }, el('h2', {}, t('thisWeek')),
-        week.length ? el('ul', { class: 'plain' }, week.map((x) => el('li', {}, el('span', { class: 'when' }, when(x.due_at)), ' ', x.title, x.record_id ? [' · ', recordLink(x.record_form, x.record_id)] : null))) : el('p', { class: 'muted' }, '—'))),
+        week.length ? el('ul', { class: 'plain' }, week.map((x) => el('li', {}, el('span', { class: 'when' }, when(x.due_at)), ' ', x.title, x.record_id ? [' · ', taskRecordLink(x)] : null))) : el('p', { class: 'muted' }, t('none')))),
       el('div', {}, recents.map((g) => el('div', { class: 'card', style: 'margin-bottom:12px', 'data-recent': g.f.key }, el('h2', {}, t('recentOf', { f: g.f.title || g.f.key })),
-        g.items.length ? el('ul', { class: 'plain' }, g.items.map((x) => el('li', {}, el('a', { href: `#/forms/${g.f.key}/records/${x.id}` }, asText(plain(x.data[g.f.definition.title_field] ?? x.data.name ?? g.f.title))), el('span', { class: 'muted' }, ` · ${when(x.updated_at)}`)))) : el('p', { class: 'muted' }, '—'))),
+        g.items.length ? el('ul', { class: 'plain' }, g.items.map((x) => el('li', {}, recordLink(g.f.key, x.id, asText(plain(x.data[g.f.definition.title_field] ?? x.data.name ?? g.f.title))), el('span', { class: 'muted' }, ` · ${when(x.updated_at)}`)))) : el('p', { class: 'muted' }, t('none')))),
       notes.items.length ? el('div', { class: 'card' }, el('h2', {}, t('notifications')), el('ul', { class: 'plain' }, notes.items.slice(0, 8).map((n) => el('li', {}, n.record_id ? el('a', { href: `#/forms/${n.record_form}/records/${n.record_id}` }, n.title) : n.title, el('span', { class: 'muted' }, ` · ${when(n.created_at)}`))))) : null)));
 }
 

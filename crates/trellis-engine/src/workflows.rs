@@ -161,7 +161,7 @@ impl Engine {
                 let open = if open.is_empty() { "none".to_owned() } else { open.join(", ") };
                 let title = |k: &str| wf.state(k).and_then(|s| s.title.clone()).unwrap_or_else(|| k.to_owned());
                 let named = wf.transition(key).and_then(|t| t.title.clone()).unwrap_or_else(|| key.to_owned());
-                let zh = format!("现在在「{}」，不能「{named}」", title(&inst.state));
+                let zh = format!("当前在「{}」，无法「{named}」", title(&inst.state));
                 return Err(EngineError::Conflict { zh: Some(zh), message: format!("transition '{key}' does not leave state '{}'; from here: {open}", inst.state), key: None });
             }
             Err(Refusal::Guard(m)) => return Err(EngineError::Guard(m)),
