@@ -300,6 +300,10 @@ async fn a_card_dragged_on_the_board_moves_its_stage_and_a_guard_sends_it_back_a
     b.eval(&format!("document.querySelector('.card #f_next_date').value = '{next}'; return true")).await;
     b.find(".card form.rform button[type=submit]").await.click().await.unwrap();
     b.text_of("ol.timeline", "约下周拜访").await;
+    // The inbox by record: the record page leads to its tasks.
+    b.click("#record-tasks").await;
+    b.text_of("#tasks-of", "看板客户").await;
+    b.text_of(".task", "交接：看板客户").await;
     // The birthday reminder of a customer is on the calendar too, at the day it goes out.
     s.patch(&format!("/api/v1/forms/customer/records/{id}"), json!({"birthday": "1990-12-10"}), None).await.expect(200);
     b.client.goto(&format!("{app}#/calendar?mode=month&d=2026-12-01")).await.unwrap();

@@ -87,7 +87,7 @@ export async function importView(main, key) {
     mapping.append(el('h2', {}, t('columnMapping')), el('table', { class: 'list card', style: 'padding:0' },
       el('thead', {}, el('tr', {}, el('th', {}, t('fileColumn')), el('th', {}, t('formField')), el('th', {}, ''))),
       el('tbody', {}, cols.map((c) => {
-        const pick = el('select', { 'data-column': c.column }, el('option', { value: '' }, t('dontImport')), fields.map((k) => el('option', { value: k, selected: c.field === k }, `${label(k)} (${k})`)));
+        const pick = el('select', { 'data-column': c.column }, el('option', { value: '' }, t('dontImport')), fields.map((k) => el('option', { value: k, selected: c.field === k }, label(k))));
         pick.addEventListener('change', () => { chosen[c.column] = pick.value; run.disabled = true; status.className = 'notice'; status.textContent = t('recheck'); });
         return el('tr', {}, el('td', {}, c.column), el('td', {}, pick), el('td', { class: 'muted' }, t(`by_${c.by}`)));
       }))));

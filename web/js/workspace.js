@@ -182,7 +182,7 @@ export async function recordView(main, formKey, id, { editing = false } = {}) {
   el('div', { class: 'record-grid' },
     el('div', {}, details, selfService),
     el('div', {}, quick ? el('div', { class: 'card', style: 'margin-bottom:12px' }, el('h2', {}, `${t('log')}${quick.title || quick.key}`), quickBox) : null,
-      el('div', { class: 'card' }, el('h2', {}, t('timeline')), timeline))));
+      el('div', { class: 'card' }, el('h2', {}, t('timeline')), tasks.items.length ? el('a', { href: `#/tasks?record=${id}&form=${formKey}&when=open`, id: 'record-tasks' }, t('recordTasks', { n: tasks.items.filter((x) => x.status === 'open').length })) : null, timeline))));
   showDetails();
   if (editing) edit();
 }
@@ -237,7 +237,11 @@ function taskCard(x, { onDone, status }) {
 
 export async function tasksView(main, params = new URLSearchParams()) {
   const which = params.get('when') || 'open';
+  const record = params.get('record');
   const q = new URLSearchParams({ limit: '500' });
+  const recordForm = params.get('form');
+  // A record's tasks are everyone's on it for managers and admins (staff see their own).
+  if (record) { q.set('record', record); if (window.trellisMe?.role !== 'staff') q.set('assignee', 'all'); }
   if (which === 'today') q.set('due_before', dayEnd().toISOString());
   if (which === 'week') q.set('due_before', weekEnd().toISOString());
   if (which === 'done') q.set('status', 'done');
@@ -245,9 +249,11 @@ export async function tasksView(main, params = new URLSearchParams()) {
   const items = which === 'overdue' ? all.filter((x) => x.overdue) : all;
   const status = el('div', { role: 'status' });
   const list = el('div', { class: 'tasks' });
-  const tabs = el('div', { class: 'tabs', role: 'tablist' }, ['open', 'today', 'overdue', 'week', 'done'].map((k) => el('a', { href: `#/tasks?when=${k}`, role: 'tab', 'aria-selected': String(k === which), class: k === which ? 'on' : '', 'data-when': k }, t(`tw_${k}`))));
+  const tabs = el('div', { class: 'tabs', role: 'tablist' }, ['open', 'today', 'overdue', 'week', 'done'].map((k) => el('a', { href: `#/tasks?when=${k}${record ? `&record=${record}&form=${recordForm}` : ''}`, role: 'tab', 'aria-selected': String(k === which), class: k === which ? 'on' : '', 'data-when': k }, t(`tw_${k}`))));
+  // By record: the tasks of one customer (from its page), with the way back to all.
+  const of = record && recordForm ? el('div', { class: 'muted', id: 'tasks-of' }, t('tasksOf'), recordLink(recordForm, record), ' · ', el('a', { href: `#/tasks?when=${which}` }, t('allTasks'))) : null;
   main.innerHTML = '';
-  main.append(el('div', { class: 'head' }, el('h1', {}, t('tasks')), tabs), status, list);
+  main.append(...[el('div', { class: 'head' }, el('div', {}, el('h1', {}, t('tasks')), of), tabs), status, list].filter(Boolean));
   if (!items.length) { list.append(el('p', { class: 'muted' }, t('noTasks'))); return; }
   for (const x of items) list.append(taskCard(x, { status, onDone: () => tasksView(main, params) }));
 }
@@ -284,7 +290,9 @@ export async function refreshBell() {
  */
 export async function homeView(main) {
   const me = window.trellisMe || {};
-  const [open, forms, notes] = await Promise.all([get('/api/v1/tasks?limit=500'), get('/api/v1/forms'), get('/api/v1/notifications?unread=true&limit=20')]);
+  const [open, forms, notes, soon] = await Promise.all([get('/api/v1/tasks?limit=500'), get('/api/v1/forms'), get('/api/v1/notifications?unread=true&limit=20'),
+    // The reminders triggers send this week for my records (birthdays, contract ends…).
+    get(`/api/v1/reminders?from=${encodeURIComponent(new Date().toISOString())}&to=${encodeURIComponent(weekEnd().toISOString())}`).catch(() => ({ items: [] }))]);
   const today = open.items.filter((x) => x.overdue || (x.due_at && Date.parse(x.due_at) <= dayEnd().getTime()));
   const week = open.items.filter((x) => x.due_at && Date.parse(x.due_at) > dayEnd().getTime() && Date.parse(x.due_at) <= weekEnd().getTime());
   // My recent records: the first forms with an owner field, newest of mine first.
@@ -307,7 +315,10 @@ export async function homeView(main) {
         today.length ? today.slice(0, 20).map((x) => taskCard(x, { status, onDone: reload })) : el('p', { class: 'muted' }, t('nothingToday'))),
       el('div', { class: 'card', id: 'week-tasks', style: 'margin-top:12px' }, el('h2', {}, t('thisWeek')),
         week.length ? el('ul', { class: 'plain' }, week.map((x) => el('li', {}, el('span', { class: 'when' }, when(x.due_at)), ' ', x.title, x.record_id ? [' · ', taskRecordLink(x)] : null))) : el('p', { class: 'muted' }, t('none')))),
-      el('div', {}, recents.map((g) => el('div', { class: 'card', style: 'margin-bottom:12px', 'data-recent': g.f.key }, el('h2', {}, t('recentOf', { f: g.f.title || g.f.key })),
+      el('div', {}, el('div', { class: 'card', id: 'week-reminders', style: 'margin-bottom:12px' }, el('h2', {}, t('weekReminders')),
+        soon.items.length ? el('ul', { class: 'plain' }, soon.items.slice(0, 10).map((m) => el('li', {}, el('span', { class: 'when' }, when(m.at)), ' ', m.title || m.trigger, '：', recordLink(m.form, m.record_id))),
+          soon.items.length > 10 ? el('li', {}, el('a', { href: '#/calendar?mode=week' }, t('nMore', { n: soon.items.length - 10 }))) : null) : el('p', { class: 'muted' }, t('none'))),
+        recents.map((g) => el('div', { class: 'card', style: 'margin-bottom:12px', 'data-recent': g.f.key }, el('h2', {}, t('recentOf', { f: g.f.title || g.f.key })),
         g.items.length ? el('ul', { class: 'plain' }, g.items.map((x) => el('li', {}, recordLink(g.f.key, x.id, asText(plain(x.data[g.f.definition.title_field] ?? x.data.name ?? g.f.title))), el('span', { class: 'muted' }, ` · ${when(x.updated_at)}`)))) : el('p', { class: 'muted' }, t('none')))),
       notes.items.length ? el('div', { class: 'card' }, el('h2', {}, t('notifications')), el('ul', { class: 'plain' }, notes.items.slice(0, 8).map((n) => el('li', {}, n.record_id ? el('a', { href: `#/forms/${n.record_form}/records/${n.record_id}` }, n.title) : n.title, el('span', { class: 'muted' }, ` · ${when(n.created_at)}`))))) : null)));
 }
