@@ -274,6 +274,7 @@ impl Access {
             .map(|k| {
                 let (code, why) = if self.sees(k) { ("readonly", "read-only") } else { ("hidden", "hidden") };
                 Issue::new(format!("{prefix}/{}", escape_token(k)), code, format!("'{k}' is {why} for role {} ({})", self.role, self.rule))
+                    .zh(if code == "readonly" { format!("你的角色不能修改「{k}」") } else { format!("你的角色不能填写「{k}」") })
             })
             .collect()
     }

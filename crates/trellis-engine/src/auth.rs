@@ -73,7 +73,7 @@ pub const MAX_NAME: usize = 50;
 fn display_name(name: Option<&str>, issues: &mut Vec<trellis_core::Issue>) -> Option<String> {
     let name = name.map(str::trim).filter(|n| !n.is_empty())?;
     if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        issues.push(trellis_core::Issue::new("/name", "maxLength", format!("a name has at most {MAX_NAME} characters and no control characters")));
+        issues.push(trellis_core::Issue::new("/name", "maxLength", format!("a name has at most {MAX_NAME} characters and no control characters")).zh(format!("姓名最多 {MAX_NAME} 个字")));
         return None;
     }
     Some(name.to_owned())
@@ -121,14 +121,14 @@ impl Engine {
         let mut issues = Vec::new();
         let name = display_name(name, &mut issues);
         if !email.contains('@') || email.len() > 254 || email.contains(char::is_whitespace) {
-            issues.push(trellis_core::Issue::new("/email", "format", format!("'{email}' is not an email address")));
+            issues.push(trellis_core::Issue::new("/email", "format", format!("'{email}' is not an email address")).zh(format!("「{email}」不是邮箱地址")));
         }
         let Some(role) = Role::parse(role) else {
-            issues.push(trellis_core::Issue::new("/role", "enum", format!("role '{role}' is not one of admin, manager, staff")));
+            issues.push(trellis_core::Issue::new("/role", "enum", format!("role '{role}' is not one of admin, manager, staff")).zh("角色只能是管理员、主管或员工"));
             return Err(EngineError::Invalid(issues));
         };
         if password.chars().count() < MIN_PASSWORD {
-            issues.push(trellis_core::Issue::new("/password", "minLength", format!("a password needs at least {MIN_PASSWORD} characters")));
+            issues.push(trellis_core::Issue::new("/password", "minLength", format!("a password needs at least {MIN_PASSWORD} characters")).zh(format!("密码至少 {MIN_PASSWORD} 位")));
         }
         if !issues.is_empty() {
             return Err(EngineError::Invalid(issues));
@@ -193,7 +193,7 @@ impl Engine {
         if let Some(m) = manager
             && self.store.find_user(m).await?.is_none()
         {
-            return Err(EngineError::Invalid(vec![trellis_core::Issue::new("/manager", "user", format!("there is no user '{m}' to be the manager; add them first"))]));
+            return Err(EngineError::Invalid(vec![trellis_core::Issue::new("/manager", "user", format!("there is no user '{m}' to be the manager; add them first")).zh(format!("没有用户「{m}」可以做主管，请先添加"))]));
         }
         let user = self.add_user(email, name, role, password).await?;
         if let Some(m) = manager {
@@ -214,12 +214,12 @@ impl Engine {
         let m = match manager {
             None => None,
             Some(m) => {
-                let m = self.store.find_user(m).await?.ok_or_else(|| EngineError::Invalid(vec![trellis_core::Issue::new("/manager", "user", format!("there is no user '{m}'"))]))?;
+                let m = self.store.find_user(m).await?.ok_or_else(|| EngineError::Invalid(vec![trellis_core::Issue::new("/manager", "user", format!("there is no user '{m}'")).zh(format!("没有用户「{m}」"))]))?;
                 if m.id == u.id {
-                    return Err(EngineError::Invalid(vec![trellis_core::Issue::new("/manager", "user", "a user cannot be their own manager")]));
+                    return Err(EngineError::Invalid(vec![trellis_core::Issue::new("/manager", "user", "a user cannot be their own manager").zh("不能做自己的主管")]));
                 }
                 if m.role == "staff" {
-                    return Err(EngineError::Invalid(vec![trellis_core::Issue::new("/manager", "role", format!("{} is staff; a team is led by a manager or an admin", m.email))]));
+                    return Err(EngineError::Invalid(vec![trellis_core::Issue::new("/manager", "role", format!("{} is staff; a team is led by a manager or an admin", m.email)).zh(format!("{} 是员工；团队要由主管或管理员带领", m.email))]));
                 }
                 Some(m.id)
             }

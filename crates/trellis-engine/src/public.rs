@@ -161,31 +161,31 @@ impl Engine {
         let mode = new.mode.clone().unwrap_or_else(|| "create".into());
         let mut issues = Vec::new();
         if mode != "create" && mode != "update" {
-            issues.push(Issue::new("/mode", "enum", format!("mode is create or update, not '{mode}'")));
+            issues.push(Issue::new("/mode", "enum", format!("mode is create or update, not '{mode}'")).zh("用途只能是「新建记录」或「更新本人记录」"));
         }
         if new.fields.is_empty() {
-            issues.push(Issue::new("/fields", "minItems", "a link needs at least one field"));
+            issues.push(Issue::new("/fields", "minItems", "a link needs at least one field").zh("外链至少要包含一个字段"));
         }
         for (i, f) in new.fields.iter().enumerate() {
             match compiled.field(f) {
-                None => issues.push(Issue::new(format!("/fields/{i}"), "unknown_field", format!("'{f}' is not a field of form '{form}'"))),
-                Some(x) if x.derived.is_some() => issues.push(Issue::new(format!("/fields/{i}"), "derived", format!("'{f}' is computed by the engine; nobody fills it in"))),
-                Some(_) if !grant.access.writes(f) => issues.push(Issue::new(format!("/fields/{i}"), "readonly", format!("'{f}' is not a field role {} may write, so no link of theirs may fill it", grant.access.role))),
+                None => issues.push(Issue::new(format!("/fields/{i}"), "unknown_field", format!("'{f}' is not a field of form '{form}'")).zh(format!("表单里没有字段「{f}」"))),
+                Some(x) if x.derived.is_some() => issues.push(Issue::new(format!("/fields/{i}"), "derived", format!("'{f}' is computed by the engine; nobody fills it in")).zh(format!("「{f}」由系统自动计算，不能放进外链"))),
+                Some(_) if !grant.access.writes(f) => issues.push(Issue::new(format!("/fields/{i}"), "readonly", format!("'{f}' is not a field role {} may write, so no link of theirs may fill it", grant.access.role)).zh(format!("你不能修改「{f}」，所以你的外链也不能包含它"))),
                 Some(_) => {}
             }
         }
         if mode == "create" {
             grant.require_create()?;
             for r in required(&compiled).iter().filter(|r| !new.fields.contains(r)) {
-                issues.push(Issue::new("/fields", "required", format!("form '{form}' requires '{r}', so a create link must include it")));
+                issues.push(Issue::new("/fields", "required", format!("form '{form}' requires '{r}', so a create link must include it")).zh(format!("「{r}」是必填字段，新建外链必须包含它")));
             }
             if new.record.is_some() {
-                issues.push(Issue::new("/record", "mode", "only an update link is signed for a record"));
+                issues.push(Issue::new("/record", "mode", "only an update link is signed for a record").zh("只有「更新本人记录」的外链才按记录生成"));
             }
         }
         let now = self.clock.now();
         if new.expires_at.is_some_and(|t| t <= now) {
-            issues.push(Issue::new("/expires_at", "past", "expires_at is already past"));
+            issues.push(Issue::new("/expires_at", "past", "expires_at is already past").zh("有效期已经过了"));
         }
         if !issues.is_empty() {
             return Err(EngineError::Invalid(issues));
@@ -302,12 +302,12 @@ impl Engine {
             retry_after: wait,
         })?;
         let Value::Object(mut data) = data else {
-            return Err(EngineError::Invalid(vec![Issue::new("", "type", "send the form's fields as a JSON object")]));
+            return Err(EngineError::Invalid(vec![Issue::new("", "type", "send the form's fields as a JSON object").zh("提交的内容格式不对，请刷新页面后重新填写")]));
         };
         let extra: Vec<Issue> = data
             .keys()
             .filter(|k| !o.link.fields.contains(k))
-            .map(|k| Issue::new(format!("/{}", escape_token(k)), "not_in_link", format!("'{k}' is not one of this link's fields ({})", o.link.fields.join(", "))))
+            .map(|k| Issue::new(format!("/{}", escape_token(k)), "not_in_link", format!("'{k}' is not one of this link's fields ({})", o.link.fields.join(", "))).zh("这个链接不能填写这一项"))
             .collect();
         if !extra.is_empty() {
             return Err(EngineError::Refused(extra));

@@ -115,7 +115,7 @@ impl Engine {
                 Some(id) => {
                     data.insert(field, Value::String(id.to_string()));
                 }
-                None => issues.push(Issue::new(format!("{prefix}/{field}"), "user", format!("there is no user with email or id '{value}'"))),
+                None => issues.push(Issue::new(format!("{prefix}/{field}"), "user", format!("there is no user with email or id '{value}'")).zh(format!("系统中没有用户「{value}」"))),
             }
         }
         Ok(())
@@ -140,7 +140,7 @@ impl Engine {
             let found = tx.existing_ids(&target, &ids).await?;
             for (pointer, id) in refs {
                 if !found.contains(&id) {
-                    issues.push(Issue::new(pointer, "link", format!("there is no record {id} in form '{target}'")));
+                    issues.push(Issue::new(pointer, "link", format!("there is no record {id} in form '{target}'")).zh("选择的记录不存在或已被删除"));
                 }
             }
         }
@@ -393,7 +393,7 @@ impl Engine {
     /// Applies a merge patch as `actor` (who the history names) within `grant`.
     pub(crate) async fn patch_granted(&self, grant: &Grant, actor: Uuid, form: &CompiledForm, id: Uuid, patch: Value, expected_rev: Option<i64>) -> Result<Record> {
         let Some(fields) = patch.as_object() else {
-            return Err(EngineError::Invalid(vec![Issue::new("", "type", "a merge patch is a JSON object of the fields to change (null removes one)")]));
+            return Err(EngineError::Invalid(vec![Issue::new("", "type", "a merge patch is a JSON object of the fields to change (null removes one)").zh("修改的内容格式不对")]));
         };
         let (mut tx, prev) = self.lock(form, id, false, expected_rev, (grant, Action::Write)).await?;
         // Checked on the patch's keys, not on what changed: "no change" would tell a hidden value.

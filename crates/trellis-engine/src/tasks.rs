@@ -228,7 +228,7 @@ impl Engine {
             (Some(form), Some(data)) => {
                 let target = self.form(form).await?;
                 let Value::Object(mut values) = data else {
-                    return Err(EngineError::Invalid(vec![Issue::new("/data", "type", format!("the outcome is an object of the fields of form '{form}'"))]));
+                    return Err(EngineError::Invalid(vec![Issue::new("/data", "type", format!("the outcome is an object of the fields of form '{form}'")).zh("任务的结果格式不对")]));
                 };
                 // The outcome is a record like any other: the completer's role must be allowed to write it.
                 let grant = self.grant(actor, &target).await?;
@@ -252,9 +252,9 @@ impl Engine {
                 flow.settle(&mut tx).await?;
             }
             (Some(form), None) => {
-                return Err(EngineError::Invalid(vec![Issue::new("/data", "required", format!("this task is completed by filling in form '{form}'; send its fields as data"))]));
+                return Err(EngineError::Invalid(vec![Issue::new("/data", "required", format!("this task is completed by filling in form '{form}'; send its fields as data")).zh("完成这个任务要先填写它的表单")]));
             }
-            (None, Some(_)) => return Err(EngineError::Invalid(vec![Issue::new("/data", "unknown", "this task has no form to fill; complete it without data")])),
+            (None, Some(_)) => return Err(EngineError::Invalid(vec![Issue::new("/data", "unknown", "this task has no form to fill; complete it without data").zh("这个任务没有要填写的表单")])),
             (None, None) => {}
         }
         t.status = "done".into();
@@ -308,7 +308,7 @@ impl Engine {
 
     /// Gives an open task to another user, who is notified.
     pub async fn reassign_task(&self, actor: &Actor, id: Uuid, to: &str) -> Result<TaskDetail> {
-        let user = self.store.find_user(to).await?.ok_or_else(|| EngineError::Invalid(vec![Issue::new("/assignee", "user", format!("there is no user with email or id '{to}'"))]))?;
+        let user = self.store.find_user(to).await?.ok_or_else(|| EngineError::Invalid(vec![Issue::new("/assignee", "user", format!("there is no user with email or id '{to}'")).zh(format!("系统中没有用户「{to}」"))]))?;
         let mut tx = self.store.begin().await?;
         let mut t = Self::open_task(&mut tx, actor, id, Some("handed on")).await?;
         let now = self.clock.now();
@@ -337,7 +337,7 @@ impl Engine {
     pub async fn comment_task(&self, actor: &Actor, id: Uuid, body: &str) -> Result<TaskDetail> {
         let body = body.trim();
         if body.is_empty() || body.chars().count() > 10_000 {
-            return Err(EngineError::Invalid(vec![Issue::new("/body", "length", "a comment is 1 to 10,000 characters")]));
+            return Err(EngineError::Invalid(vec![Issue::new("/body", "length", "a comment is 1 to 10,000 characters").zh("评论要有 1 到 10,000 个字")]));
         }
         self.visible_task(actor, id).await?;
         let mut tx = self.store.begin().await?;
