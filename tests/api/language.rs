@@ -67,6 +67,19 @@ async fn problems_speak_the_readers_language(b: Backend) {
     let ex = call(&s, Method::GET, "/api/v1/permissions/explain?user=staff@example.com&form=customer", None, "en", &[]).await.expect(200).body;
     assert!(ex["operations"]["read"]["why"].as_str().unwrap().starts_with("role staff may read"), "{ex}");
 
+    // A designer's mistakes in a form, a trigger and a dashboard, each said in Chinese.
+    let cjk = |r: &Response| {
+        for e in r.body["errors"].as_array().unwrap().iter().filter(|e| e["code"] != "script" && e["code"] != "template") {
+            assert!(e["message"].as_str().unwrap().chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "not in Chinese: {e} in {}", r.body);
+        }
+    };
+    let form = call(&s, Method::POST, "/api/v1/forms", Some(json!({"key": "Bad Key", "title": "x", "schema": {"type": "object", "properties": {"a": {"type": "string"}}}, "unique": [["nope"]], "indexes": ["gone"]})), "zh-CN", &[]).await.expect(422);
+    cjk(&form);
+    let trigger = call(&s, Method::POST, "/api/v1/triggers", Some(json!({"key": "t1", "form": "customer", "when": {"date": "nope", "offset": "soon", "at": "25:00"}, "actions": [{"notify": "role:pilot", "title": "x"}]})), "zh-CN", &[]).await.expect(422);
+    cjk(&trigger);
+    let dash = call(&s, Method::POST, "/api/v1/dashboards", Some(json!({"key": "d1", "title": "x", "widgets": [{"key": "w", "kind": "pie", "form": "nope", "measure": {"op": "count"}}]})), "zh-CN", &[]).await.expect(422);
+    cjk(&dash);
+
     // A script error: its line in `line`, said once, the same in both languages.
     let mut form = s.get("/api/v1/forms/customer").await.expect(200).body["definition"].clone();
     form["segments"] = json!({"tier": {"kind": "label", "script": "let x = 1;\nif x > { \"A\" }"}});

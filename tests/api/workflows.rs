@@ -127,8 +127,14 @@ async fn definitions_are_checked_with_pointers(b: crate::harness::Backend) {
     bad["states"]["won"]["on_enter"][0]["create_task"]["assignee"] = json!("role:pilot");
     bad["states"]["won"]["on_enter"][2]["start_workflow"] = json!("missing_plan");
     bad["states"]["dormant"] = json!({});
-    let res = s.post("/api/v1/workflows", bad).await.expect(422);
+    let res = s.post("/api/v1/workflows", bad.clone()).await.expect(422);
     let pointers = res.pointers();
+    // The same problems for a zh-CN reader: the same pointers, each said in Chinese (a script's own error is framed, not translated).
+    let zh = s.call(reqwest::Method::POST, "/api/v1/workflows", Some(&s.token), Some(&bad), &[("accept-language", "zh-CN")]).await.expect(422);
+    assert_eq!(zh.pointers(), pointers);
+    for e in zh.body["errors"].as_array().unwrap().iter().filter(|e| e["code"] != "script" && e["code"] != "template") {
+        assert!(e["message"].as_str().unwrap().chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "not in Chinese: {e}");
+    }
     for p in [
         "/initial",
         "/transitions/0/to",

@@ -158,15 +158,15 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn issue(&mut self, at: &str, code: &'static str, message: impl Into<String>) {
-        self.issues.push(Issue::new(format!("{}{at}", self.pointer), code, message));
+    fn issue(&mut self, at: &str, code: &'static str, message: impl Into<String>, zh: impl Into<String>) {
+        self.issues.push(Issue::new(format!("{}{at}", self.pointer), code, message).zh(zh));
     }
 
     fn text<'v>(&mut self, v: &'v Value, at: &str) -> Option<&'v str> {
         match v.as_str() {
             Some(s) => Some(s),
             None => {
-                self.issue(at, "type", format!("must be text, not {v}"));
+                self.issue(at, "type", format!("must be text, not {v}"), format!("应填写文字，不能是 {v}"));
                 None
             }
         }
@@ -174,17 +174,17 @@ impl Reader<'_> {
 
     fn object<'v>(&mut self, v: &'v Value, at: &str, allowed: &[&str], required: &[&str]) -> Option<&'v Map<String, Value>> {
         let Some(obj) = v.as_object() else {
-            self.issue(at, "type", format!("must be an object with {}", allowed.join(", ")));
+            self.issue(at, "type", format!("must be an object with {}", allowed.join(", ")), format!("应是一个对象，可包含：{}", allowed.join("、")));
             return None;
         };
         for k in obj.keys() {
             if !allowed.contains(&k.as_str()) {
-                self.issue(&format!("{at}/{}", escape_token(k)), "unknown", format!("'{k}' is not understood here; use {}", allowed.join(", ")));
+                self.issue(&format!("{at}/{}", escape_token(k)), "unknown", format!("'{k}' is not understood here; use {}", allowed.join(", ")), format!("这里不能填写「{k}」；可用的有：{}", allowed.join("、")));
             }
         }
         for r in required {
             if !obj.contains_key(*r) {
-                self.issue(at, "required", format!("'{r}' is required"));
+                self.issue(at, "required", format!("'{r}' is required"), format!("缺少「{r}」"));
             }
         }
         Some(obj)
@@ -213,20 +213,21 @@ impl Reader<'_> {
     }
 
     fn recipient(&mut self, v: &Value, at: &str, site: Site<'_>, catalog: Option<Catalog<'_>>) -> Option<Recipient> {
-        let r = match Recipient::parse(self.text(v, at)?) {
+        let text = self.text(v, at)?;
+        let r = match Recipient::parse(text) {
             Ok(r) => r,
             Err(m) => {
-                self.issue(at, "recipient", m);
+                self.issue(at, "recipient", m, format!("「{text}」不是有效的收件人：请写 owner（负责人）、manager（负责人的主管）、role:角色、field:字段，或用户的邮箱"));
                 return None;
             }
         };
         if let Some(c) = catalog {
             match &r {
                 Recipient::Role(role) if !c.roles.contains(&role.as_str()) => {
-                    self.issue(at, "role", format!("there is no role '{role}'; roles are {}", c.roles.join(", ")));
+                    self.issue(at, "role", format!("there is no role '{role}'; roles are {}", c.roles.join(", ")), format!("没有角色「{role}」；可用的角色有：{}", c.roles.join("、")));
                 }
                 Recipient::Field(f) if c.forms.get(site.form).is_some_and(|form| form.field(f).is_none()) => {
-                    self.issue(at, "field", format!("form '{}' has no field '{f}'", site.form));
+                    self.issue(at, "field", format!("form '{}' has no field '{f}'", site.form), format!("表单「{}」没有字段「{f}」", site.form));
                 }
                 _ => {}
             }
@@ -239,14 +240,14 @@ impl Reader<'_> {
         if let Some(c) = catalog
             && !c.messages.contains(&key)
         {
-            self.issue(at, "message", format!("there is no message '{key}'; save it under /api/v1/messages first"));
+            self.issue(at, "message", format!("there is no message '{key}'; save it under /api/v1/messages first"), format!("没有消息模板「{key}」，请先保存该消息模板"));
         }
         Some(key)
     }
 
     fn assignments(&mut self, v: &Value, at: &str, form: &str, catalog: Option<Catalog<'_>>) -> Vec<Assignment> {
         let Some(obj) = v.as_object() else {
-            self.issue(at, "type", "must be an object of field → script");
+            self.issue(at, "type", "must be an object of field → script", "应是一个「字段: 脚本」的对象");
             return Vec::new();
         };
         let target = catalog.and_then(|c| c.forms.get(form));
@@ -255,8 +256,8 @@ impl Reader<'_> {
             let here = format!("{at}/{}", escape_token(field));
             if let Some(f) = target {
                 match f.field(field) {
-                    None => self.issue(&here, "field", format!("form '{form}' has no field '{field}'")),
-                    Some(info) if info.derived.is_some() => self.issue(&here, "derived", format!("'{field}' is computed by the form's rules and cannot be set")),
+                    None => self.issue(&here, "field", format!("form '{form}' has no field '{field}'"), format!("表单「{form}」没有字段「{field}」")),
+                    Some(info) if info.derived.is_some() => self.issue(&here, "derived", format!("'{field}' is computed by the form's rules and cannot be set"), format!("「{field}」由表单规则自动计算，不能设置")),
                     Some(_) => {}
                 }
             }
@@ -271,31 +272,31 @@ impl Reader<'_> {
         if let Some(c) = catalog
             && !c.forms.contains_key(form)
         {
-            self.issue(at, "form", format!("there is no form '{form}'"));
+            self.issue(at, "form", format!("there is no form '{form}'"), format!("没有表单「{form}」"));
         }
     }
 
     fn action(&mut self, v: &Value, site: Site<'_>, catalog: Option<Catalog<'_>>) -> Option<Action> {
         let Some(obj) = v.as_object() else {
-            self.issue("", "type", format!("an action is an object with one of {}", KINDS.join(", ")));
+            self.issue("", "type", format!("an action is an object with one of {}", KINDS.join(", ")), format!("动作应是一个对象，包含以下之一：{}", KINDS.join("、")));
             return None;
         };
         let kinds: Vec<&str> = obj.keys().map(String::as_str).filter(|k| KINDS.contains(k)).collect();
         let kind = match kinds.as_slice() {
             [one] => *one,
             [] => {
-                self.issue("", "action", format!("an action needs one of {}", KINDS.join(", ")));
+                self.issue("", "action", format!("an action needs one of {}", KINDS.join(", ")), format!("动作需要以下之一：{}", KINDS.join("、")));
                 return None;
             }
             many => {
-                self.issue("", "action", format!("an action does one thing; this one has {}", many.join(" and ")));
+                self.issue("", "action", format!("an action does one thing; this one has {}", many.join(" and ")), format!("一个动作只能做一件事，这里同时有 {}", many.join(" 和 ")));
                 return None;
             }
         };
         let extra: &[&str] = if kind == "notify" { &["notify", "message", "title"] } else { &[kind] };
         for k in obj.keys() {
             if !extra.contains(&k.as_str()) {
-                self.issue(&format!("/{}", escape_token(k)), "unknown", format!("'{k}' is not understood in a {kind} action"));
+                self.issue(&format!("/{}", escape_token(k)), "unknown", format!("'{k}' is not understood in a {kind} action"), format!("{kind} 动作里不能填写「{k}」"));
             }
         }
         let at = format!("/{kind}");
@@ -306,7 +307,7 @@ impl Reader<'_> {
                 let message = obj.get("message").and_then(|m| self.message_key(m, "/message", catalog));
                 let title = obj.get("title").and_then(|t| self.template(t, "/title"));
                 if message.is_none() && title.is_none() {
-                    self.issue("", "required", "a notification needs a 'message' (a message key) or a 'title'");
+                    self.issue("", "required", "a notification needs a 'message' (a message key) or a 'title'", "通知需要消息模板（message）或标题（title）");
                 }
                 Action::Notify { to, message, title }
             }
@@ -320,7 +321,7 @@ impl Reader<'_> {
                 let o = self.object(body, &at, &["url", "message", "format"], &["url"])?;
                 let url = self.text(o.get("url")?, &format!("{at}/url"))?.to_owned();
                 if !(url.starts_with("https://") || url.starts_with("http://")) {
-                    self.issue(&format!("{at}/url"), "url", format!("'{url}' is not an http(s) URL"));
+                    self.issue(&format!("{at}/url"), "url", format!("'{url}' is not an http(s) URL"), format!("「{url}」不是 http(s) 网址"));
                 }
                 let message = o.get("message").and_then(|m| self.message_key(m, &format!("{at}/message"), catalog));
                 let format = match o.get("format").map(|f| f.as_str()) {
@@ -329,7 +330,7 @@ impl Reader<'_> {
                     Some(Some("dingtalk")) => WebhookFormat::Dingtalk,
                     Some(Some("feishu")) => WebhookFormat::Feishu,
                     Some(_) => {
-                        self.issue(&format!("{at}/format"), "enum", "format is one of json, wecom, dingtalk, feishu");
+                        self.issue(&format!("{at}/format"), "enum", "format is one of json, wecom, dingtalk, feishu", "format 只能是 json、wecom（企业微信）、dingtalk（钉钉）或 feishu（飞书）");
                         WebhookFormat::Json
                     }
                 };
@@ -341,7 +342,7 @@ impl Reader<'_> {
                 let assignee = self.recipient(o.get("assignee")?, &format!("{at}/assignee"), site, catalog);
                 let due = o.get("due").and_then(|d| {
                     let text = self.text(d, &format!("{at}/due"))?;
-                    duration::parse(text).map_err(|m| self.issue(&format!("{at}/due"), "duration", m)).ok()
+                    duration::parse(text).map_err(|m| self.issue(&format!("{at}/due"), "duration", m, format!("任务期限「{text}」不是有效的时长，请写成 72h、7d 这样的格式"))).ok()
                 });
                 let form = o.get("form").and_then(|f| self.text(f, &format!("{at}/form"))).map(str::to_owned);
                 if let Some(f) = &form {
@@ -362,8 +363,8 @@ impl Reader<'_> {
                 let key = self.text(body, &at)?.to_owned();
                 if let Some(c) = catalog {
                     match c.workflows.get(&key) {
-                        None => self.issue(&at, "workflow", format!("there is no workflow '{key}'; save it first")),
-                        Some(w) if w.form != site.form => self.issue(&at, "workflow", format!("workflow '{key}' runs on form '{}', not '{}'", w.form, site.form)),
+                        None => self.issue(&at, "workflow", format!("there is no workflow '{key}'; save it first"), format!("没有流程「{key}」，请先保存该流程")),
+                        Some(w) if w.form != site.form => self.issue(&at, "workflow", format!("workflow '{key}' runs on form '{}', not '{}'", w.form, site.form), format!("流程「{key}」用于表单「{}」，不是「{}」", w.form, site.form)),
                         Some(_) => {}
                     }
                 }
@@ -375,12 +376,12 @@ impl Reader<'_> {
                 let transition = self.text(o.get("transition")?, &format!("{at}/transition"))?.to_owned();
                 let target = workflow.as_deref().or(site.workflow);
                 match (catalog, target) {
-                    (_, None) => self.issue(&at, "workflow", "name the 'workflow' whose transition to take"),
+                    (_, None) => self.issue(&at, "workflow", "name the 'workflow' whose transition to take", "请写明要执行哪个流程（workflow）的流转"),
                     (Some(c), Some(w)) => match c.workflows.get(w) {
-                        None => self.issue(&format!("{at}/workflow"), "workflow", format!("there is no workflow '{w}'; save it first")),
-                        Some(r) if r.form != site.form => self.issue(&format!("{at}/workflow"), "workflow", format!("workflow '{w}' runs on form '{}', not '{}'", r.form, site.form)),
+                        None => self.issue(&format!("{at}/workflow"), "workflow", format!("there is no workflow '{w}'; save it first"), format!("没有流程「{w}」，请先保存该流程")),
+                        Some(r) if r.form != site.form => self.issue(&format!("{at}/workflow"), "workflow", format!("workflow '{w}' runs on form '{}', not '{}'", r.form, site.form), format!("流程「{w}」用于表单「{}」，不是「{}」", r.form, site.form)),
                         Some(r) if !r.transitions.contains(&transition) => {
-                            self.issue(&format!("{at}/transition"), "transition", format!("workflow '{w}' has no transition '{transition}'"))
+                            self.issue(&format!("{at}/transition"), "transition", format!("workflow '{w}' has no transition '{transition}'"), format!("流程「{w}」没有流转「{transition}」"))
                         }
                         Some(_) => {}
                     },
@@ -390,20 +391,20 @@ impl Reader<'_> {
             }
             "digest" => {
                 if site.workflow.is_some() {
-                    self.issue("", "digest", "a digest lists the records a cron trigger picked; a workflow acts on one record: use notify");
+                    self.issue("", "digest", "a digest lists the records a cron trigger picked; a workflow acts on one record: use notify", "汇总（digest）列出定时规则选出的多条记录，而流程只处理一条记录：请改用通知（notify）");
                 }
                 let o = self.object(body, &at, &["to", "message", "title", "email", "limit"], &["to"])?;
                 let to = self.recipient(o.get("to")?, &format!("{at}/to"), site, catalog)?;
                 let message = o.get("message").and_then(|m| self.message_key(m, &format!("{at}/message"), catalog));
                 let title = o.get("title").and_then(|t| self.template(t, &format!("{at}/title")));
                 if message.is_none() && title.is_none() {
-                    self.issue(&at, "required", "a digest needs a 'message' (a message key) or a 'title'");
+                    self.issue(&at, "required", "a digest needs a 'message' (a message key) or a 'title'", "汇总需要消息模板（message）或标题（title）");
                 }
                 let email = match o.get("email") {
                     None => false,
                     Some(Value::Bool(b)) => *b,
                     Some(v) => {
-                        self.issue(&format!("{at}/email"), "type", format!("must be true or false, not {v}"));
+                        self.issue(&format!("{at}/email"), "type", format!("must be true or false, not {v}"), format!("只能是 true 或 false，不能是 {v}"));
                         false
                     }
                 };
@@ -412,7 +413,7 @@ impl Reader<'_> {
                     Some(v) => match v.as_u64().filter(|n| (1..=1000).contains(n)) {
                         Some(n) => n as usize,
                         None => {
-                            self.issue(&format!("{at}/limit"), "range", format!("must be a whole number from 1 to 1000, not {v}"));
+                            self.issue(&format!("{at}/limit"), "range", format!("must be a whole number from 1 to 1000, not {v}"), format!("须为 1 到 1000 的整数，不能是 {v}"));
                             DIGEST_LIMIT
                         }
                     },
@@ -423,7 +424,7 @@ impl Reader<'_> {
                 let o = self.object(body, &at, &["role", "script", "user"], &[])?;
                 let by: Vec<&str> = ["role", "script", "user"].into_iter().filter(|k| o.contains_key(*k)).collect();
                 if by.len() != 1 {
-                    self.issue(&at, "assign", "assign by exactly one of: role (take turns), script (a rule), user");
+                    self.issue(&at, "assign", "assign by exactly one of: role (take turns), script (a rule), user", "分配方式只能选一种：role（角色内轮流）、script（规则脚本）或 user（指定用户）");
                     return None;
                 }
                 let here = format!("{at}/{}", by[0]);
@@ -434,7 +435,7 @@ impl Reader<'_> {
                         if let Some(c) = catalog
                             && !c.roles.contains(&role.as_str())
                         {
-                            self.issue(&here, "role", format!("there is no role '{role}'; roles are {}", c.roles.join(", ")));
+                            self.issue(&here, "role", format!("there is no role '{role}'; roles are {}", c.roles.join(", ")), format!("没有角色「{role}」；可用的角色有：{}", c.roles.join("、")));
                         }
                         Assign::RoundRobin(role)
                     }

@@ -152,10 +152,10 @@ pub(crate) fn build_validator(schema: &Value) -> Result<Validator, String> {
 pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
     let mut issues = Vec::new();
     if !key::is_valid(&def.key, key::MAX_FORM_KEY) {
-        issues.push(Issue::new("/key", "invalid_key", format!("form key '{}' {}", def.key, key::rule(key::MAX_FORM_KEY))));
+        issues.push(Issue::new("/key", "invalid_key", format!("form key '{}' {}", def.key, key::rule(key::MAX_FORM_KEY))).zh(format!("表单标识「{}」只能用 1 到 {} 个小写字母、数字和 _ 组成，以字母开头，且不能连续两个 _", def.key, key::MAX_FORM_KEY)));
     }
     for err in jsonschema::draft202012::meta::validator().iter_errors(&def.schema) {
-        issues.push(Issue::new(format!("/schema{}", err.instance_path().as_str()), "invalid_schema", err.to_string()));
+        issues.push(Issue::new(format!("/schema{}", err.instance_path().as_str()), "invalid_schema", err.to_string()).zh(format!("表单的字段定义（schema）不符合 JSON Schema 规范：{err}")));
     }
     if !issues.is_empty() {
         return Err(issues);
@@ -163,7 +163,7 @@ pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
 
     let schema = def.schema.as_object();
     if schema.and_then(|s| s.get("type")) != Some(&json!("object")) {
-        issues.push(Issue::new("/schema/type", "invalid_schema", "a form's schema must have \"type\": \"object\""));
+        issues.push(Issue::new("/schema/type", "invalid_schema", "a form's schema must have \"type\": \"object\"").zh("表单的字段定义（schema）必须写 \"type\": \"object\""));
     }
     let empty = Map::new();
     let props = schema.and_then(|s| s.get("properties")).and_then(Value::as_object).unwrap_or(&empty);
@@ -173,7 +173,7 @@ pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
     for (k, sub) in props {
         let at = format!("/schema/properties/{}", escape_token(k));
         if !key::is_valid(k, key::MAX_FIELD_KEY) {
-            issues.push(Issue::new(&at, "invalid_key", format!("field key '{k}' {}", key::rule(key::MAX_FIELD_KEY))));
+            issues.push(Issue::new(&at, "invalid_key", format!("field key '{k}' {}", key::rule(key::MAX_FIELD_KEY))).zh(format!("字段标识「{k}」只能用 1 到 {} 个小写字母、数字和 _ 组成，以字母开头，且不能连续两个 _", key::MAX_FIELD_KEY)));
         }
         let types: Vec<String> = match sub.get("type") {
             Some(Value::String(t)) => vec![t.clone()],
@@ -193,14 +193,14 @@ pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
                     format!("{at}/format"),
                     "invalid_format_type",
                     format!("format '{f}' needs \"type\": {}", wanted.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(" or ")),
-                ));
+                ).zh(format!("格式「{f}」要求 \"type\" 为 {}", wanted.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(" 或 "))));
             }
         }
         if format.as_deref() == Some("user") {
             // A user field is stored as the user's id, so constraints on the text typed in would break later writes.
             for kw in ["maxLength", "minLength", "pattern", "enum", "const"] {
                 if sub.get(kw).is_some() {
-                    issues.push(Issue::new(format!("{at}/{kw}"), "user_constraint", format!("a user field is stored as a user id; {kw} does not apply to it")));
+                    issues.push(Issue::new(format!("{at}/{kw}"), "user_constraint", format!("a user field is stored as a user id; {kw} does not apply to it")).zh(format!("用户字段保存的是用户 ID，不能设置 {kw}")));
                 }
             }
         }
@@ -208,12 +208,12 @@ pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
             None => None,
             Some(Value::String(target)) if key::is_valid(target, key::MAX_FORM_KEY) => {
                 if !types.iter().any(|t| t == "string") {
-                    issues.push(Issue::new(format!("{at}/type"), "invalid_link", "an x-link field holds a record id: give it \"type\": \"string\""));
+                    issues.push(Issue::new(format!("{at}/type"), "invalid_link", "an x-link field holds a record id: give it \"type\": \"string\"").zh("关联字段（x-link）保存的是记录编号，请设为 \"type\": \"string\""));
                 }
                 Some(target.clone())
             }
             Some(other) => {
-                issues.push(Issue::new(format!("{at}/x-link"), "invalid_link", format!("x-link must name a form key, not {other}")));
+                issues.push(Issue::new(format!("{at}/x-link"), "invalid_link", format!("x-link must name a form key, not {other}")).zh(format!("x-link 要写一个表单标识，不能是 {other}")));
                 None
             }
         };
@@ -230,38 +230,38 @@ pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
     for (k, section, kind, types) in derived {
         let at = format!("/{section}/{}", escape_token(k));
         if !key::is_valid(k, key::MAX_FIELD_KEY) {
-            issues.push(Issue::new(&at, "invalid_key", format!("field key '{k}' {}", key::rule(key::MAX_FIELD_KEY))));
+            issues.push(Issue::new(&at, "invalid_key", format!("field key '{k}' {}", key::rule(key::MAX_FIELD_KEY))).zh(format!("字段标识「{k}」只能用 1 到 {} 个小写字母、数字和 _ 组成，以字母开头，且不能连续两个 _", key::MAX_FIELD_KEY)));
         } else if fields.iter().any(|f| &f.key == k) {
-            issues.push(Issue::new(&at, "duplicate", format!("'{k}' is already a field of this form; a {section} field needs a key of its own")));
+            issues.push(Issue::new(&at, "duplicate", format!("'{k}' is already a field of this form; a {section} field needs a key of its own")).zh(format!("「{k}」已是本表单的字段，{}要用自己的标识", if section == "computed" { "计算字段" } else { "汇总字段" })));
         }
         fields.push(FieldInfo { key: k.clone(), types, format: None, link: None, derived: Some(kind) });
     }
     for k in def.segments.keys() {
         if !key::is_valid(k, key::MAX_FIELD_KEY) {
-            issues.push(Issue::new(format!("/segments/{}", escape_token(k)), "invalid_key", format!("segment key '{k}' {}", key::rule(key::MAX_FIELD_KEY))));
+            issues.push(Issue::new(format!("/segments/{}", escape_token(k)), "invalid_key", format!("segment key '{k}' {}", key::rule(key::MAX_FIELD_KEY))).zh(format!("分层标识「{k}」只能用 1 到 {} 个小写字母、数字和 _ 组成，以字母开头，且不能连续两个 _", key::MAX_FIELD_KEY)));
         }
     }
     for (k, r) in &def.rollups {
         let at = format!("/rollups/{}", escape_token(k));
         if r.op != RollupOp::Count && r.field.is_none() {
-            issues.push(Issue::new(format!("{at}/field"), "required", "this rollup needs the child field it combines: \"field\""));
+            issues.push(Issue::new(format!("{at}/field"), "required", "this rollup needs the child field it combines: \"field\"").zh("这个汇总字段要在 \"field\" 中指定要汇总的子表单字段"));
         }
         for (name, v) in [("from", Some(&r.from)), ("via", Some(&r.via)), ("field", r.field.as_ref()), ("date", r.date.as_ref())] {
             if let Some(v) = v
                 && !key::is_valid(v, key::MAX_FIELD_KEY) {
-                    issues.push(Issue::new(format!("{at}/{name}"), "invalid_key", format!("'{v}' is not a form or field key")));
+                    issues.push(Issue::new(format!("{at}/{name}"), "invalid_key", format!("'{v}' is not a form or field key")).zh(format!("「{v}」不是有效的表单或字段标识")));
                 }
         }
     }
     let rules = Rules::compile(&def.computed, &def.rollups, &def.segments, &mut issues);
 
     let scalar_field = |f: &str, at: String, what: &str, issues: &mut Vec<Issue>| match fields.iter().find(|x| x.key == f) {
-        None => issues.push(Issue::new(at, "unknown_field", format!("{what} names '{f}', which is not a field of this form"))),
+        None => issues.push(Issue::new(at, "unknown_field", format!("{what} names '{f}', which is not a field of this form")).zh(format!("{}中的「{f}」不是本表单的字段", match what { "title_field" => "标题字段", "unique" => "唯一键", _ => "索引" }))),
         Some(x) if !x.is_scalar() => issues.push(Issue::new(
             at,
             "not_scalar",
             format!("{what} needs a field of type string, number, integer or boolean; '{f}' is not"),
-        )),
+        ).zh(format!("「{f}」不是文本、数字、整数或布尔类型的字段，不能用作{}", match what { "title_field" => "标题字段", "unique" => "唯一键", _ => "索引" }))),
         Some(_) => {}
     };
     if let Some(t) = &def.title_field {
@@ -270,12 +270,12 @@ pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
     let mut seen_unique = BTreeSet::new();
     for (i, set) in def.unique.iter().enumerate() {
         if set.is_empty() {
-            issues.push(Issue::new(format!("/unique/{i}"), "empty_unique", "a unique key needs at least one field"));
+            issues.push(Issue::new(format!("/unique/{i}"), "empty_unique", "a unique key needs at least one field").zh("唯一键至少要包含一个字段"));
         }
         let mut sorted = set.clone();
         sorted.sort();
         if !seen_unique.insert(sorted) {
-            issues.push(Issue::new(format!("/unique/{i}"), "duplicate", "this unique key is listed twice"));
+            issues.push(Issue::new(format!("/unique/{i}"), "duplicate", "this unique key is listed twice").zh("这个唯一键重复了"));
         }
         for (j, f) in set.iter().enumerate() {
             scalar_field(f, format!("/unique/{i}/{j}"), "unique", &mut issues);
@@ -284,7 +284,7 @@ pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
     let mut seen_index = BTreeSet::new();
     for (i, f) in def.indexes.iter().enumerate() {
         if !seen_index.insert(f) {
-            issues.push(Issue::new(format!("/indexes/{i}"), "duplicate", format!("'{f}' is indexed twice")));
+            issues.push(Issue::new(format!("/indexes/{i}"), "duplicate", format!("'{f}' is indexed twice")).zh(format!("「{f}」的索引重复了")));
         }
         scalar_field(f, format!("/indexes/{i}"), "indexes", &mut issues);
     }
@@ -295,7 +295,7 @@ pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
     let validator = match build_validator(&def.schema) {
         Ok(v) => Some(v),
         Err(e) => {
-            issues.push(Issue::new("/schema", "invalid_schema", e));
+            issues.push(Issue::new("/schema", "invalid_schema", e).zh("表单的字段定义（schema）无法生效，请检查写法"));
             None
         }
     };
@@ -316,27 +316,27 @@ pub fn check_references(compiled: &CompiledForm, other: &dyn Fn(&str) -> Option<
             && target != compiled.key()
             && other(target).is_none()
         {
-            issues.push(Issue::new(format!("/schema/properties/{}/x-link", escape_token(&f.key)), "unknown_form", format!("x-link names form '{target}', which does not exist")));
+            issues.push(Issue::new(format!("/schema/properties/{}/x-link", escape_token(&f.key)), "unknown_form", format!("x-link names form '{target}', which does not exist")).zh(format!("x-link 指向的表单「{target}」不存在")));
         }
     }
     for r in &compiled.rules.rollups {
         let at = format!("/rollups/{}", escape_token(&r.key));
         let found = if r.def.from == compiled.key() { None } else { other(&r.def.from) };
         if r.def.from != compiled.key() && found.is_none() {
-            issues.push(Issue::new(format!("{at}/from"), "unknown_form", format!("rollup over form '{}', which does not exist", r.def.from)));
+            issues.push(Issue::new(format!("{at}/from"), "unknown_form", format!("rollup over form '{}', which does not exist", r.def.from)).zh(format!("汇总字段所汇总的表单「{}」不存在", r.def.from)));
             continue;
         }
         let child: &CompiledForm = found.as_deref().unwrap_or(compiled);
         match child.field(&r.def.via) {
             Some(f) if f.link.as_deref() == Some(compiled.key()) => {}
-            Some(_) => issues.push(Issue::new(format!("{at}/via"), "invalid_link", format!("'{}.{}' does not link to form '{}' (it needs \"x-link\": \"{}\")", child.key(), r.def.via, compiled.key(), compiled.key()))),
-            None => issues.push(Issue::new(format!("{at}/via"), "unknown_field", format!("form '{}' has no field '{}'", child.key(), r.def.via))),
+            Some(_) => issues.push(Issue::new(format!("{at}/via"), "invalid_link", format!("'{}.{}' does not link to form '{}' (it needs \"x-link\": \"{}\")", child.key(), r.def.via, compiled.key(), compiled.key())).zh(format!("「{}.{}」没有关联到表单「{}」（需要设置 \"x-link\": \"{}\"）", child.key(), r.def.via, compiled.key(), compiled.key()))),
+            None => issues.push(Issue::new(format!("{at}/via"), "unknown_field", format!("form '{}' has no field '{}'", child.key(), r.def.via)).zh(format!("表单「{}」没有字段「{}」", child.key(), r.def.via))),
         }
         for (name, field) in [("field", &r.def.field), ("date", &r.def.date)] {
             if let Some(field) = field
                 && child.field(field).is_none()
             {
-                issues.push(Issue::new(format!("{at}/{name}"), "unknown_field", format!("form '{}' has no field '{field}'", child.key())));
+                issues.push(Issue::new(format!("{at}/{name}"), "unknown_field", format!("form '{}' has no field '{field}'", child.key())).zh(format!("表单「{}」没有字段「{field}」", child.key())));
             }
         }
     }

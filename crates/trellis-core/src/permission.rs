@@ -87,19 +87,19 @@ pub fn check(def: &FormDef, fields: &BTreeSet<&str>, issues: &mut Vec<Issue>) {
     for (role, rule) in &def.permissions {
         let at = format!("/permissions/{}", escape_token(role));
         if role == "admin" {
-            issues.push(Issue::new(&at, "admin_rule", "admins always have every permission; leave them out of \"permissions\""));
+            issues.push(Issue::new(&at, "admin_rule", "admins always have every permission; leave them out of \"permissions\"").zh("管理员始终拥有全部权限，不用写进 \"permissions\""));
             continue;
         }
         if !RULED_ROLES.contains(&role.as_str()) {
-            issues.push(Issue::new(&at, "unknown_role", format!("role '{role}' is not one of {}", RULED_ROLES.join(", "))));
+            issues.push(Issue::new(&at, "unknown_role", format!("role '{role}' is not one of {}", RULED_ROLES.join(", "))).zh(format!("角色「{role}」无效，只能是 {}（主管、员工）", RULED_ROLES.join("、"))));
         }
         if rule.write > rule.read {
-            issues.push(Issue::new(format!("{at}/write"), "write_beyond_read", format!("write scope '{}' reaches further than read scope '{}'; a role cannot change records it cannot see", rule.write.as_str(), rule.read.as_str())));
+            issues.push(Issue::new(format!("{at}/write"), "write_beyond_read", format!("write scope '{}' reaches further than read scope '{}'; a role cannot change records it cannot see", rule.write.as_str(), rule.read.as_str())).zh(format!("修改范围「{}」超出了读取范围「{}」；角色不能修改自己看不到的记录", rule.write.as_str(), rule.read.as_str())));
         }
         if let Some(d) = rule.delete
             && d > rule.read
         {
-            issues.push(Issue::new(format!("{at}/delete"), "delete_beyond_read", format!("delete scope '{}' reaches further than read scope '{}'", d.as_str(), rule.read.as_str())));
+            issues.push(Issue::new(format!("{at}/delete"), "delete_beyond_read", format!("delete scope '{}' reaches further than read scope '{}'", d.as_str(), rule.read.as_str())).zh(format!("删除范围「{}」超出了读取范围「{}」", d.as_str(), rule.read.as_str())));
         }
         for (list, keys) in [("hidden", &rule.hidden), ("readonly", &rule.readonly)] {
             for (i, k) in keys.iter().enumerate() {
@@ -108,7 +108,7 @@ pub fn check(def: &FormDef, fields: &BTreeSet<&str>, issues: &mut Vec<Issue>) {
                     None => fields.contains(k.as_str()),
                 };
                 if !known {
-                    issues.push(Issue::new(format!("{at}/{list}/{i}"), "unknown_field", format!("{list} names '{k}', which is not a field of this form")));
+                    issues.push(Issue::new(format!("{at}/{list}/{i}"), "unknown_field", format!("{list} names '{k}', which is not a field of this form")).zh(format!("{}中的「{k}」不是本表单的字段", if list == "hidden" { "隐藏字段" } else { "只读字段" })));
                 }
             }
         }

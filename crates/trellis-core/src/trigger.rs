@@ -252,14 +252,14 @@ fn parse_days(text: &str) -> Result<i64, String> {
 /// Reads a `when` object into its kind, each problem at its pointer.
 fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) -> Option<(When, Days)> {
     let Some(o) = v.as_object() else {
-        issues.push(Issue::new("/when", "type", "`when` is an object, e.g. {\"anniversary\": \"birthday\", \"at\": \"09:00\"}"));
+        issues.push(Issue::new("/when", "type", "`when` is an object, e.g. {\"anniversary\": \"birthday\", \"at\": \"09:00\"}").zh("提醒的触发时机（when）应是一个对象，例如 {\"anniversary\": \"birthday\", \"at\": \"09:00\"}"));
         return None;
     };
     let text = |k: &str, issues: &mut Vec<Issue>| -> Option<String> {
         match o.get(k) {
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => {
-                issues.push(Issue::new(format!("/when/{k}"), "type", format!("must be text, not {other}")));
+                issues.push(Issue::new(format!("/when/{k}"), "type", format!("must be text, not {other}")).zh(format!("「{k}」应填写文字，不能是 {other}")));
                 None
             }
             None => None,
@@ -275,27 +275,27 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
             "changed" => match text("field", issues) {
                 Some(f) => Event::Changed(f),
                 None => {
-                    issues.push(Issue::new("/when/field", "required", "a `changed` event names the field"));
+                    issues.push(Issue::new("/when/field", "required", "a `changed` event names the field").zh("「字段变化」（changed）事件需要写明是哪个字段（field）"));
                     return None;
                 }
             },
             "segment_changed" => match text("segment", issues) {
                 Some(s) => Event::SegmentChanged { segment: s, from: o.get("from").cloned(), to: o.get("to").cloned() },
                 None => {
-                    issues.push(Issue::new("/when/segment", "required", "a `segment_changed` event names the segment"));
+                    issues.push(Issue::new("/when/segment", "required", "a `segment_changed` event names the segment").zh("「分层变化」（segment_changed）事件需要写明是哪个分层（segment）"));
                     return None;
                 }
             },
             other => {
-                issues.push(Issue::new("/when/event", "enum", format!("event '{other}' is not one of created, updated, deleted, changed, segment_changed")));
+                issues.push(Issue::new("/when/event", "enum", format!("event '{other}' is not one of created, updated, deleted, changed, segment_changed")).zh(format!("事件「{other}」无效，只能是 created（新建）、updated（修改）、deleted（删除）、changed（字段变化）或 segment_changed（分层变化）")));
                 return None;
             }
         };
         allowed = &["event", "field", "segment", "from", "to"];
         When::Event(e)
     } else {
-        let at = |issues: &mut Vec<Issue>| text("at", issues).map(|a| parse_at(&a).map_err(|m| issues.push(Issue::new("/when/at", "time", m))).ok()).unwrap_or(Some(Time::midnight()));
-        let offset = |issues: &mut Vec<Issue>| text("offset", issues).map(|t| parse_days(&t).map_err(|m| issues.push(Issue::new("/when/offset", "duration", m))).ok()).unwrap_or(Some(0));
+        let at = |issues: &mut Vec<Issue>| text("at", issues).map(|a| parse_at(&a).map_err(|m| issues.push(Issue::new("/when/at", "time", m).zh(format!("「{a}」不是有效的时间，请写成 09:00 这样的格式")))).ok()).unwrap_or(Some(Time::midnight()));
+        let offset = |issues: &mut Vec<Issue>| text("offset", issues).map(|t| parse_days(&t).map_err(|m| issues.push(Issue::new("/when/offset", "duration", m).zh(format!("偏移「{t}」须为整天数，例如 -30d、7d")))).ok()).unwrap_or(Some(0));
         let mut cron = None;
         let moment = if let Some(field) = text("date", issues) {
             allowed = &["date", "offset", "at", "tz", "tz_field", "on_day_off", "work_calendar", "quiet_hours"];
@@ -306,7 +306,7 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
                 None | Some("solar") => false,
                 Some("lunar") => true,
                 Some(c) => {
-                    issues.push(Issue::new("/when/calendar", "enum", format!("calendar '{c}' is not solar or lunar")));
+                    issues.push(Issue::new("/when/calendar", "enum", format!("calendar '{c}' is not solar or lunar")).zh(format!("历法「{c}」无效，只能是 solar（公历）或 lunar（农历）")));
                     false
                 }
             };
@@ -315,35 +315,35 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
             allowed = &["festival", "offset", "at", "tz", "tz_field", "on_day_off", "work_calendar", "quiet_hours"];
             if !calendar::is_festival(&name) {
                 let known: Vec<&str> = calendar::FESTIVALS.iter().map(|(k, _)| *k).collect();
-                issues.push(Issue::new("/when/festival", "enum", format!("'{name}' is not a festival; use one of {}", known.join(", "))));
+                issues.push(Issue::new("/when/festival", "enum", format!("'{name}' is not a festival; use one of {}", known.join(", "))).zh(format!("「{name}」不是可用的节日；可选：{}", known.join("、"))));
             }
             Some(Moment::Festival { name, offset: offset(issues).unwrap_or(0), at: at(issues).unwrap_or(Time::midnight()) })
         } else if let Some(field) = text("inactive", issues) {
             allowed = &["inactive", "for", "at", "tz", "tz_field", "on_day_off", "work_calendar", "quiet_hours"];
             let Some(f) = text("for", issues) else {
-                issues.push(Issue::new("/when/for", "required", "an `inactive` trigger says for how long, e.g. \"for\": \"30d\""));
+                issues.push(Issue::new("/when/for", "required", "an `inactive` trigger says for how long, e.g. \"for\": \"30d\"").zh("未跟进提醒需要写明多久未跟进（for），例如 \"for\": \"30d\""));
                 return None;
             };
-            let after = duration::parse(&f).map_err(|m| issues.push(Issue::new("/when/for", "duration", m))).unwrap_or(SignedDuration::ZERO);
+            let after = duration::parse(&f).map_err(|m| issues.push(Issue::new("/when/for", "duration", m).zh(format!("未跟进时长「{f}」无效，请写成 30d、72h 这样的格式")))).unwrap_or(SignedDuration::ZERO);
             if after <= SignedDuration::ZERO && !issues.iter().any(|i| i.pointer == "/when/for") {
-                issues.push(Issue::new("/when/for", "duration", "an inactivity lasts a positive time, e.g. 30d"));
+                issues.push(Issue::new("/when/for", "duration", "an inactivity lasts a positive time, e.g. 30d").zh("未跟进时长必须大于 0，例如 30d"));
             }
-            let at = text("at", issues).and_then(|a| parse_at(&a).map_err(|m| issues.push(Issue::new("/when/at", "time", m))).ok());
+            let at = text("at", issues).and_then(|a| parse_at(&a).map_err(|m| issues.push(Issue::new("/when/at", "time", m).zh(format!("「{a}」不是有效的时间，请写成 09:00 这样的格式")))).ok());
             Some(Moment::Inactive { field, after, at })
         } else if let Some(pattern) = text("cron", issues) {
             allowed = &["cron", "tz", "on_day_off", "work_calendar", "quiet_hours"];
             match parse_cron(&pattern) {
                 Ok(c) => cron = Some(c),
-                Err(m) => issues.push(Issue::new("/when/cron", "cron", m)),
+                Err(m) => issues.push(Issue::new("/when/cron", "cron", m).zh(format!("「{pattern}」不是有效的定时规则：须为 5 段（分 时 日 月 周），例如 \"0 9 * * MON\" 表示每周一 09:00"))),
             }
             None
         } else {
-            issues.push(Issue::new("/when", "required", "`when` needs one of event, date, anniversary, festival, inactive, cron"));
+            issues.push(Issue::new("/when", "required", "`when` needs one of event, date, anniversary, festival, inactive, cron").zh("触发时机（when）需要以下之一：event（事件）、date（日期）、anniversary（周年）、festival（节日）、inactive（未跟进）、cron（定时规则）"));
             return None;
         };
         let name = text("tz", issues).unwrap_or_else(|| DEFAULT_TZ.to_owned());
         if !tz_ok(&name) {
-            issues.push(Issue::new("/when/tz", "tz", format!("'{name}' is not an IANA time zone (e.g. Asia/Shanghai)")));
+            issues.push(Issue::new("/when/tz", "tz", format!("'{name}' is not an IANA time zone (e.g. Asia/Shanghai)")).zh(format!("「{name}」不是有效的时区，例如 Asia/Shanghai")));
         }
         days.on_day_off = match text("on_day_off", issues).as_deref() {
             None => None,
@@ -351,7 +351,7 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
             Some("previous_working_day") => Some(DayOff::Previous),
             Some("skip") => Some(DayOff::Skip),
             Some(other) => {
-                issues.push(Issue::new("/when/on_day_off", "enum", format!("'{other}' is not one of next_working_day, previous_working_day, skip")));
+                issues.push(Issue::new("/when/on_day_off", "enum", format!("'{other}' is not one of next_working_day, previous_working_day, skip")).zh(format!("「{other}」无效，只能是 next_working_day（顺延到下一个工作日）、previous_working_day（提前到上一个工作日）或 skip（跳过）")));
                 None
             }
         };
@@ -362,7 +362,7 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
             let parsed = q.split_once('-').and_then(|(a, b)| Some((a.trim().parse::<Time>().ok()?, b.trim().parse::<Time>().ok()?)));
             match parsed {
                 Some((from, to)) if from != to => days.quiet = Some((from, to)),
-                _ => issues.push(Issue::new("/when/quiet_hours", "time", format!("'{q}' is not a span of local times: write 21:00-08:00"))),
+                _ => issues.push(Issue::new("/when/quiet_hours", "time", format!("'{q}' is not a span of local times: write 21:00-08:00")).zh(format!("免打扰时段「{q}」格式不对，请写成 21:00-08:00"))),
             }
         }
         match (moment, cron) {
@@ -373,7 +373,7 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
     };
     for k in o.keys() {
         if !allowed.contains(&k.as_str()) {
-            issues.push(Issue::new(format!("/when/{k}"), "unknown", format!("'{k}' is not understood here; use {}", allowed.join(", "))));
+            issues.push(Issue::new(format!("/when/{k}"), "unknown", format!("'{k}' is not understood here; use {}", allowed.join(", "))).zh(format!("这里不能填写「{k}」；可用的有：{}", allowed.join("、"))));
         }
     }
     Some((when, days))
@@ -384,18 +384,18 @@ fn parse_when(v: &Value, tz_ok: &dyn Fn(&str) -> bool, issues: &mut Vec<Issue>) 
 pub fn compile(def: TriggerDef, version: i64, catalog: Option<Catalog<'_>>, tz_ok: &dyn Fn(&str) -> bool) -> Result<CompiledTrigger, Vec<Issue>> {
     let mut issues = Vec::new();
     if !key::is_valid(&def.key, key::MAX_FORM_KEY) {
-        issues.push(Issue::new("/key", "key", format!("trigger key '{}' {}", def.key, key::rule(key::MAX_FORM_KEY))));
+        issues.push(Issue::new("/key", "key", format!("trigger key '{}' {}", def.key, key::rule(key::MAX_FORM_KEY))).zh(format!("提醒标识「{}」不合规：须为 1 到 {} 个小写字母、数字或下划线，以字母开头，下划线不能连用", def.key, key::MAX_FORM_KEY)));
     }
     let form = catalog.and_then(|c| c.forms.get(&def.form));
     if catalog.is_some() && form.is_none() {
-        issues.push(Issue::new("/form", "form", format!("there is no form '{}'", def.form)));
+        issues.push(Issue::new("/form", "form", format!("there is no form '{}'", def.form)).zh(format!("没有表单「{}」", def.form)));
     }
     let parsed = parse_when(&def.when, tz_ok, &mut issues);
     if let (Some(c), Some((_, days))) = (catalog, &parsed)
         && (days.needs_calendar() || def.when.get("work_calendar").is_some())
         && !c.calendars.contains(&days.calendar)
     {
-        issues.push(Issue::new("/when/work_calendar", "calendar", format!("there is no working-day calendar '{}'; save it under /api/v1/calendars first", days.calendar)));
+        issues.push(Issue::new("/when/work_calendar", "calendar", format!("there is no working-day calendar '{}'; save it under /api/v1/calendars first", days.calendar)).zh(format!("没有工作日历「{}」，请先保存该工作日历", days.calendar)));
     }
     if let (Some(form), Some((when, _))) = (form, &parsed) {
         let field = match when {
@@ -406,17 +406,17 @@ pub fn compile(def: TriggerDef, version: i64, catalog: Option<Catalog<'_>>, tz_o
         if let Some((pointer, f)) = field
             && form.field(f).is_none()
         {
-            issues.push(Issue::new(pointer, "field", format!("form '{}' has no field '{f}'", def.form)));
+            issues.push(Issue::new(pointer, "field", format!("form '{}' has no field '{f}'", def.form)).zh(format!("表单「{}」没有字段「{f}」", def.form)));
         }
         if let When::Event(Event::SegmentChanged { segment, .. }) = when
             && form.segment(segment).is_none()
         {
-            issues.push(Issue::new("/when/segment", "segment", format!("form '{}' has no segment '{segment}'", def.form)));
+            issues.push(Issue::new("/when/segment", "segment", format!("form '{}' has no segment '{segment}'", def.form)).zh(format!("表单「{}」没有分层「{segment}」", def.form)));
         }
         if let When::Moment(_, Zone { field: Some(f), .. }) = when
             && form.field(f).is_none()
         {
-            issues.push(Issue::new("/when/tz_field", "field", format!("form '{}' has no field '{f}'", def.form)));
+            issues.push(Issue::new("/when/tz_field", "field", format!("form '{}' has no field '{f}'", def.form)).zh(format!("表单「{}」没有字段「{f}」", def.form)));
         }
     }
     let condition = def.condition.as_deref().and_then(|src| match script::sandbox().compile(src) {
@@ -428,18 +428,18 @@ pub fn compile(def: TriggerDef, version: i64, catalog: Option<Catalog<'_>>, tz_o
     });
     let actions = action::parse_actions(&def.actions, "/actions", Site { form: &def.form, workflow: None }, catalog, &mut issues);
     if def.actions.is_empty() {
-        issues.push(Issue::new("/actions", "required", "a trigger needs at least one action"));
+        issues.push(Issue::new("/actions", "required", "a trigger needs at least one action").zh("提醒至少需要一个动作"));
     }
     let max_lateness = match &def.max_lateness {
         None => DEFAULT_MAX_LATENESS,
         Some(t) => match duration::parse(t) {
             Ok(d) if d >= SignedDuration::from_mins(1) => d,
             Ok(_) => {
-                issues.push(Issue::new("/max_lateness", "duration", "max_lateness is at least 1m: a shorter one would miss every moment the tick is a second late for"));
+                issues.push(Issue::new("/max_lateness", "duration", "max_lateness is at least 1m: a shorter one would miss every moment the tick is a second late for").zh("最长延迟（max_lateness）至少为 1m，否则稍晚一秒就会错过提醒"));
                 DEFAULT_MAX_LATENESS
             }
             Err(m) => {
-                issues.push(Issue::new("/max_lateness", "duration", m));
+                issues.push(Issue::new("/max_lateness", "duration", m).zh(format!("最长延迟「{t}」不是有效的时长，请写成 30m、24h 这样的格式")));
                 DEFAULT_MAX_LATENESS
             }
         },
@@ -447,7 +447,7 @@ pub fn compile(def: TriggerDef, version: i64, catalog: Option<Catalog<'_>>, tz_o
     let cron = def.when.get("cron").is_some();
     for (i, a) in actions.iter().enumerate() {
         if matches!(a, Action::Digest(_)) && !cron {
-            issues.push(Issue::new(format!("/actions/{i}"), "digest", "a digest lists the records a cron trigger picked; use it in a trigger whose `when` is a cron"));
+            issues.push(Issue::new(format!("/actions/{i}"), "digest", "a digest lists the records a cron trigger picked; use it in a trigger whose `when` is a cron").zh("汇总（digest）列出的是定时规则选出的记录，只能用在按定时规则（cron）触发的提醒里"));
         }
     }
     match parsed {

@@ -158,13 +158,13 @@ fn days(text: &str) -> Result<Vec<Date>, String> {
 pub fn compile(def: &CalendarDef) -> Result<WorkCalendar, Vec<Issue>> {
     let mut issues = Vec::new();
     if !key::is_valid(&def.key, key::MAX_FORM_KEY) {
-        issues.push(Issue::new("/key", "key", format!("calendar key '{}' {}", def.key, key::rule(key::MAX_FORM_KEY))));
+        issues.push(Issue::new("/key", "key", format!("calendar key '{}' {}", def.key, key::rule(key::MAX_FORM_KEY))).zh(format!("日历标识「{}」只能用 1 到 {} 个小写字母、数字和 _ 组成，以字母开头，且不能连续两个 _", def.key, key::MAX_FORM_KEY)));
     }
     let mut cal = match def.base.as_deref() {
         None => WorkCalendar::default(),
         Some(BUILT_IN) => WorkCalendar::china(),
         Some(other) => {
-            issues.push(Issue::new("/base", "enum", format!("base '{other}' is not a built-in calendar: use \"{BUILT_IN}\" or null")));
+            issues.push(Issue::new("/base", "enum", format!("base '{other}' is not a built-in calendar: use \"{BUILT_IN}\" or null")).zh(format!("基础日历「{other}」不是内置日历：请用 \"{BUILT_IN}\" 或 null")));
             WorkCalendar::default()
         }
     };
@@ -173,7 +173,7 @@ pub fn compile(def: &CalendarDef) -> Result<WorkCalendar, Vec<Issue>> {
         for (i, n) in names.iter().enumerate() {
             match weekday(n) {
                 Some(w) => cal.weekend[usize::from(w.to_monday_zero_offset().unsigned_abs())] = true,
-                None => issues.push(Issue::new(format!("/weekend/{i}"), "enum", format!("'{n}' is not a day of the week: write saturday, sunday, …"))),
+                None => issues.push(Issue::new(format!("/weekend/{i}"), "enum", format!("'{n}' is not a day of the week: write saturday, sunday, …")).zh(format!("「{n}」不是星期几：请写 saturday、sunday 等"))),
             }
         }
     }
@@ -185,7 +185,7 @@ pub fn compile(def: &CalendarDef) -> Result<WorkCalendar, Vec<Issue>> {
                     cal.off.insert(d);
                 }
             }
-            Err(m) => issues.push(Issue::new(format!("/holidays/{i}"), "date", m)),
+            Err(m) => issues.push(Issue::new(format!("/holidays/{i}"), "date", m).zh(format!("节假日「{text}」不是有效的日期或区间：请写成 2027-01-01，或不超过一年的区间 2027-02-06..2027-02-14"))),
         }
     }
     for (i, text) in def.workdays.iter().enumerate() {
@@ -193,13 +193,13 @@ pub fn compile(def: &CalendarDef) -> Result<WorkCalendar, Vec<Issue>> {
             Ok(list) => {
                 for d in list {
                     if def.holidays.iter().filter_map(|h| days(h).ok()).flatten().any(|h| h == d) {
-                        issues.push(Issue::new(format!("/workdays/{i}"), "conflict", format!("{d} is listed both as a holiday and as a working day")));
+                        issues.push(Issue::new(format!("/workdays/{i}"), "conflict", format!("{d} is listed both as a holiday and as a working day")).zh(format!("{d} 同时被列为节假日和调休工作日")));
                     }
                     cal.off.remove(&d);
                     cal.on.insert(d);
                 }
             }
-            Err(m) => issues.push(Issue::new(format!("/workdays/{i}"), "date", m)),
+            Err(m) => issues.push(Issue::new(format!("/workdays/{i}"), "date", m).zh(format!("调休日「{text}」不是有效的日期或区间：请写成 2027-01-01，或不超过一年的区间 2027-02-06..2027-02-14"))),
         }
     }
     if issues.is_empty() { Ok(cal) } else { Err(issues) }

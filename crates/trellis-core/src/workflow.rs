@@ -262,12 +262,12 @@ pub const BUILT_IN_ROLES: &[&str] = &["admin", "manager", "staff"];
 pub fn compile(def: WorkflowDef, version: i64, catalog: Option<Catalog<'_>>) -> Result<CompiledWorkflow, Vec<Issue>> {
     let mut issues = Vec::new();
     if !key::is_valid(&def.key, key::MAX_FORM_KEY) {
-        issues.push(Issue::new("/key", "key", format!("workflow key '{}' {}", def.key, key::rule(key::MAX_FORM_KEY))));
+        issues.push(Issue::new("/key", "key", format!("workflow key '{}' {}", def.key, key::rule(key::MAX_FORM_KEY))).zh(format!("流程标识「{}」不合规：须为 1 到 {} 个小写字母、数字或下划线，以字母开头，下划线不能连用", def.key, key::MAX_FORM_KEY)));
     }
     if let Some(c) = catalog
         && !c.forms.contains_key(&def.form)
     {
-        issues.push(Issue::new("/form", "form", format!("there is no form '{}'", def.form)));
+        issues.push(Issue::new("/form", "form", format!("there is no form '{}'", def.form)).zh(format!("没有表单「{}」", def.form)));
     }
     let site = Site { form: &def.form, workflow: Some(&def.key) };
     let compile_script = |source: &str, pointer: String, issues: &mut Vec<Issue>| match script::sandbox().compile(source) {
@@ -280,36 +280,36 @@ pub fn compile(def: WorkflowDef, version: i64, catalog: Option<Catalog<'_>>) -> 
 
     let start_condition = def.start.condition.as_deref().and_then(|s| compile_script(s, "/start/condition".into(), &mut issues));
     if def.start.on == StartOn::Condition && def.start.condition.is_none() {
-        issues.push(Issue::new("/start/condition", "required", "a workflow started on a condition needs the condition"));
+        issues.push(Issue::new("/start/condition", "required", "a workflow started on a condition needs the condition").zh("流程设为按条件启动，需要填写启动条件"));
     }
     if def.states.is_empty() {
-        issues.push(Issue::new("/states", "required", "a workflow needs at least one state"));
+        issues.push(Issue::new("/states", "required", "a workflow needs at least one state").zh("流程至少要有一个状态"));
     }
     if !def.states.contains_key(&def.initial) {
-        issues.push(Issue::new("/initial", "state", format!("the initial state '{}' is not one of the states", def.initial)));
+        issues.push(Issue::new("/initial", "state", format!("the initial state '{}' is not one of the states", def.initial)).zh(format!("初始状态「{}」不在流程的状态里", def.initial)));
     }
 
     let mut states = IndexMap::new();
     for (k, s) in &def.states {
         let at = format!("/states/{}", escape_token(k));
         if !key::is_valid(k, key::MAX_FIELD_KEY) {
-            issues.push(Issue::new(at.clone(), "key", format!("state key '{k}' {}", key::rule(key::MAX_FIELD_KEY))));
+            issues.push(Issue::new(at.clone(), "key", format!("state key '{k}' {}", key::rule(key::MAX_FIELD_KEY))).zh(format!("状态标识「{k}」不合规：须为 1 到 {} 个小写字母、数字或下划线，以字母开头，下划线不能连用", key::MAX_FIELD_KEY)));
         }
         let on_enter = action::parse_actions(&s.on_enter, &format!("{at}/on_enter"), site, catalog, &mut issues);
         let on_exit = action::parse_actions(&s.on_exit, &format!("{at}/on_exit"), site, catalog, &mut issues);
         let mut timers = Vec::new();
         for (i, t) in s.timers.iter().enumerate() {
             let tat = format!("{at}/timers/{i}");
-            let after = duration::parse(&t.after).map_err(|m| issues.push(Issue::new(format!("{tat}/after"), "duration", m))).ok();
+            let after = duration::parse(&t.after).map_err(|m| issues.push(Issue::new(format!("{tat}/after"), "duration", m).zh(format!("定时器时长「{}」无效，请写成 72h、7d、30m 这样的格式", t.after)))).ok();
             if after.is_some_and(|a| a.is_negative()) {
-                issues.push(Issue::new(format!("{tat}/after"), "duration", "a timer fires after entering the state, so 'after' cannot be negative"));
+                issues.push(Issue::new(format!("{tat}/after"), "duration", "a timer fires after entering the state, so 'after' cannot be negative").zh("定时器在进入状态后开始计时，时长（after）不能是负数"));
             }
-            let every = t.every.as_deref().and_then(|e| duration::parse(e).map_err(|m| issues.push(Issue::new(format!("{tat}/every"), "duration", m))).ok());
+            let every = t.every.as_deref().and_then(|e| duration::parse(e).map_err(|m| issues.push(Issue::new(format!("{tat}/every"), "duration", m).zh(format!("重复间隔「{e}」无效，请写成 1h、1d 这样的格式")))).ok());
             if every.is_some_and(|e| e < SignedDuration::from_mins(1)) {
-                issues.push(Issue::new(format!("{tat}/every"), "duration", "a repeating timer repeats at most once a minute"));
+                issues.push(Issue::new(format!("{tat}/every"), "duration", "a repeating timer repeats at most once a minute").zh("重复定时器的间隔不能短于 1 分钟"));
             }
             if s.is_final {
-                issues.push(Issue::new(tat.clone(), "final", "a final state ends the workflow, so its timers would never fire"));
+                issues.push(Issue::new(tat.clone(), "final", "a final state ends the workflow, so its timers would never fire").zh("结束状态会结束流程，它的定时器永远不会触发"));
             }
             let actions = action::parse_actions(&t.actions, &format!("{tat}/actions"), site, catalog, &mut issues);
             if let Some(after) = after {
@@ -324,10 +324,10 @@ pub fn compile(def: WorkflowDef, version: i64, catalog: Option<Catalog<'_>>) -> 
     for (i, t) in def.transitions.iter().enumerate() {
         let at = format!("/transitions/{i}");
         if !key::is_valid(&t.key, key::MAX_FIELD_KEY) {
-            issues.push(Issue::new(format!("{at}/key"), "key", format!("transition key '{}' {}", t.key, key::rule(key::MAX_FIELD_KEY))));
+            issues.push(Issue::new(format!("{at}/key"), "key", format!("transition key '{}' {}", t.key, key::rule(key::MAX_FIELD_KEY))).zh(format!("流转标识「{}」不合规：须为 1 到 {} 个小写字母、数字或下划线，以字母开头，下划线不能连用", t.key, key::MAX_FIELD_KEY)));
         }
         if !seen.insert(t.key.clone()) {
-            issues.push(Issue::new(format!("{at}/key"), "unique", format!("another transition is already called '{}'", t.key)));
+            issues.push(Issue::new(format!("{at}/key"), "unique", format!("another transition is already called '{}'", t.key)).zh(format!("已有另一个流转使用标识「{}」", t.key)));
         }
         let from: Vec<String> = match &t.from {
             From::One(s) if s == "*" => Vec::new(),
@@ -335,23 +335,23 @@ pub fn compile(def: WorkflowDef, version: i64, catalog: Option<Catalog<'_>>) -> 
             From::Many(v) => v.clone(),
         };
         if matches!(&t.from, From::Many(v) if v.is_empty()) {
-            issues.push(Issue::new(format!("{at}/from"), "required", "name at least one state to leave, or \"*\""));
+            issues.push(Issue::new(format!("{at}/from"), "required", "name at least one state to leave, or \"*\"").zh("请至少填写一个出发状态，或填 \"*\" 表示任意状态"));
         }
         for (j, f) in from.iter().enumerate() {
             let fat = if matches!(t.from, From::One(_)) { format!("{at}/from") } else { format!("{at}/from/{j}") };
             match def.states.get(f) {
-                None => issues.push(Issue::new(fat, "state", format!("there is no state '{f}'"))),
-                Some(s) if s.is_final => issues.push(Issue::new(fat, "final", format!("'{f}' is final: no transition leaves it"))),
+                None => issues.push(Issue::new(fat, "state", format!("there is no state '{f}'")).zh(format!("没有状态「{f}」"))),
+                Some(s) if s.is_final => issues.push(Issue::new(fat, "final", format!("'{f}' is final: no transition leaves it")).zh(format!("「{f}」是结束状态，不能再从它流转出去"))),
                 Some(_) => {}
             }
         }
         if !def.states.contains_key(&t.to) {
-            issues.push(Issue::new(format!("{at}/to"), "state", format!("there is no state '{}'", t.to)));
+            issues.push(Issue::new(format!("{at}/to"), "state", format!("there is no state '{}'", t.to)).zh(format!("没有状态「{}」", t.to)));
         }
         if let Some(c) = catalog {
             for (j, r) in t.roles.iter().enumerate() {
                 if !c.roles.contains(&r.as_str()) {
-                    issues.push(Issue::new(format!("{at}/roles/{j}"), "role", format!("there is no role '{r}'; roles are {}", c.roles.join(", "))));
+                    issues.push(Issue::new(format!("{at}/roles/{j}"), "role", format!("there is no role '{r}'; roles are {}", c.roles.join(", "))).zh(format!("没有角色「{r}」；可用的角色有：{}", c.roles.join("、"))));
                 }
             }
         }
@@ -363,7 +363,7 @@ pub fn compile(def: WorkflowDef, version: i64, catalog: Option<Catalog<'_>>) -> 
 
     if issues.is_empty() {
         for unreachable in unreachable_states(&def.initial, &states, &transitions) {
-            issues.push(Issue::new(format!("/states/{}", escape_token(&unreachable)), "unreachable", format!("no transition leads from '{}' to '{unreachable}'", def.initial)));
+            issues.push(Issue::new(format!("/states/{}", escape_token(&unreachable)), "unreachable", format!("no transition leads from '{}' to '{unreachable}'", def.initial)).zh(format!("从初始状态「{}」出发，没有任何流转能到达「{unreachable}」", def.initial)));
         }
     }
     if !issues.is_empty() {

@@ -122,24 +122,25 @@ fn workflow_ref(form: &str, transitions: impl Iterator<Item = String>) -> Workfl
     WorkflowRef { form: form.to_owned(), transitions: transitions.collect() }
 }
 
-fn invalid(pointer: &str, code: &'static str, message: impl Into<String>) -> EngineError {
-    EngineError::Invalid(vec![Issue::new(pointer, code, message)])
+/// A refused definition, said in English and in Chinese.
+fn invalid(pointer: &str, code: &'static str, message: impl Into<String>, zh: impl Into<String>) -> EngineError {
+    EngineError::Invalid(vec![Issue::new(pointer, code, message).zh(zh)])
 }
 
 /// Fills in `key` from the URL, and refuses a body whose key differs from it.
 pub(crate) fn keyed(kind: &str, url_key: Option<&str>, mut body: Value) -> Result<Value> {
-    let Some(obj) = body.as_object_mut() else { return Err(invalid("", "type", format!("a {kind} definition is a JSON object"))) };
+    let Some(obj) = body.as_object_mut() else { return Err(invalid("", "type", format!("a {kind} definition is a JSON object"), "定义应是一个 JSON 对象")) };
     if let Some(k) = url_key {
         let given = obj.entry("key").or_insert_with(|| Value::String(k.to_owned()));
         if given.as_str() != Some(k) {
-            return Err(invalid("/key", "key", format!("the definition's key {given} differs from '{k}' in the URL")));
+            return Err(invalid("/key", "key", format!("the definition's key {given} differs from '{k}' in the URL"), format!("定义里的标识 {given} 与地址里的「{k}」不一致")));
         }
     }
     Ok(body)
 }
 
 fn parse_workflow(v: Value) -> Result<WorkflowDef> {
-    serde_json::from_value(v).map_err(|e| invalid("", "definition", e.to_string()))
+    serde_json::from_value(v).map_err(|e| invalid("", "definition", e.to_string(), format!("定义的格式不对：{e}")))
 }
 
 fn compile_stored_workflow(s: &StoredDefinition) -> Result<CompiledWorkflow> {
@@ -258,7 +259,7 @@ impl Engine {
         let mut issues = Vec::new();
         for (state, n) in self.store.active_states(&key).await? {
             if compiled.state(&state).is_none() {
-                issues.push(Issue::new(format!("/states/{}", trellis_core::issue::escape_token(&state)), "in_use", format!("{n} record(s) are in state '{state}'; keep it, or move them on first")));
+                issues.push(Issue::new(format!("/states/{}", trellis_core::issue::escape_token(&state)), "in_use", format!("{n} record(s) are in state '{state}'; keep it, or move them on first")).zh(format!("还有 {n} 条记录处于状态「{state}」；请保留这个状态，或先把这些记录移走")));
             }
         }
         if !issues.is_empty() {
@@ -272,7 +273,7 @@ impl Engine {
     pub async fn save_trigger(&self, actor: &Actor, url_key: Option<&str>, body: Value, create: bool) -> Result<(StoredDefinition, bool)> {
         actor.require_admin("change triggers")?;
         let body = keyed(TRIGGER, url_key, body)?;
-        let def: TriggerDef = serde_json::from_value(body.clone()).map_err(|e| invalid("", "definition", e.to_string()))?;
+        let def: TriggerDef = serde_json::from_value(body.clone()).map_err(|e| invalid("", "definition", e.to_string(), format!("提醒的定义格式不对：{e}")))?;
         let known = self.known().await?;
         let key = def.key.clone();
         crate::blocking(move || trigger::compile(def, 0, Some(known.catalog()), &tz_known).map(|_| ())).await?.map_err(EngineError::Invalid)?;
@@ -286,7 +287,7 @@ impl Engine {
     pub async fn save_calendar(&self, actor: &Actor, url_key: Option<&str>, body: Value, create: bool) -> Result<(StoredDefinition, bool)> {
         actor.require_admin("change calendars")?;
         let body = keyed(CALENDAR, url_key, body)?;
-        let def: CalendarDef = serde_json::from_value(body.clone()).map_err(|e| invalid("", "definition", e.to_string()))?;
+        let def: CalendarDef = serde_json::from_value(body.clone()).map_err(|e| invalid("", "definition", e.to_string(), format!("日历的定义格式不对：{e}")))?;
         workdays::compile(&def).map_err(EngineError::Invalid)?;
         let saved = self.store_definition(actor, CALENDAR, &def.key, body, create).await?;
         let users: Vec<String> = self.defs().await?.triggers.values().filter(|t| t.days.needs_calendar() && t.days.calendar == def.key).map(|t| t.key().to_owned()).collect();
@@ -339,12 +340,12 @@ impl Engine {
     pub async fn save_message(&self, actor: &Actor, url_key: Option<&str>, body: Value, create: bool) -> Result<(StoredDefinition, bool)> {
         actor.require_admin("change messages")?;
         let body = keyed(MESSAGE, url_key, body)?;
-        let def: MessageDef = serde_json::from_value(body.clone()).map_err(|e| invalid("", "definition", e.to_string()))?;
+        let def: MessageDef = serde_json::from_value(body.clone()).map_err(|e| invalid("", "definition", e.to_string(), format!("消息模板的定义格式不对：{e}")))?;
         if !key::is_valid(&def.key, key::MAX_FORM_KEY) {
-            return Err(invalid("/key", "key", format!("message key '{}' {}", def.key, key::rule(key::MAX_FORM_KEY))));
+            return Err(invalid("/key", "key", format!("message key '{}' {}", def.key, key::rule(key::MAX_FORM_KEY)), format!("消息模板的标识「{}」不合规：以小写字母开头，只用小写字母、数字和下划线，最多 {} 个字符", def.key, key::MAX_FORM_KEY)));
         }
-        let message = Message::parse(&def.template).map_err(|e| invalid("/template", "template", e.describe()))?;
-        self.templates().trial(&message).await.map_err(|e| invalid("/template", "template_limit", e.describe()))?;
+        let message = Message::parse(&def.template).map_err(|e| invalid("/template", "template", e.describe(), format!("模板有误：{}", e.describe())))?;
+        self.templates().trial(&message).await.map_err(|e| invalid("/template", "template_limit", e.describe(), format!("模板超出了运行限制：{}", e.describe())))?;
         self.store_definition(actor, MESSAGE, &def.key, body, create).await
     }
 

@@ -68,7 +68,7 @@ pub(crate) struct Sender {
 
 impl Sender {
     pub(crate) fn new(config: DeliveryConfig) -> Result<Sender> {
-        let bad = |m: String| EngineError::Invalid(vec![trellis_core::Issue::new("/smtp", "config", m)]);
+        let bad = |m: String| EngineError::Invalid(vec![trellis_core::Issue::new("/smtp", "config", m).zh("邮件服务（SMTP）的设置有误，请检查 --smtp-url 和 --smtp-from")]);
         let smtp = match (&config.smtp_url, &config.smtp_from) {
             (Some(url), Some(from)) => {
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| bad(format!("the SMTP URL does not read: {e}")))?.build();

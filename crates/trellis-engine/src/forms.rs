@@ -20,7 +20,7 @@ pub struct FormInfo {
 }
 
 fn parse_def(v: Value) -> Result<FormDef> {
-    serde_json::from_value(v).map_err(|e| EngineError::Invalid(vec![Issue::new("", "definition", e.to_string())]))
+    serde_json::from_value(v).map_err(|e| EngineError::Invalid(vec![Issue::new("", "definition", e.to_string()).zh(format!("表单定义的格式不对：{e}"))]))
 }
 
 /// A new definition of form `key`, as PUT or a simulation sends it: `key` may
@@ -32,7 +32,7 @@ pub(crate) fn definition_for(key: &str, definition: Value) -> Result<FormDef> {
     }
     let def = parse_def(definition)?;
     if def.key != key {
-        return Err(EngineError::Invalid(vec![Issue::new("/key", "key", format!("the definition's key '{}' differs from the form '{key}' in the URL", def.key))]));
+        return Err(EngineError::Invalid(vec![Issue::new("/key", "key", format!("the definition's key '{}' differs from the form '{key}' in the URL", def.key)).zh(format!("定义里的表单标识「{}」与地址中的表单「{key}」不一致", def.key))]));
     }
     Ok(def)
 }

@@ -539,7 +539,7 @@ impl Engine {
             .iter()
             .filter_map(|m| m.field.as_ref().map(|f| (m, f)))
             .filter(|(_, f)| !grant.access.writes(f))
-            .map(|(m, f)| Issue::new(format!("/columns/{}", trellis_core::issue::escape_token(&m.column)), if grant.access.sees(f) { "readonly" } else { "hidden" }, format!("column '{}' fills '{f}', which role {} may not write ({}); leave it out with {}=", m.column, grant.access.role, grant.access.rule, m.column)))
+            .map(|(m, f)| Issue::new(format!("/columns/{}", trellis_core::issue::escape_token(&m.column)), if grant.access.sees(f) { "readonly" } else { "hidden" }, format!("column '{}' fills '{f}', which role {} may not write ({}); leave it out with {}=", m.column, grant.access.role, grant.access.rule, m.column)).zh(format!("列「{}」对应字段「{f}」，你的角色不能填写它；请在映射中去掉这一列", m.column)))
             .collect();
         if !refused.is_empty() {
             return Err(EngineError::Refused(refused));

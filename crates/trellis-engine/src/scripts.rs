@@ -136,14 +136,14 @@ impl Engine {
                 (r.data, r.segments)
             }
             (None, record) => (record.unwrap_or_default(), Map::new()),
-            (Some(_), Some(_)) => return Err(EngineError::Invalid(vec![Issue::new("/record", "conflict", "give either a sample record or a stored one (form and record_id), not both")])),
+            (Some(_), Some(_)) => return Err(EngineError::Invalid(vec![Issue::new("/record", "conflict", "give either a sample record or a stored one (form and record_id), not both").zh("示例记录和已保存的记录（form 与 record_id）只能二选一")])),
         };
         if let Some(s) = trial.segments {
             segments = s;
         }
         let now = match trial.now {
             None => self.clock.now(),
-            Some(s) => s.parse::<Timestamp>().map_err(|e| EngineError::Invalid(vec![Issue::new("/now", "format", format!("'{s}' is not an RFC 3339 time: {e}"))]))?,
+            Some(s) => s.parse::<Timestamp>().map_err(|e| EngineError::Invalid(vec![Issue::new("/now", "format", format!("'{s}' is not an RFC 3339 time: {e}")).zh(format!("「{s}」不是 RFC 3339 格式的时间"))]))?,
         };
         // Compiling and running take up to the sandbox's limits: not on an async worker.
         crate::blocking(move || {

@@ -255,7 +255,7 @@ impl Engine {
     /// became due: workflow timers, trigger moments, deliveries, then sweeps.
     pub async fn advance_clock(&self, actor: &crate::Actor, now: &str) -> Result<ClockReport> {
         actor.require_admin("set the clock")?;
-        let now: Timestamp = now.parse().map_err(|e| EngineError::Invalid(vec![trellis_core::Issue::new("/now", "format", format!("'{now}' is not an RFC 3339 time: {e}"))]))?;
+        let now: Timestamp = now.parse().map_err(|e| EngineError::Invalid(vec![trellis_core::Issue::new("/now", "format", format!("'{now}' is not an RFC 3339 time: {e}")).zh(format!("「{now}」不是 RFC 3339 格式的时间"))]))?;
         if !self.clock.set(now) {
             return Err(EngineError::Forbidden("the clock can be set only when the server runs with --clock manual".into()));
         }

@@ -41,7 +41,7 @@ pub fn check(pack: &Pack, tz_ok: &dyn Fn(&str) -> bool) -> Vec<PackIssue> {
     let mut form_index = BTreeMap::new();
     for (i, d) in of(FORM) {
         match serde_json::from_value::<FormDef>(d.value.clone()) {
-            Err(e) => report(i, vec![Issue::new("", "definition", e.to_string())], &mut out),
+            Err(e) => report(i, vec![Issue::new("", "definition", e.to_string()).zh(format!("表单定义的格式不对：{e}"))], &mut out),
             Ok(def) => match form::compile(def, 1) {
                 Ok(c) => {
                     form_index.insert(d.key.clone(), i);
@@ -60,7 +60,7 @@ pub fn check(pack: &Pack, tz_ok: &dyn Fn(&str) -> bool) -> Vec<PackIssue> {
     for (i, d) in of(MESSAGE) {
         let template = d.value.get("template").and_then(Value::as_str).unwrap_or_default();
         if !crate::key::is_valid(&d.key, crate::key::MAX_FORM_KEY) {
-            report(i, vec![Issue::new("", "key", format!("message key '{}' {}", d.key, crate::key::rule(crate::key::MAX_FORM_KEY)))], &mut out);
+            report(i, vec![Issue::new("", "key", format!("message key '{}' {}", d.key, crate::key::rule(crate::key::MAX_FORM_KEY))).zh(format!("消息模板标识「{}」只能用 1 到 {} 个小写字母、数字和 _（_ 不能连用），并以字母开头", d.key, crate::key::MAX_FORM_KEY))], &mut out);
         }
         match Message::parse(template) {
             Ok(_) => {
@@ -73,7 +73,7 @@ pub fn check(pack: &Pack, tz_ok: &dyn Fn(&str) -> bool) -> Vec<PackIssue> {
     let mut calendars = BTreeSet::from([BUILT_IN.to_owned()]);
     for (i, d) in of(CALENDAR) {
         match serde_json::from_value::<CalendarDef>(d.value.clone()) {
-            Err(e) => report(i, vec![Issue::new("", "definition", e.to_string())], &mut out),
+            Err(e) => report(i, vec![Issue::new("", "definition", e.to_string()).zh(format!("日历定义的格式不对：{e}"))], &mut out),
             Ok(def) => match workdays::compile(&def) {
                 Ok(_) => {
                     calendars.insert(d.key.clone());
@@ -86,19 +86,19 @@ pub fn check(pack: &Pack, tz_ok: &dyn Fn(&str) -> bool) -> Vec<PackIssue> {
     for (i, d) in of(ROLE) {
         let mut issues = Vec::new();
         if !BUILT_IN_ROLES.contains(&d.key.as_str()) {
-            issues.push(Issue::new("", "role", format!("role '{}' is not one of {}: custom roles are not supported yet", d.key, BUILT_IN_ROLES.join(", "))));
+            issues.push(Issue::new("", "role", format!("role '{}' is not one of {}: custom roles are not supported yet", d.key, BUILT_IN_ROLES.join(", "))).zh(format!("角色「{}」不是内置角色（{}）之一，暂不支持自定义角色", d.key, BUILT_IN_ROLES.join(", "))));
         }
         match d.value.as_object() {
             Some(o) => {
                 for (k, v) in o {
                     if !matches!(k.as_str(), "key" | "title" | "description") {
-                        issues.push(Issue::new(format!("/{k}"), "unknown", format!("a role has a title and a description, not '{k}'")));
+                        issues.push(Issue::new(format!("/{k}"), "unknown", format!("a role has a title and a description, not '{k}'")).zh(format!("角色只有 title 和 description 两项，没有「{k}」")));
                     } else if !v.is_string() {
-                        issues.push(Issue::new(format!("/{k}"), "type", format!("'{k}' is text")));
+                        issues.push(Issue::new(format!("/{k}"), "type", format!("'{k}' is text")).zh(format!("「{k}」应是文本")));
                     }
                 }
             }
-            None => issues.push(Issue::new("", "type", "a role is {\"title\": …, \"description\": …}")),
+            None => issues.push(Issue::new("", "type", "a role is {\"title\": …, \"description\": …}").zh("角色应写成 {\"title\": …, \"description\": …}")),
         }
         report(i, issues, &mut out);
     }
@@ -108,7 +108,7 @@ pub fn check(pack: &Pack, tz_ok: &dyn Fn(&str) -> bool) -> Vec<PackIssue> {
     let mut workflows = BTreeMap::new();
     for (i, d) in of(WORKFLOW) {
         match serde_json::from_value::<WorkflowDef>(d.value.clone()) {
-            Err(e) => report(i, vec![Issue::new("", "definition", e.to_string())], &mut out),
+            Err(e) => report(i, vec![Issue::new("", "definition", e.to_string()).zh(format!("流程定义的格式不对：{e}"))], &mut out),
             Ok(def) => {
                 workflows.insert(def.key.clone(), WorkflowRef { form: def.form.clone(), transitions: def.transitions.iter().map(|t| t.key.clone()).collect() });
                 parsed_workflows.push((i, def));
@@ -123,7 +123,7 @@ pub fn check(pack: &Pack, tz_ok: &dyn Fn(&str) -> bool) -> Vec<PackIssue> {
     }
     for (i, d) in of(TRIGGER) {
         match serde_json::from_value::<TriggerDef>(d.value.clone()) {
-            Err(e) => report(i, vec![Issue::new("", "definition", e.to_string())], &mut out),
+            Err(e) => report(i, vec![Issue::new("", "definition", e.to_string()).zh(format!("提醒定义的格式不对：{e}"))], &mut out),
             Ok(def) => {
                 if let Err(issues) = trigger::compile(def, 1, Some(catalog), tz_ok) {
                     report(i, issues, &mut out);
@@ -134,7 +134,7 @@ pub fn check(pack: &Pack, tz_ok: &dyn Fn(&str) -> bool) -> Vec<PackIssue> {
     let dashboards = DashboardCatalog { forms: &forms, workflows: &workflows };
     for (i, d) in of(DASHBOARD) {
         match serde_json::from_value::<DashboardDef>(d.value.clone()) {
-            Err(e) => report(i, vec![Issue::new("", "definition", e.to_string())], &mut out),
+            Err(e) => report(i, vec![Issue::new("", "definition", e.to_string()).zh(format!("仪表盘定义的格式不对：{e}"))], &mut out),
             Ok(def) => report(i, dashboard::check(&def, &dashboards), &mut out),
         }
     }
