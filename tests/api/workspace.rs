@@ -178,7 +178,8 @@ async fn on_the_demo_staff_a_manager_and_the_admin_meet_no_refusal_and_read_name
         let app = format!("{}/app/", s.base);
         b.client.goto(&format!("{app}#/login")).await.unwrap();
         b.sign_in_with(&app, email, pass, lands_on).await;
-        b.eval("performance.setResourceTimingBufferSize(100000); performance.clearResourceTimings(); return true").await;
+        // Every script error or unhandled rejection on any page is collected (the app is one page: the listeners stay).
+        b.eval("performance.setResourceTimingBufferSize(100000); performance.clearResourceTimings(); window.__errors = []; window.addEventListener('error', (e) => __errors.push(String(e.message))); window.addEventListener('unhandledrejection', (e) => __errors.push(String(e.reason))); const c = console.error; console.error = (...a) => { __errors.push(a.join(' ')); c(...a); }; return true").await;
         let nav: Vec<String> = serde_json::from_value(b.eval("return [...document.querySelectorAll('nav [data-nav]')].map(a => a.dataset.nav)").await).unwrap();
         for design in ["forms", "workflows", "triggers", "users", "packs", "roles"] {
             assert_eq!(nav.contains(&design.to_owned()), admin, "{email} and the {design} menu: {nav:?}");
@@ -202,6 +203,7 @@ async fn on_the_demo_staff_a_manager_and_the_admin_meet_no_refusal_and_read_name
         }
         let refused = b.eval("return performance.getEntriesByType('resource').filter(e => e.responseStatus >= 400).map(e => e.responseStatus + ' ' + e.name)").await;
         assert_eq!(refused, json!([]), "{email} was refused");
+        assert_eq!(b.eval("return window.__errors").await, json!([]), "{email} met script errors");
         b.client.find(fantoccini::Locator::Css("#signout")).await.unwrap().click().await.unwrap();
         b.find("#email").await;
     }

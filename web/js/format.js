@@ -41,11 +41,14 @@ export function segmentValue(def, k, v) {
 }
 
 const titles = new Map();
+const forms = new Map();
+/** A form's definition, fetched once per page load however many titles need it. */
+const formOf = (form) => { if (!forms.has(form)) forms.set(form, get(`/api/v1/forms/${form}`)); return forms.get(form); };
 /** A linked record's title (cached per page load), by its form's title field. */
 export function recordTitle(form, id) {
   const key = `${form}/${id}`;
   if (!titles.has(key)) {
-    titles.set(key, Promise.all([get(`/api/v1/forms/${form}`), get(`/api/v1/forms/${form}/records/${id}`)])
+    titles.set(key, Promise.all([formOf(form), get(`/api/v1/forms/${form}/records/${id}`)])
       .then(async ([f, r]) => {
         const d = f.definition;
         const own = r.data[d.title_field] ?? r.data.name ?? r.data.title;

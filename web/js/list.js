@@ -76,8 +76,6 @@ function filterOf(conds, props, segments) {
 
 export async function listView(main, key, params = new URLSearchParams()) {
   const [f, forms, flows] = await Promise.all([get(`/api/v1/forms/${key}`), get('/api/v1/forms'), get(`/api/v1/forms/${key}/workflows`)]);
-  // The workflows' transitions, for the bulk 推进 (a board of one card says them without its cards).
-  const boards = await Promise.all(flows.items.map((w) => get(`/api/v1/workflows/${w.key}/board?limit=1`).catch(() => null))).then((x) => x.filter(Boolean));
   const byKey = Object.fromEntries(forms.items.map((x) => [x.key, x.definition]));
   const def = f.definition;
   const me = window.trellisMe || {};
@@ -201,7 +199,7 @@ export async function listView(main, key, params = new URLSearchParams()) {
     field.addEventListener('change', () => { const p = props[field.value] || {}; value.replaceChildren(...(p.type === 'boolean' ? [['true', t('yes')], ['false', t('no')]] : (p.enum || []).map((o) => [o, o])).map(([v, l]) => el('option', { value: v }, l))); });
     const result = el('span', { id: 'bulk-result', role: 'status' });
     // A transition of a workflow on this form, taken on each selected record that is in a state it leaves.
-    const moves = boards.flatMap((b) => b.transitions.map((tr) => ({ id: `${b.workflow}/${tr.key}`, workflow: b.workflow, tr, label: `${b.title || b.workflow}：${tr.title || tr.key}` })));
+    const moves = flows.items.flatMap((w) => w.transitions.map((tr) => ({ id: `${w.key}/${tr.key}`, workflow: w.key, tr, label: `${w.title || w.key}：${tr.title || tr.key}` })));
     const move = moves.length ? el('select', { id: 'bulk-move', 'aria-label': t('bulkMove') }, el('option', { value: '' }, `${t('bulkMove')}…`), moves.map((m) => el('option', { value: m.id }, m.label))) : null;
     const patchEach = (patch) => (id) => api('PATCH', `/api/v1/forms/${key}/records/${id}`, patch);
     const transitionEach = (m) => async (id) => {

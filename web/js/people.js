@@ -3,6 +3,7 @@
 // holds their id or their email.
 import { get } from './api.js';
 import { el } from './dom.js';
+import { t } from './i18n.js';
 
 let byKey = new Map();
 let list = [];
@@ -34,7 +35,7 @@ export const userOf = (v) => (typeof v === 'string' ? byKey.get(v) || byKey.get(
 /** A person's name (their email when they have none; the value itself when unknown). */
 export function nameOf(v) {
   if (v === undefined || v === null || v === '') return '';
-  if (v === 'system') return '系统';
+  if (v === 'system') return t('systemActor');
   const u = userOf(v);
   return u ? u.name || u.email : String(v);
 }

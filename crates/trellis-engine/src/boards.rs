@@ -90,13 +90,18 @@ impl Engine {
             .values()
             .map(|s| Column { key: s.key.clone(), title: s.title.clone(), is_final: s.is_final, count: cards.iter().filter(|c| c.state == s.key).count() })
             .collect();
-        let transitions = wf.transitions.iter().map(|t| Move { key: t.key.clone(), title: t.title.clone(), from: t.from.clone(), to: t.to.clone() }).collect();
+        let transitions = moves(wf);
         Ok(Board { workflow: workflow.to_owned(), title: wf.def.title.clone(), form, columns, transitions, cards, truncated })
     }
 
-    /// The workflows that run on a form's records, for the views that show them (key and title).
-    pub async fn workflows_of(&self, form: &str) -> Result<Vec<(String, Option<String>)>> {
+    /// The workflows that run on a form's records, for the views that show them: key, title and their moves.
+    pub async fn workflows_of(&self, form: &str) -> Result<Vec<(String, Option<String>, Vec<Move>)>> {
         let defs = self.defs().await?;
-        Ok(defs.workflows.values().filter(|w| w.def.form == form).map(|w| (w.def.key.clone(), w.def.title.clone())).collect())
+        Ok(defs.workflows.values().filter(|w| w.def.form == form).map(|w| (w.def.key.clone(), w.def.title.clone(), moves(w))).collect())
     }
+}
+
+/// A workflow's transitions as moves between states (no guard script: only where they lead).
+fn moves(wf: &trellis_core::workflow::CompiledWorkflow) -> Vec<Move> {
+    wf.transitions.iter().map(|t| Move { key: t.key.clone(), title: t.title.clone(), from: t.from.clone(), to: t.to.clone() }).collect()
 }

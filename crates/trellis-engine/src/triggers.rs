@@ -226,10 +226,21 @@ impl Engine {
         let moments = self.store.schedules_between(from, to, limit as i64 + 1).await?;
         let more = moments.len() > limit;
         let defs = self.defs().await?;
+        // One grant per form (a team scope reads every user), not one per moment.
+        let mut grants: std::collections::HashMap<String, Option<crate::access::Grant>> = std::collections::HashMap::new();
         let mut out = Vec::new();
         for m in moments.into_iter().take(limit) {
+            if !grants.contains_key(&m.form) {
+                let grant = match self.form(&m.form).await {
+                    Ok(compiled) => Some(self.grant(actor, &compiled).await?),
+                    Err(_) => None,
+                };
+                grants.insert(m.form.clone(), grant);
+            }
+            let Some(grant) = grants.get(&m.form).and_then(Option::as_ref) else { continue };
             // A record the caller may not read (or gone meanwhile) is not on their calendar.
-            if self.get_record(actor, &m.form, m.record_id).await.is_ok() {
+            let readable = self.store.record(&m.form, m.record_id).await?.is_some_and(|r| r.deleted_at.is_none() && grant.allows(trellis_core::permission::Action::Read, &r));
+            if readable {
                 let title = defs.triggers.get(&m.trigger).and_then(|t| t.def.title.clone());
                 out.push((m, title));
             }

@@ -396,6 +396,9 @@ pub struct WorkflowRef {
     pub key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// `{key, title, from, to}`: its transitions, as moves between states (what bulk 推进 offers).
+    #[schema(value_type = Vec<Object>)]
+    pub transitions: Vec<trellis_engine::boards::Move>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -403,13 +406,13 @@ pub struct WorkflowRefs {
     pub items: Vec<WorkflowRef>,
 }
 
-/// The workflows that run on a form's records (key and title), for anyone who may read the form: a list offers their boards.
+/// The workflows that run on a form's records (key, title, transitions), for anyone: a list offers their boards and stage moves.
 #[utoipa::path(get, path = "/api/v1/forms/{form}/workflows", tag = "workflows", security(("bearer" = [])), params(("form" = String, Path)),
     responses((status = 200, body = WorkflowRefs), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn form_workflows(State(state): State<AppState>, Auth(_actor): Auth, PathOf(form): PathOf<String>) -> ApiResult<Json<WorkflowRefs>> {
     // Forms are readable by every signed-in user (their access says what of the records).
     state.engine.form(&form).await?;
-    Ok(Json(WorkflowRefs { items: state.engine.workflows_of(&form).await?.into_iter().map(|(key, title)| WorkflowRef { key, title }).collect() }))
+    Ok(Json(WorkflowRefs { items: state.engine.workflows_of(&form).await?.into_iter().map(|(key, title, transitions)| WorkflowRef { key, title, transitions }).collect() }))
 }
 
 /// A workflow as a board: a column per state, the records you may read as cards in their state's column.
