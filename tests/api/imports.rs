@@ -257,7 +257,7 @@ async fn a_killed_import_resumes_without_losing_or_repeating_a_row(b: Backend) {
     let _ = child.wait();
     let killed_at = killed_at.expect("the import was seen midway and killed");
     assert!(killed_at < 10_000, "killed after {killed_at} rows");
-    let stored = db.number("SELECT count(*) FROM records WHERE form = 'visit'").await.unwrap();
+    let stored = db.number("SELECT count(*) FROM records__visit").await.unwrap();
     let done = db.number("SELECT done FROM jobs").await.unwrap();
     assert_eq!(stored, done, "the job's progress moved with the rows it committed");
 
@@ -265,9 +265,9 @@ async fn a_killed_import_resumes_without_losing_or_repeating_a_row(b: Backend) {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("resuming the unfinished import of visits.csv") && text.contains("10000 rows into visit"), "{text}");
-    assert_eq!(db.number("SELECT count(*) FROM records WHERE form = 'visit'").await, Some(10_000), "no row lost, none twice");
+    assert_eq!(db.number("SELECT count(*) FROM records__visit").await, Some(10_000), "no row lost, none twice");
     let n = if b == Backend::Sqlite { "json_extract(data, '$.n')" } else { "(data->>'n')" };
-    assert_eq!(db.number(&format!("SELECT count(DISTINCT {n}) FROM records WHERE form = 'visit'")).await, Some(10_000), "each row once");
+    assert_eq!(db.number(&format!("SELECT count(DISTINCT {n}) FROM records__visit")).await, Some(10_000), "each row once");
     assert_eq!(db.number("SELECT count(*) FROM jobs").await, Some(1), "the second run went on with the first job");
     assert_eq!(db.text("SELECT status FROM jobs").await.as_deref(), Some("done"));
     assert_eq!(db.number("SELECT count(*) FROM job_sources").await, Some(0), "a finished job lets its file go");

@@ -211,18 +211,19 @@ async fn indexed_fields_are_served_by_an_index(b: Backend) {
     // A count may read any of the form's indexes: each holds every record of the form.
     let cases: Vec<(&str, &str, Explain<'_>, &str, bool)> = vec![
         // (Here the customers are nearly the whole table: walking the primary key is as good.)
-        ("the default list, newest first", "customer", Explain::List(&newest), "records_live|records_pkey", true),
+        ("the default list, newest first", "customer", Explain::List(&newest), "live__customer|records__customer_pkey|sqlite_autoindex_records__customer", true),
         // SQLite seeks the level and sorts the matches (it cannot take an equality on an indexed
         // expression as a constant for the order); PostgreSQL may as well walk the newest
         // records and keep a third of them. Either way an index, never the table.
-        ("an equality on an indexed field", "customer", Explain::List(&level), "ix__customer__level|records_live", false),
+        ("an equality on an indexed field", "customer", Explain::List(&level), "ix__customer__level|live__customer", false),
         ("a range on an indexed field, sorted by it", "customer", Explain::List(&spend_range), "ix__customer__annual_spend", true),
         ("a sort on an indexed field", "customer", Explain::List(&by_spend), "ix__customer__annual_spend", true),
         ("a keyset page 2, descending", "customer", Explain::List(&desc_two), "ix__customer__annual_spend", true),
         ("a keyset page 2, ascending", "customer", Explain::List(&asc_two), "ix__customer__annual_spend", true),
-        ("the recycle bin", "customer", Explain::List(&trash), "records_trash", true),
-        ("a count", "customer", Explain::Count(None), "__customer__|records_live", false),
-        ("a filtered count", "customer", Explain::Count(Some(&spend_filter)), "ix__customer__annual_spend", false),
+        ("the recycle bin", "customer", Explain::List(&trash), "trash__customer", true),
+        ("a count", "customer", Explain::Count(None), "__customer__|live__customer", false),
+        // (Most customers spend over 200: reading the live ones and checking each is as good.)
+        ("a filtered count", "customer", Explain::Count(Some(&spend_filter)), "ix__customer__annual_spend|live__customer", false),
         ("a lookup by a unique key", "customer", Explain::Lookup { filter: &by_phone, index: Some("uq__customer__phone") }, "uq__customer__phone", false),
         ("a lookup by a unique key, unhinted", "visit", Explain::Lookup { filter: &by_phone, index: None }, "uq__visit__phone", false),
         ("children by their link", "visit", Explain::List(&children), "ix__visit__customer", true),
@@ -233,7 +234,7 @@ async fn indexed_fields_are_served_by_an_index(b: Backend) {
         }
         for (what, form, query, index, ordered) in &cases {
             let plan = store.explain(form, *query).await.unwrap().join("\n");
-            assert!(!plan.contains("Seq Scan") && !plan.lines().any(|l| l.trim() == "SCAN records"), "{what} ({round}): no scan of the table\n{plan}");
+            assert!(!plan.contains("Seq Scan") && !plan.lines().any(|l| l.trim().starts_with("SCAN") && !l.contains(" USING ")), "{what} ({round}): no scan of the table\n{plan}");
             // PostgreSQL without statistics takes every table for a row or two and any index
             // for as good as another: which one it picks says nothing until ANALYZE.
             if b == Backend::Postgres && round == "without statistics" {

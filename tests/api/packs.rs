@@ -256,8 +256,8 @@ async fn an_upgrade_renaming_a_field_migrates_10000_records_and_survives_a_kill(
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("migration 1.0.0-1.1.0 on member: 10000 records changed"), "{text}");
 
-    let with_phone = reader.number("SELECT count(*) FROM records WHERE form = 'member' AND json_extract(data, '$.phone') IS NOT NULL").await;
-    let with_mobile = reader.number("SELECT count(*) FROM records WHERE form = 'member' AND json_extract(data, '$.mobile') IS NOT NULL").await;
+    let with_phone = reader.number("SELECT count(*) FROM records__member WHERE json_extract(data, '$.phone') IS NOT NULL").await;
+    let with_mobile = reader.number("SELECT count(*) FROM records__member WHERE json_extract(data, '$.mobile') IS NOT NULL").await;
     assert_eq!((with_phone, with_mobile), (Some(0), Some(10_000)));
     let twice = reader.number("SELECT count(*) FROM (SELECT record_id FROM record_history WHERE op = 'update' GROUP BY record_id HAVING count(*) > 1) AS t").await;
     assert_eq!(twice, Some(0), "no record is migrated twice");

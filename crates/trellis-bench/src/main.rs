@@ -250,20 +250,21 @@ impl Raw {
         }
     }
 
-    /// One transaction inserting one row into `records` (and, with
-    /// `history`, one into `record_history`, as the engine does).
+    /// One transaction inserting one record as the engine stores it (its id
+    /// in the `records` registry, its row in the form's table) and, with
+    /// `history`, one row into `record_history`.
     async fn insert(&self, form_version: i64, actor: Uuid, data: &Value, history: bool) -> Result<()> {
         let id = Uuid::now_v7();
         match self {
             Raw::Sqlite(pool) => {
                 let now = trellis_store::sqlite::fmt_ts(jiff::Timestamp::now());
                 let mut tx = pool.begin().await?;
+                sqlx::query("INSERT INTO records (id, form) VALUES (?, ?)").bind(id).bind(FORM).execute(&mut *tx).await?;
                 sqlx::query(
-                    "INSERT INTO records (id, form, form_version, rev, data, segments, owner, created_by, updated_by, created_at, updated_at)
-                     VALUES (?, ?, ?, 1, ?, '{}', ?, ?, ?, ?, ?)",
+                    "INSERT INTO records__bench_customer (id, form_version, rev, data, segments, owner, created_by, updated_by, created_at, updated_at)
+                     VALUES (?, ?, 1, ?, '{}', ?, ?, ?, ?, ?)",
                 )
                 .bind(id)
-                .bind(FORM)
                 .bind(form_version)
                 .bind(data.to_string())
                 .bind(actor)
@@ -286,12 +287,12 @@ impl Raw {
             Raw::Pg(pool) => {
                 let now = time::OffsetDateTime::now_utc();
                 let mut tx = pool.begin().await?;
+                sqlx::query("INSERT INTO records (id, form) VALUES ($1, $2)").bind(id).bind(FORM).execute(&mut *tx).await?;
                 sqlx::query(
-                    "INSERT INTO records (id, form, form_version, rev, data, segments, owner, created_by, updated_by, created_at, updated_at)
-                     VALUES ($1, $2, $3, 1, $4, '{}', $5, $6, $7, $8, $9)",
+                    "INSERT INTO records__bench_customer (id, form_version, rev, data, segments, owner, created_by, updated_by, created_at, updated_at)
+                     VALUES ($1, $2, 1, $3, '{}', $4, $5, $6, $7, $8)",
                 )
                 .bind(id)
-                .bind(FORM)
                 .bind(form_version)
                 .bind(Json(data))
                 .bind(actor)
@@ -318,8 +319,8 @@ impl Raw {
     /// Records of the bench form, live or not.
     async fn count(&self) -> Result<i64> {
         Ok(match self {
-            Raw::Sqlite(pool) => sqlx::query_scalar("SELECT count(*) FROM records WHERE form = ?").bind(FORM).fetch_one(pool).await?,
-            Raw::Pg(pool) => sqlx::query_scalar("SELECT count(*) FROM records WHERE form = $1").bind(FORM).fetch_one(pool).await?,
+            Raw::Sqlite(pool) => sqlx::query_scalar("SELECT count(*) FROM records__bench_customer").fetch_one(pool).await?,
+            Raw::Pg(pool) => sqlx::query_scalar("SELECT count(*) FROM records__bench_customer").fetch_one(pool).await?,
         })
     }
 

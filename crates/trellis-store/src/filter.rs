@@ -6,22 +6,15 @@ use serde_json::Value;
 use sqlx::QueryBuilder;
 use trellis_core::query::{Cmp, Filter, ListQuery, Lit, Meta, SortKey, Target};
 
-use crate::layout::form_literal;
+use crate::layout;
 use crate::{Explain, IndexSpec, Result};
 
 pub(crate) trait Dialect {
     type DB: sqlx::Database;
     /// What asks the database for a statement's plan instead of its rows.
     const EXPLAIN: &'static str;
-    /// Whether a form's indexes lead with the form, which their predicate fixes.
-    /// SQLite's planner, without statistics, weighs an index by the equalities
-    /// it can seek on, and without it would prefer `records_live (form, id)` —
-    /// scanning the whole form for a key, or sorting it for an order the form's
-    /// index has. PostgreSQL drops `form = 'KEY'` from the scan as implied by
-    /// the predicate, and a leading column without a bound cannot position the
-    /// scan: an ascending range then reads the index from its start (104 ms
-    /// against 0.5 ms at 1,000,000 records).
-    const FORM_LEADS: bool;
+    /// The columns of a form table ([`crate::layout::STORED`]), with their types.
+    const COLUMNS: &'static str;
     /// Where an index puts missing values: first, as ascending sorts want them.
     const INDEX_NULLS: &'static str;
 
@@ -42,9 +35,9 @@ pub(crate) trait Dialect {
     /// backends; `nullable` is false for columns that are never missing.
     fn order(expr: &str, desc: bool, nullable: bool) -> String;
     fn bind_int(qb: &mut QueryBuilder<Self::DB>, i: i64);
-    /// `records`, told to read `index` where the planner needs telling (SQLite, whose
-    /// planner has no statistics and prefers the form's index to 500 key lookups).
-    fn records_by(index: &str) -> String;
+    /// `table AS records`, told to read `index` where the planner needs telling (SQLite,
+    /// whose planner has no statistics and prefers the form's index to 500 key lookups).
+    fn records_by(table: &str, index: &str) -> String;
     /// `filter`, written for a lookup: PostgreSQL takes a list of JSON values
     /// as one array (`= ANY($1)`), so the statement and its cached generic plan,
     /// which keeps to the index, are the same for every batch.
@@ -56,18 +49,17 @@ pub(crate) trait Dialect {
     }
 }
 
-/// The SELECT of one page of a list (`columns` of live or deleted records of `form`).
-/// The form is a literal, as in every query here that reads through a form's
-/// partial indexes (see [`crate::layout`]).
-pub(crate) fn list_query<D: Dialect>(columns: &str, form: &str, q: &ListQuery) -> Result<QueryBuilder<D::DB>> {
-    list_sql::<D>(format!("SELECT {columns}"), form, q)
+/// The SELECT of one page of a list (live or deleted records of `form`).
+/// Every query here reads `form`'s table as `records` ([`crate::layout`]).
+pub(crate) fn list_query<D: Dialect>(form: &str, q: &ListQuery) -> Result<QueryBuilder<D::DB>> {
+    list_sql::<D>(format!("SELECT {}", layout::columns(form)?), form, q)
 }
 
 /// A list query after `head` (`SELECT …`, or an `EXPLAIN` of it).
 pub(crate) fn list_sql<D: Dialect>(head: String, form: &str, q: &ListQuery) -> Result<QueryBuilder<D::DB>> {
-    let form = form_literal(form)?;
-    let mut qb = QueryBuilder::<D::DB>::new(format!("{head} FROM records WHERE form = {form}"));
-    qb.push(if q.deleted { " AND deleted_at IS NOT NULL" } else { " AND deleted_at IS NULL" });
+    let table = layout::table(form)?;
+    let mut qb = QueryBuilder::<D::DB>::new(format!("{head} FROM {table} AS records WHERE "));
+    qb.push(if q.deleted { "deleted_at IS NOT NULL" } else { "deleted_at IS NULL" });
     if let Some(f) = &q.filter {
         qb.push(" AND ");
         push_filter::<D>(&mut qb, f);
@@ -83,21 +75,24 @@ pub(crate) fn list_sql<D: Dialect>(head: String, form: &str, q: &ListQuery) -> R
 }
 
 /// The live records of `form` that match `filter`, in no order, read through
-/// the unique index `index` when given (a lookup by key). `head` is `SELECT columns`
-/// (or an `EXPLAIN` of that).
-pub(crate) fn matching_query<D: Dialect>(head: &str, form: &str, filter: &Filter, index: Option<&str>) -> Result<QueryBuilder<D::DB>> {
-    let form = form_literal(form)?;
-    let from = index.map_or_else(|| "records".to_owned(), D::records_by);
-    let mut qb = QueryBuilder::<D::DB>::new(format!("{head} FROM {from} WHERE form = {form}"));
-    qb.push(" AND deleted_at IS NULL AND ");
+/// the unique index `index` when given (a lookup by key). `head` is `SELECT`
+/// with its columns, or `None` for every column.
+pub(crate) fn matching_query<D: Dialect>(head: Option<&str>, form: &str, filter: &Filter, index: Option<&str>) -> Result<QueryBuilder<D::DB>> {
+    let table = layout::table(form)?;
+    let from = index.map_or_else(|| format!("{table} AS records"), |i| D::records_by(&table, i));
+    let head = match head {
+        Some(h) => h.to_owned(),
+        None => format!("SELECT {}", layout::columns(form)?),
+    };
+    let mut qb = QueryBuilder::<D::DB>::new(format!("{head} FROM {from} WHERE deleted_at IS NULL AND "));
     D::push_lookup(&mut qb, filter);
     Ok(qb)
 }
 
 /// How many live records of `form` match `filter` (`head`: empty, or an `EXPLAIN`).
 pub(crate) fn count_query<D: Dialect>(head: &str, form: &str, filter: Option<&Filter>) -> Result<QueryBuilder<D::DB>> {
-    let form = form_literal(form)?;
-    let mut qb = QueryBuilder::<D::DB>::new(format!("{head}SELECT count(*) FROM records WHERE form = {form} AND deleted_at IS NULL"));
+    let table = layout::table(form)?;
+    let mut qb = QueryBuilder::<D::DB>::new(format!("{head}SELECT count(*) FROM {table} AS records WHERE deleted_at IS NULL"));
     if let Some(f) = filter {
         qb.push(" AND ");
         push_filter::<D>(&mut qb, f);
@@ -111,22 +106,21 @@ pub(crate) fn explain_query<D: Dialect>(form: &str, what: &Explain<'_>) -> Resul
     match what {
         Explain::List(q) => list_sql::<D>(head, form, q),
         Explain::Count(filter) => count_query::<D>(D::EXPLAIN, form, *filter),
-        Explain::Lookup { filter, index } => matching_query::<D>(&head, form, filter, *index),
+        Explain::Lookup { filter, index } => matching_query::<D>(Some(&head), form, filter, *index),
     }
 }
 
-/// The DDL of one of a form's indexes: unique keys over its live records,
-/// other indexes over all its records (live lists and the recycle bin alike),
-/// ordered by id after the field so that a sort on the field pages by keyset.
-/// On SQLite the form leads (see [`Dialect::FORM_LEADS`]).
+/// The DDL of one of a form's indexes, on its table: unique keys over its
+/// live records, other indexes over all its records (live lists and the
+/// recycle bin alike), ordered by id after the field so that a sort on the
+/// field pages by keyset.
 pub(crate) fn index_ddl<D: Dialect>(form: &str, spec: &IndexSpec) -> Result<String> {
-    let form = form_literal(form)?;
+    let table = layout::table(form)?;
     let exprs: Vec<String> = spec.fields.iter().map(|k| D::expr(&Target::Data(k.clone()))).collect();
-    let lead = if D::FORM_LEADS { "form, " } else { "" };
     Ok(if spec.unique {
-        format!("CREATE UNIQUE INDEX \"{}\" ON records ({lead}{}) WHERE form = {form} AND deleted_at IS NULL", spec.name, exprs.join(", "))
+        format!("CREATE UNIQUE INDEX \"{}\" ON {table} ({}) WHERE deleted_at IS NULL", spec.name, exprs.join(", "))
     } else {
-        format!("CREATE INDEX \"{}\" ON records ({lead}{}{}, id) WHERE form = {form}", spec.name, exprs.join(", "), D::INDEX_NULLS)
+        format!("CREATE INDEX \"{}\" ON {table} ({}{}, id)", spec.name, exprs.join(", "), D::INDEX_NULLS)
     })
 }
 
@@ -328,7 +322,7 @@ mod tests {
     use trellis_core::form::{FormDef, compile};
     use trellis_core::query::{ListParams, parse_list};
 
-    use super::list_query;
+    use super::list_sql;
     use crate::postgres::Pg;
     use crate::sqlite::Lite;
 
@@ -336,14 +330,14 @@ mod tests {
         let def: FormDef = serde_json::from_value(json!({"key": "c", "schema": {"type": "object", "properties": {"spend": {"type": "number"}}}})).unwrap();
         let form = compile(def, 1).unwrap();
         let q = parse_list(&form, &ListParams { sort: Some(sort), ..Default::default() }).unwrap();
-        (list_query::<Pg>("id", "c", &q).unwrap().sql().as_str().to_owned(), list_query::<Lite>("id", "c", &q).unwrap().sql().as_str().to_owned())
+        (list_sql::<Pg>("SELECT id".into(), "c", &q).unwrap().sql().as_str().to_owned(), list_sql::<Lite>("SELECT id".into(), "c", &q).unwrap().sql().as_str().to_owned())
     }
 
     #[test]
     fn never_missing_columns_sort_without_a_nulls_clause() {
         let (pg, lite) = sql("");
         assert!(pg.ends_with("ORDER BY id DESC LIMIT $1"), "{pg}");
-        assert!(pg.starts_with("SELECT id FROM records WHERE form = 'c' AND deleted_at IS NULL"), "{pg}");
+        assert!(pg.starts_with("SELECT id FROM records__c AS records WHERE deleted_at IS NULL"), "{pg}");
         assert!(lite.ends_with("ORDER BY id DESC LIMIT ?"), "{lite}");
         let (pg, _) = sql("-spend");
         assert!(pg.contains("ORDER BY (data->'spend') DESC NULLS LAST, id DESC"), "{pg}");

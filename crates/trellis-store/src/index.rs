@@ -1,9 +1,10 @@
 //! Database indexes a form asks for, and their names.
 //!
-//! Each `indexes` field becomes `ix__FORM__FIELD` on `(form, <field expr>, id)`
-//! so a filter or sort on it seeks instead of scanning; each `unique` key
-//! becomes a partial unique index `uq__FORM__F1__F2` over live records of the
-//! form, so the database itself refuses duplicates under concurrent writes.
+//! Each `indexes` field becomes `ix__FORM__FIELD` on `(<field expr>, id)` of
+//! the form's table, so a filter or sort on it seeks instead of scanning; each
+//! `unique` key becomes a partial unique index `uq__FORM__F1__F2` over the
+//! form's live records, so the database itself refuses duplicates under
+//! concurrent writes.
 //! Names longer than PostgreSQL's 63 bytes end in a hash instead. Keys are
 //! restricted by `trellis_core::key`, which makes them safe to splice into DDL.
 

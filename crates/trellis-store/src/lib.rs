@@ -6,9 +6,9 @@
 //! [`Tx`] the caller (the engine) opens and commits, so that one record write
 //! is one transaction. Both backends pass the same test suite.
 //!
-//! Reading order: [`index`] (per-form index names and specs), [`filter`]
-//! (rendering a core filter, sort and cursor as SQL), then [`sqlite`] and
-//! [`postgres`].
+//! Reading order: [`layout`] (a table per form, and the upgrade to it),
+//! [`index`] (per-form index names and specs), [`filter`] (rendering a core
+//! filter, sort and cursor as SQL), then [`sqlite`] and [`postgres`].
 
 use jiff::Timestamp;
 use serde_json::Value;
@@ -47,6 +47,10 @@ pub enum StoreError {
     Closed,
     #[error("unsupported database URL '{0}': use sqlite://FILE or postgres://…")]
     Url(String),
+    /// A step of the storage upgrade failed; the steps before it are kept
+    /// and the next start resumes with this one.
+    #[error("storage upgrade stopped at step {step} of {of} ({what}); the steps before it are kept and the next start resumes here: {source}")]
+    Upgrade { step: usize, of: usize, what: String, source: Box<StoreError> },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -269,7 +273,7 @@ impl Store {
         dispatch!(self, s => s.explain(form, what).await)
     }
 
-    /// Refreshes the planner's statistics of the records table (after bulk writes).
+    /// Refreshes the planner's statistics of the forms' tables (after bulk writes).
     pub async fn analyze(&self) -> Result<()> {
         dispatch!(self, s => s.analyze().await)
     }

@@ -97,8 +97,6 @@ pub(crate) fn from_db(t: OffsetDateTime) -> Result<Timestamp> {
     Timestamp::from_nanosecond(t.unix_timestamp_nanos()).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-const RECORD_COLUMNS: &str = "id, form, form_version, rev, data, segments, owner, created_by, updated_by, created_at, updated_at, deleted_at";
-
 fn record_from_row(row: &PgRow) -> Result<Record> {
     Ok(Record {
         id: row.try_get("id")?,
@@ -142,7 +140,8 @@ pub(crate) struct Pg;
 impl Dialect for Pg {
     type DB = Postgres;
     const EXPLAIN: &'static str = "EXPLAIN ";
-    const FORM_LEADS: bool = false;
+    const COLUMNS: &'static str = "id uuid PRIMARY KEY, form_version bigint NOT NULL, rev bigint NOT NULL, data jsonb NOT NULL, segments jsonb NOT NULL DEFAULT '{}', \
+        owner uuid, created_by uuid NOT NULL, updated_by uuid NOT NULL, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, deleted_at timestamptz";
     const INDEX_NULLS: &'static str = " NULLS FIRST";
 
     fn expr(t: &Target) -> String {
@@ -236,8 +235,8 @@ impl Dialect for Pg {
         }
     }
 
-    fn records_by(_index: &str) -> String {
-        "records".to_owned()
+    fn records_by(table: &str, _index: &str) -> String {
+        format!("{table} AS records")
     }
 }
 
@@ -341,12 +340,16 @@ impl PgStore {
     pub async fn matching(&self, form: &str, filter: &trellis_core::query::Filter, index: Option<&str>) -> Result<Vec<Record>> {
         // Unprepared, so planned with its values each time: a cached generic plan, made
         // while the table had no statistics yet (a first import), scans the form instead of the key's index.
-        let rows = filter::matching_query::<Pg>(&format!("SELECT {RECORD_COLUMNS}"), form, filter, index)?.build().persistent(false).fetch_all(&self.pool).await?;
+        let rows = filter::matching_query::<Pg>(None, form, filter, index)?.build().persistent(false).fetch_all(&self.pool).await?;
         rows.iter().map(record_from_row).collect()
     }
 
+    /// Statistics of every form's table, in one statement.
     pub async fn analyze(&self) -> Result<()> {
-        sqlx::query("ANALYZE records").execute(&self.pool).await?;
+        let tables: Vec<String> = sqlx::query_scalar(FORM_TABLES).fetch_all(&self.pool).await?;
+        if !tables.is_empty() {
+            sqlx::query(AssertSqlSafe(format!("ANALYZE {}", tables.join(", ")))).execute(&self.pool).await?;
+        }
         Ok(())
     }
 
@@ -359,7 +362,8 @@ impl PgStore {
     }
 
     pub async fn count(&self, form: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT count(*) FROM records WHERE form = $1 AND deleted_at IS NULL").bind(form).fetch_one(&self.pool).await?)
+        let sql = format!("SELECT count(*) FROM {} WHERE deleted_at IS NULL", layout::table(form)?);
+        Ok(sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&self.pool).await?)
     }
 
     pub async fn sweep(&self, form: &str) -> Result<Option<SweepState>> {
@@ -384,8 +388,7 @@ impl PgStore {
     }
 
     pub async fn record(&self, form: &str, id: Uuid) -> Result<Option<Record>> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {RECORD_COLUMNS} FROM records WHERE form = $1 AND id = $2")))
-            .bind(form)
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {} FROM {} WHERE id = $1", layout::columns(form)?, layout::table(form)?)))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -393,11 +396,11 @@ impl PgStore {
     }
 
     pub async fn list(&self, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
-        let rows = filter::list_query::<Pg>(RECORD_COLUMNS, form, q)?.build().fetch_all(&self.pool).await?;
+        let rows = filter::list_query::<Pg>(form, q)?.build().fetch_all(&self.pool).await?;
         let mut records = rows.iter().map(record_from_row).collect::<Result<Vec<_>>>()?;
         if let Some(mut tail) = filter::null_tail(q).filter(|_| records.len() < q.limit as usize) {
             tail.limit = q.limit - records.len() as u32;
-            let rows = filter::list_query::<Pg>(RECORD_COLUMNS, form, &tail)?.build().fetch_all(&self.pool).await?;
+            let rows = filter::list_query::<Pg>(form, &tail)?.build().fetch_all(&self.pool).await?;
             records.extend(rows.iter().map(record_from_row).collect::<Result<Vec<_>>>()?);
         }
         Ok(records)
@@ -453,7 +456,11 @@ pub(crate) async fn save_form(tx: &mut InTx, f: &FormSave<'_>) -> Result<()> {
     // Other instances drop their cached copy when this commits.
     sqlx::query("SELECT pg_notify($1, $2)").bind(DEFINITIONS_CHANNEL).bind(f.key).execute(&mut **tx).await?;
 
-    let existing: Vec<String> = sqlx::query_scalar("SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'records'")
+    for ddl in layout::table_ddl::<Pg>(f.key)? {
+        sqlx::query(AssertSqlSafe(ddl)).execute(&mut **tx).await?;
+    }
+    let existing: Vec<String> = sqlx::query_scalar("SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1")
+        .bind(layout::table(f.key)?)
         .fetch_all(&mut **tx)
         .await?;
     let prefixes = index::prefixes(f.key);
@@ -468,27 +475,66 @@ pub(crate) async fn save_form(tx: &mut InTx, f: &FormSave<'_>) -> Result<()> {
     Ok(())
 }
 
-const RECORDS_INDEXES: &str = "SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'records'";
+/// The names of the forms' tables in the current schema.
+const FORM_TABLES: &str = "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'records\\_\\_%' ORDER BY 1";
+
+/// Whether `records` still holds the records themselves (the layout before per-form tables).
+async fn shared_table(conn: &mut sqlx::PgConnection) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'records' AND column_name = 'data')",
+    )
+    .fetch_one(conn)
+    .await?)
+}
 
 /// Brings the database to the current layout ([`layout`]), one step per
 /// transaction, under an advisory lock so that instances starting together
 /// take turns (and each step is checked again under the lock).
 async fn upgrade_layout(pool: &PgPool) -> Result<()> {
-    let catalog: Vec<(String, String)> = sqlx::query_as(RECORDS_INDEXES).fetch_all(pool).await?;
-    let forms: Vec<(String, Json<Value>)> = sqlx::query_as("SELECT key, definition FROM forms ORDER BY key").fetch_all(pool).await?;
+    let mut conn = pool.acquire().await?;
+    let shared = shared_table(&mut conn).await?;
+    let tables: Vec<String> = sqlx::query_scalar(FORM_TABLES).fetch_all(&mut *conn).await?;
+    let forms: Vec<(String, Json<Value>)> = sqlx::query_as("SELECT key, definition FROM forms ORDER BY key").fetch_all(&mut *conn).await?;
+    drop(conn);
     let forms: Vec<(String, Value)> = forms.into_iter().map(|(k, d)| (k, d.0)).collect();
-    let steps = layout::plan(&catalog.into_iter().map(|(k, v)| (k, Some(v))).collect(), &forms);
+    let steps = layout::plan(shared, &tables.into_iter().collect(), &forms);
     layout::run(&steps, |step| async move {
         let mut tx = pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('trellis storage upgrade'))").execute(&mut *tx).await?;
-        let found: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!("SELECT indexdef FROM ({RECORDS_INDEXES}) AS i WHERE indexname = $1")))
-            .bind(step.index())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if step.needed(found.as_deref()) {
-            for ddl in step.ddl::<Pg>()? {
-                sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
+        match step {
+            layout::Step::Move { form, indexes } => {
+                let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1)")
+                    .bind(layout::table(form)?)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if !exists {
+                    for ddl in layout::Step::move_ddl::<Pg>(form, indexes)? {
+                        sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
+                    }
+                }
             }
+            layout::Step::Registry if shared_table(&mut tx).await? => {
+                // The tables that refer to records (history, workflow instances, trigger schedules) keep
+                // their foreign keys, re-made on the registry under the same names.
+                let references: Vec<(String, String, String)> = sqlx::query_as(
+                    "SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid) FROM pg_constraint WHERE confrelid = 'records'::regclass AND contype = 'f' ORDER BY 1, 2",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut ddl = vec![
+                    "CREATE TABLE records_registry (id uuid PRIMARY KEY, form text NOT NULL REFERENCES forms(key))".to_owned(),
+                    "INSERT INTO records_registry (id, form) SELECT id, form FROM records".to_owned(),
+                    "DROP TABLE records CASCADE".to_owned(),
+                    "ALTER TABLE records_registry RENAME TO records".to_owned(),
+                    "ALTER INDEX records_registry_pkey RENAME TO records_pkey".to_owned(),
+                    "ALTER TABLE records RENAME CONSTRAINT records_registry_form_fkey TO records_form_fkey".to_owned(),
+                ];
+                ddl.extend(references.iter().map(|(table, name, def)| format!("ALTER TABLE {table} ADD CONSTRAINT \"{name}\" {def}")));
+                for statement in ddl {
+                    sqlx::query(AssertSqlSafe(statement)).execute(&mut *tx).await?;
+                }
+            }
+            layout::Step::Registry => {}
         }
         tx.commit().await?;
         Ok(())
@@ -497,21 +543,19 @@ async fn upgrade_layout(pool: &PgPool) -> Result<()> {
 }
 
 pub(crate) async fn existing_ids(tx: &mut InTx, form: &str, ids: &[Uuid]) -> Result<Vec<Uuid>> {
-    Ok(sqlx::query_scalar("SELECT id FROM records WHERE deleted_at IS NULL AND form = $1 AND id = ANY($2)")
-        .bind(form)
+    Ok(sqlx::query_scalar(AssertSqlSafe(format!("SELECT id FROM {} WHERE deleted_at IS NULL AND id = ANY($1)", layout::table(form)?)))
         .bind(ids)
         .fetch_all(&mut **tx)
         .await?)
 }
 
 pub(crate) async fn list(tx: &mut InTx, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
-    let rows = filter::list_query::<Pg>(RECORD_COLUMNS, form, q)?.build().fetch_all(&mut **tx).await?;
+    let rows = filter::list_query::<Pg>(form, q)?.build().fetch_all(&mut **tx).await?;
     rows.iter().map(record_from_row).collect()
 }
 
 pub(crate) async fn record_for_update(tx: &mut InTx, form: &str, id: Uuid) -> Result<Option<Record>> {
-    let row = sqlx::query(AssertSqlSafe(format!("SELECT {RECORD_COLUMNS} FROM records WHERE form = $1 AND id = $2 FOR UPDATE")))
-        .bind(form)
+    let row = sqlx::query(AssertSqlSafe(format!("SELECT {} FROM {} WHERE id = $1 FOR UPDATE", layout::columns(form)?, layout::table(form)?)))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?;
@@ -519,11 +563,17 @@ pub(crate) async fn record_for_update(tx: &mut InTx, form: &str, id: Uuid) -> Re
 }
 
 pub(crate) async fn insert_records(tx: &mut InTx, records: &[Record]) -> Result<()> {
-    for chunk in records.chunks(CHUNK) {
-        let mut qb = QueryBuilder::<Postgres>::new(format!("INSERT INTO records ({RECORD_COLUMNS}) "));
+    for chunk in records.chunk_by(|a, b| a.form == b.form).flat_map(|same| same.chunks(CHUNK)) {
+        let ids: Vec<Uuid> = chunk.iter().map(|r| r.id).collect();
+        sqlx::query("INSERT INTO records (id, form) SELECT id, $2 FROM UNNEST($1::uuid[]) AS id")
+            .bind(&ids)
+            .bind(&chunk[0].form)
+            .execute(&mut **tx)
+            .await
+            .map_err(classify)?;
+        let mut qb = QueryBuilder::<Postgres>::new(format!("INSERT INTO {} ({}) ", layout::table(&chunk[0].form)?, layout::STORED));
         qb.push_values(chunk, |mut b, r| {
             b.push_bind(r.id)
-                .push_bind(r.form.clone())
                 .push_bind(r.form_version)
                 .push_bind(r.rev)
                 .push_bind(Json(r.data.clone()))
@@ -541,10 +591,11 @@ pub(crate) async fn insert_records(tx: &mut InTx, records: &[Record]) -> Result<
 }
 
 pub(crate) async fn update_record(tx: &mut InTx, r: &Record, expected_rev: i64) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE records SET form_version = $1, rev = $2, data = $3, segments = $4, owner = $5, updated_by = $6, updated_at = $7, deleted_at = $8
+    let done = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE {} SET form_version = $1, rev = $2, data = $3, segments = $4, owner = $5, updated_by = $6, updated_at = $7, deleted_at = $8
          WHERE id = $9 AND rev = $10",
-    )
+        layout::table(&r.form)?
+    )))
     .bind(r.form_version)
     .bind(r.rev)
     .bind(Json(&r.data))
@@ -567,7 +618,7 @@ pub(crate) async fn update_record(tx: &mut InTx, r: &Record, expected_rev: i64) 
 /// joined to the UNNEST alone it scanned the table.
 pub(crate) async fn update_derived(tx: &mut InTx, records: &[(Record, i64)]) -> Result<Vec<Uuid>> {
     let mut written = Vec::with_capacity(records.len());
-    for chunk in records.chunks(CHUNK) {
+    for chunk in records.chunk_by(|(a, _), (b, _)| a.form == b.form).flat_map(|same| same.chunks(CHUNK)) {
         let ids: Vec<Uuid> = chunk.iter().map(|(r, _)| r.id).collect();
         let data: Vec<String> = chunk.iter().map(|(r, _)| Value::Object(r.data.clone()).to_string()).collect();
         let segments: Vec<String> = chunk.iter().map(|(r, _)| Value::Object(r.segments.clone()).to_string()).collect();
@@ -575,11 +626,12 @@ pub(crate) async fn update_derived(tx: &mut InTx, records: &[(Record, i64)]) -> 
         let expected: Vec<i64> = chunk.iter().map(|(_, e)| *e).collect();
         let by: Vec<Uuid> = chunk.iter().map(|(r, _)| r.updated_by).collect();
         let at: Vec<OffsetDateTime> = chunk.iter().map(|(r, _)| to_db(r.updated_at)).collect();
-        let done: Vec<Uuid> = sqlx::query_scalar(
-            "UPDATE records AS r SET data = v.data::jsonb, segments = v.segments::jsonb, rev = v.rev, updated_by = v.by, updated_at = v.at
+        let done: Vec<Uuid> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "UPDATE {} AS r SET data = v.data::jsonb, segments = v.segments::jsonb, rev = v.rev, updated_by = v.by, updated_at = v.at
              FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::uuid[], $7::timestamptz[]) AS v(id, data, segments, rev, expected, by, at)
              WHERE r.id = ANY($1::uuid[]) AND r.id = v.id AND r.rev = v.expected RETURNING r.id",
-        )
+            layout::table(&chunk[0].0.form)?
+        )))
         .bind(&ids)
         .bind(&data)
         .bind(&segments)

@@ -48,8 +48,6 @@ fn parse_obj(s: &str) -> Result<Map<String, Value>> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("JSON document: {e}")))
 }
 
-const RECORD_COLUMNS: &str = "id, form, form_version, rev, data, segments, owner, created_by, updated_by, created_at, updated_at, deleted_at";
-
 fn record_from_row(row: &SqliteRow) -> Result<Record> {
     Ok(Record {
         id: row.try_get("id")?,
@@ -107,7 +105,8 @@ impl Dialect for Lite {
     type DB = Sqlite;
     // SQLite orders NULL first ascending on its own.
     const EXPLAIN: &'static str = "EXPLAIN QUERY PLAN ";
-    const FORM_LEADS: bool = true;
+    const COLUMNS: &'static str = "id BLOB PRIMARY KEY, form_version INTEGER NOT NULL, rev INTEGER NOT NULL, data TEXT NOT NULL, segments TEXT NOT NULL DEFAULT '{}', \
+        owner BLOB, created_by BLOB NOT NULL, updated_by BLOB NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, deleted_at TEXT";
     const INDEX_NULLS: &'static str = "";
 
     fn expr(t: &Target) -> String {
@@ -168,8 +167,8 @@ impl Dialect for Lite {
         format!("{expr} {}", if desc { "DESC" } else { "ASC" })
     }
 
-    fn records_by(index: &str) -> String {
-        format!("records INDEXED BY \"{index}\"")
+    fn records_by(table: &str, index: &str) -> String {
+        format!("{table} AS records INDEXED BY \"{index}\"")
     }
 }
 
@@ -275,8 +274,7 @@ impl SqliteStore {
     }
 
     pub async fn record(&self, form: &str, id: Uuid) -> Result<Option<Record>> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {RECORD_COLUMNS} FROM records WHERE form = ? AND id = ?")))
-            .bind(form)
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {} FROM {} WHERE id = ?", layout::columns(form)?, layout::table(form)?)))
             .bind(id)
             .fetch_optional(&self.reader)
             .await?;
@@ -284,11 +282,11 @@ impl SqliteStore {
     }
 
     pub async fn list(&self, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
-        let rows = filter::list_query::<Lite>(RECORD_COLUMNS, form, q)?.build().fetch_all(&self.reader).await?;
+        let rows = filter::list_query::<Lite>(form, q)?.build().fetch_all(&self.reader).await?;
         let mut records = rows.iter().map(record_from_row).collect::<Result<Vec<_>>>()?;
         if let Some(mut tail) = filter::null_tail(q).filter(|_| records.len() < q.limit as usize) {
             tail.limit = q.limit - records.len() as u32;
-            let rows = filter::list_query::<Lite>(RECORD_COLUMNS, form, &tail)?.build().fetch_all(&self.reader).await?;
+            let rows = filter::list_query::<Lite>(form, &tail)?.build().fetch_all(&self.reader).await?;
             records.extend(rows.iter().map(record_from_row).collect::<Result<Vec<_>>>()?);
         }
         Ok(records)
@@ -299,7 +297,7 @@ impl SqliteStore {
     }
 
     pub async fn matching(&self, form: &str, filter: &trellis_core::query::Filter, index: Option<&str>) -> Result<Vec<Record>> {
-        let rows = filter::matching_query::<Lite>(&format!("SELECT {RECORD_COLUMNS}"), form, filter, index)?.build().fetch_all(&self.reader).await?;
+        let rows = filter::matching_query::<Lite>(None, form, filter, index)?.build().fetch_all(&self.reader).await?;
         rows.iter().map(record_from_row).collect()
     }
 
@@ -308,7 +306,7 @@ impl SqliteStore {
     pub async fn analyze(&self) -> Result<()> {
         let mut conn = self.writer.acquire().await?;
         sqlx::query("PRAGMA analysis_limit = 1000").execute(&mut *conn).await?;
-        sqlx::query("ANALYZE records").execute(&mut *conn).await?;
+        sqlx::query("ANALYZE").execute(&mut *conn).await?;
         Ok(())
     }
 
@@ -318,7 +316,8 @@ impl SqliteStore {
     }
 
     pub async fn count(&self, form: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT count(*) FROM records WHERE form = ? AND deleted_at IS NULL").bind(form).fetch_one(&self.reader).await?)
+        let sql = format!("SELECT count(*) FROM {} WHERE deleted_at IS NULL", layout::table(form)?);
+        Ok(sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&self.reader).await?)
     }
 
     pub async fn sweep(&self, form: &str) -> Result<Option<SweepState>> {
@@ -394,7 +393,11 @@ pub(crate) async fn save_form(tx: &mut SqliteTx, f: &FormSave<'_>) -> Result<()>
         .await
         .map_err(classify)?;
 
-    let existing: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'")
+    for ddl in layout::table_ddl::<Lite>(f.key)? {
+        sqlx::query(AssertSqlSafe(ddl)).execute(&mut **tx).await?;
+    }
+    let existing: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?")
+        .bind(layout::table(f.key)?)
         .fetch_all(&mut **tx)
         .await?;
     let prefixes = index::prefixes(f.key);
@@ -409,37 +412,80 @@ pub(crate) async fn save_form(tx: &mut SqliteTx, f: &FormSave<'_>) -> Result<()>
     Ok(())
 }
 
-/// The catalog's SQL of the index `name` on `records` (`None`: no such index).
-async fn index_sql(conn: &mut sqlx::SqliteConnection, name: &str) -> Result<Option<Option<String>>> {
-    Ok(sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND name = ?").bind(name).fetch_optional(conn).await?)
+/// Whether `records` still holds the records themselves (the layout before per-form tables).
+async fn shared_table(conn: &mut sqlx::SqliteConnection) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'data'").fetch_one(conn).await?;
+    Ok(n > 0)
+}
+
+async fn table_exists(conn: &mut sqlx::SqliteConnection, name: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?").bind(name).fetch_one(conn).await? > 0)
 }
 
 /// Brings the database to the current layout ([`layout`]), one step per transaction.
 async fn upgrade_layout(writer: &SqlitePool) -> Result<()> {
-    let catalog: Vec<(String, Option<String>)> = sqlx::query_as("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'").fetch_all(writer).await?;
-    let forms: Vec<(String, String)> = sqlx::query_as("SELECT key, definition FROM forms ORDER BY key").fetch_all(writer).await?;
+    let mut conn = writer.acquire().await?;
+    let shared = shared_table(&mut conn).await?;
+    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'records\\_\\_%' ESCAPE '\\'").fetch_all(&mut *conn).await?;
+    let forms: Vec<(String, String)> = sqlx::query_as("SELECT key, definition FROM forms ORDER BY key").fetch_all(&mut *conn).await?;
+    drop(conn);
     let forms: Vec<(String, Value)> = forms.into_iter().filter_map(|(k, d)| serde_json::from_str(&d).ok().map(|d| (k, d))).collect();
-    let steps = layout::plan(&catalog.into_iter().collect(), &forms);
+    let steps = layout::plan(shared, &tables.into_iter().collect(), &forms);
     layout::run(&steps, |step| async move {
-        let mut tx = writer.begin().await?;
-        let found = index_sql(&mut tx, step.index()).await?.map(Option::unwrap_or_default);
-        if step.needed(found.as_deref()) {
-            for ddl in step.ddl::<Lite>()? {
-                sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
+        let mut conn = writer.acquire().await?;
+        match step {
+            layout::Step::Move { form, indexes } => {
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                if !table_exists(&mut tx, &layout::table(form)?).await? {
+                    for ddl in layout::Step::move_ddl::<Lite>(form, indexes)? {
+                        sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
+                    }
+                }
+                tx.commit().await?;
+            }
+            layout::Step::Registry => {
+                // The documented way to replace a table others refer to: with foreign keys off
+                // (they cannot be switched inside a transaction), build the new one, drop the old,
+                // rename, then check every reference before committing.
+                sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
+                let done = to_registry(&mut conn).await;
+                sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                done?;
             }
         }
-        tx.commit().await?;
         Ok(())
     })
     .await
 }
 
+async fn to_registry(conn: &mut sqlx::SqliteConnection) -> Result<()> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    if shared_table(&mut tx).await? {
+        for ddl in [
+            format!("CREATE TABLE records_registry ({REGISTRY}) WITHOUT ROWID"),
+            "INSERT INTO records_registry (id, form) SELECT id, form FROM records".to_owned(),
+            "DROP TABLE records".to_owned(),
+            "ALTER TABLE records_registry RENAME TO records".to_owned(),
+        ] {
+            sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
+        }
+        let broken: Vec<SqliteRow> = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut *tx).await?;
+        if !broken.is_empty() {
+            return Err(StoreError::Corrupt(format!("{} rows refer to records that are not there; the storage upgrade was rolled back", broken.len())));
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The registry's columns: every record's id and form, what history, workflow
+/// instances and trigger schedules refer to. Rows are small, so the id is the table's key.
+const REGISTRY: &str = "id BLOB PRIMARY KEY, form TEXT NOT NULL REFERENCES forms(key)";
+
 pub(crate) async fn existing_ids(tx: &mut SqliteTx, form: &str, ids: &[Uuid]) -> Result<Vec<Uuid>> {
     let mut found = Vec::new();
     for chunk in ids.chunks(CHUNK) {
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT id FROM records WHERE deleted_at IS NULL AND form = ");
-        qb.push_bind(form.to_owned());
-        qb.push(" AND id IN (");
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT id FROM {} WHERE deleted_at IS NULL AND id IN (", layout::table(form)?));
         let mut list = qb.separated(", ");
         for id in chunk {
             list.push_bind(*id);
@@ -454,14 +500,13 @@ pub(crate) async fn existing_ids(tx: &mut SqliteTx, form: &str, ids: &[Uuid]) ->
 }
 
 pub(crate) async fn list(tx: &mut SqliteTx, form: &str, q: &ListQuery) -> Result<Vec<Record>> {
-    let rows = filter::list_query::<Lite>(RECORD_COLUMNS, form, q)?.build().fetch_all(&mut **tx).await?;
+    let rows = filter::list_query::<Lite>(form, q)?.build().fetch_all(&mut **tx).await?;
     rows.iter().map(record_from_row).collect()
 }
 
 pub(crate) async fn record_for_update(tx: &mut SqliteTx, form: &str, id: Uuid) -> Result<Option<Record>> {
     // The single writer connection already serializes writers: no lock needed.
-    let row = sqlx::query(AssertSqlSafe(format!("SELECT {RECORD_COLUMNS} FROM records WHERE form = ? AND id = ?")))
-        .bind(form)
+    let row = sqlx::query(AssertSqlSafe(format!("SELECT {} FROM {} WHERE id = ?", layout::columns(form)?, layout::table(form)?)))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?;
@@ -469,11 +514,15 @@ pub(crate) async fn record_for_update(tx: &mut SqliteTx, form: &str, id: Uuid) -
 }
 
 pub(crate) async fn insert_records(tx: &mut SqliteTx, records: &[Record]) -> Result<()> {
-    for chunk in records.chunks(CHUNK) {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("INSERT INTO records ({RECORD_COLUMNS}) "));
+    for chunk in records.chunk_by(|a, b| a.form == b.form).flat_map(|same| same.chunks(CHUNK)) {
+        let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO records (id, form) ");
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(r.id).push_bind(r.form.clone());
+        });
+        qb.build().execute(&mut **tx).await.map_err(classify)?;
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {} ({}) ", layout::table(&chunk[0].form)?, layout::STORED));
         qb.push_values(chunk, |mut b, r| {
             b.push_bind(r.id)
-                .push_bind(r.form.clone())
                 .push_bind(r.form_version)
                 .push_bind(r.rev)
                 .push_bind(json_text(&r.data))
@@ -491,10 +540,11 @@ pub(crate) async fn insert_records(tx: &mut SqliteTx, records: &[Record]) -> Res
 }
 
 pub(crate) async fn update_record(tx: &mut SqliteTx, r: &Record, expected_rev: i64) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE records SET form_version = ?, rev = ?, data = ?, segments = ?, owner = ?, updated_by = ?, updated_at = ?, deleted_at = ?
+    let done = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE {} SET form_version = ?, rev = ?, data = ?, segments = ?, owner = ?, updated_by = ?, updated_at = ?, deleted_at = ?
          WHERE id = ? AND rev = ?",
-    )
+        layout::table(&r.form)?
+    )))
     .bind(r.form_version)
     .bind(r.rev)
     .bind(json_text(&r.data))
