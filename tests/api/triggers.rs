@@ -91,6 +91,9 @@ async fn birthdays_come_at_nine_local_time_every_year(b: Backend) {
     let fired = occurrences(&s, "birthday").await;
     assert_eq!(fired.len(), 4);
     assert!(fired.iter().all(|o| o["status"] == "fired"));
+    // A NUL in a query parameter is a clear 400, never the database's error (found by schemathesis).
+    let refused = s.get("/api/v1/occurrences?trigger=birth%00day").await.expect(400).body;
+    assert_eq!(refused["type"], "https://trellis.dev/problems/invalid-parameter", "{refused}");
     s.stop().await;
 }
 
