@@ -192,7 +192,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
         // PostgreSQL cannot take a NUL in text: refused here for every parameter, as in bodies.
         if parts.uri.query().is_some_and(|q| q.contains("%00")) {
-            return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", "query parameters may not contain NUL characters (%00)"));
+            return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", "query parameters may not contain NUL characters (%00)").zh("查询参数中不能含有空字符（%00）"));
         }
         Query::<T>::from_request_parts(parts, state)
             .await

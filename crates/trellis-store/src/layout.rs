@@ -54,7 +54,7 @@ pub(crate) fn table(form: &str) -> Result<String> {
 /// What a records query selects: the stored columns, and the form.
 pub(crate) fn columns(form: &str) -> Result<String> {
     let form = checked(form)?;
-    Ok(format!("id, '{form}' AS form, form_version, rev, data, segments, owner, created_by, updated_by, created_at, updated_at, deleted_at"))
+    Ok(STORED.replacen("id, ", &format!("id, '{form}' AS form, "), 1))
 }
 
 /// The index of `form`'s live records by id.

@@ -280,7 +280,7 @@ impl Store {
 
     /// How many live records `form` has.
     pub async fn count(&self, form: &str) -> Result<i64> {
-        dispatch!(self, s => s.count(form).await)
+        self.count_matching(form, None).await
     }
 
     pub async fn sweep(&self, form: &str) -> Result<Option<SweepState>> {

@@ -361,11 +361,6 @@ impl PgStore {
         rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
     }
 
-    pub async fn count(&self, form: &str) -> Result<i64> {
-        let sql = format!("SELECT count(*) FROM {} WHERE deleted_at IS NULL", layout::table(form)?);
-        Ok(sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&self.pool).await?)
-    }
-
     pub async fn sweep(&self, form: &str) -> Result<Option<SweepState>> {
         let row = sqlx::query("SELECT * FROM sweeps WHERE form = $1").bind(form).fetch_optional(&self.pool).await?;
         row.map(|row| {

@@ -315,11 +315,6 @@ impl SqliteStore {
         rows.iter().map(|r| Ok(r.try_get::<String, _>("detail")?)).collect()
     }
 
-    pub async fn count(&self, form: &str) -> Result<i64> {
-        let sql = format!("SELECT count(*) FROM {} WHERE deleted_at IS NULL", layout::table(form)?);
-        Ok(sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&self.reader).await?)
-    }
-
     pub async fn sweep(&self, form: &str) -> Result<Option<SweepState>> {
         let row = sqlx::query("SELECT * FROM sweeps WHERE form = ?").bind(form).fetch_optional(&self.reader).await?;
         row.map(|row| {
