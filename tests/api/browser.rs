@@ -227,23 +227,34 @@ async fn an_admin_designs_a_form_adds_a_rule_and_enters_a_record_in_the_browser(
     assert_eq!(def["schema"]["required"], json!(["name"]));
     assert_eq!(def["ui"]["layout"][0]["fields"], json!(["name", "phone", "spend"]));
 
-    // A segment rule: a compile error is shown at its line as you type, then it is tested and saved.
+    // A computed field in the code editor: a compile error is shown at its line as you type, then it is tested.
     b.client.goto(&format!("{app}#/forms/member/rules")).await.unwrap();
+    b.find("[data-add=computed]").await.click().await.unwrap();
+    b.fill("input[name=rule-key]", "spend_k\u{E007}").await;
+    b.find("[data-rule='computed/spend_k']").await;
+    b.find("[data-to-script]").await.click().await.unwrap();
+    b.fill("code-editor textarea", "let s = record.spend;\nif s >= 10000 { 1 } else {").await;
+    b.text_of("#rule-result", "line 2").await;
+    assert!(b.find(".ce .gutter .bad").await.text().await.unwrap().contains('2'), "the error is marked at line 2");
+    b.fill("code-editor textarea", "let s = coalesce(record.spend, 0);\ns / 1000").await;
+    b.fill("textarea[name=sample]", r#"{"name": "张三", "spend": 20000}"#).await;
+    b.find("#rule-test").await.click().await.unwrap();
+    b.text_of("#rule-result", "20").await;
+    // A segment by picking: a tier by thresholds on spend.
     b.find("[data-add=segments]").await.click().await.unwrap();
     b.fill("input[name=rule-key]", "tier\u{E007}").await;
     b.find("[data-rule='segments/tier']").await;
-    b.fill("code-editor textarea", "let s = record.spend;\nif s >= 10000 { \"A\" } else {").await;
-    b.text_of("#rule-result", "line 2").await;
-    assert!(b.find(".ce .gutter .bad").await.text().await.unwrap().contains('2'), "the error is marked at line 2");
-    b.fill("code-editor textarea", "let s = coalesce(record.spend, 0);\nif s >= 10000 { \"A\" } else { \"B\" }").await;
-    b.fill("textarea[name=sample]", r#"{"name": "张三", "spend": 20000}"#).await;
-    b.find("#rule-test").await.click().await.unwrap();
-    b.text_of("#rule-result", "\"A\"").await;
+    b.find("select[name=threshold-field]").await.select_by_value("record.spend").await.unwrap();
+    b.find("[data-add-threshold]").await.click().await.unwrap();
+    b.fill("input[name=threshold-0]", "10000").await;
+    b.fill("input[name=threshold-label-0]", "A").await;
+    b.fill("input[name=otherwise]", "B").await;
     b.shot("05-rules").await;
     b.find("#save-rules").await.click().await.unwrap();
     b.text_of(".notice.ok", "2").await;
     let form = s.get("/api/v1/forms/member").await.expect(200).body;
-    assert_eq!(form["definition"]["segments"]["tier"]["kind"], "label");
+    assert_eq!(form["definition"]["segments"]["tier"], json!({"kind": "label", "script": "if record.spend >= 10000 { \"A\" } else { \"B\" }"}));
+    assert_eq!(form["definition"]["computed"]["spend_k"], "let s = coalesce(record.spend, 0);\ns / 1000");
 
     // The record-entry view: the server refuses a bad phone at its field; a good one is saved.
     b.client.goto(&format!("{app}#/forms/member/new")).await.unwrap();
@@ -336,8 +347,8 @@ async fn an_admin_designs_a_form_adds_a_rule_and_enters_a_record_in_the_browser(
     b.client.goto(&format!("{app}#/triggers/renewal_60?new=1")).await.unwrap();
     b.find("select[name=form]").await.select_by_value("customer").await.unwrap();
     b.find("select[name=when-kind]").await.select_by_value("date").await.unwrap();
-    b.fill("input[name=when-date]", "contract_end").await;
-    b.fill("input[name=when-offset]", "-60d").await;
+    b.find("select[name=when-date]").await.select_by_value("contract_end").await.unwrap();
+    b.fill("input[name=when-offset-days]", "60").await;
     b.find("#publish-trigger").await.click().await.unwrap();
     b.text_of(".notice.ok", "1").await;
     b.shot("12-trigger-new").await;

@@ -10,6 +10,7 @@ mod backups;
 mod browser;
 mod calendar;
 mod cli;
+mod designers;
 mod errors;
 mod filter_diff;
 mod forms;

@@ -7,6 +7,17 @@ import { t } from './i18n.js';
 import { api, get, post } from './api.js';
 import './code-editor.js';
 import { el, svg } from './dom.js';
+import { instant } from './format.js';
+import { catalogOf, allForms, conditionInput, ready } from './builders.js';
+import { actionList, actionContext, durationInput } from './actions.js';
+import { whenInput, whenKind } from './moments.js';
+
+/** What the action pickers offer: messages, workflows and roles, read once per page. */
+async function pickLists() {
+  const [messages, workflows, roles] = await Promise.all([get('/api/v1/messages'), get('/api/v1/workflows'), get('/api/v1/roles').catch(() => ({ items: [] }))]);
+  const keys = roles.items.map((r) => r.key);
+  return { messages: messages.items, workflows: workflows.items, roles: keys.length ? keys : ['admin', 'manager', 'staff'] };
+}
 
 
 /** An input bound to `obj[key]`; its `data-pointer` is where the server's problems about it point. */
@@ -14,15 +25,6 @@ function bound(obj, key, pointer, attrs = {}, onChange = () => {}) {
   const i = el('input', { value: obj[key] ?? '', 'data-pointer': pointer, ...attrs });
   i.addEventListener('input', () => { obj[key] = i.value === '' ? undefined : i.value; onChange(); });
   return i;
-}
-
-/** A JSON textarea bound to `obj[key]` (actions): refuses text that is not JSON. */
-function jsonArea(obj, key, pointer, onChange = () => {}) {
-  const a = el('textarea', { rows: 3, spellcheck: 'false', 'data-pointer': pointer, style: 'font-family:var(--mono);font-size:12px' }, JSON.stringify(obj[key] || [], null, 1));
-  a.addEventListener('input', () => {
-    try { obj[key] = JSON.parse(a.value || '[]'); a.setCustomValidity(''); onChange(); } catch (e) { a.setCustomValidity(e.message); }
-  });
-  return a;
 }
 
 /** Shows a 422's problems at the inputs whose `data-pointer` is the longest prefix of each pointer. */
@@ -74,7 +76,7 @@ async function listView(main, kind, title, describe) {
 }
 
 export const workflowsView = (main) => listView(main, 'workflow', t('workflows'), (d) => `${d.form} · ${Object.keys(d.states || {}).length} ${t('states')}`);
-export const triggersView = (main) => listView(main, 'trigger', t('triggers'), (d) => `${d.form} · ${whenKind(d.when)}`);
+export const triggersView = (main) => listView(main, 'trigger', t('triggers'), (d) => `${d.form} · ${t(`wk_${whenKind(d.when)}`)}`);
 
 /** The diagram of a workflow: states left to right in the order they are reached, arrows for transitions. */
 function diagram(def) {
@@ -130,7 +132,10 @@ function diagram(def) {
 
 export async function workflowView(main, key, params) {
   const isNew = params.get('new') === '1';
-  const forms = (await get('/api/v1/forms')).items.map((f) => f.key);
+  const defs = await allForms();
+  await ready();
+  const lists = await pickLists();
+  const forms = Object.keys(defs);
   let def;
   if (isNew) def = { key, form: forms[0] || '', title: key, start: { on: 'manual' }, initial: 'open', states: { open: { title: '进行中' }, done: { title: '完成', final: true } }, transitions: [{ key: 'finish', title: '完成', from: 'open', to: 'done' }] };
   else def = (await get(`/api/v1/workflows/${key}`)).definition;
@@ -148,12 +153,13 @@ export async function workflowView(main, key, params) {
   function draw() {
     editor.innerHTML = '';
     const formSel = el('select', { 'data-pointer': '/form' }, forms.map((f) => el('option', { value: f, selected: f === def.form }, f)));
-    formSel.addEventListener('change', () => { def.form = formSel.value; });
+    formSel.addEventListener('change', () => { def.form = formSel.value; draw(); });
+    const catalog = defs[def.form] ? catalogOf(defs[def.form], { forms: defs }) : [];
+    const ctx = actionContext({ form: def.form, forms: defs, ...lists, workflow: def.key, site: 'workflow' });
+    const actions = (owner, k, pointer, label) => actionList(owner, k, ctx, { pointer, label });
     const startSel = el('select', { 'data-pointer': '/start/on', name: 'start-on' }, ['created', 'condition', 'manual'].map((o) => el('option', { value: o, selected: (def.start?.on || 'manual') === o }, t(`start_${o}`))));
     startSel.addEventListener('change', () => { def.start = { ...(def.start || {}), on: startSel.value }; });
-    const cond = el('code-editor', { label: 'start condition', 'data-pointer': '/start/condition' });
-    cond.value = def.start?.condition || '';
-    cond.addEventListener('change', () => { def.start = { ...(def.start || {}), condition: cond.value || undefined }; });
+    const cond = conditionInput({ value: def.start?.condition, catalog, label: 'start condition', pointer: '/start/condition', onChange: (src) => { def.start = { ...(def.start || {}), condition: src || undefined }; } });
     const initial = el('select', { 'data-pointer': '/initial', name: 'initial' }, Object.keys(def.states).map((s) => el('option', { value: s, selected: s === def.initial }, s)));
     initial.addEventListener('change', () => { def.initial = initial.value; redraw(); });
     editor.append(el('div', { class: 'row3' },
@@ -171,15 +177,15 @@ export async function workflowView(main, key, params) {
       const timers = el('div', {}, (st.timers || []).map((tm, i) => el('div', { class: 'timer row3' },
         el('div', {}, el('label', {}, t('after')), bound(tm, 'after', `${p}/timers/${i}/after`, { placeholder: '72h' })),
         el('div', {}, el('label', {}, t('every')), bound(tm, 'every', `${p}/timers/${i}/every`, { placeholder: '7d' })),
-        el('div', {}, el('label', {}, t('actions')), jsonArea(tm, 'actions', `${p}/timers/${i}/actions`),
+        el('div', { style: 'grid-column: 1 / -1' }, el('label', {}, t('actions')), actions(tm, 'actions', `${p}/timers/${i}/actions`, `timer-${sk}-${i}`),
           el('button', { class: 'small danger', style: 'margin-top:4px', onclick: () => { st.timers.splice(i, 1); draw(); redraw(); } }, `${t('removeItem')} ${t('timer')}`)))));
       editor.append(el('div', { class: 'state-box', 'data-state-row': sk },
         el('div', { class: 'row3' }, el('div', {}, el('label', {}, t('key')), el('input', { value: sk, disabled: true, 'data-pointer': p })),
           el('div', {}, el('label', {}, t('label')), bound(st, 'title', `${p}/title`, {}, redraw)),
           el('label', { class: 'check', style: 'margin-top:30px' }, fin, t('final'))),
-        el('label', {}, t('onEnter')), jsonArea(st, 'on_enter', `${p}/on_enter`), timers,
+        el('label', {}, t('onEnter')), actions(st, 'on_enter', `${p}/on_enter`, `enter-${sk}`), timers,
         el('div', { class: 'actions', style: 'margin-top:6px' },
-          el('button', { class: 'small', onclick: () => { st.timers = [...(st.timers || []), { after: '24h', actions: [{ notify: 'owner', title: '{{ record.name }}' }] }]; draw(); } }, `+ ${t('timer')}`),
+          el('button', { class: 'small', onclick: () => { st.timers = [...(st.timers || []), { after: '24h', actions: [] }]; draw(); } }, `+ ${t('timer')}`),
           el('button', { class: 'small danger', onclick: () => { delete def.states[sk]; draw(); redraw(); } }, t('removeItem')))));
     }
     const newState = el('input', { placeholder: 'new_state', name: 'new-state', pattern: '[a-z][a-z0-9_]*', style: 'max-width:200px' });
@@ -194,17 +200,13 @@ export async function workflowView(main, key, params) {
       fromSel.addEventListener('input', () => { const v = fromSel.value.split(',').map((x) => x.trim()).filter(Boolean); tr.from = v.length > 1 ? v : v[0] ?? ''; redraw(); });
       const toSel = el('select', { 'data-pointer': `${p}/to` }, stateKeys.map((s) => el('option', { value: s, selected: tr.to === s }, s)));
       toSel.addEventListener('change', () => { tr.to = toSel.value; redraw(); });
-      const guard = el('code-editor', { label: 'guard', 'data-pointer': `${p}/guard` });
-      guard.value = tr.guard || '';
-      guard.addEventListener('change', () => { tr.guard = guard.value || undefined; redraw(); });
-      const when = el('code-editor', { label: 'when', 'data-pointer': `${p}/when` });
-      when.value = tr.when || '';
-      when.addEventListener('change', () => { tr.when = when.value || undefined; redraw(); });
+      const guard = conditionInput({ value: tr.guard, catalog, label: 'guard', pointer: `${p}/guard`, emptyText: t('noGuard'), onChange: (src) => { tr.guard = src || undefined; redraw(); } });
+      const when = conditionInput({ value: tr.when, catalog, label: 'when', pointer: `${p}/when`, emptyText: t('noAuto'), onChange: (src) => { tr.when = src || undefined; redraw(); } });
       editor.append(el('div', { class: 'state-box', 'data-transition-row': tr.key },
         el('div', { class: 'row4' }, el('div', {}, el('label', {}, t('key')), bound(tr, 'key', `${p}/key`, {}, redraw)), el('div', {}, el('label', {}, t('label')), bound(tr, 'title', `${p}/title`, {}, redraw)),
           el('div', {}, el('label', {}, t('from')), fromSel), el('div', {}, el('label', {}, t('to')), toSel)),
         el('label', {}, t('guard')), guard, el('label', {}, t('whenAuto')), when,
-        el('label', {}, t('actions')), jsonArea(tr, 'actions', `${p}/actions`),
+        el('label', {}, t('actions')), actions(tr, 'actions', `${p}/actions`, `transition-${i}`),
         el('button', { class: 'small danger', style: 'margin-top:6px', onclick: () => { def.transitions.splice(i, 1); draw(); redraw(); } }, t('removeItem'))));
     });
     editor.append(el('datalist', { id: 'state-keys' }, ['*', ...stateKeys].map((s) => el('option', { value: s }))));
@@ -214,18 +216,14 @@ export async function workflowView(main, key, params) {
   redraw();
 }
 
-const WHEN_KINDS = ['event', 'date', 'anniversary', 'inactive', 'festival', 'cron'];
-const FESTIVALS = [['spring_festival', '春节'], ['new_years_eve', '除夕'], ['lantern', '元宵节'], ['dragon_boat', '端午节'], ['qixi', '七夕'], ['mid_autumn', '中秋节'], ['double_ninth', '重阳节'], ['new_year', '元旦'], ['womens_day', '妇女节'], ['labour_day', '劳动节'], ['childrens_day', '儿童节'], ['teachers_day', '教师节'], ['national_day', '国庆节']];
-
-function whenKind(w = {}) {
-  return WHEN_KINDS.find((k) => k in w) || (w.event ? 'event' : 'event');
-}
-
 export async function triggerView(main, key, params) {
   const isNew = params.get('new') === '1';
-  const forms = (await get('/api/v1/forms')).items.map((f) => f.key);
-  const messages = (await get('/api/v1/messages')).items;
-  let def = isNew ? { key, form: forms[0] || '', title: key, when: { anniversary: 'birthday', at: '09:00', tz: 'Asia/Shanghai' }, actions: [{ notify: 'owner', message: messages[0]?.key }] } : (await get(`/api/v1/triggers/${key}`)).definition;
+  const defs = await allForms();
+  await ready();
+  const lists = await pickLists();
+  const forms = Object.keys(defs);
+  const messages = lists.messages;
+  let def = isNew ? { key, form: forms[0] || '', title: key, when: { anniversary: 'birthday', at: '09:00', tz: 'Asia/Shanghai' }, actions: [{ notify: 'owner', ...(messages[0] ? { message: messages[0].key } : { title: t('reminderTitle') }) }] } : (await get(`/api/v1/triggers/${key}`)).definition;
   let fresh = isNew;
   const status = el('div', { role: 'status' });
   const editor = el('div', { class: 'card' });
@@ -236,43 +234,24 @@ export async function triggerView(main, key, params) {
       el('button', { class: 'primary', id: 'publish-trigger', onclick: async () => { if (await publish('trigger', key, fresh, def, editor, status)) fresh = false; } }, t('publish')))),
   status, el('div', { class: 'flow-grid' }, editor, side));
 
-  function whenFields(kind) {
-    const w = def.when;
-    const f = (k, ph) => el('div', {}, el('label', {}, t(`w_${k}`)), bound(w, k, `/when/${k}`, { placeholder: ph, name: `when-${k}` }));
-    switch (kind) {
-      case 'event': {
-        const ev = el('select', { 'data-pointer': '/when/event', name: 'when-event' }, ['created', 'updated', 'deleted', 'changed', 'segment_changed'].map((e) => el('option', { value: e, selected: w.event === e }, e)));
-        ev.addEventListener('change', () => { w.event = ev.value; drawWhen(); });
-        return [el('div', {}, el('label', {}, t('w_event')), ev), w.event === 'changed' ? f('field', 'contract_end') : null, w.event === 'segment_changed' ? f('segment', 'tier') : null, w.event === 'segment_changed' ? f('to', 'A') : null];
-      }
-      case 'date': return [f('date', 'contract_end'), f('offset', '-30d'), f('at', '09:00'), f('tz', 'Asia/Shanghai')];
-      case 'anniversary': return [f('anniversary', 'birthday'), f('offset', '0d'), f('at', '09:00'), f('tz', 'Asia/Shanghai'), f('tz_field', 'tz')];
-      case 'inactive': return [f('inactive', 'last_contact_at'), f('for', '30d'), f('at', '09:00')];
-      case 'festival': {
-        const fs = el('select', { 'data-pointer': '/when/festival', name: 'when-festival' }, FESTIVALS.map(([x, zh]) => el('option', { value: x, selected: w.festival === x }, `${zh} ${x}`)));
-        fs.addEventListener('change', () => { w.festival = fs.value; });
-        return [el('div', {}, el('label', {}, t('w_festival')), fs), f('offset', '0d'), f('at', '09:00'), f('tz', 'Asia/Shanghai')];
-      }
-      default: return [f('cron', '0 9 * * MON'), f('tz', 'Asia/Shanghai')];
-    }
-  }
-  const whenBox = el('div', { class: 'row4' });
-  function drawWhen() { whenBox.innerHTML = ''; whenBox.append(...whenFields(whenKind(def.when)).filter(Boolean)); }
-
   const formSel = el('select', { 'data-pointer': '/form', name: 'form' }, forms.map((f) => el('option', { value: f, selected: f === def.form }, f)));
-  formSel.addEventListener('change', () => { def.form = formSel.value; });
-  const kindSel = el('select', { name: 'when-kind', 'data-pointer': '/when' }, WHEN_KINDS.map((k) => el('option', { value: k, selected: whenKind(def.when) === k }, t(`wk_${k}`))));
-  kindSel.addEventListener('change', () => {
-    const defaults = { event: { event: 'created' }, date: { date: '', offset: '-30d', at: '09:00' }, anniversary: { anniversary: '', at: '09:00' }, inactive: { inactive: '', for: '30d', at: '09:00' }, festival: { festival: 'spring_festival', at: '09:00' }, cron: { cron: '0 9 * * MON', tz: 'Asia/Shanghai' } };
-    def.when = defaults[kindSel.value];
-    drawWhen();
-  });
-  const cond = el('code-editor', { label: 'condition', 'data-pointer': '/condition' });
-  cond.value = def.condition || '';
-  cond.addEventListener('change', () => { def.condition = cond.value || undefined; });
-  editor.append(el('div', { class: 'row3' }, el('div', {}, el('label', {}, t('label')), bound(def, 'title', '/title')), el('div', {}, el('label', {}, t('forms')), formSel), el('div', {}, el('label', {}, t('whenKind')), kindSel)),
-    whenBox, el('label', {}, t('condition')), cond, el('label', {}, t('actions')), jsonArea(def, 'actions', '/actions'),
-    el('label', {}, 'max_lateness'), bound(def, 'max_lateness', '/max_lateness', { placeholder: '6h' }));
+  formSel.addEventListener('change', () => { def.form = formSel.value; drawWhen(); drawCondition(); drawActions(); });
+  const whenSlot = el('div');
+  const kindSlot = el('div');
+  const drawWhen = () => {
+    const w = whenInput(def, defs[def.form], { onKind: () => drawActions() });
+    kindSlot.replaceChildren(w.kindSel);
+    whenSlot.replaceChildren(w.box);
+  };
+  const cond = el('div');
+  const drawCondition = () => cond.replaceChildren(conditionInput({ value: def.condition, catalog: defs[def.form] ? catalogOf(defs[def.form], { forms: defs }) : [], label: 'condition', pointer: '/condition', onChange: (src) => { def.condition = src || undefined; } }));
+  drawCondition();
+  const actionsBox = el('div');
+  const drawActions = () => actionsBox.replaceChildren(actionList(def, 'actions', actionContext({ form: def.form, forms: defs, ...lists, site: whenKind(def.when) === 'cron' ? 'cron' : 'trigger' }), { pointer: '/actions', label: 'trigger' }));
+  drawActions();
+  editor.append(el('div', { class: 'row3' }, el('div', {}, el('label', {}, t('label')), bound(def, 'title', '/title')), el('div', {}, el('label', {}, t('forms')), formSel), el('div', {}, el('label', {}, t('whenKind')), kindSlot)),
+    el('label', {}, t('whenMoment')), whenSlot, el('label', {}, t('condition')), cond, el('label', {}, t('actions')), actionsBox,
+    el('label', {}, t('maxLateness')), durationInput(def.max_lateness, (v) => { if (v) def.max_lateness = v; else delete def.max_lateness; }, 'max-lateness'), el('div', { class: 'field-help' }, t('maxLatenessHelp')));
   drawWhen();
 
   // The message: pick one, edit it, preview it against a sample or stored record.
@@ -313,4 +292,40 @@ export async function triggerView(main, key, params) {
       catch (err) { mstatus.className = 'notice error'; mstatus.textContent = err.message; }
     } }, t('save'))), mstatus);
   if (messages.length) load();
+  if (!isNew) main.append(await runsCard(key, def, defs));
+}
+
+/** A published trigger's next moments (for a chosen record, and the first due) and its recent runs, with why. */
+async function runsCard(key, def, defs) {
+  const form = defs[def.form] || {};
+  const card = el('div', { class: 'card', style: 'margin-top:14px', id: 'trigger-runs' });
+  const titleOf = (r) => String((form.title_field && r?.data?.[form.title_field]) || r?.id || '');
+  const [records, occ] = await Promise.all([
+    get(`/api/v1/forms/${def.form}/records?limit=50`).catch(() => ({ items: [] })),
+    get(`/api/v1/occurrences?trigger=${encodeURIComponent(key)}&limit=20`).catch(() => ({ items: [] })),
+  ]);
+  const byId = new Map(records.items.map((r) => [r.id, r]));
+  const next = el('div', { id: 'record-next', 'aria-live': 'polite' });
+  const recordSel = el('select', { name: 'preview-record', 'aria-label': t('pickRecord') }, records.items.map((r) => el('option', { value: r.id }, titleOf(r))));
+  const showNext = async () => {
+    if (!recordSel.value) { next.textContent = ''; return; }
+    const r = await get(`/api/v1/forms/${def.form}/records/${recordSel.value}/reminders`).catch(() => ({ items: [] }));
+    const mine = r.items.find((x) => x.trigger === key);
+    next.textContent = mine ? `${t('forRecord')}${instant(mine.at)}` : t('noNextMoment');
+  };
+  recordSel.addEventListener('change', showNext);
+  const from = new Date();
+  const to = new Date(from.getTime() + 62 * 86400e3);
+  const due = await get(`/api/v1/reminders?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`).catch(() => ({ items: [] }));
+  const first = due.items.filter((x) => x.trigger === key).slice(0, 10);
+  card.append(el('h2', {}, t('nextMoments')),
+    records.items.length ? el('div', { class: 'actions' }, recordSel, next) : null,
+    el('h3', {}, t('nextDue')),
+    first.length ? el('ul', { id: 'next-due' }, first.map((x) => el('li', {}, instant(x.at), ' · ', el('a', { href: `#/forms/${x.form}/records/${x.record_id}` }, x.title || x.record_id)))) : el('p', { class: 'muted' }, t('none')),
+    el('h2', { style: 'margin-top:14px' }, t('occurrences')),
+    occ.items.length ? el('table', { class: 'list', id: 'occurrences' }, el('tbody', {}, occ.items.map((o) => el('tr', { 'data-status': o.status },
+      el('td', {}, instant(o.at)), el('td', {}, byId.has(o.record_id) ? el('a', { href: `#/forms/${def.form}/records/${o.record_id}` }, titleOf(byId.get(o.record_id))) : o.record_id === '00000000-0000-0000-0000-000000000000' ? t('cronRun') : el('a', { href: `#/forms/${def.form}/records/${o.record_id}` }, o.record_id.slice(0, 8))),
+      el('td', {}, el('span', { class: o.status === 'fired' ? 'tag ok' : 'tag' }, t(`oc_${o.status}`))))))) : el('p', { class: 'muted' }, t('noOccurrences')));
+  showNext();
+  return card;
 }

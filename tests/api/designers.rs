@@ -1,0 +1,344 @@
+//! The no-code builders in a real headless Chromium: conditions and segment
+//! rules picked from lists, written as the rhai the engine runs, read back
+//! as they were written; hand-written scripts open in the code editor and
+//! are kept as they are.
+
+use fantoccini::Locator;
+use serde_json::{Value, json};
+
+use crate::browser::Browser;
+use crate::harness::{Backend, Server};
+
+/// Runs `body` (an async function body; `c` is conditions.js, `api` the
+/// API client) in the signed-in page and returns what it resolves to.
+async fn in_page(b: &Browser, body: &str) -> Value {
+    let script = format!(
+        r#"const done = arguments[arguments.length - 1];
+        (async () => {{
+          const c = await import('/app/static/js/conditions.js');
+          const api = await import('/app/static/js/api.js');
+          {body}
+        }})().then(done, (e) => done({{ error: String(e && e.message || e) }}));"#
+    );
+    let out = b.client.execute_async(&script, vec![]).await.unwrap();
+    assert!(out.get("error").is_none(), "{out}");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_condition_and_segment_of_the_crm_pack_opens_in_its_builder_or_as_hand_written_and_saves_back_unchanged() {
+    let Some(s) = Server::start_at(Backend::Sqlite, "2026-12-01T02:00:00Z").await else { return };
+    let Some(b) = Browser::start().await else { return };
+    s.call(reqwest::Method::POST, "/api/v1/packs?bundled=crm-starter", Some(&s.token), None, &[]).await.expect(200);
+    let app = format!("{}/app/", s.base);
+    b.sign_in(&app).await;
+
+    let seen = in_page(
+        &b,
+        r#"const out = { builder: [], code: [], changed: [] };
+        const check = (where, src, read, write) => {
+          if (typeof src !== 'string') { out.code.push(where); return; }
+          const m = read(src);
+          if (!m) out.code.push(where);
+          else if (write(m) === src.trim()) out.builder.push(where);
+          else out.changed.push(where);
+        };
+        const cond = (where, src) => check(where, src, c.readCondition, c.writeCondition);
+        for (const f of (await api.get('/api/v1/forms')).items) {
+          const d = f.definition;
+          for (const [k, r] of Object.entries(d.rollups || {})) if (r.filter) cond(`form ${f.key} rollup ${k}`, r.filter);
+          for (const [k, src] of Object.entries(d.computed || {})) check(`form ${f.key} computed ${k}`, src, c.readFormula, c.writeFormula);
+          for (const [k, sg] of Object.entries(d.segments || {})) check(`form ${f.key} segment ${k}`, sg.script, (x) => c.readSegment(sg.kind, x), (m) => c.writeSegment(sg.kind, m));
+        }
+        for (const w of (await api.get('/api/v1/workflows')).items) {
+          const d = w.definition;
+          if (d.start?.condition) cond(`workflow ${w.key} start`, d.start.condition);
+          for (const tr of d.transitions || []) {
+            if (tr.guard) cond(`workflow ${w.key} ${tr.key} guard`, tr.guard);
+            if (tr.when) cond(`workflow ${w.key} ${tr.key} when`, tr.when);
+          }
+        }
+        for (const tg of (await api.get('/api/v1/triggers')).items) if (tg.definition.condition) cond(`trigger ${tg.key}`, tg.definition.condition);
+        return out;"#,
+    )
+    .await;
+    let list = |k: &str| -> Vec<String> { seen[k].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect() };
+    let (builder, code) = (list("builder"), list("code"));
+    assert_eq!(list("changed"), Vec::<String>::new(), "conditions the builder would rewrite: {seen}");
+    for want in [
+        "trigger urgent_complaint",
+        "trigger birthday",
+        "trigger low_nps_complaint",
+        "trigger mid_autumn",
+        "workflow pipeline quote guard",
+        "workflow complaint start",
+        "workflow lead_assignment start",
+        "form customer rollup orders_90d",
+        "form customer segment churn_risk",
+        "form customer computed completeness",
+        "form customer computed on_time_rate",
+    ] {
+        assert!(builder.iter().any(|x| x.starts_with(want)), "{want} should open in the builder: {seen}");
+    }
+    for want in ["trigger risk_cleared", "trigger monthly_data_check", "form customer rollup on_time_orders", "form customer segment tier", "form customer segment health"] {
+        assert!(code.iter().any(|x| x == want), "{want} is hand-written and should open in the code editor: {seen}");
+    }
+    assert!(builder.len() >= 20, "most of the pack's conditions are builder-shaped: {seen}");
+
+    // The pages: a hand-written condition in the code editor with the notice, untouched by a publish;
+    // a builder-shaped one as rows; both publish back to the same text.
+    let before = s.get("/api/v1/triggers/risk_cleared").await.expect(200).body["definition"].clone();
+    b.client.goto(&format!("{app}#/triggers/risk_cleared")).await.unwrap();
+    b.find("[data-condition=condition] [data-hand-written]").await;
+    let text: Value = b.client.execute("return document.querySelector('[data-condition=condition] code-editor').value", vec![]).await.unwrap();
+    assert_eq!(text, before["condition"]);
+    b.shot("designers-01-hand-written").await;
+    b.click("#publish-trigger").await;
+    b.text_of(".notice.ok", "").await;
+    assert_eq!(s.get("/api/v1/triggers/risk_cleared").await.expect(200).body["definition"]["condition"], before["condition"]);
+
+    b.client.goto(&format!("{app}#/triggers/urgent_complaint")).await.unwrap();
+    b.find("[data-condition=condition] .cb-row").await;
+    assert_eq!(b.client.find_all(Locator::Css("[data-condition=condition] .cb-row")).await.unwrap().len(), 2);
+    let join: Value = b.client.execute("return document.querySelector('[data-condition=condition] select[name=cb-join]').value", vec![]).await.unwrap();
+    assert_eq!(join, "any");
+    b.shot("designers-02-condition-builder").await;
+    let before = s.get("/api/v1/triggers/urgent_complaint").await.expect(200).body["definition"]["condition"].clone();
+    b.click("#publish-trigger").await;
+    b.text_of(".notice.ok", "").await;
+    assert_eq!(s.get("/api/v1/triggers/urgent_complaint").await.expect(200).body["definition"]["condition"], before);
+
+    // Every action of the pack shows field by field, or as JSON with a notice when the builder
+    // cannot (a script deciding the owner); each has its one-line summary.
+    let actions = in_page(
+        &b,
+        r#"const a = await import('/app/static/js/actions.js');
+        const out = { built: 0, json: [], summaries: {} };
+        const forms = Object.fromEntries((await api.get('/api/v1/forms')).items.map((f) => [f.key, f.definition]));
+        const messages = (await api.get('/api/v1/messages')).items;
+        const workflows = (await api.get('/api/v1/workflows')).items;
+        const look = (list, form, where) => {
+          const ctx = a.actionContext({ form, forms, messages, workflows, roles: ['admin', 'manager', 'staff'], site: 'workflow' });
+          (list || []).forEach((x, i) => { if (a.buildable(x)) out.built++; else out.json.push(`${where}/${i}`); out.summaries[`${where}/${i}`] = a.summary(x, ctx); });
+        };
+        for (const w of workflows) {
+          const d = w.definition;
+          for (const [k, st] of Object.entries(d.states)) { look(st.on_enter, d.form, `${w.key}/${k}/on_enter`); (st.timers || []).forEach((tm, i) => look(tm.actions, d.form, `${w.key}/${k}/timers/${i}`)); }
+          (d.transitions || []).forEach((tr) => look(tr.actions, d.form, `${w.key}/${tr.key}`));
+        }
+        for (const tg of (await api.get('/api/v1/triggers')).items) look(tg.definition.actions, tg.definition.form, `trigger ${tg.key}`);
+        return out;"#,
+    )
+    .await;
+    // Only the scripted ones show as JSON: the owner decided by a script, and a complaint whose values are worked out by scripts.
+    assert_eq!(actions["json"], json!(["lead_assignment/assigned/on_enter/0", "trigger low_nps_complaint/0"]), "{actions}");
+    assert!(actions["built"].as_i64().unwrap() >= 25, "{actions}");
+    let summary = |k: &str| actions["summaries"][k].as_str().unwrap_or_default().to_owned();
+    assert!(summary("pipeline/new_lead/timers/0/0").starts_with("通知负责人的上级：消息模板「escalation"), "{actions}");
+    assert_eq!(summary("pipeline/new_lead/timers/0/1"), "创建任务「72小时未联系：{{ record.name }}」给负责人的上级，期限 1 天");
+    assert_eq!(summary("pipeline/won/on_enter/1"), format!("发邮件给字段「邮箱」里的人：消息模板「welcome · {}」", welcome_subject(&s).await));
+
+    // The pipeline: guards as rows, actions as cards with their summaries; published untouched, it is the same workflow.
+    let before = s.get("/api/v1/workflows/pipeline").await.expect(200).body["definition"].clone();
+    b.client.goto(&format!("{app}#/workflows/pipeline")).await.unwrap();
+    b.find("[data-condition=guard] .cb-row").await;
+    b.text_of("[data-actions='timer-new_lead-0'] [data-action='0'] [data-summary]", "通知负责人的上级").await;
+    b.shot("designers-03-workflow").await;
+    b.click("#publish-workflow").await;
+    b.text_of(".notice.ok", "").await;
+    assert_eq!(s.get("/api/v1/workflows/pipeline").await.expect(200).body["definition"], before);
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operator_the_builder_writes_runs_in_the_engine_as_it_reads() {
+    let Some(s) = Server::start_at(Backend::Sqlite, "2026-12-01T02:00:00Z").await else { return };
+    let Some(b) = Browser::start().await else { return };
+    let app = format!("{}/app/", s.base);
+    b.sign_in(&app).await;
+    // Each case: a row (or a tree), and what it gives on the sample record at 2026-12-01.
+    let got = in_page(
+        &b,
+        r#"const record = { spend: 25000, region: '华北', tags: ['VIP', '老客户'], name: '王芳', joined: '2026-11-20', renew: '2026-12-10', vip: true };
+        const r = (field, op, value, value2) => ({ join: 'all', items: [{ field: `record.${field}`, op, value, value2 }] });
+        const cases = [
+          ['eq', r('region', 'eq', '华北'), true], ['ne', r('region', 'ne', '华北'), false],
+          ['in', r('region', 'in', ['华东', '华北']), true], ['nin', r('region', 'nin', ['华南']), true], ['nin hit', r('region', 'nin', ['华北']), false],
+          ['has', r('tags', 'has', 'VIP'), true], ['has not', r('tags', 'has', '新客户'), false], ['has on nothing', r('none', 'has', 'VIP'), false],
+          ['contains', r('name', 'contains', '王'), true], ['contains on nothing', r('none', 'contains', '王'), false],
+          ['ge', r('spend', 'ge', 25000), true], ['gt', r('spend', 'gt', 25000), false], ['le', r('spend', 'le', 25000), true], ['lt', r('spend', 'lt', 30000.5), true],
+          ['between', r('spend', 'between', 20000, 30000), true], ['between out', r('spend', 'between', 1, 2), false],
+          ['present', r('name', 'present'), true], ['empty', r('none', 'empty'), true], ['present on nothing', r('none', 'present'), false],
+          ['within', r('joined', 'within', 30), true], ['within short', r('joined', 'within', 5), false], ['older', r('joined', 'older', 30), false],
+          ['next', r('renew', 'next', 10), true], ['next past', r('joined', 'next', 10), false],
+          ['before', r('joined', 'lt', '2026-12-01'), true], ['after', r('joined', 'gt', '2026-12-01'), false],
+          ['yes', r('vip', 'yes'), true], ['no', r('vip', 'no'), false], ['no on nothing', r('none', 'no'), true],
+          ['nested', { join: 'any', items: [{ field: 'record.spend', op: 'lt', value: 10 }, { join: 'all', items: [{ field: 'record.region', op: 'eq', value: '华北' }, { field: 'record.vip', op: 'yes' }] }] }, true],
+          ['quotes', r('name', 'eq', 'a "quoted" \\ name'), false],
+        ];
+        const out = [];
+        for (const [name, tree, want] of cases) {
+          const script = c.writeCondition(tree);
+          const back = c.readCondition(script);
+          const res = await api.post('/api/v1/scripts/test', { script, record, now: '2026-12-01T02:00:00Z' });
+          out.push({ name, script, want, got: res.value, reads_back: !!back && c.writeCondition(back) === script });
+        }
+        // The segment shapes, run as the engine runs them.
+        const when = (field, op, value) => ({ join: 'all', items: [{ field: `record.${field}`, op, value }] });
+        const segs = [
+          ['label', { rules: [{ when: when('spend', 'ge', 100000), label: 'A' }, { when: when('spend', 'ge', 20000), label: 'B' }], otherwise: 'C' }, 'B'],
+          ['score', { base: 0, criteria: [{ when: when('spend', 'ge', 20000), points: 40 }, { when: when('region', 'eq', '华北'), points: 30 }, { when: when('vip', 'no'), points: 30 }], min: 0, max: 100 }, 70],
+          ['labels', { rules: [{ when: when('tags', 'has', 'VIP'), label: 'vip' }, { when: when('spend', 'lt', 100), label: 'small' }, { when: when('joined', 'within', 30), label: 'new' }] }, ['vip', 'new']],
+        ];
+        for (const [kind, m, want] of segs) {
+          const script = c.writeSegment(kind, m);
+          const res = await api.post('/api/v1/scripts/test', { script, record, now: '2026-12-01T02:00:00Z' });
+          const back = c.readSegment(kind, script);
+          out.push({ name: kind, script, want, got: res.value, reads_back: !!back && c.writeSegment(kind, back) === script });
+        }
+        return out;"#,
+    )
+    .await;
+    for case in got.as_array().unwrap() {
+        assert_eq!(case["got"], case["want"], "{case}");
+        assert_eq!(case["reads_back"], true, "{case}");
+    }
+    assert_eq!(got.as_array().unwrap().len(), 34);
+    b.stop().await;
+    s.stop().await;
+}
+
+/// The subject line of the pack's welcome message, as the summary quotes it.
+async fn welcome_subject(s: &Server) -> String {
+    let m = s.get("/api/v1/messages/welcome").await.expect(200).body;
+    let template = m["definition"]["template"].as_str().unwrap().to_owned();
+    template.lines().next().and_then(|l| l.strip_prefix("subject:")).map(|x| x.trim().to_owned()).unwrap_or_default()
+}
+
+/// Picks `value` in the `<select>` at `css`.
+async fn pick(b: &Browser, css: &str, value: &str) {
+    b.find(css).await.select_by_value(value).await.unwrap_or_else(|e| panic!("{css} = {value}: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_builds_a_tier_by_thresholds_a_score_from_three_criteria_and_a_trigger_condition_by_picking() {
+    let Some(s) = Server::start_at(Backend::Sqlite, "2026-12-01T02:00:00Z").await else { return };
+    let Some(b) = Browser::start().await else { return };
+    s.post(
+        "/api/v1/forms",
+        json!({"key": "member", "title": "会员", "title_field": "name", "schema": {"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string", "title": "姓名"},
+            "spend": {"type": "number", "format": "money", "title": "年度消费"},
+            "region": {"type": "string", "enum": ["华北", "华东", "华南"], "title": "区域"},
+            "joined": {"type": "string", "format": "date", "title": "入会日期"}}}}),
+    )
+    .await
+    .expect(201);
+    for (name, spend, region, joined) in [("甲", 150000, "华北", "2026-11-25"), ("乙", 50000, "华东", "2025-01-01"), ("丙", 800, "华南", "2026-11-30"), ("丁", 20000, "华北", "2024-05-05")] {
+        s.post("/api/v1/forms/member/records", json!({"name": name, "spend": spend, "region": region, "joined": joined})).await.expect(201);
+    }
+    let app = format!("{}/app/", s.base);
+    b.sign_in(&app).await;
+
+    // 信息完整率 as a formula: the share of four fields filled in, its result on a stored record as it is picked.
+    b.client.goto(&format!("{app}#/forms/member/rules")).await.unwrap();
+    b.click("[data-add=computed]").await;
+    b.fill("input[name=rule-key]", "filled\u{E007}").await;
+    b.find("[data-rule='computed/filled']").await;
+    pick(&b, "select[name=formula-fn]", "filled").await;
+    for f in ["name", "spend", "region", "joined"] {
+        b.click(&format!("[data-formula] .chip input[value={f}]")).await;
+    }
+    b.text_of("#formula-rhai", "completeness(record, [\"name\", \"spend\", \"region\", \"joined\"])").await;
+    b.text_of("#rule-result", "100").await;
+    b.shot("designers-04a-formula").await;
+
+    // 客户等级 by thresholds on 年度消费: ≥ 100,000 → A, ≥ 20,000 → B, otherwise C.
+    b.click("[data-add=segments]").await;
+    b.fill("input[name=rule-key]", "tier\u{E007}").await;
+    b.find("[data-rule='segments/tier']").await;
+    pick(&b, "select[name=threshold-field]", "record.spend").await;
+    b.click("[data-add-threshold]").await;
+    b.click("[data-add-threshold]").await;
+    b.fill("input[name=threshold-0]", "100000").await;
+    b.fill("input[name=threshold-label-0]", "A").await;
+    b.fill("input[name=threshold-1]", "20000").await;
+    b.fill("input[name=threshold-label-1]", "B").await;
+    b.fill("input[name=otherwise]", "C").await;
+    b.click("#segment-simulate").await;
+    b.text_of("#segment-moves", "4").await;
+    b.find("#segment-spread tr[data-value=B]").await;
+    b.shot("designers-04-tier-thresholds").await;
+
+    // 健康度 from three criteria, capped at 0–100.
+    b.click("[data-add=segments]").await;
+    b.fill("input[name=rule-key]", "health\u{E007}").await;
+    b.find("[data-rule='segments/health']").await;
+    pick(&b, "select[name=rule-kind]", "score").await;
+    b.find("[data-segment-builder=score]").await;
+    for (i, (field, op, value, points)) in [("record.spend", "ge", "20000", "40"), ("record.region", "eq", "华北", "30"), ("record.joined", "within", "30", "30")].into_iter().enumerate() {
+        b.click("[data-add-criterion]").await;
+        let at = format!("[data-criterion='{i}']");
+        pick(&b, &format!("{at} select[name=cb-field]"), field).await;
+        pick(&b, &format!("{at} select[name=cb-op]"), op).await;
+        if field == "record.region" {
+            pick(&b, &format!("{at} select[name=cb-value]"), value).await;
+        } else {
+            b.fill(&format!("{at} input[name=cb-value]"), value).await;
+        }
+        b.fill(&format!("{at} input[name=points]"), points).await;
+    }
+    b.text_of("#segment-moves", "4").await;
+    b.shot("designers-05-score-criteria").await;
+    b.click("#save-rules").await;
+    b.text_of(".notice.ok", "2").await;
+
+    let def = s.get("/api/v1/forms/member").await.expect(200).body["definition"].clone();
+    assert_eq!(def["computed"]["filled"], "completeness(record, [\"name\", \"spend\", \"region\", \"joined\"])");
+    assert_eq!(def["segments"]["tier"], json!({"kind": "label", "script": "if record.spend >= 100000 { \"A\" } else if record.spend >= 20000 { \"B\" } else { \"C\" }"}));
+    assert_eq!(def["segments"]["health"]["kind"], "score");
+    assert_eq!(
+        def["segments"]["health"]["script"],
+        "let s = 0;\nif record.spend >= 20000 { s += 40 }\nif record.region == \"华北\" { s += 30 }\nif days_since(record.joined) <= 30 { s += 30 }\nclamp(s, 0, 100)"
+    );
+    // Stored records follow the new rules at the next sweep; run it now.
+    s.post("/api/v1/forms/member/segments/refresh", json!({})).await.expect(200);
+    let page = s.list("member", &[("sort", "name")]).await.expect(200).body;
+    let got: Vec<(String, Value, Value)> =
+        page["items"].as_array().unwrap().iter().map(|r| (r["data"]["name"].as_str().unwrap().to_owned(), r["segments"]["tier"].clone(), r["segments"]["health"].clone())).collect();
+    let want = [("丁", "B", 70), ("丙", "C", 30), ("乙", "B", 40), ("甲", "A", 100)];
+    for (name, tier, health) in want {
+        let row = got.iter().find(|r| r.0 == name).unwrap_or_else(|| panic!("{name} in {got:?}"));
+        assert_eq!((row.1.clone(), row.2.clone()), (json!(tier), json!(health)), "{name}");
+    }
+
+    // The rule reopens in its builder after a reload.
+    b.client.goto(&format!("{app}#/forms/member/rules")).await.unwrap();
+    b.click("[data-rule='segments/tier']").await;
+    let v: Value = b.client.execute("return document.querySelector('input[name=threshold-1]').value", vec![]).await.unwrap();
+    assert_eq!(v, "20000");
+
+    // A trigger's condition by picking: 区域 is 华北 or 华东.
+    b.client.goto(&format!("{app}#/triggers/north_east?new=1")).await.unwrap();
+    pick(&b, "select[name=form]", "member").await;
+    b.click("[data-condition=condition] [data-add-row]").await;
+    pick(&b, "[data-condition=condition] select[name=cb-field]", "record.region").await;
+    pick(&b, "[data-condition=condition] select[name=cb-op]", "in").await;
+    b.click("[data-condition=condition] .chip input[value='华北']").await;
+    b.click("[data-condition=condition] .chip input[value='华东']").await;
+    pick(&b, "select[name=when-anniversary]", "joined").await;
+    // And a task for the owner's manager, due in 3 days, by picking.
+    pick(&b, "[data-actions=trigger] select[data-add-action]", "create_task").await;
+    pick(&b, "select[name=trigger-1-assignee-kind]", "manager").await;
+    b.fill("input[name=trigger-1-due]", "3").await;
+    b.text_of("[data-actions=trigger] [data-action='1'] [data-summary]", "给负责人的上级，期限 3 天").await;
+    b.shot("designers-06-trigger-condition-actions").await;
+    b.click("#publish-trigger").await;
+    b.text_of(".notice.ok", "1").await;
+    let t = s.get("/api/v1/triggers/north_east").await.expect(200).body;
+    assert_eq!(t["definition"]["condition"], "record.region in [\"华北\", \"华东\"]");
+    assert_eq!(t["definition"]["actions"], json!([{"notify": "owner", "title": "提醒"}, {"create_task": {"title": "跟进：{{ record.name }}", "assignee": "manager", "due": "3d"}}]));
+    b.stop().await;
+    s.stop().await;
+}
