@@ -322,20 +322,34 @@ async fn an_admin_designs_a_form_adds_a_rule_and_enters_a_record_in_the_browser(
     b.client.goto(&format!("{app}#/dashboards")).await.unwrap();
     b.find("[data-widget=customers_total] .metric").await;
 
-    // The workflow designer draws the pack's pipeline; a bad timer is refused, and the problem shown at its input.
+    // The workflow designer: the diagram is the editor. A hand-written guard that does not compile is
+    // refused, and the problem shown at its input (the transition opened); a timer set by picking; a
+    // transition drawn by dragging from one state onto another.
     b.client.goto(&format!("{app}#/workflows/pipeline")).await.unwrap();
     b.find(".wf-diagram rect[data-state=new_lead]").await;
-    assert!(b.client.find_all(Locator::Css(".wf-diagram rect")).await.unwrap().len() >= 6, "every state is drawn");
-    b.fill("[data-pointer='/states/new_lead/timers/0/after']", "soon").await;
+    assert!(b.client.find_all(Locator::Css(".wf-diagram rect[data-state]")).await.unwrap().len() >= 6, "every state is drawn");
+    b.click("[data-transition=quote]").await;
+    b.click("[data-condition=guard] details summary").await;
+    b.click("[data-condition=guard] [data-to-script]").await;
+    b.fill("[data-condition=guard] code-editor textarea", "record.quote_amount >").await;
+    b.click("[data-transition=win]").await;
     b.find("#publish-workflow").await.click().await.unwrap();
-    b.find("[data-pointer='/states/new_lead/timers/0/after'].bad-input").await;
-    b.text_of(".inline-error", "soon").await;
+    b.find("[data-pointer='/transitions/4/guard'].bad-input").await;
+    b.text_of(".inline-error", "line").await;
     b.shot("10-workflow-designer-error").await;
-    b.fill("[data-pointer='/states/new_lead/timers/0/after']", "48h").await;
+    b.fill("[data-condition=guard] code-editor textarea", "present(record.quote_amount) && record.quote_amount > 1000").await;
+    b.click("[data-node=new_lead]").await;
+    b.fill("input[name=timer-0-after]", "48").await;
+    b.drag("[data-handle=proposal]", "[data-node=needs]").await;
+    b.text_of(".wf-panel h2", "需求确认").await;
     b.find("#publish-workflow").await.click().await.unwrap();
     b.text_of(".notice.ok", "2").await;
+    b.shot("10b-workflow-designer").await;
     let wf = s.get("/api/v1/workflows/pipeline").await.expect(200).body;
     assert_eq!(wf["definition"]["states"]["new_lead"]["timers"][0]["after"], "48h");
+    assert_eq!(wf["definition"]["transitions"][4]["guard"], "present(record.quote_amount) && record.quote_amount > 1000");
+    let added = wf["definition"]["transitions"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((&added["key"], &added["title"], &added["from"], &added["to"]), (&json!("to_needs"), &json!("需求确认"), &json!("proposal"), &json!("needs")), "{added}");
 
     // The trigger designer: the message previews against a sample record as it is typed; a new date trigger is published.
     b.client.goto(&format!("{app}#/triggers/birthday")).await.unwrap();

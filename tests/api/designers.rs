@@ -141,7 +141,10 @@ async fn every_condition_and_segment_of_the_crm_pack_opens_in_its_builder_or_as_
     // The pipeline: guards as rows, actions as cards with their summaries; published untouched, it is the same workflow.
     let before = s.get("/api/v1/workflows/pipeline").await.expect(200).body["definition"].clone();
     b.client.goto(&format!("{app}#/workflows/pipeline")).await.unwrap();
+    b.click("[data-transition=quote]").await;
     b.find("[data-condition=guard] .cb-row").await;
+    b.shot("designers-03-workflow-transition").await;
+    b.click("[data-node=new_lead]").await;
     b.text_of("[data-actions='timer-new_lead-0'] [data-action='0'] [data-summary]", "通知负责人的上级").await;
     b.shot("designers-03-workflow").await;
     b.click("#publish-workflow").await;

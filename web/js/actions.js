@@ -7,7 +7,7 @@
 import { t } from './i18n.js';
 import { el, kindOf } from './dom.js';
 import { people, nameOf, roleTitle } from './people.js';
-import './code-editor.js';
+import { get } from './api.js';
 
 export const ACTION_KINDS = ['notify', 'create_task', 'email', 'set', 'assign', 'start_workflow', 'transition', 'create_record', 'webhook', 'digest'];
 const FIELDS = { notify: ['notify', 'message', 'title'], email: ['email'], webhook: ['webhook'], create_task: ['create_task'], set: ['set'], create_record: ['create_record'], start_workflow: ['start_workflow'], transition: ['transition'], assign: ['assign'], digest: ['digest'] };
@@ -145,10 +145,10 @@ function recipientInput(value, set, ctx, { emails = false, name = 'recipient' } 
 }
 
 /** A duration as a number and a unit (72 小时, 7 天). */
-export function durationInput(value, set, name) {
+export function durationInput(value, set, name, pointer) {
   const m = /^(\d+)([mhdw])$/.exec(value || '');
   let n = m ? m[1] : '', u = m ? m[2] : 'd';
-  const num = el('input', { type: 'number', min: 1, step: 1, value: n, name, class: 'cb-num', 'aria-label': t('duration') });
+  const num = el('input', { type: 'number', min: 1, step: 1, value: n, name, class: 'cb-num', 'aria-label': t('duration'), 'data-pointer': pointer });
   const emit = () => set(num.value ? `${num.value}${u}` : undefined);
   num.addEventListener('input', () => { n = num.value; emit(); });
   const unit = select(`${name}-unit`, ['m', 'h', 'd', 'w'].map((x) => [x, t(`unit_${x}`)]), u, (x) => { u = x; emit(); }, { 'aria-label': t('unit') });
@@ -340,4 +340,11 @@ export function actionList(owner, key, ctxIn, { pointer, onChange = () => {}, la
   };
   draw();
   return box;
+}
+
+/** What the action pickers offer: messages, workflows and roles, read once per page. */
+export async function pickLists() {
+  const [messages, workflows, roles] = await Promise.all([get('/api/v1/messages'), get('/api/v1/workflows'), get('/api/v1/roles').catch(() => ({ items: [] }))]);
+  const keys = roles.items.map((r) => r.key);
+  return { messages: messages.items, workflows: workflows.items, roles: keys.length ? keys : ['admin', 'manager', 'staff'] };
 }

@@ -6,7 +6,8 @@ import { Designer, modelOf, definitionOf, changeSummary, problemsOf } from './de
 import { renderForm } from './renderer.js';
 import { rulesView } from './rules.js';
 import { packsView } from './packs.js';
-import { workflowsView, workflowView, triggersView, triggerView } from './flows.js';
+import { workflowsView, triggersView, triggerView } from './flows.js';
+import { workflowView } from './workflow-designer.js';
 import { recordView, tasksView, notificationsView, dashboardsView, unreadCount, homeView } from './workspace.js';
 import { trashView } from './trash.js';
 import { boardView } from './board.js';

@@ -35,6 +35,9 @@ class CodeEditor extends HTMLElement {
     this.ta.setAttribute('aria-label', this.getAttribute('label') || 'script');
     this.ta.value = this._value ?? '';
     this.ta.addEventListener('input', () => { this.errorLine = null; this.paint(); this.dispatchEvent(new Event('change', { bubbles: true })); });
+    // The element says `change` on every edit; the textarea's own change (on blur) would say it twice,
+    // and a listener that redraws would then swap the page under a click.
+    this.ta.addEventListener('change', (e) => e.stopPropagation());
     this.ta.addEventListener('keydown', (e) => {
       if (e.key === 'Tab' && !e.shiftKey) {
         e.preventDefault();
