@@ -221,3 +221,55 @@ async fn a_backfill_cut_off_is_taken_over_and_finishes(b: Backend) {
     assert_eq!(kept["data"]["level"], "C", "a value filled in meanwhile is kept");
     s.stop().await;
 }
+
+/// The designer: a required field added to a form with records shows the
+/// impact, 发布 waits for a choice, and a default chosen is filled into every
+/// record while a progress bar follows the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_designer_shows_the_impact_and_backfills_a_default_chosen_in_the_dialog() {
+    let Some(s) = Server::start(Backend::Sqlite).await else { return };
+    let Some(b) = crate::browser::Browser::start().await else { return };
+    five_members(&s).await;
+    s.post("/api/v1/forms/member/records", json!({"name": "己"})).await.expect(201);
+    let app = format!("{}/app/", s.base);
+    b.sign_in(&app).await;
+    b.client.goto(&format!("{app}#/forms/member/design")).await.unwrap();
+    b.text_of("#form-version", "v1").await;
+
+    // A select field 等级 (A/B/C), required.
+    b.click(".palette .item[data-kind=select]").await;
+    b.find(".fcard.selected[data-key=select_1]").await;
+    b.fill(".props input[name=label]", "等级").await;
+    b.fill(".props input[name=key]", "grade").await;
+    b.fill(".props textarea[name=options]", "A\nB\nC").await;
+    b.find(".props input[name=required]").await.click().await.unwrap();
+
+    b.click("#publish").await;
+    b.text_of("#publish-dialog", "6 条记录将无法通过校验").await;
+    b.text_of("#publish-dialog", "「等级」有 6 条记录没有填写").await;
+    let examples = b.text_of("#impact-invalid", "请填写「等级」").await;
+    assert!(examples.contains("甲") && examples.contains("戊"), "examples by title: {examples}");
+    let disabled = || async { b.eval("return document.querySelector('#confirm-publish').disabled").await };
+    assert_eq!(disabled().await, Value::Bool(true), "发布 waits for a choice");
+    b.shot("12-publish-impact").await;
+    // Choosing a default without a value is not a choice yet.
+    b.click("fieldset.fix[data-field=grade] input[value=default]").await;
+    assert_eq!(disabled().await, Value::Bool(true));
+    b.find("select[name=fix-value-grade]").await.select_by_value("B").await.unwrap();
+    assert_eq!(disabled().await, Value::Bool(false));
+    b.shot("13-publish-default-chosen").await;
+    b.click("#confirm-publish").await;
+
+    b.text_of("#backfill-status", "完成：已为 6 条记录填入默认值").await;
+    b.text_of("#form-version", "v2").await;
+    b.shot("14-backfill-done").await;
+    let form = s.get("/api/v1/forms/member").await.expect(200).body;
+    assert_eq!(form["version"], 2);
+    assert_eq!(form["definition"]["schema"]["required"], json!(["name", "grade"]));
+    assert_eq!(form["definition"]["schema"]["properties"]["grade"]["default"], "B");
+    let list = s.list("member", &[("limit", "100")]).await.expect(200).body;
+    let grades: Vec<&str> = list["items"].as_array().unwrap().iter().map(|r| r["data"]["grade"].as_str().unwrap_or("")).collect();
+    assert_eq!(grades, ["B"; 6]);
+    b.stop().await;
+    s.stop().await;
+}
