@@ -99,8 +99,7 @@ pub struct ValidationOut {
 #[allow(dead_code)]
 pub struct InvalidExampleOut {
     id: Uuid,
-    /// The record's title field value.
-    #[schema(value_type = Option<Object>)]
+    /// The record's title field value (any JSON value the field holds).
     title: Option<Value>,
     errors: Vec<PointerMessage>,
 }
