@@ -25,6 +25,7 @@ mod ops;
 mod packs;
 mod permissions;
 mod public_links;
+mod publishing;
 mod records;
 mod rules;
 mod sandbox;

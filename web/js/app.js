@@ -3,6 +3,7 @@
 import { t, lang, setLang } from './i18n.js';
 import { api, get, post, put, ApiError } from './api.js';
 import { Designer, modelOf, definitionOf, changeSummary, problemsOf } from './designer.js';
+import { publishWithImpact } from './publish.js';
 import { renderForm } from './renderer.js';
 import { rulesView } from './rules.js';
 import { packsView } from './packs.js';
@@ -102,7 +103,9 @@ async function designView(main, key, params) {
   titleInput.addEventListener('input', () => { model.title = titleInput.value; });
   const host = el('div');
   main.innerHTML = '';
-  main.append(el('div', { class: 'head' }, el('div', {}, titleInput, el('div', { class: 'muted' }, `${key}${current ? ` · v${current.version}` : ''}`)),
+  // The header says the version in force: the one just published after a publish.
+  const versionLine = el('div', { class: 'muted', id: 'form-version' }, `${key}${current ? ` · v${current.version}` : ''}`);
+  main.append(el('div', { class: 'head' }, el('div', {}, titleInput, versionLine),
     el('div', { class: 'actions' }, current ? el('a', { class: 'btn', href: `#/forms/${key}/rules` }, t('rules')) : null, current ? el('a', { class: 'btn', href: `#/forms/${key}/new` }, t('entry')) : null,
       el('button', { class: 'primary', id: 'publish', onclick: () => publish() }, t('publish')))), status, host);
   const designer = new Designer(host, model, { forms: [...new Set([...forms, key])] });
@@ -114,6 +117,31 @@ async function designView(main, key, params) {
     const s = changeSummary(current?.definition, next);
     const list = (label, keys) => (keys.length ? el('li', {}, `${label}: ${keys.join(', ')}`) : null);
     const items = [list(t('added'), s.added), list(t('removed'), s.removed), list(t('changed'), s.changed), s.layout ? el('li', {}, 'layout') : null, s.title ? el('li', {}, t('formtitle')) : null].filter(Boolean);
+    const published = (saved) => {
+      current = saved;
+      versionLine.textContent = `${key} · v${saved.version}`;
+      status.className = 'notice ok'; status.textContent = t('published', { v: saved.version });
+      history.replaceState(null, '', `#/forms/${key}/design`);
+    };
+    if (current) {
+      // A stored form: the server's dry run shows the impact on its records first.
+      await publishWithImpact({
+        key, current, next, items, status, onPublished: published,
+        onFixes: (chosen) => {
+          // The designer's model follows the fixes, so the next publish starts from what is in force.
+          const fields = model.sections.flatMap((x) => x.fields);
+          for (const c of chosen) {
+            const f = fields.find((x) => x.key === c.field);
+            if (c.how === 'default') { if (f) f.default = c.value; } else {
+              if (f) f.required = false;
+              model.extra.required_for_new = [...new Set([...(model.extra.required_for_new || []), c.field])];
+            }
+          }
+          designer.render();
+        },
+      });
+      return;
+    }
     const dialog = el('dialog', { id: 'publish-dialog' }, el('form', { method: 'dialog' }, el('h2', {}, t('changeSummary')),
       items.length ? el('ul', { class: 'summary' }, items) : el('p', { class: 'muted' }, t('nochange')),
       el('div', { class: 'actions', style: 'justify-content:flex-end;margin-top:14px' }, el('button', { type: 'button', onclick: () => dialog.close('cancel') }, t('cancel')), el('button', { class: 'primary', value: 'ok', id: 'confirm-publish' }, t('confirm')))));
@@ -124,10 +152,7 @@ async function designView(main, key, params) {
       if (dialog.returnValue !== 'ok') return;
       status.className = ''; status.textContent = '';
       try {
-        const saved = current ? await put(`/api/v1/forms/${key}`, next, { headers: { 'if-match': `"${current.version}"` } }) : await post('/api/v1/forms', next);
-        current = saved;
-        status.className = 'notice ok'; status.textContent = t('published', { v: saved.version });
-        history.replaceState(null, '', `#/forms/${key}/design`);
+        published(await post('/api/v1/forms', next));
       } catch (err) {
         status.className = 'notice error';
         status.textContent = [err.message, ...(err.errors || []).map((e) => `${e.pointer}: ${e.message}`)].join(' — ');

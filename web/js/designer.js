@@ -144,7 +144,13 @@ export function definitionOf(m) {
     if (next) widgets[f.key] = next;
   }
   const layout = [...m.sections.map((s) => ({ ...(s.rest || {}), [s.titleKey || 'section']: s.title, fields: s.fields.map((f) => f.key) })), ...(m.layoutExtra || [])];
-  return { ...m.extra, key: m.key, title: m.title, schema, ui: { ...(m.uiExtra || {}), layout, widgets } };
+  const out = { ...m.extra, key: m.key, title: m.title, schema, ui: { ...(m.uiExtra || {}), layout, widgets } };
+  // Required for new records only: of the fields still there (a removed field leaves the list).
+  if (out.required_for_new) {
+    out.required_for_new = out.required_for_new.filter((k) => k in built);
+    if (!out.required_for_new.length) delete out.required_for_new;
+  }
+  return out;
 }
 
 /** JSON with object keys sorted, so two documents compare by content, not by key order. */
@@ -287,6 +293,17 @@ export class Designer {
     const req = el('input', { type: 'checkbox', name: 'required', checked: f.required });
     req.addEventListener('change', () => { f.required = req.checked; this.refreshCard(f); this.changed(false); });
     box.append(el('label', { class: 'check' }, req, t('required')));
+    // Required for new records only (`required_for_new`): what the publish dialog offers when records lack a new required field.
+    const newOnlyList = () => this.m.extra?.required_for_new || [];
+    const newOnly = el('input', { type: 'checkbox', name: 'required_for_new', checked: newOnlyList().includes(f.key) });
+    newOnly.addEventListener('change', () => {
+      const list = newOnlyList().filter((k) => k !== f.key);
+      if (newOnly.checked) list.push(f.key);
+      this.m.extra ||= {};
+      if (list.length) this.m.extra.required_for_new = list; else delete this.m.extra.required_for_new;
+      this.changed(false);
+    });
+    box.append(el('label', { class: 'check' }, newOnly, t('fixNewOnly')));
     if (f.kind === 'select' || f.kind === 'multiselect') {
       const ta = el('textarea', { rows: 4, name: 'options' }, f.options.join('\n'));
       ta.addEventListener('input', () => { f.options = ta.value.split('\n').map((x) => x.trim()).filter(Boolean); this.changed(false); });

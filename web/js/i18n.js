@@ -150,6 +150,25 @@ const en = {
   w_event: 'Event', w_field: 'Field', w_segment: 'Segment', w_to: 'Becomes', w_date: 'Date field', w_offset: 'Offset', w_at: 'At', w_tz: 'Time zone', w_tz_field: 'Time zone field',
   w_anniversary: 'Date field', w_inactive: 'Time field', w_for: 'For', w_festival: 'Festival', w_cron: 'Cron pattern',
 };
+// Safe publishing (web/js/publish.js): the impact of a new version on stored records, and the fixes.
+Object.assign(zh, {
+  impact: '对已有记录的影响', impactChecking: '正在试算对已有记录的影响…', impactRecords: '共 {n} 条记录', impactInvalid: '{n} 条记录将无法通过校验',
+  impactNone: '所有记录都能通过新版本的校验', impactAlreadyInvalid: '另有 {n} 条记录现在就无法通过校验', impactDropped: '将不再保留的数据：「{f}」（{n} 条记录有值）',
+  impactRetyped: '类型改变：「{f}」{from} → {to}（{n} 条记录有值）', impactSegment: '分层「{s}」有 {n} 条记录会变化：', impactRulesFailed: '{n} 条记录的规则运行出错：{e}',
+  impactStopped: '试算提前结束（{why}），以上数字只统计了已检查的记录', impactChoose: '下列字段改为必填，但已有记录没有填写。请为每个字段选择处理方式后再发布：',
+  impactMissing: '「{f}」有 {n} 条记录没有填写', fixDefault: '为已有记录填入默认值', fixNewOnly: '仅新记录必填', fixValue: '默认值', pleaseChoose: '请选择',
+  backfilling: '正在为已有记录填入默认值：{done}/{total}', backfillDone: '完成：已为 {n} 条记录填入默认值', backfillSomeFailed: '{n} 条记录未能填入，原因见任务的错误记录', backfillFailed: '回填没有完成：{why}',
+  type_string: '文本', type_number: '数字', type_integer: '整数', type_boolean: '是/否', type_array: '列表', type_object: '对象', type_any: '任意类型',
+});
+Object.assign(en, {
+  impact: 'Impact on existing records', impactChecking: 'Working out the impact on existing records…', impactRecords: '{n} records', impactInvalid: '{n} records would no longer validate',
+  impactNone: 'Every record validates under the new version', impactAlreadyInvalid: '{n} more records do not validate even now', impactDropped: 'Data no longer kept: “{f}” ({n} records hold a value)',
+  impactRetyped: 'Type changes: “{f}” {from} → {to} ({n} records hold a value)', impactSegment: 'Segment “{s}” changes for {n} records:', impactRulesFailed: 'Rules failed on {n} records: {e}',
+  impactStopped: 'The dry run stopped early ({why}); the figures cover the records checked', impactChoose: 'These fields become required, but existing records lack them. Choose what to do for each before publishing:',
+  impactMissing: '“{f}” is empty in {n} records', fixDefault: 'Fill a default into existing records', fixNewOnly: 'Required for new records only', fixValue: 'Default value', pleaseChoose: 'Choose',
+  backfilling: 'Filling the default into existing records: {done}/{total}', backfillDone: 'Done: the default filled into {n} records', backfillSomeFailed: '{n} records could not be filled; the job’s errors say why', backfillFailed: 'The backfill did not finish: {why}',
+  type_string: 'text', type_number: 'number', type_integer: 'integer', type_boolean: 'yes/no', type_array: 'list', type_object: 'object', type_any: 'any type',
+});
 const LANG = 'trellis.lang';
 export let lang = localStorage.getItem(LANG) || (navigator.language?.startsWith('zh') ? 'zh-CN' : 'zh-CN');
 export function setLang(l) { lang = l; localStorage.setItem(LANG, l); document.documentElement.lang = l; }

@@ -132,7 +132,7 @@ export async function importView(main, key) {
   run.addEventListener('click', () => start(false));
 
   const { items: jobs } = await get('/api/v1/jobs');
-  const recent = jobs.filter((j) => j.form === key).slice(0, 10);
+  const recent = jobs.filter((j) => j.form === key && j.kind === 'import').slice(0, 10);
   main.innerHTML = '';
   main.append(el('div', { class: 'head' }, el('h1', {}, `${def.title || key} · ${t('import')}`), el('a', { class: 'btn', href: `#/forms/${key}/records` }, t('records'))),
     el('div', { class: 'card' },

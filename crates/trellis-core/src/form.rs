@@ -54,6 +54,11 @@ pub struct FormDef {
     /// Rules per role (see [`crate::permission`]); none means open to every signed-in user.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub permissions: std::collections::BTreeMap<String, crate::permission::RoleRule>,
+    /// Fields a new record must have, refused like `schema.required` on every
+    /// create, while records stored before may stay without them (updates do
+    /// not ask for them). How a field becomes required without a backfill.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_for_new: Vec<String>,
 }
 
 fn empty_ui() -> Value {
@@ -289,6 +294,12 @@ pub fn compile(def: FormDef, version: i64) -> Result<CompiledForm, Vec<Issue>> {
         scalar_field(f, format!("/indexes/{i}"), "indexes", &mut issues);
     }
 
+    for (i, f) in def.required_for_new.iter().enumerate() {
+        if !fields.iter().any(|x| &x.key == f && x.derived.is_none()) {
+            issues.push(Issue::new(format!("/required_for_new/{i}"), "unknown_field", format!("required_for_new names '{f}', which is not a field of this form")).zh(format!("「仅新记录必填」中的「{f}」不是本表单可填写的字段")));
+        }
+    }
+
     let keys: BTreeSet<&str> = fields.iter().map(|f| f.key.as_str()).collect();
     crate::permission::check(&def, &keys, &mut issues);
 
@@ -403,6 +414,13 @@ mod tests {
         assert_eq!(pointers(compile(def(json!({"key": "c", "schema": {"type": "array"}})), 1)), ["/schema/type"]);
         let unknown_format = compile(def(json!({"key": "c", "schema": {"type": "object", "properties": {"x": {"type": "string", "format": "fone"}}}})), 1);
         assert_eq!(pointers(unknown_format), ["/schema"]);
+    }
+
+    #[test]
+    fn required_for_new_names_fields_typed_in() {
+        let d = |names: Value| def(json!({"key": "c", "schema": {"type": "object", "properties": {"a": {"type": "string"}}}, "computed": {"b": "1"}, "required_for_new": names}));
+        assert!(compile(d(json!(["a"])), 1).is_ok());
+        assert_eq!(pointers(compile(d(json!(["a", "nope", "b"])), 1)), ["/required_for_new/1", "/required_for_new/2"]);
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! - [`permission`]: who may read, write and delete which records and
 //!   fields of a form, per role.
 //! - [`diff`]: what changed between two revisions, for the history.
+//! - [`publish`]: what a new version of a form changes for stored data
+//!   (fields dropped, retyped, newly required).
 //! - [`rules`]: computed fields, rollups and segments, evaluated over one record.
 //! - [`script`]: the rhai sandbox and the helper library rules call.
 //! - [`duration`], [`message`], [`action`], [`workflow`]: the pieces workflows
@@ -40,6 +42,7 @@ pub mod key;
 pub mod message;
 pub mod pack;
 pub mod permission;
+pub mod publish;
 pub mod query;
 pub mod record;
 pub mod rules;

@@ -71,6 +71,22 @@ pub fn validate(form: &CompiledForm, data: &Value) -> Vec<Issue> {
     issues
 }
 
+/// Every problem with `data` as a *new* record of `form`: [`validate`], and
+/// the fields of `required_for_new` it lacks, refused exactly as a field of
+/// `schema.required` would be (the same pointer, code and words). Updates use
+/// [`validate`] alone: records stored before such a field may stay without it.
+pub fn validate_new(form: &CompiledForm, data: &Value) -> Vec<Issue> {
+    let mut issues = validate(form, data);
+    let Some(obj) = data.as_object() else { return issues };
+    for f in &form.def.required_for_new {
+        let pointer = format!("/{}", escape_token(f));
+        if obj.get(f).is_none_or(Value::is_null) && !issues.iter().any(|i| i.pointer == pointer && i.code == "required") {
+            issues.push(Issue::new(pointer, "required", format!("'{f}' is required")).zh(format!("请填写「{}」", title_of(form, f))));
+        }
+    }
+    issues
+}
+
 /// The JSON Schema keyword that failed, as a stable `'static` code.
 fn static_code(keyword: &str) -> &'static str {
     const KEYWORDS: &[&str] = &[
@@ -278,6 +294,19 @@ mod tests {
         check(json!({"name": 5, "phone": "13800138000"}), &[("/name", "type")]);
         check(json!({"name": "A", "phone": "13800138000", "company": "acme"}), &[("/company", "link")]);
         check(json!([1]), &[("", "type")]);
+    }
+
+    #[test]
+    fn required_for_new_is_asked_of_new_records_only() {
+        let def: FormDef = serde_json::from_value(json!({"key": "c", "required_for_new": ["level"], "schema": {"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string"}, "level": {"type": "string", "title": "等级"}}}})).unwrap();
+        let form = compile(def, 1).unwrap();
+        let codes = |issues: Vec<Issue>| issues.into_iter().map(|i| (i.pointer, i.code, i.zh)).collect::<Vec<_>>();
+        assert_eq!(codes(validate(&form, &json!({"name": "A"}))), []);
+        assert_eq!(codes(validate_new(&form, &json!({"name": "A"}))), [("/level".to_owned(), "required", Some("请填写「等级」".to_owned()))]);
+        assert_eq!(codes(validate_new(&form, &json!({"name": "A", "level": "B"}))), []);
+        // The same shape as a field of `required`.
+        assert_eq!(codes(validate_new(&form, &json!({"level": "B"}))), [("/name".to_owned(), "required", Some("请填写「name」".to_owned()))]);
     }
 
     #[test]

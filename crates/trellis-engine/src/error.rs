@@ -35,6 +35,10 @@ pub enum EngineError {
     #[error("{message}")]
     /// `zh`: the message in Chinese, when it names what people know (a field's title).
     Conflict { message: String, key: Option<Vec<String>>, zh: Option<String> },
+    /// Publishing a form would leave stored records without a value in fields
+    /// the new version requires: each such field with how many lack it.
+    #[error("{message}")]
+    RecordsWouldFail { message: String, zh: String, missing: Vec<crate::forms::MissingField> },
     /// `If-Match` named a revision that is no longer current.
     #[error("the record is at revision {current}, not {expected}")]
     Stale { expected: i64, current: i64 },

@@ -4,10 +4,12 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use serde_json::Value;
+use serde::Serialize;
+use serde_json::{Value, json};
 use trellis_core::form::{self, CompiledForm, FormDef};
-use trellis_core::{Issue, key};
-use trellis_store::{FormSave, StoreError, StoredForm, SweepState, index};
+use trellis_core::{Issue, key, publish, query};
+use trellis_store::{FormSave, Job, StoreError, StoredForm, SweepState, index};
+use uuid::Uuid;
 
 use crate::{Actor, Engine, EngineError, Result};
 
@@ -17,6 +19,34 @@ pub struct FormInfo {
     pub version: i64,
     pub definition: FormDef,
     pub updated_at: jiff::Timestamp,
+}
+
+/// Whether publishing may fill the fields a new version makes required into
+/// the stored records that lack them (`?backfill=defaults`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backfill {
+    /// Refuse a version that would leave records without a required value.
+    #[default]
+    No,
+    /// Publish, and fill each such field's schema `default` in by a job.
+    Defaults,
+}
+
+/// A field a new version requires that stored records lack.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MissingField {
+    pub field: String,
+    /// The field's title (its key when it has none).
+    pub title: String,
+    /// Live records without a value in it.
+    pub missing: i64,
+}
+
+/// A version published, and the job filling defaults in, when one was started.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub form: FormInfo,
+    pub backfill_job: Option<Uuid>,
 }
 
 fn parse_def(v: Value) -> Result<FormDef> {
@@ -136,13 +166,26 @@ impl Engine {
         if self.store.form(compiled.key()).await?.is_some() {
             return Err(EngineError::Conflict { zh: None, message: format!("form '{}' already exists; change it with PUT", compiled.key()), key: Some(vec!["key".into()]) });
         }
-        self.save(actor, compiled, false).await
+        self.save(actor, compiled, false, None).await
     }
 
     /// Replaces a form's definition with a new version. An identical
     /// definition changes nothing. `expected_version` guards against
-    /// overwriting someone else's change.
+    /// overwriting someone else's change. A version that newly requires a
+    /// field stored records lack is refused (see [`Engine::publish_form`]).
     pub async fn update_form(&self, actor: &Actor, key: &str, definition: Value, expected_version: Option<i64>) -> Result<FormInfo> {
+        Ok(self.publish_form(actor, key, definition, expected_version, Backfill::No).await?.form)
+    }
+
+    /// Publishes a new version of a form. When it requires a field (newly in
+    /// `schema.required`) that live records lack — counted by one count query
+    /// per such field, no record loaded — it is refused with
+    /// [`EngineError::RecordsWouldFail`], unless `backfill` is
+    /// [`Backfill::Defaults`] and the new schema gives each such field a
+    /// `default`: then the version is saved together with a job (in the same
+    /// transaction) that fills the defaults in (see [`crate::backfill`]); the
+    /// caller runs it with [`Engine::run_job`].
+    pub async fn publish_form(&self, actor: &Actor, key: &str, definition: Value, expected_version: Option<i64>, backfill: Backfill) -> Result<Published> {
         actor.require_admin("change forms")?;
         let def = definition_for(key, definition)?;
         let current = self.get_form(key).await?;
@@ -151,11 +194,36 @@ impl Engine {
                 return Err(EngineError::Stale { expected: v, current: current.version });
             }
         if current.definition == def {
-            return Ok(current);
+            return Ok(Published { form: current, backfill_job: None });
         }
         let rules_changed = (&current.definition.computed, &current.definition.rollups, &current.definition.segments) != (&def.computed, &def.rollups, &def.segments);
         let compiled = self.check(def, current.version + 1).await?;
-        self.save(actor, compiled, rules_changed).await
+        let change = publish::schema_change(&current.definition, &compiled.def);
+        let missing = self.missing_values(&compiled, &change.newly_required).await?;
+        let job = if missing.is_empty() {
+            None
+        } else if backfill == Backfill::Defaults && missing.iter().all(|m| publish::default_of(&compiled.def, &m.field).is_some()) {
+            check_defaults(&compiled, &missing)?;
+            Some(self.backfill_job(actor, &compiled, &missing).await?)
+        } else {
+            return Err(would_fail(&compiled.def, missing, backfill));
+        };
+        let backfill_job = job.as_ref().map(|j| j.id);
+        Ok(Published { form: self.save(actor, compiled, rules_changed, job).await?, backfill_job })
+    }
+
+    /// For each field, how many live records of the form lack a value in it
+    /// (only fields some record lacks). One count query per field.
+    async fn missing_values(&self, candidate: &CompiledForm, fields: &[String]) -> Result<Vec<MissingField>> {
+        let mut out = Vec::new();
+        for f in fields {
+            let filter = query::parse_filter(candidate, &json!({f: {"_null": true}}))?;
+            let missing = self.store.count_matching(candidate.key(), Some(&filter)).await?;
+            if missing > 0 {
+                out.push(MissingField { field: f.clone(), title: publish::field_title(&candidate.def, f), missing });
+            }
+        }
+        Ok(out)
     }
 
     /// Compiles a definition and checks what needs other forms: link
@@ -171,10 +239,15 @@ impl Engine {
 
     /// Saves a new version. When its rules changed, the form is marked for a
     /// sweep, so existing records follow the new rules (see [`crate::sweep`]).
-    async fn save(&self, actor: &Actor, compiled: CompiledForm, rules_changed: bool) -> Result<FormInfo> {
+    /// A backfill `job` is stored in the same transaction, so the version is
+    /// never in force without the job that fills its records.
+    async fn save(&self, actor: &Actor, compiled: CompiledForm, rules_changed: bool, job: Option<Job>) -> Result<FormInfo> {
         let at = self.clock.now();
         let mut tx = self.store.begin().await?;
         Self::save_in(&mut tx, actor, &compiled, rules_changed, at).await?;
+        if let Some(job) = &job {
+            tx.insert_job(job, &[]).await?;
+        }
         tx.audit(&self.audit_entry(Some(actor), "form_saved", Some(format!("form/{}", compiled.key())), serde_json::json!({"version": compiled.version}))).await?;
         tx.commit().await?;
         Ok(self.saved(actor, compiled, at))
@@ -260,4 +333,54 @@ impl Engine {
         tracing::info!(form = %def.key, version, actor = %actor.email, "form saved");
         FormInfo { version, definition: def, updated_at: at }
     }
+}
+
+/// The refusal of a version that would leave records without required values.
+fn would_fail(def: &FormDef, missing: Vec<MissingField>, backfill: Backfill) -> EngineError {
+    let en: Vec<String> = missing.iter().map(|m| format!("{} ({}): {} record(s)", m.title, m.field, m.missing)).collect();
+    let zh: Vec<String> = missing.iter().map(|m| format!("「{}」有 {} 条记录没有填写", m.title, m.missing)).collect();
+    let no_default: Vec<&MissingField> = missing.iter().filter(|m| publish::default_of(def, &m.field).is_none()).collect();
+    let (hint, hint_zh) = if backfill == Backfill::Defaults {
+        let names: Vec<&str> = no_default.iter().map(|m| m.title.as_str()).collect();
+        (format!("; to backfill, give each a schema default (missing for {})", names.join(", ")), format!("；要回填，请为每个字段设置默认值（「{}」还没有）", names.join("」「")))
+    } else {
+        (
+            "; give each a schema default and publish with ?backfill=defaults, or move it from required to required_for_new".to_owned(),
+            "；请为这些字段设置默认值并选择回填已有记录，或改为「仅新记录必填」".to_owned(),
+        )
+    };
+    EngineError::RecordsWouldFail {
+        message: format!("publishing would leave existing records of form '{}' without required values: {}{hint}", def.key, en.join(", ")),
+        zh: format!("发布后已有的{}记录将无法通过校验：{}{hint_zh}", def.title, zh.join("，")),
+        missing,
+    }
+}
+
+/// Refuses a default that the field itself would refuse: every backfilled record would fail.
+fn check_defaults(form: &CompiledForm, missing: &[MissingField]) -> Result<()> {
+    let mut issues = Vec::new();
+    for m in missing {
+        let Some(value) = publish::default_of(&form.def, &m.field) else { continue };
+        if m.missing > 1 && form.def.unique.iter().any(|u| u.contains(&m.field)) {
+            issues.push(
+                Issue::new(format!("/schema/properties/{}/default", trellis_core::issue::escape_token(&m.field)), "unique", format!("'{}' is part of a unique key: one default cannot fill {} records", m.field, m.missing))
+                    .zh(format!("「{}」属于唯一键，不能用同一个默认值回填 {} 条记录", m.title, m.missing)),
+            );
+            continue;
+        }
+        let at = format!("/{}", trellis_core::issue::escape_token(&m.field));
+        let mut data = serde_json::Map::new();
+        data.insert(m.field.clone(), value);
+        let data = Value::Object(data);
+        for i in trellis_core::validate::validate(form, &data).into_iter().filter(|i| i.pointer == at || i.pointer.starts_with(&format!("{at}/"))) {
+            let pointer = format!("/schema/properties{at}/default");
+            let zh = i.zh.clone().map(|z| format!("默认值不符合字段要求：{z}"));
+            let issue = Issue::new(pointer, i.code, format!("the default does not fit the field: {}", i.message));
+            issues.push(match zh {
+                Some(z) => issue.zh(z),
+                None => issue,
+            });
+        }
+    }
+    if issues.is_empty() { Ok(()) } else { Err(EngineError::Invalid(issues)) }
 }

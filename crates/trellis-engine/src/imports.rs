@@ -727,6 +727,9 @@ impl Engine {
         if matches!(job.status.as_str(), "done" | "failed") {
             return Ok(job.into());
         }
+        if job.kind == crate::backfill::KIND {
+            return self.run_backfill(job, progress).await;
+        }
         let source = self.store.job_source(id).await?.unwrap_or_default();
         let opts: ImportOptions = serde_json::from_value(job.options.clone()).map_err(|e| EngineError::Internal(format!("job {id} has options this version cannot read: {e}")))?;
         // The job runs as who started it, with their permissions as they are now.
@@ -857,11 +860,11 @@ impl Engine {
         Ok(())
     }
 
-    async fn finish_job(&self, id: Uuid) -> Result<JobView> {
+    pub(crate) async fn finish_job(&self, id: Uuid) -> Result<JobView> {
         self.end_job(id, None).await
     }
 
-    async fn fail_job(&self, id: Uuid, error: String) -> Result<JobView> {
+    pub(crate) async fn fail_job(&self, id: Uuid, error: String) -> Result<JobView> {
         self.end_job(id, Some(error)).await
     }
 
@@ -956,7 +959,7 @@ impl Engine {
                 continue;
             }
             let mut issues = match prev {
-                None => validate::validate(form, &Value::Object(data.clone())),
+                None => validate::validate_new(form, &Value::Object(data.clone())),
                 Some(prev) => validate::validate(form, &Value::Object(merge_patch(&derive::input_of(form, &prev.data), &Value::Object(data.clone())))),
             };
             if issues.is_empty() {

@@ -6,7 +6,10 @@
 //! - [`auth`]: users, passwords, bearer tokens, roles.
 //! - [`access`]: form permissions for one user — scopes, hidden and
 //!   read-only fields — checked on every path that reads or writes records.
-//! - [`forms`]: form definitions, checked and compiled once per version, cached.
+//! - [`forms`]: form definitions, checked and compiled once per version,
+//!   cached; publishing refuses a version that stored records would fail.
+//! - [`backfill`]: the job that fills a newly required field's default into
+//!   the records that lack it.
 //! - [`records`]: the write path — validate, resolve references, store the
 //!   record and its history in one transaction — and the reads beside it.
 //! - [`definitions`]: workflows and messages, checked, versioned, cached.
@@ -34,6 +37,7 @@ use trellis_store::postgres::Heard;
 
 pub mod access;
 pub mod auth;
+pub mod backfill;
 pub mod boards;
 pub mod clock;
 pub mod dashboards;

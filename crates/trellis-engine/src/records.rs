@@ -176,7 +176,7 @@ impl Engine {
                 strip_nulls(obj);
                 refused.extend(grant.access.refused_fields(obj, &prefix));
             }
-            let found = validate::validate(&form, &item);
+            let found = validate::validate_new(&form, &item);
             if !found.is_empty() {
                 issues.extend(found.into_iter().map(|x| x.prefixed(&prefix)));
                 continue;
@@ -289,7 +289,7 @@ impl Engine {
         if let Some(obj) = item.as_object_mut() {
             strip_nulls(obj);
         }
-        let issues = validate::validate(form, &item);
+        let issues = validate::validate_new(form, &item);
         if !issues.is_empty() {
             return Err(EngineError::Invalid(issues));
         }

@@ -1,6 +1,8 @@
 //! Trying rules before they are in force: run one script against a sample
 //! record, or run a changed form's rules over every record of the form and
-//! report how the segment values would move — writing nothing.
+//! report how the segment values would move, and which records would stop
+//! validating, which fields' data would be dropped or retyped and which
+//! newly required fields records lack — writing nothing.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use trellis_core::rules::{SegmentKind, kind_name};
 use trellis_core::script::{self, Inputs, ScriptError};
-use trellis_core::{Issue, Record};
+use trellis_core::{CompiledForm, Issue, Record, publish, validate};
 use uuid::Uuid;
 
 use crate::derive::{evaluate, input_of, set_rollups};
@@ -43,6 +45,132 @@ pub struct Simulation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
     pub segments: Vec<SegmentShift>,
+    /// What the changed definition does to the stored data itself.
+    pub validation: ValidationImpact,
+}
+
+impl Simulation {
+    /// The same report with problems said in Chinese (their `message`), for zh readers.
+    pub fn in_chinese(mut self) -> Simulation {
+        for e in self.validation.examples.iter_mut().flat_map(|x| x.errors.iter_mut()) {
+            if let Some(zh) = e.zh.take() {
+                e.message = zh;
+            }
+        }
+        self
+    }
+}
+
+/// How the stored records would fare under the changed definition, each
+/// record's typed-in fields validated as its next write would validate them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ValidationImpact {
+    /// Records that validate now and would not under the change: each would
+    /// be refused at its next write until fixed. Records already refused by
+    /// the version in force are not counted here but in `already_invalid`.
+    pub invalid: i64,
+    /// Records the version in force refuses already (and the change too).
+    pub already_invalid: i64,
+    /// Up to 5 of the `invalid` records, with their problems.
+    pub examples: Vec<InvalidExample>,
+    /// Fields the change removes that records still hold data in.
+    pub dropped: Vec<DroppedField>,
+    /// Fields whose JSON type the change alters, with how many records hold a value.
+    pub retyped: Vec<RetypedField>,
+    /// Fields the change newly requires, with how many records lack a value.
+    pub required: Vec<crate::forms::MissingField>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InvalidExample {
+    pub id: Uuid,
+    /// The record's `title_field` value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<Value>,
+    pub errors: Vec<ExampleError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExampleError {
+    pub pointer: String,
+    pub message: String,
+    #[serde(skip)]
+    pub zh: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DroppedField {
+    pub field: String,
+    pub title: String,
+    /// Records holding a value in it.
+    pub records: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RetypedField {
+    pub field: String,
+    pub title: String,
+    /// JSON Schema types before and after (empty: any).
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    /// Records holding a value in it.
+    pub records: i64,
+}
+
+/// Tallies [`ValidationImpact`] record by record.
+struct Validation<'a> {
+    current: &'a CompiledForm,
+    candidate: &'a CompiledForm,
+    change: publish::SchemaChange,
+    out: ValidationImpact,
+}
+
+impl<'a> Validation<'a> {
+    fn new(current: &'a CompiledForm, candidate: &'a CompiledForm) -> Validation<'a> {
+        let change = publish::schema_change(&current.def, &candidate.def);
+        let out = ValidationImpact {
+            dropped: change.dropped.iter().map(|f| DroppedField { field: f.clone(), title: publish::field_title(&current.def, f), records: 0 }).collect(),
+            retyped: change.retyped.iter().map(|r| RetypedField { field: r.field.clone(), title: publish::field_title(&candidate.def, &r.field), from: r.from.clone(), to: r.to.clone(), records: 0 }).collect(),
+            required: change.newly_required.iter().map(|f| crate::forms::MissingField { field: f.clone(), title: publish::field_title(&candidate.def, f), missing: 0 }).collect(),
+            ..ValidationImpact::default()
+        };
+        Validation { current, candidate, change, out }
+    }
+
+    fn add(&mut self, rec: &Record) {
+        // What a write validates: the typed-in fields (derived values of either version left out).
+        let input: Map<String, Value> = input_of(self.current, &input_of(self.candidate, &rec.data));
+        for (d, f) in self.out.dropped.iter_mut().zip(&self.change.dropped) {
+            d.records += i64::from(publish::has_value(&rec.data, f));
+        }
+        for (r, f) in self.out.retyped.iter_mut().zip(&self.change.retyped) {
+            r.records += i64::from(publish::has_value(&rec.data, &f.field));
+        }
+        for m in &mut self.out.required {
+            m.missing += i64::from(!publish::has_value(&input, &m.field));
+        }
+        let input = Value::Object(input);
+        let after = validate::validate(self.candidate, &input);
+        if after.is_empty() {
+            return;
+        }
+        if !validate::validate(self.current, &input).is_empty() {
+            self.out.already_invalid += 1;
+            return;
+        }
+        self.out.invalid += 1;
+        if self.out.examples.len() < EXAMPLES {
+            let title = self.candidate.def.title_field.as_ref().or(self.current.def.title_field.as_ref()).and_then(|t| rec.data.get(t)).cloned();
+            let errors = after.into_iter().map(|i| ExampleError { pointer: i.pointer, message: i.message, zh: i.zh }).collect();
+            self.out.examples.push(InvalidExample { id: rec.id, title, errors });
+        }
+    }
+
+    fn finish(mut self) -> ValidationImpact {
+        self.out.dropped.retain(|d| d.records > 0);
+        self.out.required.retain(|m| m.missing > 0);
+        self.out
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -189,6 +317,7 @@ impl Engine {
             .collect();
         let now = self.clock.now();
         let title = candidate.def.title_field.clone();
+        let mut validation = Validation::new(&current, &candidate);
         let (mut records, mut failed, mut first_error, mut stopped) = (0i64, 0i64, None, None);
         let mut after = None;
         let started = std::time::Instant::now();
@@ -231,6 +360,7 @@ impl Engine {
             .map_err(|e| EngineError::Internal(format!("simulation: {e}")))?;
             for (rec, result) in batch.iter().zip(results) {
                 records += 1;
+                validation.add(rec);
                 let after = match result {
                     Ok(segments) => segments,
                     Err(e) => {
@@ -253,6 +383,7 @@ impl Engine {
                 stopped = Some(format!("stopped after {} s, at {records} records", SIMULATION_BUDGET.as_secs()));
             }
         }
-        Ok(Simulation { form: form.to_owned(), records, failed, first_error, stopped, segments: tallies.into_iter().map(|t| t.shift).collect() })
+        let validation = validation.finish();
+        Ok(Simulation { form: form.to_owned(), records, failed, first_error, stopped, segments: tallies.into_iter().map(|t| t.shift).collect(), validation })
     }
 }

@@ -31,7 +31,7 @@ const SHARED: &[(&str, &str, &str)] = &[
     ("401", "Unauthorized", "no token, or an unknown or revoked one"),
     ("403", "Forbidden", "the signed-in user's role may not do this"),
     ("404", "NotFound", "no such form, record or definition"),
-    ("409", "Conflict", "a unique key is taken, or the resource is not in a state that allows this"),
+    ("409", "Conflict", "a unique key is taken, the resource is not in a state that allows this, or (publishing a form) stored records would fail the new version"),
     ("410", "Gone", "the record was deleted (restore it first), or the link was switched off"),
     ("412", "PreconditionFailed", "If-Match names a revision that is no longer current"),
     ("413", "PayloadTooLarge", "the body is larger than the route's limit"),
@@ -129,6 +129,8 @@ pub struct FormIn {
     /// Per role: `{create, read, write, delete, hidden, readonly}`.
     #[schema(value_type = Option<BTreeMap<String, Object>>)]
     permissions: Option<BTreeMap<String, Value>>,
+    /// Fields every new record must have (refused like `schema.required`), which records stored before may lack.
+    required_for_new: Option<Vec<String>>,
 }
 
 /// A workflow definition (`docs/workflows.md`).

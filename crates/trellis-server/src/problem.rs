@@ -51,6 +51,11 @@ pub struct Problem {
     /// For 400 on a query parameter: which one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub param: Option<String>,
+    /// For 409 `records-would-fail`: each field the new version requires that
+    /// live records lack, `{field, title, missing}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub missing: Option<Value>,
     /// For 412: the record's current revision.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_rev: Option<i64>,
@@ -75,6 +80,7 @@ impl Problem {
             errors: None,
             key: None,
             param: None,
+            missing: None,
             current_rev: None, retry_after: None,
             detail_en: None,
             zh: None,
@@ -214,6 +220,9 @@ impl From<EngineError> for Problem {
             EngineError::Conflict { message, key, zh } => {
                 let slug = if key.is_some() { "unique-violation" } else { "conflict" };
                 Problem { key, zh, ..Problem::new(StatusCode::CONFLICT, slug, message) }
+            }
+            EngineError::RecordsWouldFail { message, zh, missing } => {
+                Problem { missing: serde_json::to_value(missing).ok(), ..Problem::new(StatusCode::CONFLICT, "records-would-fail", message).zh(zh) }
             }
             EngineError::Stale { expected, current } => Problem {
                 current_rev: Some(current),

@@ -403,7 +403,7 @@ async fn serve(url: &str, bind: SocketAddr, clock: &str, delivery: DeliveryArgs,
             }
         })
     });
-    // Imports whose worker died (a crash, a restart) go on where their last batch ended.
+    // Jobs (imports, backfills) whose worker died (a crash, a restart) go on where their last batch ended.
     let jobs = (!manual).then(|| {
         let engine = engine.clone();
         tokio::spawn(async move {
@@ -413,14 +413,14 @@ async fn serve(url: &str, bind: SocketAddr, clock: &str, delivery: DeliveryArgs,
                         for id in ids {
                             let engine = engine.clone();
                             tokio::spawn(async move {
-                                tracing::info!(job = %id, "resuming an unfinished import");
+                                tracing::info!(job = %id, "resuming an unfinished job (an import or a backfill)");
                                 if let Err(e) = engine.run_job(id, &|_| {}).await {
-                                    tracing::error!(job = %id, error = %e, "import stopped; it is picked up again later");
+                                    tracing::error!(job = %id, error = %e, "job stopped; it is picked up again later");
                                 }
                             });
                         }
                     }
-                    Err(e) => tracing::error!(error = %e, "looking for unfinished imports failed; retrying"),
+                    Err(e) => tracing::error!(error = %e, "looking for unfinished jobs failed; retrying"),
                 }
                 tokio::time::sleep(JOB_CHECK).await;
             }

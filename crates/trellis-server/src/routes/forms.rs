@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
-use trellis_engine::forms::FormInfo;
+use trellis_engine::forms::{Backfill, FormInfo};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -35,6 +35,10 @@ pub struct FormOut {
     /// `readonly` fields, and the `rule` that says so.
     #[schema(value_type = Object)]
     pub access: Value,
+    /// After a publish with `?backfill=defaults` that has records to fill:
+    /// the job filling them (`GET /api/v1/jobs/{id}` shows its progress).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backfill_job: Option<uuid::Uuid>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -51,10 +55,15 @@ fn out(f: FormInfo, actor: &Actor) -> FormOut {
         version: f.version,
         updated_at: f.updated_at.to_string(),
         definition: serde_json::to_value(&f.definition).unwrap_or(Value::Null),
+        backfill_job: None,
     }
 }
 
 fn with_etag(status: StatusCode, f: FormInfo, actor: &Actor) -> Response {
+    with_job(status, f, None, actor)
+}
+
+fn with_job(status: StatusCode, f: FormInfo, job: Option<uuid::Uuid>, actor: &Actor) -> Response {
     let etag = HeaderValue::from_str(&format!("\"{}\"", f.version)).expect("digits are a valid header");
     let location = HeaderValue::from_str(&format!("/api/v1/forms/{}", f.definition.key)).expect("form keys are URL-safe");
     let mut headers = HeaderMap::new();
@@ -62,7 +71,8 @@ fn with_etag(status: StatusCode, f: FormInfo, actor: &Actor) -> Response {
     if status == StatusCode::CREATED {
         headers.insert(header::LOCATION, location);
     }
-    (status, headers, Json(out(f, actor))).into_response()
+    let body = FormOut { backfill_job: job, ..out(f, actor) };
+    (status, headers, Json(body)).into_response()
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -91,19 +101,50 @@ async fn get_form(State(state): State<AppState>, Auth(actor): Auth, PathOf(form)
     Ok(with_etag(StatusCode::OK, state.engine.get_form(&form).await?, &actor))
 }
 
-/// Publish a new version of a form (admins). `If-Match` takes the version being edited.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct PublishParams {
+    /// `defaults`: when the new version requires a field that stored records
+    /// lack, publish anyway and fill each such field's schema `default` into
+    /// them by a job (`backfill_job` in the answer).
+    backfill: Option<String>,
+}
+
+/// Publish a new version of a form (admins). `If-Match` takes the version
+/// being edited. A version that newly requires a field live records lack is
+/// refused (409 `records-would-fail`, with `missing`), unless `?backfill=defaults`
+/// and the new schema gives each such field a `default`.
 #[utoipa::path(put, path = "/api/v1/forms/{form}", tag = "forms", security(("bearer" = [])),
-    params(("form" = String, Path), ("If-Match" = Option<String>, Header, description = "the version being edited, `\"3\"`")), request_body = FormIn,
+    params(("form" = String, Path), ("If-Match" = Option<String>, Header, description = "the version being edited, `\"3\"`"), PublishParams), request_body = FormIn,
     responses((status = 200, body = FormOut), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "`records-would-fail`: stored records lack a field the new version requires"),
         (status = 412, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn put_form(
     State(state): State<AppState>,
     Auth(actor): Auth,
     PathOf(form): PathOf<String>,
     IfMatch(version): IfMatch,
+    Params(p): Params<PublishParams>,
     JsonBody(def): JsonBody<Value>,
 ) -> ApiResult<Response> {
-    Ok(with_etag(StatusCode::OK, state.engine.update_form(&actor, &form, def, version).await?, &actor))
+    let backfill = match p.backfill.as_deref() {
+        None => Backfill::No,
+        Some("defaults") => Backfill::Defaults,
+        Some(other) => {
+            return Err(Problem { param: Some("backfill".into()), ..Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("backfill takes 'defaults', not '{other}'")).zh(format!("backfill 只能是 defaults，不能是「{other}」")) });
+        }
+    };
+    let published = state.engine.publish_form(&actor, &form, def, version, backfill).await?;
+    if let Some(id) = published.backfill_job {
+        let engine = state.engine.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.run_job(id, &|_| {}).await {
+                tracing::error!(job = %id, error = %e, "backfill stopped; it resumes when it is picked up again");
+            }
+        });
+    }
+    Ok(with_job(StatusCode::OK, published.form, published.backfill_job, &actor))
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]

@@ -59,12 +59,94 @@ async fn test_script(State(state): State<AppState>, Auth(actor): Auth, JsonBody(
     }
 }
 
-/// Run a changed definition's rules over every record of the form without
-/// writing, and report how each segment's values would move (admins).
+/// What a simulation reports (documentation of [`Simulation`]'s JSON).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct SimulationOut {
+    form: String,
+    /// Live records seen.
+    records: i64,
+    /// Records whose rules failed under the changed definition.
+    failed: i64,
+    first_error: Option<String>,
+    /// Why the run stopped early (20 failed records, or 15 s); the counts cover the records seen.
+    stopped: Option<String>,
+    /// Per segment: `{segment, kind, before, after, changed, moves, examples: [{id, title, from, to}]}`.
+    #[schema(value_type = Vec<Object>)]
+    segments: Vec<Value>,
+    validation: ValidationOut,
+}
+
+/// What the changed definition does to the stored data.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ValidationOut {
+    /// Records valid now that the change would refuse at their next write.
+    invalid: i64,
+    /// Records already refused by the version in force (not counted in `invalid`).
+    already_invalid: i64,
+    /// Up to 5 of the `invalid` records.
+    examples: Vec<InvalidExampleOut>,
+    /// Fields removed that records still hold data in.
+    dropped: Vec<DroppedOut>,
+    /// Fields whose JSON type changes.
+    retyped: Vec<RetypedOut>,
+    /// Fields newly required that records lack.
+    required: Vec<MissingOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct InvalidExampleOut {
+    id: Uuid,
+    /// The record's title field value (any JSON value the field holds).
+    title: Option<Value>,
+    errors: Vec<PointerMessage>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PointerMessage {
+    pointer: String,
+    message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct DroppedOut {
+    field: String,
+    title: String,
+    records: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RetypedOut {
+    field: String,
+    title: String,
+    from: Vec<String>,
+    to: Vec<String>,
+    records: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct MissingOut {
+    field: String,
+    title: String,
+    missing: i64,
+}
+
+/// Run a changed definition over every live record of the form without
+/// writing (admins): how each segment's values would move, and what the
+/// change does to the stored data — records that would stop validating,
+/// fields dropped or retyped, newly required fields records lack.
 #[utoipa::path(post, path = "/api/v1/forms/{form}/simulate", tag = "rules", security(("bearer" = [])), params(("form" = String, Path)),
-    request_body = FormIn, responses((status = 200, body = JsonObject), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    request_body = FormIn, responses((status = 200, body = SimulationOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn simulate(State(state): State<AppState>, Auth(actor): Auth, PathOf(form): PathOf<String>, JsonBody(def): JsonBody<Value>) -> ApiResult<Json<Simulation>> {
-    Ok(Json(state.engine.simulate(&actor, &form, def).await?))
+    let sim = state.engine.simulate(&actor, &form, def).await?;
+    // The problems of the examples are for people: in the reader's language.
+    Ok(Json(if crate::lang::Lang::current() == crate::lang::Lang::Zh { sim.in_chinese() } else { sim }))
 }
 
 /// Re-evaluate the form's rules over every record now (admins); resumes a sweep that was cut off.
