@@ -345,3 +345,169 @@ async fn an_admin_builds_a_tier_by_thresholds_a_score_from_three_criteria_and_a_
     b.stop().await;
     s.stop().await;
 }
+
+/// The notification titles `token`'s user has, sorted.
+async fn notes(s: &Server, token: &str) -> Vec<String> {
+    let body = s.get_as(token, "/api/v1/notifications?limit=100").await.expect(200).body;
+    let mut out: Vec<String> = body["items"].as_array().unwrap().iter().map(|n| n["title"].as_str().unwrap_or_default().to_owned()).collect();
+    out.sort();
+    out
+}
+
+/// A new admin, from an empty Trellis, builds by clicking and typing values only — no rhai, no JSON —
+/// a customer form, a tier by thresholds, a health score from three criteria, a follow-up workflow
+/// with a guard and a 72-hour escalation to the owner's manager, a contract-expiry reminder 30 days
+/// before at 09:00 moved off days off, and a birthday greeting; a salesperson enters a customer in
+/// the workspace; on the manual clock each reminder and the escalation arrive once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_admin_builds_a_crm_by_picking_and_its_reminders_and_escalation_arrive_once() {
+    // Tuesday 2026-12-01, 10:00 in Beijing.
+    let Some(s) = Server::start_at(Backend::Sqlite, "2026-12-01T02:00:00Z").await else { return };
+    let Some(b) = Browser::start().await else { return };
+    s.post("/api/v1/users", json!({"email": "li@example.com", "name": "李主管", "role": "manager", "password": crate::harness::PASSWORD})).await.expect(201);
+    s.post("/api/v1/users", json!({"email": "wang@example.com", "name": "王芳", "role": "staff", "password": crate::harness::PASSWORD, "manager": "li@example.com"})).await.expect(201);
+    let app = format!("{}/app/", s.base);
+    b.sign_in(&app).await;
+
+    // The form, by dragging fields from the palette.
+    b.click("#new-form-button").await;
+    b.fill("input[name=new-key]", "customer").await;
+    b.fill("input[name=new-title]", "客户").await;
+    b.click("#create-form").await;
+    for (kind, key, label) in [("text", "name", "姓名"), ("phone", "phone", "手机"), ("money", "annual_spend", "年度消费"), ("number", "orders_365d", "近一年订单数"),
+        ("date", "last_contact_at", "最近跟进"), ("date", "contract_end", "合同到期日"), ("date", "birthday", "生日")] {
+        b.drag(&format!(".palette .item[data-kind={kind}]"), "[data-section-box='0']").await;
+        b.find(&format!(".fcard.selected[data-key^={kind}_]")).await;
+        b.fill(".props input[name=label]", label).await;
+        b.fill(".props input[name=key]", key).await;
+        b.find(&format!(".fcard.selected[data-key={key}]")).await;
+    }
+    b.click(".fcard[data-key=name]").await;
+    b.click(".props input[name=required]").await;
+    b.click("#publish").await;
+    b.click("#confirm-publish").await;
+    b.text_of(".notice.ok", "1").await;
+
+    // 客户等级 by thresholds, 健康度 from three criteria.
+    b.client.goto(&format!("{app}#/forms/customer/rules")).await.unwrap();
+    b.click("[data-add=segments]").await;
+    b.fill("input[name=rule-key]", "tier\u{E007}").await;
+    b.find("[data-rule='segments/tier']").await;
+    b.fill("input[name=rule-title]", "客户等级").await;
+    pick(&b, "select[name=threshold-field]", "record.annual_spend").await;
+    b.click("[data-add-threshold]").await;
+    b.click("[data-add-threshold]").await;
+    for (i, (at_least, label)) in [("100000", "A"), ("20000", "B")].into_iter().enumerate() {
+        b.fill(&format!("input[name=threshold-{i}]"), at_least).await;
+        b.fill(&format!("input[name=threshold-label-{i}]"), label).await;
+    }
+    b.fill("input[name=otherwise]", "C").await;
+    b.click("[data-add=segments]").await;
+    b.fill("input[name=rule-key]", "health\u{E007}").await;
+    b.find("[data-rule='segments/health']").await;
+    pick(&b, "select[name=rule-kind]", "score").await;
+    b.find("[data-segment-builder=score]").await;
+    for (i, (field, op, value, points)) in [("record.orders_365d", "ge", "4", "40"), ("record.last_contact_at", "within", "30", "40"), ("record.annual_spend", "ge", "20000", "20")].into_iter().enumerate() {
+        b.click("[data-add-criterion]").await;
+        let at = format!("[data-criterion='{i}']");
+        pick(&b, &format!("{at} select[name=cb-field]"), field).await;
+        pick(&b, &format!("{at} select[name=cb-op]"), op).await;
+        b.fill(&format!("{at} input[name=cb-value]"), value).await;
+        b.fill(&format!("{at} input[name=points]"), points).await;
+    }
+    b.click("#save-rules").await;
+    b.text_of(".notice.ok", "2").await;
+
+    // The follow-up workflow on the diagram: 新线索 → 已联系 → 完成, a guard on 完成, 72 hours in 新线索 escalate to the owner's manager.
+    b.client.goto(&format!("{app}#/workflows/follow_up?new=1")).await.unwrap();
+    pick(&b, ".wf-panel select[name=form]", "customer").await;
+    pick(&b, ".wf-panel select[name=start-on]", "created").await;
+    b.click("[data-node=open]").await;
+    b.fill("input[name=state-title]", "新线索").await;
+    b.click("#add-timer").await;
+    b.fill("input[name=timer-0-after]", "72").await;
+    pick(&b, "[data-actions='timer-open-0'] select[data-add-action]", "notify").await;
+    pick(&b, "select[name='timer-open-0-0-to-kind']", "manager").await;
+    b.fill("input[name='timer-open-0-0-title']", "72小时未联系：{{ record.name }}").await;
+    b.text_of("[data-actions='timer-open-0'] [data-summary]", "通知负责人的上级").await;
+    b.click("#add-state").await;
+    b.fill("input[name=state-title]", "已联系").await;
+    b.drag("[data-handle=open]", "[data-node=state]").await;
+    b.text_of(".wf-panel h2", "已联系").await;
+    b.drag("[data-handle=state]", "[data-node=done]").await;
+    b.text_of(".wf-panel h2", "完成").await;
+    b.click("[data-condition=guard] [data-add-row]").await;
+    pick(&b, "[data-condition=guard] select[name=cb-field]", "record.contract_end").await;
+    pick(&b, "[data-condition=guard] select[name=cb-op]", "present").await;
+    b.fill("input[name=guard-message]", "请先填写合同到期日").await;
+    b.shot("designers-07-new-workflow").await;
+    b.click("#publish-workflow").await;
+    b.text_of(".notice.ok", "1").await;
+
+    // 合同到期前 30 天 09:00, moved to the working day before a day off; 生日 09:00.
+    for (key, kind, field, title) in [("contract_expiry", "date", "contract_end", "合同即将到期：{{ record.name }}"), ("birthday", "anniversary", "birthday", "生日：{{ record.name }}")] {
+        b.client.goto(&format!("{app}#/triggers/{key}?new=1")).await.unwrap();
+        pick(&b, "select[name=form]", "customer").await;
+        pick(&b, "select[name=when-kind]", kind).await;
+        pick(&b, &format!("select[name=when-{kind}]"), field).await;
+        if kind == "date" {
+            pick(&b, "select[name=when-offset-dir]", "before").await;
+            b.fill("input[name=when-offset-days]", "30").await;
+            pick(&b, "select[name=when-on_day_off]", "previous_working_day").await;
+        }
+        b.fill("input[name=trigger-0-title]", title).await;
+        b.shot(&format!("designers-08-trigger-{key}")).await;
+        b.click("#publish-trigger").await;
+        b.text_of(".notice.ok", "1").await;
+    }
+
+    // What was built is what the docs write by hand.
+    let form = s.get("/api/v1/forms/customer").await.expect(200).body["definition"].clone();
+    assert_eq!(form["segments"]["tier"]["script"], "if record.annual_spend >= 100000 { \"A\" } else if record.annual_spend >= 20000 { \"B\" } else { \"C\" }");
+    assert_eq!(form["segments"]["health"]["script"], "let s = 0;\nif record.orders_365d >= 4 { s += 40 }\nif days_since(record.last_contact_at) <= 30 { s += 40 }\nif record.annual_spend >= 20000 { s += 20 }\nclamp(s, 0, 100)");
+    let wf = s.get("/api/v1/workflows/follow_up").await.expect(200).body["definition"].clone();
+    assert_eq!(wf["states"]["open"]["timers"][0]["after"], "72h");
+    assert_eq!(wf["states"]["open"]["timers"][0]["actions"], json!([{"notify": "manager", "title": "72小时未联系：{{ record.name }}"}]));
+    let guarded = wf["transitions"].as_array().unwrap().iter().find(|t| t["key"] == "to_done").unwrap().clone();
+    assert_eq!((guarded["from"].clone(), guarded["guard"].clone()), (json!("state"), json!("present(record.contract_end)")));
+    let expiry = s.get("/api/v1/triggers/contract_expiry").await.expect(200).body["definition"].clone();
+    assert_eq!(expiry["when"], json!({"date": "contract_end", "offset": "-30d", "at": "09:00", "on_day_off": "previous_working_day"}));
+    let birthday = s.get("/api/v1/triggers/birthday").await.expect(200).body["definition"].clone();
+    assert_eq!(birthday["when"], json!({"anniversary": "birthday", "at": "09:00", "tz": "Asia/Shanghai"}));
+
+    // 王芳 enters a customer in the workspace: contract ends 2027-01-05 (30 days before is Sunday 6 December,
+    // so Friday the 4th), birthday 3 December.
+    b.click("#signout").await;
+    b.find("#email").await;
+    b.sign_in_as(&app, "wang@example.com", "王芳").await;
+    b.client.goto(&format!("{app}#/forms/customer/new")).await.unwrap();
+    b.fill("#f_name", "张三").await;
+    b.fill("#f_annual_spend", "50000").await;
+    b.fill("#f_orders_365d", "5").await;
+    for (id, date) in [("#f_contract_end", "2027-01-05"), ("#f_birthday", "1990-12-03")] {
+        b.client.execute(&format!("const i = document.querySelector('{id}'); i.value = '{date}'; i.dispatchEvent(new Event('input', {{ bubbles: true }})); i.dispatchEvent(new Event('change', {{ bubbles: true }}));"), vec![]).await.unwrap();
+    }
+    b.click("form.rform button[type=submit]").await;
+    b.text_of("#entry-done", "已创建").await;
+    let rec = s.list("customer", &[]).await.expect(200).body["items"][0].clone();
+    assert_eq!((rec["segments"]["tier"].clone(), rec["segments"]["health"].clone()), (json!("B"), json!(60)), "{rec}");
+
+    let wang = s.engine.login("wang@example.com", crate::harness::PASSWORD).await.unwrap().0;
+    let li = s.engine.login("li@example.com", crate::harness::PASSWORD).await.unwrap().0;
+    // The birthday at 09:00 Beijing on the 3rd; the contract on Friday the 4th at 09:00; the escalation 72 hours after creation.
+    s.clock("2026-12-03T00:59:00Z").await;
+    assert_eq!(notes(&s, &wang).await, Vec::<String>::new());
+    s.clock("2026-12-03T01:00:30Z").await;
+    assert_eq!(notes(&s, &wang).await, ["生日：张三"]);
+    s.clock("2026-12-04T01:00:30Z").await;
+    assert_eq!(notes(&s, &wang).await, ["合同即将到期：张三", "生日：张三"]);
+    assert_eq!(notes(&s, &li).await, Vec::<String>::new());
+    s.clock("2026-12-04T02:00:30Z").await;
+    assert_eq!(notes(&s, &li).await, ["72小时未联系：张三"]);
+    // Once each: later days bring nothing new.
+    s.clock("2026-12-07T03:00:00Z").await;
+    assert_eq!(notes(&s, &wang).await, ["合同即将到期：张三", "生日：张三"]);
+    assert_eq!(notes(&s, &li).await, ["72小时未联系：张三"]);
+    b.stop().await;
+    s.stop().await;
+}
