@@ -108,6 +108,32 @@ async fn every_condition_and_segment_of_the_crm_pack_opens_in_its_builder_or_as_
     b.text_of(".notice.ok", "").await;
     assert_eq!(s.get("/api/v1/triggers/urgent_complaint").await.expect(200).body["definition"]["condition"], before);
 
+    // Every trigger and workflow of the pack, opened in its designer and published untouched, is the same definition.
+    for kind in ["trigger", "workflow"] {
+        let list = s.get(&format!("/api/v1/{kind}s")).await.expect(200).body;
+        for d in list["items"].as_array().unwrap() {
+            let key = d["key"].as_str().unwrap();
+            b.client.goto(&format!("{app}#/{kind}s/{key}")).await.unwrap();
+            b.text_of("main .head .muted", &format!("· {key}")).await;
+            b.settle().await;
+            b.eval("document.querySelectorAll('.notice').forEach((n) => { n.className = ''; n.textContent = ''; }); return true").await;
+            b.click(&format!("#publish-{kind}")).await;
+            b.text_of(".notice.ok", "").await;
+            let after = s.get(&format!("/api/v1/{kind}s/{key}")).await.expect(200).body;
+            assert_eq!(after["definition"], d["definition"], "{kind} {key} changed by an untouched publish");
+        }
+    }
+
+    // The 启用 switch takes a trigger off and on at once.
+    b.client.goto(&format!("{app}#/triggers/birthday")).await.unwrap();
+    b.click("#trigger-enabled input").await;
+    b.click("#confirm-ok").await;
+    b.text_of(".notice.ok", "已停用").await;
+    assert_eq!(s.get("/api/v1/triggers/birthday").await.expect(200).body["definition"]["enabled"], false);
+    b.click("#trigger-enabled input").await;
+    b.text_of(".notice.ok", "已启用").await;
+    assert!(s.get("/api/v1/triggers/birthday").await.expect(200).body["definition"].get("enabled").is_none());
+
     // Every action of the pack shows field by field, or as JSON with a notice when the builder
     // cannot (a script deciding the owner); each has its one-line summary.
     let actions = in_page(

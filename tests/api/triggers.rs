@@ -24,6 +24,7 @@ both!(
     a_monday_digest_lists_each_owners_at_risk_customers,
     moments_keep_to_working_days_and_quiet_hours,
     a_cron_trigger_acts_on_each_record_it_picks_once,
+    a_trigger_switched_off_sends_nothing_and_switched_on_counts_from_then,
 );
 
 async fn crm(s: &Server) -> (String, String) {
@@ -495,5 +496,32 @@ async fn a_cron_trigger_acts_on_each_record_it_picks_once(b: Backend) {
     assert_eq!(s.clock("2026-04-30T00:00:00Z").await["triggers_fired"], 0);
     assert_eq!(s.clock("2026-05-01T02:00:00Z").await["triggers_fired"], 2, "once a month");
     assert_eq!(s.get_as(&staff, "/api/v1/tasks").await.expect(200).body["items"].as_array().unwrap().len(), 2);
+    s.stop().await;
+}
+
+async fn a_trigger_switched_off_sends_nothing_and_switched_on_counts_from_then(b: Backend) {
+    let Some(s) = Server::start_at(b, T0).await else { return };
+    let (staff, _) = crm(&s).await;
+    let id = add(&s, &staff, json!({"name": "王芳", "phone": "13800000001", "birthday": "1990-03-15"})).await;
+    let birthday = json!({"key": "birthday", "form": "customer", "when": {"anniversary": "birthday", "at": "09:00"}, "actions": [{"notify": "owner", "title": "生日：{{ record.name }}"}], "enabled": false});
+    s.post("/api/v1/triggers", birthday.clone()).await.expect(201);
+    s.post("/api/v1/triggers", json!({"key": "welcome", "form": "customer", "when": {"event": "created"}, "actions": [{"notify": "owner", "title": "新客户：{{ record.name }}"}], "enabled": false})).await.expect(201);
+    assert_eq!(s.get("/api/v1/triggers/birthday").await.expect(200).body["definition"]["enabled"], false);
+    // Off: no next moment, nothing on its day, no event.
+    let next = s.get(&format!("/api/v1/forms/customer/records/{id}/reminders")).await.expect(200).body;
+    assert_eq!(next["items"], json!([]));
+    add(&s, &staff, json!({"name": "李雷", "phone": "13800000002"})).await;
+    assert_eq!(s.clock("2026-03-15T02:00:00Z").await["triggers_fired"], 0);
+    assert_eq!(notes(&s, &staff).await, Vec::<String>::new());
+    assert_eq!(occurrences(&s, "birthday").await.len(), 0);
+    // On again (the key left out means on): the next moment is next year's, today's is not sent late.
+    let mut on = birthday.clone();
+    on.as_object_mut().unwrap().remove("enabled");
+    s.put("/api/v1/triggers/birthday", on).await.expect(200);
+    assert!(s.get("/api/v1/triggers/birthday").await.expect(200).body["definition"].get("enabled").is_none());
+    let next = s.get(&format!("/api/v1/forms/customer/records/{id}/reminders")).await.expect(200).body;
+    assert_eq!(next["items"], json!([{"trigger": "birthday", "at": "2027-03-15T01:00:00Z"}]));
+    assert_eq!(s.clock("2027-03-15T01:00:00Z").await["triggers_fired"], 1);
+    assert_eq!(notes(&s, &staff).await, vec!["生日：王芳"]);
     s.stop().await;
 }

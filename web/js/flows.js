@@ -5,7 +5,7 @@
 // inputs their pointers name.
 import { t } from './i18n.js';
 import { api, get, post } from './api.js';
-import { el } from './dom.js';
+import { el, confirmAction } from './dom.js';
 import { instant } from './format.js';
 import { catalogOf, allForms, conditionInput, ready } from './builders.js';
 import { actionList, actionContext, durationInput, pickLists } from './actions.js';
@@ -69,7 +69,7 @@ async function listView(main, kind, title, describe) {
 }
 
 export const workflowsView = (main) => listView(main, 'workflow', t('workflows'), (d) => `${d.form} · ${Object.keys(d.states || {}).length} ${t('states')}`);
-export const triggersView = (main) => listView(main, 'trigger', t('triggers'), (d) => `${d.form} · ${t(`wk_${whenKind(d.when)}`)}`);
+export const triggersView = (main) => listView(main, 'trigger', t('triggers'), (d) => `${d.form} · ${t(`wk_${whenKind(d.when)}`)}${d.enabled === false ? ` · ${t('disabledTag')}` : ''}`);
 
 export async function triggerView(main, key, params) {
   const isNew = params.get('new') === '1';
@@ -85,9 +85,26 @@ export async function triggerView(main, key, params) {
   const side = el('div', { class: 'card' });
   main.innerHTML = '';
   main.append(el('div', { class: 'head' }, el('div', {}, el('h1', {}, def.title || key), el('div', { class: 'muted' }, `${t('triggers')} · ${key}`)),
-    el('div', { class: 'actions' }, el('a', { class: 'btn', href: '#/triggers' }, t('triggers')),
+    el('div', { class: 'actions' }, isNew ? null : onOff(), el('a', { class: 'btn', href: '#/triggers' }, t('triggers')),
       el('button', { class: 'primary', id: 'publish-trigger', onclick: async () => { if (await publish('trigger', key, fresh, def, editor, status)) fresh = false; } }, t('publish')))),
   status, el('div', { class: 'flow-grid' }, editor, side));
+
+  /** 启用 / 停用 at once: the stored version with only `enabled` changed, so edits not yet published stay unpublished. */
+  function onOff() {
+    const box = el('input', { type: 'checkbox', role: 'switch', name: 'enabled', checked: def.enabled !== false });
+    box.addEventListener('change', async () => {
+      const on = box.checked;
+      if (!on && !(await confirmAction(t('confirmDisable', { x: def.title || key }), { ok: t('disable') }))) { box.checked = true; return; }
+      try {
+        const stored = (await get(`/api/v1/triggers/${key}`)).definition;
+        if (on) delete stored.enabled; else stored.enabled = false;
+        const saved = await api('PUT', `/api/v1/triggers/${key}`, stored);
+        if (on) delete def.enabled; else def.enabled = false;
+        status.className = 'notice ok'; status.textContent = t(on ? 'enabledNow' : 'disabledNow', { v: saved.version });
+      } catch (err) { box.checked = !on; status.className = 'notice error'; status.textContent = err.message; }
+    });
+    return el('label', { class: 'check switch', id: 'trigger-enabled' }, box, t('enabledLabel'));
+  }
 
   const formSel = el('select', { 'data-pointer': '/form', name: 'form' }, forms.map((f) => el('option', { value: f, selected: f === def.form }, f)));
   formSel.addEventListener('change', () => { def.form = formSel.value; drawWhen(); drawCondition(); drawActions(); });

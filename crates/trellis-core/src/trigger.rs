@@ -44,6 +44,18 @@ pub struct TriggerDef {
     /// A moment found more than this late (the server was down) is recorded as missed, not sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_lateness: Option<String>,
+    /// Off (`false`): the trigger stays defined but nothing fires — no moments are kept,
+    /// no event reacts, no cron runs; switched on again, moments count from then.
+    #[serde(default = "on", skip_serializing_if = "is_on")]
+    pub enabled: bool,
+}
+
+fn on() -> bool {
+    true
+}
+
+fn is_on(b: &bool) -> bool {
+    *b
 }
 
 /// Which write fires an event trigger.

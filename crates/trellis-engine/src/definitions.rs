@@ -51,7 +51,7 @@ impl Defs {
     }
 
     pub(crate) fn triggers_for<'a>(&'a self, form: &'a str) -> impl Iterator<Item = &'a Arc<CompiledTrigger>> + 'a {
-        self.triggers.values().filter(move |t| t.def.form == form)
+        self.triggers.values().filter(move |t| t.def.form == form && t.def.enabled)
     }
 
     /// Whether workflows or triggers look at writes of `form`.

@@ -70,7 +70,8 @@ impl Engine {
         let mut tx = self.store.begin().await?;
         tx.clear_schedules(key, now).await?;
         tx.commit().await?;
-        let Some(t) = defs.triggers.get(key).cloned() else { return Ok(0) };
+        // Switched off: nothing is kept to fire (a cron run already due is forgotten when it comes up).
+        let Some(t) = defs.triggers.get(key).filter(|t| t.def.enabled).cloned() else { return Ok(0) };
         if matches!(t.when, When::Cron(..)) {
             let mut tx = self.store.begin().await?;
             // A run that is due stays: it finishes, then the next is computed from the new version.
@@ -186,7 +187,7 @@ impl Engine {
         let mut flow = Flow::new(self, SYSTEM_ACTOR, now).await?;
         let t = flow.defs().triggers.get(&s.trigger).cloned();
         // A trigger changed since the row was stored (now an event, or on another form) keeps nothing.
-        let t = t.filter(|t| matches!(t.when, When::Moment(..)) && t.def.form == s.form);
+        let t = t.filter(|t| matches!(t.when, When::Moment(..)) && t.def.form == s.form && t.def.enabled);
         let (Some(t), Some(record)) = (t, record.filter(|r| r.deleted_at.is_none())) else {
             tx.set_schedule(&s.trigger, s.record_id, &s.form, None).await?;
             return Ok(false);
@@ -285,7 +286,7 @@ impl Engine {
     /// on it, then the run itself is recorded and its digests sent.
     async fn run_cron(&self, s: &Scheduled, now: Timestamp) -> Result<usize> {
         let defs = self.defs().await?;
-        let t = defs.triggers.get(&s.trigger).filter(|t| matches!(t.when, When::Cron(..)) && t.def.form == s.form).cloned();
+        let t = defs.triggers.get(&s.trigger).filter(|t| matches!(t.when, When::Cron(..)) && t.def.form == s.form && t.def.enabled).cloned();
         let Some(t) = t else {
             // Gone, or no longer a cron of this form: forget the run.
             let mut tx = self.store.begin().await?;
