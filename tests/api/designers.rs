@@ -176,6 +176,21 @@ async fn every_condition_and_segment_of_the_crm_pack_opens_in_its_builder_or_as_
     b.click("#publish-workflow").await;
     b.text_of(".notice.ok", "").await;
     assert_eq!(s.get("/api/v1/workflows/pipeline").await.expect(200).body["definition"], before);
+
+    // On a phone's width every designer takes one column and is no wider than the screen.
+    b.client.set_window_size(390, 844).await.unwrap();
+    for (page, shot) in [("workflows/pipeline", "designers-phone-workflow"), ("triggers/contract_expiry_30", "designers-phone-trigger"), ("forms/customer/rules", "designers-phone-rules")] {
+        b.client.goto(&format!("{app}#/{page}")).await.unwrap();
+        b.settle().await;
+        if page == "forms/customer/rules" {
+            b.click("[data-rule='segments/churn_risk']").await;
+        }
+        b.shot(shot).await;
+        let wide: Value = b.client.execute("return document.documentElement.scrollWidth <= window.innerWidth + 1", vec![]).await.unwrap();
+        let culprits: Value = b.client.execute("return [...document.querySelectorAll('main *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 6).map((e) => e.tagName + '.' + e.className + '[' + (e.getAttribute('name') || '') + '] ' + Math.round(e.getBoundingClientRect().right))", vec![]).await.unwrap();
+        assert_eq!(wide, true, "{page} is wider than a phone: {culprits}");
+    }
+    b.client.set_window_size(1440, 1000).await.unwrap();
     b.stop().await;
     s.stop().await;
 }

@@ -106,7 +106,7 @@ export async function triggerView(main, key, params) {
     return el('label', { class: 'check switch', id: 'trigger-enabled' }, box, t('enabledLabel'));
   }
 
-  const formSel = el('select', { 'data-pointer': '/form', name: 'form' }, forms.map((f) => el('option', { value: f, selected: f === def.form }, f)));
+  const formSel = el('select', { 'data-pointer': '/form', name: 'form' }, forms.map((f) => el('option', { value: f, selected: f === def.form }, defs[f]?.title || f)));
   formSel.addEventListener('change', () => { def.form = formSel.value; drawWhen(); drawCondition(); drawActions(); });
   const whenSlot = el('div');
   const kindSlot = el('div');

@@ -38,11 +38,17 @@ export async function rulesView(main, key) {
       for (const k of Object.keys(def[group] || {})) {
         const on = current && current[0] === group && current[1] === k;
         const name = group === 'segments' ? def.segments[k].title : def.ui?.widgets?.[k]?.title;
-        list.append(el('div', { class: 'rule' + (on ? ' on' : ''), 'data-rule': `${group}/${k}`, tabindex: '0', onclick: () => open(group, k), onkeydown: (e) => e.key === 'Enter' && open(group, k) },
+        list.append(el('div', { class: 'rule' + (on ? ' on' : ''), 'data-rule': `${group}/${k}`, tabindex: '0', onclick: () => pick(group, k), onkeydown: (e) => e.key === 'Enter' && pick(group, k) },
           el('div', {}, name || k), el('div', { class: 'muted' }, group === 'segments' ? `${k} · ${t(`sk_${def.segments[k].kind}`)}` : name ? k : '')));
       }
       list.append(el('button', { class: 'small', 'data-add': group, onclick: () => add(group) }, '+ ' + t('addRule')));
     }
+  }
+
+  /** Opens a rule chosen in the list; on a phone, where the editor sits below the list, brings it into view. */
+  function pick(group, k) {
+    open(group, k);
+    if (matchMedia('(max-width: 900px)').matches) editor.scrollIntoView({ block: 'start' });
   }
 
   function add(group) {
