@@ -260,6 +260,45 @@ async fn welcome_subject(s: &Server) -> String {
     template.lines().next().and_then(|l| l.strip_prefix("subject:")).map(|x| x.trim().to_owned()).unwrap_or_default()
 }
 
+/// On a form's rules page: a new segment `key` by thresholds on `field` (≥ each value → its label, otherwise `otherwise`).
+async fn tier_by_thresholds(b: &Browser, key: &str, field: &str, tiers: &[(&str, &str)], otherwise: &str) {
+    b.click("[data-add=segments]").await;
+    b.fill("input[name=rule-key]", &format!("{key}\u{E007}")).await;
+    b.find(&format!("[data-rule='segments/{key}']")).await;
+    pick(b, "select[name=threshold-field]", field).await;
+    for _ in tiers {
+        b.click("[data-add-threshold]").await;
+    }
+    for (i, (at_least, label)) in tiers.iter().enumerate() {
+        b.fill(&format!("input[name=threshold-{i}]"), at_least).await;
+        b.fill(&format!("input[name=threshold-label-{i}]"), label).await;
+    }
+    b.fill("input[name=otherwise]", otherwise).await;
+}
+
+/// On a form's rules page: a new score segment `key` from criteria (field, operator, value, points); a value is picked
+/// where the field offers choices, typed otherwise.
+async fn score_from_criteria(b: &Browser, key: &str, criteria: &[(&str, &str, &str, &str)]) {
+    b.click("[data-add=segments]").await;
+    b.fill("input[name=rule-key]", &format!("{key}\u{E007}")).await;
+    b.find(&format!("[data-rule='segments/{key}']")).await;
+    pick(b, "select[name=rule-kind]", "score").await;
+    b.find("[data-segment-builder=score]").await;
+    for (i, (field, op, value, points)) in criteria.iter().enumerate() {
+        b.click("[data-add-criterion]").await;
+        let at = format!("[data-criterion='{i}']");
+        pick(b, &format!("{at} select[name=cb-field]"), field).await;
+        pick(b, &format!("{at} select[name=cb-op]"), op).await;
+        let choice: Value = b.client.execute(&format!("return !!document.querySelector(\"{at} select[name=cb-value]\")"), vec![]).await.unwrap();
+        if choice == Value::Bool(true) {
+            pick(b, &format!("{at} select[name=cb-value]"), value).await;
+        } else {
+            b.fill(&format!("{at} input[name=cb-value]"), value).await;
+        }
+        b.fill(&format!("{at} input[name=points]"), points).await;
+    }
+}
+
 /// Picks `value` in the `<select>` at `css`.
 async fn pick(b: &Browser, css: &str, value: &str) {
     b.find(css).await.select_by_value(value).await.unwrap_or_else(|e| panic!("{css} = {value}: {e}"));
@@ -299,40 +338,14 @@ async fn an_admin_builds_a_tier_by_thresholds_a_score_from_three_criteria_and_a_
     b.shot("designers-04a-formula").await;
 
     // 客户等级 by thresholds on 年度消费: ≥ 100,000 → A, ≥ 20,000 → B, otherwise C.
-    b.click("[data-add=segments]").await;
-    b.fill("input[name=rule-key]", "tier\u{E007}").await;
-    b.find("[data-rule='segments/tier']").await;
-    pick(&b, "select[name=threshold-field]", "record.spend").await;
-    b.click("[data-add-threshold]").await;
-    b.click("[data-add-threshold]").await;
-    b.fill("input[name=threshold-0]", "100000").await;
-    b.fill("input[name=threshold-label-0]", "A").await;
-    b.fill("input[name=threshold-1]", "20000").await;
-    b.fill("input[name=threshold-label-1]", "B").await;
-    b.fill("input[name=otherwise]", "C").await;
+    tier_by_thresholds(&b, "tier", "record.spend", &[("100000", "A"), ("20000", "B")], "C").await;
     b.click("#segment-simulate").await;
     b.text_of("#segment-moves", "4").await;
     b.find("#segment-spread tr[data-value=B]").await;
     b.shot("designers-04-tier-thresholds").await;
 
     // 健康度 from three criteria, capped at 0–100.
-    b.click("[data-add=segments]").await;
-    b.fill("input[name=rule-key]", "health\u{E007}").await;
-    b.find("[data-rule='segments/health']").await;
-    pick(&b, "select[name=rule-kind]", "score").await;
-    b.find("[data-segment-builder=score]").await;
-    for (i, (field, op, value, points)) in [("record.spend", "ge", "20000", "40"), ("record.region", "eq", "华北", "30"), ("record.joined", "within", "30", "30")].into_iter().enumerate() {
-        b.click("[data-add-criterion]").await;
-        let at = format!("[data-criterion='{i}']");
-        pick(&b, &format!("{at} select[name=cb-field]"), field).await;
-        pick(&b, &format!("{at} select[name=cb-op]"), op).await;
-        if field == "record.region" {
-            pick(&b, &format!("{at} select[name=cb-value]"), value).await;
-        } else {
-            b.fill(&format!("{at} input[name=cb-value]"), value).await;
-        }
-        b.fill(&format!("{at} input[name=points]"), points).await;
-    }
+    score_from_criteria(&b, "health", &[("record.spend", "ge", "20000", "40"), ("record.region", "eq", "华北", "30"), ("record.joined", "within", "30", "30")]).await;
     b.text_of("#segment-moves", "4").await;
     b.shot("designers-05-score-criteria").await;
     b.click("#save-rules").await;
@@ -431,31 +444,9 @@ async fn a_new_admin_builds_a_crm_by_picking_and_its_reminders_and_escalation_ar
 
     // 客户等级 by thresholds, 健康度 from three criteria.
     b.client.goto(&format!("{app}#/forms/customer/rules")).await.unwrap();
-    b.click("[data-add=segments]").await;
-    b.fill("input[name=rule-key]", "tier\u{E007}").await;
-    b.find("[data-rule='segments/tier']").await;
+    tier_by_thresholds(&b, "tier", "record.annual_spend", &[("100000", "A"), ("20000", "B")], "C").await;
     b.fill("input[name=rule-title]", "客户等级").await;
-    pick(&b, "select[name=threshold-field]", "record.annual_spend").await;
-    b.click("[data-add-threshold]").await;
-    b.click("[data-add-threshold]").await;
-    for (i, (at_least, label)) in [("100000", "A"), ("20000", "B")].into_iter().enumerate() {
-        b.fill(&format!("input[name=threshold-{i}]"), at_least).await;
-        b.fill(&format!("input[name=threshold-label-{i}]"), label).await;
-    }
-    b.fill("input[name=otherwise]", "C").await;
-    b.click("[data-add=segments]").await;
-    b.fill("input[name=rule-key]", "health\u{E007}").await;
-    b.find("[data-rule='segments/health']").await;
-    pick(&b, "select[name=rule-kind]", "score").await;
-    b.find("[data-segment-builder=score]").await;
-    for (i, (field, op, value, points)) in [("record.orders_365d", "ge", "4", "40"), ("record.last_contact_at", "within", "30", "40"), ("record.annual_spend", "ge", "20000", "20")].into_iter().enumerate() {
-        b.click("[data-add-criterion]").await;
-        let at = format!("[data-criterion='{i}']");
-        pick(&b, &format!("{at} select[name=cb-field]"), field).await;
-        pick(&b, &format!("{at} select[name=cb-op]"), op).await;
-        b.fill(&format!("{at} input[name=cb-value]"), value).await;
-        b.fill(&format!("{at} input[name=points]"), points).await;
-    }
+    score_from_criteria(&b, "health", &[("record.orders_365d", "ge", "4", "40"), ("record.last_contact_at", "within", "30", "40"), ("record.annual_spend", "ge", "20000", "20")]).await;
     b.click("#save-rules").await;
     b.text_of(".notice.ok", "2").await;
 
