@@ -390,12 +390,25 @@ async fn an_admin_builds_a_tier_by_thresholds_a_score_from_three_criteria_and_a_
     pick(&b, "select[name=trigger-1-assignee-kind]", "manager").await;
     b.fill("input[name=trigger-1-due]", "3").await;
     b.text_of("[data-actions=trigger] [data-action='1'] [data-summary]", "给负责人的上级，期限 3 天").await;
+    // And an email whose message is written on the spot, previewed on a stored member.
+    pick(&b, "[data-actions=trigger] select[data-add-action]", "email").await;
+    b.click("[data-actions=trigger] [data-action='2'] [data-new-message]").await;
+    b.fill("dialog textarea[name=message-template]", "subject: 欢迎，{{ record.name }}\n{{ record.name }}，感谢您的支持。").await;
+    b.text_of("#message-dialog-preview .subject", "欢迎，").await;
+    b.shot("designers-06b-new-message").await;
+    b.click("#message-save").await;
+    b.text_of("[data-actions=trigger] [data-action='2'] [data-summary]", "消息模板「message_1 · 欢迎，{{ record.name }}」").await;
     b.shot("designers-06-trigger-condition-actions").await;
     b.click("#publish-trigger").await;
     b.text_of(".notice.ok", "1").await;
     let t = s.get("/api/v1/triggers/north_east").await.expect(200).body;
     assert_eq!(t["definition"]["condition"], "record.region in [\"华北\", \"华东\"]");
-    assert_eq!(t["definition"]["actions"], json!([{"notify": "owner", "title": "提醒"}, {"create_task": {"title": "跟进：{{ record.name }}", "assignee": "manager", "due": "3d"}}]));
+    assert_eq!(
+        t["definition"]["actions"],
+        json!([{"notify": "owner", "title": "提醒"}, {"create_task": {"title": "跟进：{{ record.name }}", "assignee": "manager", "due": "3d"}}, {"email": {"to": "owner", "message": "message_1"}}])
+    );
+    let m = s.get("/api/v1/messages/message_1").await.expect(200).body;
+    assert_eq!(m["definition"]["template"], "subject: 欢迎，{{ record.name }}\n{{ record.name }}，感谢您的支持。");
     b.stop().await;
     s.stop().await;
 }

@@ -7,7 +7,7 @@
 import { t } from './i18n.js';
 import { el, kindOf } from './dom.js';
 import { people, nameOf, roleTitle } from './people.js';
-import { get } from './api.js';
+import { api, get, post } from './api.js';
 
 export const ACTION_KINDS = ['notify', 'create_task', 'email', 'set', 'assign', 'start_workflow', 'transition', 'create_record', 'webhook', 'digest'];
 const FIELDS = { notify: ['notify', 'message', 'title'], email: ['email'], webhook: ['webhook'], create_task: ['create_task'], set: ['set'], create_record: ['create_record'], start_workflow: ['start_workflow'], transition: ['transition'], assign: ['assign'], digest: ['digest'] };
@@ -155,8 +155,58 @@ export function durationInput(value, set, name, pointer) {
   return el('span', { class: 'ab-dur' }, num, unit);
 }
 
+/** A message picked from the list, or written on the spot (新建) or looked at and changed (预览), with a live preview on a stored record. */
 function messageInput(value, set, ctx, { optional = false, name = 'message' } = {}) {
-  return select(name, [...(optional ? [['', t('noMessage')]] : []), ...ctx.messages.map((m) => [m.key, ctx.messageTitle(m.key)])], value ?? '', (v) => set(v || undefined), { 'aria-label': t('msgTemplate') });
+  const box = el('span', { class: 'ab-msg' });
+  const draw = () => {
+    const sel = select(name, [...(optional ? [['', t('noMessage')]] : []), ...ctx.messages.map((m) => [m.key, ctx.messageTitle(m.key)])], value ?? '', (v) => { value = v || undefined; set(value); }, { 'aria-label': t('msgTemplate') });
+    box.replaceChildren(sel,
+      el('button', { type: 'button', class: 'small', 'data-new-message': '', onclick: () => messageDialog(null, ctx, (k) => { value = k; set(k); draw(); }) }, t('newMessage')),
+      value ? el('button', { type: 'button', class: 'small', 'data-edit-message': '', onclick: () => messageDialog(value, ctx, () => draw()) }, t('previewMessage')) : '');
+  };
+  draw();
+  return box;
+}
+
+/** The dialog that writes (key null) or changes a message template, previewed as it is typed. */
+async function messageDialog(key, ctx, done) {
+  const existing = key ? ctx.messages.find((m) => m.key === key) : null;
+  const taken = new Set(ctx.messages.map((m) => m.key));
+  let n = 1;
+  while (taken.has(`message_${n}`)) n++;
+  const keyInput = el('input', { name: 'message-key', value: key || `message_${n}`, pattern: '[a-z][a-z0-9_]*', disabled: !!key, 'aria-label': t('key') });
+  const tf = ctx.forms[ctx.form]?.title_field;
+  const area = el('textarea', { rows: 6, name: 'message-template', class: 'mono', 'aria-label': t('template') });
+  area.value = existing?.definition?.template ?? `subject: ${t('messageSubjectExample')}${tf ? `{{ record.${tf} }}` : ''}\n`;
+  const out = el('div', { class: 'preview-out', id: 'message-dialog-preview', 'aria-live': 'polite' });
+  const err = el('div', { class: 'field-error', role: 'alert' });
+  const sample = await get(`/api/v1/forms/${ctx.form}/records?limit=1`).catch(() => ({ items: [] }));
+  const rec = sample.items[0];
+  let timer;
+  const render = async () => {
+    try {
+      const r = await post('/api/v1/messages/preview', rec ? { template: area.value, form: ctx.form, record_id: rec.id } : { template: area.value, record: {} });
+      out.replaceChildren(r.subject ? el('div', { class: 'subject' }, r.subject) : '', el('div', { class: 'body' }, r.body));
+      err.textContent = '';
+    } catch (e) { err.textContent = e.errors?.[0] ? `${e.errors[0].line ? `line ${e.errors[0].line}: ` : ''}${e.errors[0].message}` : e.message; }
+  };
+  area.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(render, 300); });
+  const d = el('dialog', { class: 'confirm message-dialog', 'aria-label': t('msgTemplate') });
+  const save = el('button', { type: 'button', class: 'primary', id: 'message-save' }, t('save'));
+  save.addEventListener('click', async () => {
+    try {
+      const k = keyInput.value.trim();
+      const saved = key ? await api('PUT', `/api/v1/messages/${k}`, { template: area.value }) : await post('/api/v1/messages', { key: k, template: area.value });
+      if (existing) existing.definition = saved.definition; else ctx.messages.push({ key: k, definition: saved.definition });
+      d.close(); d.remove(); done(k);
+    } catch (e) { err.textContent = [e.message, ...(e.errors || []).map((x) => `${x.line ? `line ${x.line}: ` : ''}${x.message}`)].join(' — '); }
+  });
+  d.append(el('h3', {}, key ? `${t('msgTemplate')} · ${key}` : t('newMessage')), el('label', {}, t('key')), keyInput,
+    el('label', {}, t('template')), area, err, el('label', {}, rec ? t('previewOn', { x: (tf && rec.data[tf]) || rec.id }) : t('preview')), out,
+    el('div', { class: 'actions', style: 'justify-content:flex-end;margin-top:10px' }, el('button', { type: 'button', onclick: () => { d.close(); d.remove(); } }, t('cancel')), save));
+  document.body.append(d);
+  d.showModal();
+  render();
 }
 
 /** `{field: script}` with a value input by the field's kind (or now/today, or another field's value). */
