@@ -215,7 +215,7 @@ async fn an_admin_designs_a_form_adds_a_rule_and_enters_a_record_in_the_browser(
     b.shot("03-designer-three-fields").await;
 
     b.find("#publish").await.click().await.unwrap();
-    b.text_of("#publish-dialog", "name, phone, spend").await;
+    b.text_of("#publish-dialog", "新增：姓名、手机、年消费").await;
     b.shot("04-publish-summary").await;
     b.find("#confirm-publish").await.click().await.unwrap();
     b.text_of(".notice.ok", "1").await;

@@ -115,8 +115,10 @@ async function designView(main, key, params) {
     if (problems.length) { status.className = 'notice error'; status.textContent = problems.join(' — '); return; }
     const next = definitionOf(model);
     const s = changeSummary(current?.definition, next);
-    const list = (label, keys) => (keys.length ? el('li', {}, `${label}: ${keys.join(', ')}`) : null);
-    const items = [list(t('added'), s.added), list(t('removed'), s.removed), list(t('changed'), s.changed), s.layout ? el('li', {}, 'layout') : null, s.title ? el('li', {}, t('formtitle')) : null].filter(Boolean);
+    // Fields by their titles (a removed one by its stored title), as the admin named them.
+    const titleOf = (k) => next.schema.properties[k]?.title || current?.definition?.schema?.properties?.[k]?.title || k;
+    const list = (label, keys) => (keys.length ? el('li', {}, `${label}：${keys.map(titleOf).join('、')}`) : null);
+    const items = [list(t('added'), s.added), list(t('removed'), s.removed), list(t('changed'), s.changed), s.layout ? el('li', {}, t('layoutChanged')) : null, s.title ? el('li', {}, t('formtitle')) : null].filter(Boolean);
     const published = (saved) => {
       current = saved;
       versionLine.textContent = `${key} · v${saved.version}`;

@@ -28,7 +28,7 @@ const zh = {
   useMessage: '用消息模板', useTitle: '只写标题', notifyHow: '内容', notifyTitle: '标题（可插入 {{ record.字段 }}）', webhookUrl: '机器人 Webhook 地址', webhookFormat: '格式',
   taskTitle: '任务标题（可插入 {{ record.字段 }}）', assignee: '处理人', taskDue: '期限', taskForm: '完成时填写的表单', noTaskForm: '不需要填写', taskDescription: '任务说明', recordData: '新记录的字段',
   assignHow: '分配方式', assignRoundRobin: '在某角色中轮流分配', assignUser: '指定成员', digestEmail: '同时发邮件', digestLimit: '每人最多列出几条', taskTitleDefault: '跟进：{x}', notifyTitleDefault: '提醒：{x}', digestTitleDefault: '本周需要关注的客户 {{ count }} 位',
-  newMessage: '新建模板', previewMessage: '预览 / 修改', messageSubjectExample: '提醒：', previewOn: '预览（用记录「{x}」）', actionAsJson: '这个动作有构建器不认识的写法，按原样以 JSON 显示；不改就不会被改写。', actionKind: '动作类型', addAction: '添加动作', noActions: '还没有动作',
+  layoutChanged: '分组或字段顺序有调整', newMessage: '新建模板', previewMessage: '预览 / 修改', messageSubjectExample: '提醒：', previewOn: '预览（用记录「{x}」）', actionAsJson: '这个动作有构建器不认识的写法，按原样以 JSON 显示；不改就不会被改写。', actionKind: '动作类型', addAction: '添加动作', noActions: '还没有动作',
   // The condition and segment builders.
   op_eq: '等于', op_ne: '不等于', op_contains: '包含', op_present: '已填写', op_empty: '为空', op_in: '是其中之一', op_nin: '不是其中任何一个', op_has: '含有',
   op_ge: '≥ 大于等于', op_gt: '> 大于', op_le: '≤ 小于等于', op_lt: '< 小于', op_between: '介于', op_date_lt: '早于', op_date_gt: '晚于',
@@ -103,7 +103,7 @@ const en = {
   useMessage: 'A message', useTitle: 'Just a title', notifyHow: 'Content', notifyTitle: 'Title (may hold {{ record.field }})', webhookUrl: 'Robot webhook URL', webhookFormat: 'Format',
   taskTitle: 'Task title (may hold {{ record.field }})', assignee: 'Assignee', taskDue: 'Due in', taskForm: 'Form filled in on completion', noTaskForm: 'None', taskDescription: 'Description', recordData: "The new record's fields",
   assignHow: 'How', assignRoundRobin: 'In turn among a role', assignUser: 'A user', digestEmail: 'Also email it', digestLimit: 'At most records per person', taskTitleDefault: 'Follow up: {x}', notifyTitleDefault: 'Reminder: {x}', digestTitleDefault: '{{ count }} customers to look at this week',
-  newMessage: 'New message', previewMessage: 'Preview / edit', messageSubjectExample: 'Reminder: ', previewOn: 'Preview (on the record “{x}”)', actionAsJson: 'This action is written in a way the builder does not know, so it is shown as JSON; it is kept as it is unless you change it.', actionKind: 'Action', addAction: 'Add an action', noActions: 'No actions yet',
+  layoutChanged: 'Sections or field order changed', newMessage: 'New message', previewMessage: 'Preview / edit', messageSubjectExample: 'Reminder: ', previewOn: 'Preview (on the record “{x}”)', actionAsJson: 'This action is written in a way the builder does not know, so it is shown as JSON; it is kept as it is unless you change it.', actionKind: 'Action', addAction: 'Add an action', noActions: 'No actions yet',
   op_eq: 'is', op_ne: 'is not', op_contains: 'contains', op_present: 'is filled in', op_empty: 'is empty', op_in: 'is any of', op_nin: 'is none of', op_has: 'has',
   op_ge: '≥ at least', op_gt: '> more than', op_le: '≤ at most', op_lt: '< less than', op_between: 'between', op_date_lt: 'before', op_date_gt: 'after',
   op_within: 'within the last N days', op_older: 'more than N days ago', op_next: 'in the next N days', op_yes: 'is yes', op_no: 'is not yes',
