@@ -234,7 +234,7 @@ async fn an_admin_designs_a_form_adds_a_rule_and_enters_a_record_in_the_browser(
     b.find("[data-rule='computed/spend_k']").await;
     b.find("[data-to-script]").await.click().await.unwrap();
     b.fill("code-editor textarea", "let s = record.spend;\nif s >= 10000 { 1 } else {").await;
-    b.text_of("#rule-result", "line 2").await;
+    b.text_of("#rule-result", "第 2 行").await;
     assert!(b.find(".ce .gutter .bad").await.text().await.unwrap().contains('2'), "the error is marked at line 2");
     b.fill("code-editor textarea", "let s = coalesce(record.spend, 0);\ns / 1000").await;
     b.fill("textarea[name=sample]", r#"{"name": "张三", "spend": 20000}"#).await;
@@ -335,7 +335,7 @@ async fn an_admin_designs_a_form_adds_a_rule_and_enters_a_record_in_the_browser(
     b.click("[data-transition=win]").await;
     b.find("#publish-workflow").await.click().await.unwrap();
     b.find("[data-pointer='/transitions/4/guard'].bad-input").await;
-    b.text_of(".inline-error", "line").await;
+    b.text_of(".inline-error", "第 1 行").await;
     b.shot("10-workflow-designer-error").await;
     b.fill("[data-condition=guard] code-editor textarea", "present(record.quote_amount) && record.quote_amount > 1000").await;
     b.click("[data-node=new_lead]").await;

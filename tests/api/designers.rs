@@ -346,6 +346,7 @@ async fn an_admin_builds_a_tier_by_thresholds_a_score_from_three_criteria_and_a_
 
     // 健康度 from three criteria, capped at 0–100.
     score_from_criteria(&b, "health", &[("record.spend", "ge", "20000", "40"), ("record.region", "eq", "华北", "30"), ("record.joined", "within", "30", "30")]).await;
+    b.click("#segment-simulate").await;
     b.text_of("#segment-moves", "4").await;
     b.shot("designers-05-score-criteria").await;
     b.click("#save-rules").await;

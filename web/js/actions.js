@@ -5,7 +5,7 @@
 // show (extra keys, a script where a value is expected) opens as JSON with
 // a notice, and an action nobody touches is saved as it was.
 import { t } from './i18n.js';
-import { el, kindOf } from './dom.js';
+import { el, kindOf, problemText } from './dom.js';
 import { people, nameOf, roleTitle } from './people.js';
 import { api, get, post } from './api.js';
 
@@ -188,7 +188,7 @@ async function messageDialog(key, ctx, done) {
       const r = await post('/api/v1/messages/preview', rec ? { template: area.value, form: ctx.form, record_id: rec.id } : { template: area.value, record: {} });
       out.replaceChildren(r.subject ? el('div', { class: 'subject' }, r.subject) : '', el('div', { class: 'body' }, r.body));
       err.textContent = '';
-    } catch (e) { err.textContent = e.errors?.[0] ? `${e.errors[0].line ? `line ${e.errors[0].line}: ` : ''}${e.errors[0].message}` : e.message; }
+    } catch (e) { err.textContent = e.errors?.[0] ? problemText(e.errors[0]) : e.message; }
   };
   area.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(render, 300); });
   const d = el('dialog', { class: 'confirm message-dialog', 'aria-label': t('msgTemplate') });
@@ -199,7 +199,7 @@ async function messageDialog(key, ctx, done) {
       const saved = key ? await api('PUT', `/api/v1/messages/${k}`, { template: area.value }) : await post('/api/v1/messages', { key: k, template: area.value });
       if (existing) existing.definition = saved.definition; else ctx.messages.push({ key: k, definition: saved.definition });
       d.close(); d.remove(); done(k);
-    } catch (e) { err.textContent = [e.message, ...(e.errors || []).map((x) => `${x.line ? `line ${x.line}: ` : ''}${x.message}`)].join(' — '); }
+    } catch (e) { err.textContent = [e.message, ...(e.errors || []).map(problemText)].join(' — '); }
   });
   d.append(el('h3', {}, key ? `${t('msgTemplate')} · ${key}` : t('newMessage')), el('label', {}, t('key')), keyInput,
     el('label', {}, t('template')), area, err, el('label', {}, rec ? t('previewOn', { x: (tf && rec.data[tf]) || rec.id }) : t('preview')), out,

@@ -66,3 +66,27 @@ export function toast(text, { action, label, ms = 8000 } = {}) {
 
 /** A placeholder while a page waits for the network. */
 export const loading = () => el('div', { class: 'loading', role: 'status', 'aria-live': 'polite' }, el('span', { class: 'spinner', 'aria-hidden': 'true' }), ` ${t('loading')}`);
+
+/** One problem of a 422 as a person reads it: 第 2 行第 5 列：… (the line only where a script or template is meant). */
+export const problemText = (e) => `${e.line ? t(e.column ? 'atLineCol' : 'atLine', { n: e.line, c: e.column }) : ''}${e.message}`;
+
+/**
+ * Shows a 422's problems in `box`: each at the input whose `data-pointer` is
+ * the longest prefix of its pointer (marked, with the message below it), the
+ * rest — with the problem's own message — in `status`.
+ */
+export function showProblems(box, status, err) {
+  box.querySelectorAll('.inline-error').forEach((x) => x.remove());
+  box.querySelectorAll('[data-pointer]').forEach((x) => x.classList.remove('bad-input'));
+  const inputs = [...box.querySelectorAll('[data-pointer]')];
+  const unplaced = [];
+  for (const e of err.errors || []) {
+    const best = inputs.filter((i) => e.pointer === i.dataset.pointer || e.pointer.startsWith(`${i.dataset.pointer}/`)).sort((a, b) => b.dataset.pointer.length - a.dataset.pointer.length)[0];
+    if (best) {
+      best.classList.add('bad-input');
+      best.insertAdjacentElement('afterend', el('div', { class: 'field-error inline-error' }, problemText(e)));
+    } else unplaced.push(problemText(e));
+  }
+  status.className = 'notice error';
+  status.textContent = [err.message, ...unplaced].join(' — ');
+}

@@ -5,7 +5,7 @@
 // inputs their pointers name.
 import { t } from './i18n.js';
 import { api, get, post } from './api.js';
-import { el, confirmAction } from './dom.js';
+import { el, confirmAction, showProblems, problemText } from './dom.js';
 import { instant } from './format.js';
 import { catalogOf, allForms, conditionInput, ready } from './builders.js';
 import { actionList, actionContext, durationInput, pickLists } from './actions.js';
@@ -18,23 +18,6 @@ function bound(obj, key, pointer, attrs = {}, onChange = () => {}) {
   const i = el('input', { value: obj[key] ?? '', 'data-pointer': pointer, ...attrs });
   i.addEventListener('input', () => { obj[key] = i.value === '' ? undefined : i.value; onChange(); });
   return i;
-}
-
-/** Shows a 422's problems at the inputs whose `data-pointer` is the longest prefix of each pointer. */
-function showProblems(box, status, err) {
-  box.querySelectorAll('.inline-error').forEach((x) => x.remove());
-  box.querySelectorAll('[data-pointer]').forEach((x) => x.classList.remove('bad-input'));
-  const inputs = [...box.querySelectorAll('[data-pointer]')];
-  const unplaced = [];
-  for (const e of err.errors || []) {
-    const best = inputs.filter((i) => e.pointer === i.dataset.pointer || e.pointer.startsWith(`${i.dataset.pointer}/`)).sort((a, b) => b.dataset.pointer.length - a.dataset.pointer.length)[0];
-    if (best) {
-      best.classList.add('bad-input');
-      best.insertAdjacentElement('afterend', el('div', { class: 'field-error inline-error' }, `${e.line ? `line ${e.line}: ` : ''}${e.message}`));
-    } else unplaced.push(`${e.pointer}: ${e.message}`);
-  }
-  status.className = 'notice error';
-  status.textContent = [err.message, ...unplaced].join(' — ');
 }
 
 async function publish(kind, key, isNew, def, box, status) {
@@ -58,18 +41,19 @@ async function publish(kind, key, isNew, def, box, status) {
 }
 
 async function listView(main, kind, title, describe) {
-  const { items } = await get(`/api/v1/${kind}s`);
+  const [{ items }, forms] = await Promise.all([get(`/api/v1/${kind}s`), allForms()]);
+  const formTitle = (f) => forms[f]?.title || f;
   const key = el('input', { name: 'new-key', placeholder: kind === 'workflow' ? 'pipeline' : 'birthday', pattern: '[a-z][a-z0-9_]*', style: 'max-width:220px' });
   main.innerHTML = '';
   main.append(el('div', { class: 'head' }, el('h1', {}, title), el('div', { class: 'actions' }, key,
     el('button', { class: 'primary', id: `new-${kind}`, onclick: () => { if (/^[a-z][a-z0-9_]*$/.test(key.value)) location.hash = `#/${kind}s/${key.value}?new=1`; } }, `+ ${t('create')}`))),
   items.length ? el('table', { class: 'list card', style: 'padding:0' }, el('tbody', {}, items.map((d) => el('tr', { 'data-def': d.key },
-    el('td', {}, el('a', { href: `#/${kind}s/${d.key}` }, d.definition.title || d.key)), el('td', { class: 'muted' }, d.key), el('td', {}, describe(d.definition)), el('td', { class: 'muted' }, `v${d.version}`)))))
+    el('td', {}, el('a', { href: `#/${kind}s/${d.key}` }, d.definition.title || d.key)), el('td', { class: 'muted' }, d.key), el('td', {}, describe(d.definition, formTitle)), el('td', { class: 'muted' }, `v${d.version}`)))))
     : el('p', { class: 'muted' }, '—'));
 }
 
-export const workflowsView = (main) => listView(main, 'workflow', t('workflows'), (d) => `${d.form} · ${Object.keys(d.states || {}).length} ${t('states')}`);
-export const triggersView = (main) => listView(main, 'trigger', t('triggers'), (d) => `${d.form} · ${t(`wk_${whenKind(d.when)}`)}${d.enabled === false ? ` · ${t('disabledTag')}` : ''}`);
+export const workflowsView = (main) => listView(main, 'workflow', t('workflows'), (d, form) => `${form(d.form)} · ${Object.keys(d.states || {}).length} ${t('states')}`);
+export const triggersView = (main) => listView(main, 'trigger', t('triggers'), (d, form) => `${form(d.form)} · ${t(`wk_${whenKind(d.when)}`)}${d.enabled === false ? ` · ${t('disabledTag')}` : ''}`);
 
 export async function triggerView(main, key, params) {
   const isNew = params.get('new') === '1';
@@ -146,7 +130,7 @@ export async function triggerView(main, key, params) {
       out.append(r.subject ? el('div', { class: 'subject' }, r.subject) : '', el('div', { class: 'body' }, r.body));
     } catch (err) {
       const e = err.errors?.[0];
-      out.className = 'result error'; out.textContent = e ? `${e.line ? `line ${e.line}: ` : ''}${e.message}` : err.message;
+      out.className = 'result error'; out.textContent = e ? problemText(e) : err.message;
     }
   }
   msgSel.addEventListener('change', load);

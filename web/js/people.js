@@ -24,7 +24,11 @@ export function loadPeople(fresh = false) {
 }
 
 /** A role by the title the roles definition gives it (销售主管), else its name in the UI's language. */
-export const roleTitle = (k, fallback) => roles.get(k) || fallback || k;
+export function roleTitle(k, fallback) {
+  // The built-in roles have names of their own where no roles definition titles them (a fresh Trellis).
+  const builtIn = t(`role_${k}`);
+  return roles.get(k) || fallback || (builtIn === `role_${k}` ? k : builtIn);
+}
 
 /** Everyone in the directory, by name. */
 export const people = () => [...list].sort((a, b) => nameOf(a.email).localeCompare(nameOf(b.email), 'zh-CN'));

@@ -6,7 +6,7 @@
 import { t } from './i18n.js';
 import { get, post, put, ApiError } from './api.js';
 import './code-editor.js';
-import { el } from './dom.js';
+import { el, problemText } from './dom.js';
 import { catalogOf, allForms, segmentInput, formulaInput, conditionInput, ready } from './builders.js';
 import { readSegment, writeSegment, emptySegment, readFormula } from './conditions.js';
 
@@ -110,7 +110,7 @@ export async function rulesView(main, key) {
         const e = err instanceof ApiError ? err.errors[0] : null;
         code.setError(e?.line ?? null);
         result.className = 'result error';
-        result.textContent = e ? `${e.line ? `line ${e.line}${e.column ? `, column ${e.column}` : ''}: ` : ''}${e.message}` : err.message;
+        result.textContent = e ? problemText(e) : err.message;
       }
     };
     const sampleRun = () => {
@@ -200,8 +200,11 @@ export async function rulesView(main, key) {
   function openSegment(k) {
     const seg = def.segments[k];
     const spread = el('div', { class: 'spread', id: 'segment-spread', 'aria-live': 'polite' });
-    let timer;
-    const builder = segmentInput({ seg, catalog: catalog(), onChange: (src) => { seg.script = src; clearTimeout(timer); timer = setTimeout(() => simulate(k, spread), 600); } });
+    // A simulation reads every stored record: it runs when asked, not on every keystroke; an edit marks the spread shown as out of date.
+    const builder = segmentInput({ seg, catalog: catalog(), onChange: (src) => {
+      seg.script = src;
+      if (!spread.querySelector('.stale')) spread.prepend(el('div', { class: 'notice stale' }, t('spreadStale')));
+    } });
     editor.append(el('label', {}, t('segmentRule')), builder,
       el('div', { class: 'actions', style: 'margin-top:10px' },
         el('button', { id: 'segment-simulate', onclick: () => simulate(k, spread) }, t('whatWouldMove')),
@@ -232,7 +235,7 @@ export async function rulesView(main, key) {
         el('p', { class: 'muted', id: 'segment-moves' }, shift?.changed ? t('wouldMove', { n: shift.changed }) + Object.entries(shift.moves).map(([m, n]) => `${m.split(' → ').map(name).join(' → ')}：${n}`).join('；') : t('nothingMoves')));
     } catch (err) {
       if (mine !== simulating) return;
-      box.replaceChildren(el('div', { class: 'notice error' }, [err.message, ...(err.errors || []).map((e) => `${e.pointer}${e.line ? ` (line ${e.line})` : ''}: ${e.message}`)].join(' — ')));
+      box.replaceChildren(el('div', { class: 'notice error' }, [err.message, ...(err.errors || []).map(problemText)].join(' — ')));
     }
   }
 
@@ -247,7 +250,7 @@ export async function rulesView(main, key) {
       if (current && def[current[0]]?.[current[1]] !== undefined) open(...current); else { current = null; drawList(); editor.innerHTML = ''; }
     } catch (err) {
       status.className = 'notice error';
-      status.textContent = [err.message, ...(err.errors || []).map((e) => `${e.pointer}${e.line ? ` (line ${e.line})` : ''}: ${e.message}`)].join(' — ');
+      status.textContent = [err.message, ...(err.errors || []).map(problemText)].join(' — ');
     }
   }
 

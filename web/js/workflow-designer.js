@@ -7,7 +7,7 @@
 // whose problems open the state or transition they point to.
 import { t } from './i18n.js';
 import { api, get, post } from './api.js';
-import { el, svg, confirmAction } from './dom.js';
+import { el, svg, confirmAction, showProblems } from './dom.js';
 import { catalogOf, allForms, conditionInput, ready } from './builders.js';
 import { actionList, actionContext, durationInput, pickLists } from './actions.js';
 import { roleTitle } from './people.js';
@@ -351,22 +351,14 @@ export async function workflowView(main, key, params) {
   }
 
   /** Opens what the server's first problem points to, then shows every problem of the panel at its input. */
-  function showProblems(err) {
+  function openProblem(err) {
     const first = (err.errors || [])[0]?.pointer || '';
     const st = /^\/states\/([^/]+)/.exec(first);
     const tr = /^\/transitions\/(\d+)/.exec(first);
     if (st && def.states[st[1]]) select('state', st[1]);
     else if (tr && def.transitions[Number(tr[1])]) select('transition', Number(tr[1]));
     else select(null);
-    const inputs = [...panel.querySelectorAll('[data-pointer]')];
-    const unplaced = [];
-    for (const e of err.errors || []) {
-      const best = inputs.filter((i) => e.pointer === i.dataset.pointer || e.pointer.startsWith(`${i.dataset.pointer}/`)).sort((a, b) => b.dataset.pointer.length - a.dataset.pointer.length)[0];
-      if (best) { best.classList.add('bad-input'); best.insertAdjacentElement('afterend', el('div', { class: 'field-error inline-error' }, `${e.line ? `line ${e.line}: ` : ''}${e.message}`)); }
-      else unplaced.push(e.message);
-    }
-    status.className = 'notice error';
-    status.textContent = [err.message, ...unplaced].join(' — ');
+    showProblems(panel, status, err);
   }
 
   async function publish() {
@@ -377,7 +369,7 @@ export async function workflowView(main, key, params) {
       panel.querySelectorAll('.inline-error').forEach((x) => x.remove());
       panel.querySelectorAll('.bad-input').forEach((x) => x.classList.remove('bad-input'));
       status.className = 'notice ok'; status.textContent = t('published', { v: saved.version });
-    } catch (err) { showProblems(err); }
+    } catch (err) { openProblem(err); }
   }
 
   redraw();
